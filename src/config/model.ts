@@ -1,0 +1,197 @@
+// The validated configuration model. Both readers (YAML and haproxy.cfg) produce exactly this;
+// everything downstream (primary, workers, health thread, stats) reads only this.
+// Durations are milliseconds. Plain data only: it is structured-cloned to worker threads.
+
+export type BalanceAlgorithm =
+  | 'roundrobin'
+  | 'static-rr'
+  | 'leastconn'
+  | 'source'
+  | 'first'
+  | 'random'
+  | 'uri'
+  | 'hdr';
+
+export interface Timeouts {
+  connect: number;
+  client: number;
+  server: number;
+  httpRequest: number;
+  httpKeepAlive: number;
+  check: number;
+  queue: number;
+  tunnel: number;
+}
+
+export interface LogTarget {
+  /** stdout | stderr | file:PATH | udp://HOST:PORT | unix:PATH (as written by the user) */
+  target: string;
+  facility: string;
+  /** syslog severity ceiling, e.g. info */
+  level: string;
+  format: 'rfc3164' | 'rfc5424' | 'raw';
+}
+
+export interface GlobalConfig {
+  workers: number;
+  daemon: boolean;
+  pidfile: string | null;
+  maxconn: number;
+  logs: LogTarget[];
+  /** max bytes of a request head (HAProxy tune.bufsize-like) */
+  maxHeaderSize: number;
+  /** grace period on SIGTERM/SIGINT before in-flight requests are cut */
+  gracePeriod: number;
+}
+
+export interface BindAddress {
+  /** '0.0.0.0' for '*', '::' for any v6, otherwise a literal address or host name */
+  host: string;
+  port: number;
+  /** as written, for messages */
+  text: string;
+}
+
+export interface StatsConfig {
+  enable: boolean;
+  uri: string;
+  /** user:password pairs */
+  auth: { user: string; password: string }[];
+  realm: string;
+  /** ms, 0 = no auto refresh */
+  refresh: number;
+  hideVersion: boolean;
+  admin: boolean;
+  /** path of the Prometheus exposition, or null */
+  prometheus: string | null;
+}
+
+export interface FrontendConfig {
+  name: string;
+  /** true when this frontend came from a `listen` section */
+  fromListen: boolean;
+  binds: BindAddress[];
+  defaultBackend: string | null;
+  mode: 'http';
+  timeouts: Timeouts;
+  maxconn: number;
+  forwardfor: boolean;
+  httplog: boolean;
+  logFormat: 'httplog' | 'json';
+  dontlognull: boolean;
+  /** inherits global logs unless the section sets its own */
+  logs: LogTarget[];
+  stats: StatsConfig | null;
+}
+
+export interface HealthCheckConfig {
+  type: 'tcp' | 'http';
+  method: string;
+  uri: string;
+  /** HTTP version sent by the probe */
+  version: 'HTTP/1.0' | 'HTTP/1.1';
+  host: string | null;
+  headers: { name: string; value: string }[];
+  /** inclusive [lo, hi] ranges; a status passes if any range holds it */
+  expectStatus: [number, number][];
+  expectString: string | null;
+  inter: number;
+  fastinter: number;
+  downinter: number;
+  rise: number;
+  fall: number;
+}
+
+export interface CookieConfig {
+  name: string;
+  mode: 'insert' | 'rewrite' | 'prefix';
+  indirect: boolean;
+  nocache: boolean;
+  postonly: boolean;
+  preserve: boolean;
+  httponly: boolean;
+  secure: boolean;
+  domain: string | null;
+  maxidle: number;
+  maxlife: number;
+}
+
+export interface ServerConfig {
+  name: string;
+  host: string;
+  port: number;
+  /** as written, for messages */
+  address: string;
+  weight: number;
+  check: boolean;
+  backup: boolean;
+  /** 0 = unlimited */
+  maxconn: number;
+  cookie: string | null;
+  /** per-server overrides of the backend's health_check; null = inherit */
+  inter: number | null;
+  fastinter: number | null;
+  downinter: number | null;
+  rise: number | null;
+  fall: number | null;
+  checkPort: number | null;
+  checkAddr: string | null;
+  observe: 'none' | 'layer4' | 'layer7';
+  errorLimit: number;
+  onError: 'fastinter' | 'fail-check' | 'sudden-death' | 'mark-down';
+  /** start in maintenance (HAProxy `disabled`) */
+  disabled: boolean;
+}
+
+export interface BackendConfig {
+  name: string;
+  fromListen: boolean;
+  mode: 'http';
+  balance: BalanceAlgorithm;
+  /** header name for balance hdr(NAME), lower-case; null otherwise */
+  balanceHeader: string | null;
+  timeouts: Timeouts;
+  retries: number;
+  redispatch: boolean;
+  forwardfor: boolean;
+  persist: boolean;
+  allbackups: boolean;
+  healthCheck: HealthCheckConfig;
+  cookie: CookieConfig | null;
+  servers: ServerConfig[];
+}
+
+export interface Config {
+  /** the files read, for messages */
+  sources: string[];
+  global: GlobalConfig;
+  frontends: FrontendConfig[];
+  backends: BackendConfig[];
+}
+
+export const DEFAULT_TIMEOUTS: Timeouts = {
+  connect: 5000,
+  client: 50000,
+  server: 50000,
+  httpRequest: 10000,
+  httpKeepAlive: 5000,
+  check: 2000,
+  queue: 5000,
+  tunnel: 3600000,
+};
+
+export const DEFAULT_HEALTH_CHECK: HealthCheckConfig = {
+  type: 'tcp',
+  method: 'GET',
+  uri: '/',
+  version: 'HTTP/1.0',
+  host: null,
+  headers: [],
+  expectStatus: [[200, 399]],
+  expectString: null,
+  inter: 2000,
+  fastinter: 2000,
+  downinter: 2000,
+  rise: 2,
+  fall: 3,
+};

@@ -1,0 +1,157 @@
+// Starts worker threads, restarts any that dies (with backoff), and stops them gracefully.
+// A dead worker's share of the shared active counters is given back so leastconn and maxconn
+// do not see phantom requests.
+
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Config } from '../config/model';
+import { C_SCUR, counterRows, createSlab, frontendRow, serverRow, type CounterRows } from '../shared/counters';
+import { BACKEND_STRIDE, B_ACTIVE, SERVER_STRIDE, S_ACTIVE, ServerIndex, type SharedState } from '../shared/state';
+import type { WorkerInit } from '../worker/main';
+import type { WorkerToPrimary } from '../worker/messages';
+
+const WORKER_ENTRY = path.join(__dirname, '..', 'worker', 'main.js');
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 10000;
+/** A worker that ran this long before dying restarts without backoff. */
+const STABLE_MS = 30000;
+
+export interface SupervisorHooks {
+  log(level: 'info' | 'notice' | 'warning' | 'alert', text: string): void;
+  onWorkerStarted(id: number, slab: Float64Array, send: (m: unknown) => void): void;
+  onWorkerGone(id: number): void;
+  onWorkerMessage(id: number, msg: unknown): void;
+}
+
+interface Slot {
+  id: number;
+  slab: Float64Array;
+  thread: Worker | null;
+  startedAt: number;
+  backoff: number;
+  ready: boolean;
+}
+
+export class Supervisor {
+  private readonly slots: Slot[] = [];
+  private readonly rows: CounterRows;
+  private readonly index: ServerIndex;
+  private stopping = false;
+
+  constructor(
+    private readonly config: Config,
+    private readonly state: SharedState,
+    private readonly hooks: SupervisorHooks,
+  ) {
+    this.rows = counterRows(config);
+    this.index = new ServerIndex(config);
+  }
+
+  /** Start every worker; resolves when all listen, rejects with the first bind error. */
+  start(): Promise<void> {
+    const n = this.config.global.workers;
+    const ready: Promise<void>[] = [];
+    for (let id = 0; id < n; id++) {
+      const slot: Slot = { id, slab: createSlab(this.rows), thread: null, startedAt: 0, backoff: BACKOFF_MIN_MS, ready: false };
+      this.slots.push(slot);
+      ready.push(this.spawn(slot));
+    }
+    return Promise.all(ready).then(() => undefined);
+  }
+
+  private spawn(slot: Slot): Promise<void> {
+    const init: WorkerInit = {
+      config: this.config,
+      stateBuffer: this.state.buffer,
+      slab: slot.slab,
+      workerId: slot.id,
+    };
+    const t = new Worker(WORKER_ENTRY, { workerData: init });
+    slot.thread = t;
+    slot.startedAt = Date.now();
+    slot.ready = false;
+    this.hooks.onWorkerStarted(slot.id, slot.slab, (m) => t.postMessage(m));
+    return new Promise<void>((resolve, reject) => {
+      t.on('message', (m: WorkerToPrimary) => {
+        if (m.type === 'ready') {
+          slot.ready = true;
+          resolve();
+        } else if (m.type === 'fatal') {
+          reject(new Error(String((m as { message: string }).message)));
+        } else if (m.type !== 'stopped') {
+          this.hooks.onWorkerMessage(slot.id, m);
+        }
+      });
+      t.on('error', (e) => {
+        this.hooks.log('alert', `worker ${slot.id} crashed: ${e.stack ?? e.message}`);
+      });
+      t.on('exit', (code) => {
+        slot.thread = null;
+        this.releaseShare(slot);
+        this.hooks.onWorkerGone(slot.id);
+        if (!slot.ready) reject(new Error(`worker ${slot.id} exited with code ${code} before listening`));
+        if (this.stopping) return;
+        const lived = Date.now() - slot.startedAt;
+        if (lived > STABLE_MS) slot.backoff = BACKOFF_MIN_MS;
+        const delay = slot.backoff;
+        slot.backoff = Math.min(slot.backoff * 2, BACKOFF_MAX_MS);
+        this.hooks.log('alert', `worker ${slot.id} exited (code ${code}); restarting in ${delay} ms`);
+        setTimeout(() => {
+          if (this.stopping) return;
+          this.spawn(slot).then(
+            () => this.hooks.log('notice', `worker ${slot.id} restarted`),
+            (e: Error) => this.hooks.log('alert', `worker ${slot.id} failed to restart: ${e.message}`),
+          );
+        }, delay).unref();
+      });
+    });
+  }
+
+  /** Give back the in-flight counts a dead worker held in the shared state. */
+  private releaseShare(slot: Slot): void {
+    const slab = slot.slab;
+    for (let b = 0; b < this.index.backendCount; b++) {
+      const first = this.index.backendFirstServer[b];
+      const count = this.config.backends[b].servers.length;
+      let held = 0;
+      for (let s = first; s < first + count; s++) {
+        const row = serverRow(this.rows, s);
+        const n = slab[row + C_SCUR];
+        if (n > 0) {
+          Atomics.sub(this.state.servers, s * SERVER_STRIDE + S_ACTIVE, n);
+          held += n;
+        }
+        slab[row + C_SCUR] = 0;
+      }
+      if (held > 0) Atomics.sub(this.state.backends, b * BACKEND_STRIDE + B_ACTIVE, held);
+    }
+    for (let f = 0; f < this.rows.frontends; f++) slab[frontendRow(f) + C_SCUR] = 0;
+  }
+
+  /** Ask every worker to stop accepting and finish in-flight requests within `graceMs`. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    const exits: Promise<void>[] = [];
+    for (const s of this.slots) {
+      const t = s.thread;
+      if (t === null) continue;
+      exits.push(new Promise<void>((resolve) => t.once('exit', () => resolve())));
+      t.postMessage({ type: 'stop', graceMs });
+    }
+    const hard = setTimeout(() => {
+      for (const s of this.slots) void s.thread?.terminate();
+    }, graceMs + 5000);
+    hard.unref();
+    await Promise.all(exits);
+    clearTimeout(hard);
+  }
+
+  get workerCount(): number {
+    return this.slots.filter((s) => s.thread !== null).length;
+  }
+
+  /** Test/admin hook: end one worker abruptly (crash recovery). */
+  terminate(id: number): void {
+    void this.slots[id]?.thread?.terminate();
+  }
+}

@@ -1,0 +1,179 @@
+// Balancing state shared by every thread through one SharedArrayBuffer (Int32 cells).
+// Decisions (selection, health, admin) read and write it with Atomics; no locks.
+//
+// Indexing: servers are numbered globally in config order (backend by backend), see
+// `ServerIndex`. Writers that change anything selection depends on (health, admin state,
+// weight) must bump the owning backend's LB_GEN so workers rebuild their cached tables.
+
+import type { Config } from '../config/model';
+
+// Per-server cells.
+export const S_HEALTH = 0; // 1 = passes checks (or no check), 0 = down
+export const S_ADMIN = 1; // ADMIN_READY | ADMIN_DRAIN | ADMIN_MAINT
+export const S_WEIGHT = 2; // effective weight (admin may change it)
+export const S_ACTIVE = 3; // requests in flight to this server, all workers
+export const S_QUEUE = 4; // requests waiting for a slot (maxconn)
+export const S_CHECK_STATUS = 5; // index into CHECK_STATUS_NAMES
+export const S_CHECK_CODE = 6; // last HTTP status of the probe, 0 if none
+export const S_CHECK_DURATION = 7; // ms of the last probe, -1 if none
+export const S_LAST_CHANGE = 8; // unix seconds of last health/admin change
+export const S_DOWNTIME = 9; // seconds spent down before the current period
+export const S_CHKFAIL = 10; // failed checks total
+export const S_CHKDOWN = 11; // UP->DOWN transitions
+export const S_OBSERVE_ERRORS = 12; // consecutive live-traffic errors (observe)
+export const S_SMAX = 13; // max S_ACTIVE seen (best effort)
+export const S_QMAX = 14; // max S_QUEUE seen (best effort)
+export const S_CHECK_HEALTH = 15; // rise/fall counter as HAProxy shows it
+export const SERVER_STRIDE = 16;
+
+// Per-backend cells.
+export const B_RR_CURSOR = 0; // round-robin position, Atomics.add by every worker
+export const B_LB_GEN = 1; // bumped on any change of a server's health/admin/weight
+export const B_ACTIVE = 2;
+export const B_QUEUE = 3;
+export const B_SMAX = 4;
+export const B_LAST_CHANGE = 5;
+export const BACKEND_STRIDE = 8;
+
+// Global cells.
+export const G_ACTIVE_CONN = 0; // client connections open, all workers (global maxconn)
+export const G_STARTED = 1; // unix seconds the process started
+export const GLOBAL_CELLS = 4;
+
+export const ADMIN_READY = 0;
+export const ADMIN_DRAIN = 1;
+export const ADMIN_MAINT = 2;
+
+// HAProxy's check status names (stats CSV check_status column).
+export const CHECK_STATUS_NAMES = [
+  '', // never checked
+  'UNK',
+  'INI',
+  'SOCKERR',
+  'L4OK',
+  'L4TOUT',
+  'L4CON',
+  'L6OK',
+  'L6TOUT',
+  'L6RSP',
+  'L7OK',
+  'L7OKC',
+  'L7TOUT',
+  'L7RSP',
+  'L7STS',
+  'HANA', // passive "Health analyze" verdict (observe + on_error), written by the health thread
+] as const;
+export type CheckStatusName = (typeof CHECK_STATUS_NAMES)[number];
+export function checkStatusIndex(name: CheckStatusName): number {
+  return CHECK_STATUS_NAMES.indexOf(name);
+}
+
+export interface ServerRef {
+  /** global server index */
+  index: number;
+  backend: number;
+  /** index inside its backend's `servers` */
+  local: number;
+}
+
+/** Maps names to global indices; built identically in every thread from the same Config. */
+export class ServerIndex {
+  readonly serverCount: number;
+  readonly backendCount: number;
+  /** first global server index of each backend */
+  readonly backendFirstServer: number[];
+  readonly backendByName = new Map<string, number>();
+  readonly frontendByName = new Map<string, number>();
+
+  constructor(config: Config) {
+    let n = 0;
+    this.backendFirstServer = config.backends.map((b, i) => {
+      this.backendByName.set(b.name, i);
+      const first = n;
+      n += b.servers.length;
+      return first;
+    });
+    config.frontends.forEach((f, i) => this.frontendByName.set(f.name, i));
+    this.serverCount = n;
+    this.backendCount = config.backends.length;
+  }
+
+  server(backend: number, local: number): number {
+    return this.backendFirstServer[backend] + local;
+  }
+}
+
+export class SharedState {
+  readonly servers: Int32Array;
+  readonly backends: Int32Array;
+  readonly global: Int32Array;
+
+  constructor(readonly buffer: SharedArrayBuffer, serverCount: number, backendCount: number) {
+    const sBytes = serverCount * SERVER_STRIDE * 4;
+    const bBytes = backendCount * BACKEND_STRIDE * 4;
+    this.servers = new Int32Array(buffer, 0, serverCount * SERVER_STRIDE);
+    this.backends = new Int32Array(buffer, sBytes, backendCount * BACKEND_STRIDE);
+    this.global = new Int32Array(buffer, sBytes + bBytes, GLOBAL_CELLS);
+  }
+
+  static byteLength(serverCount: number, backendCount: number): number {
+    return (serverCount * SERVER_STRIDE + backendCount * BACKEND_STRIDE + GLOBAL_CELLS) * 4;
+  }
+
+  /** Primary only: allocate and fill initial values from the config. */
+  static create(config: Config): SharedState {
+    const idx = new ServerIndex(config);
+    const buf = new SharedArrayBuffer(SharedState.byteLength(idx.serverCount, idx.backendCount));
+    const st = new SharedState(buf, idx.serverCount, idx.backendCount);
+    const now = Math.floor(Date.now() / 1000);
+    config.backends.forEach((b, bi) => {
+      b.servers.forEach((s, si) => {
+        const o = idx.server(bi, si) * SERVER_STRIDE;
+        // A checked server starts UP like HAProxy's default (it goes down after `fall` failures).
+        st.servers[o + S_HEALTH] = 1;
+        st.servers[o + S_ADMIN] = s.disabled ? ADMIN_MAINT : ADMIN_READY;
+        st.servers[o + S_WEIGHT] = s.weight;
+        st.servers[o + S_CHECK_DURATION] = -1;
+        st.servers[o + S_LAST_CHANGE] = now;
+        st.servers[o + S_CHECK_STATUS] = 0;
+      });
+      st.backends[bi * BACKEND_STRIDE + B_LAST_CHANGE] = now;
+    });
+    st.global[G_STARTED] = now;
+    return st;
+  }
+
+  static attach(buffer: SharedArrayBuffer, config: Config): SharedState {
+    const idx = new ServerIndex(config);
+    return new SharedState(buffer, idx.serverCount, idx.backendCount);
+  }
+
+  get(server: number, cell: number): number {
+    return Atomics.load(this.servers, server * SERVER_STRIDE + cell);
+  }
+
+  set(server: number, cell: number, value: number): void {
+    Atomics.store(this.servers, server * SERVER_STRIDE + cell, value);
+  }
+
+  /** Change something selection depends on and tell the workers. */
+  setAndBump(server: number, backend: number, cell: number, value: number): void {
+    Atomics.store(this.servers, server * SERVER_STRIDE + cell, value);
+    Atomics.store(this.servers, server * SERVER_STRIDE + S_LAST_CHANGE, Math.floor(Date.now() / 1000));
+    Atomics.add(this.backends, backend * BACKEND_STRIDE + B_LB_GEN, 1);
+  }
+
+  backendGen(backend: number): number {
+    return Atomics.load(this.backends, backend * BACKEND_STRIDE + B_LB_GEN);
+  }
+
+  /** Usable = passes checks, not in maintenance, not draining, weight > 0. */
+  usable(server: number): boolean {
+    const o = server * SERVER_STRIDE;
+    return (
+      Atomics.load(this.servers, o + S_HEALTH) === 1 &&
+      Atomics.load(this.servers, o + S_ADMIN) === ADMIN_READY &&
+      Atomics.load(this.servers, o + S_WEIGHT) > 0
+    );
+  }
+}

@@ -1,0 +1,154 @@
+// One keep-alive TCP connection to a server, owned by at most one exchange at a time.
+// The connection only moves bytes and frames responses; what a failure means (retry, 502, 504)
+// is decided by the owner.
+
+import * as net from 'node:net';
+import { ResponseParseError, ResponseParser, type ResponseSink } from './response-parser';
+
+export const CONN_CONNECTING = 0;
+export const CONN_BUSY = 1;
+export const CONN_IDLE = 2;
+export const CONN_CLOSED = 3;
+
+/** Failure phases an owner is told about. */
+export const FAIL_CONNECT = 0; // never connected (refused, unreachable)
+export const FAIL_IO = 1; // reset/closed after connecting, before a complete response
+export const FAIL_PARSE = 2; // the server sent something that is not a valid response
+
+export interface ConnOwner extends ResponseSink {
+  onUpstreamConnect(conn: UpstreamConn): void;
+  onUpstreamFail(conn: UpstreamConn, phase: number, detail: string): void;
+  onUpstreamDrain(): void;
+  /** Runs `conn.parse(data)` for the owner, e.g. inside a uWS cork so all writes batch. */
+  onUpstreamData(conn: UpstreamConn, data: Buffer): void;
+}
+
+export interface ConnHome {
+  release(conn: UpstreamConn): void;
+  forget(conn: UpstreamConn): void;
+}
+
+export class UpstreamConn {
+  readonly socket: net.Socket;
+  readonly parser = new ResponseParser();
+  state = CONN_CONNECTING;
+  owner: ConnOwner | null;
+  /** responses completed on this connection; >0 means it was reused and may be stale */
+  served = 0;
+  /** response bytes received for the current exchange */
+  received = 0;
+  idleSince = 0;
+
+  constructor(
+    readonly server: number,
+    host: string,
+    port: number,
+    readonly home: ConnHome,
+    owner: ConnOwner,
+  ) {
+    this.owner = owner;
+    this.socket = net.connect({ host, port, noDelay: true });
+    this.socket.on('connect', this.onConnect.bind(this));
+    this.socket.on('data', this.onData.bind(this));
+    this.socket.on('drain', this.onDrain.bind(this));
+    this.socket.on('error', noop);
+    this.socket.on('close', this.onClose.bind(this));
+  }
+
+  /** Hand the connection to an exchange; the caller then writes its request. */
+  attach(owner: ConnOwner, isHead: boolean): void {
+    this.owner = owner;
+    this.state = CONN_BUSY;
+    this.received = 0;
+    this.parser.begin(owner, isHead);
+  }
+
+  /** Owner: prepare the parser for the response to the request about to be written. */
+  expect(isHead: boolean): void {
+    this.received = 0;
+    this.parser.begin(this.owner!, isHead);
+  }
+
+  /** Called by the owner from onUpstreamData. Parse errors become onUpstreamFail(FAIL_PARSE). */
+  parse(data: Buffer): void {
+    this.received += data.length;
+    try {
+      this.parser.execute(data);
+    } catch (e) {
+      const owner = this.owner;
+      this.destroy();
+      if (owner) owner.onUpstreamFail(this, FAIL_PARSE, e instanceof ResponseParseError ? e.code : String(e));
+    }
+  }
+
+  /** The exchange is done with it: back to the pool if it is clean, otherwise closed. */
+  done(): void {
+    this.owner = null;
+    if (this.state === CONN_CLOSED) return;
+    if (this.parser.complete && this.parser.framingOk && this.keepAlive) {
+      this.served++;
+      this.state = CONN_IDLE;
+      this.idleSince = Date.now();
+      if (this.socket.isPaused()) this.socket.resume();
+      this.home.release(this);
+    } else {
+      this.destroy();
+    }
+  }
+
+  /** set by the owner from the response head */
+  keepAlive = false;
+
+  destroy(): void {
+    if (this.state === CONN_CLOSED) return;
+    this.state = CONN_CLOSED;
+    this.owner = null;
+    this.socket.destroy();
+    this.home.forget(this);
+  }
+
+  private onConnect(): void {
+    if (this.state !== CONN_CONNECTING) return;
+    this.state = CONN_BUSY;
+    if (this.owner) this.owner.onUpstreamConnect(this);
+  }
+
+  private onData(data: Buffer): void {
+    if (this.owner === null) {
+      // Bytes from an idle server: it is out of step with us; never reuse it.
+      this.destroy();
+      return;
+    }
+    this.owner.onUpstreamData(this, data);
+  }
+
+  private onDrain(): void {
+    if (this.owner) this.owner.onUpstreamDrain();
+  }
+
+  private onClose(): void {
+    const wasConnecting = this.state === CONN_CONNECTING;
+    const owner = this.owner;
+    if (this.state !== CONN_CLOSED) {
+      this.state = CONN_CLOSED;
+      this.home.forget(this);
+    }
+    this.owner = null;
+    if (owner === null) return;
+    if (wasConnecting) {
+      owner.onUpstreamFail(this, FAIL_CONNECT, 'connection refused');
+      return;
+    }
+    // A close-delimited body ends here; anything else unfinished is an I/O failure.
+    if (!this.parser.complete) {
+      try {
+        this.parser.finish();
+      } catch {
+        /* reported below */
+      }
+      if (!this.parser.complete) owner.onUpstreamFail(this, FAIL_IO, 'connection closed');
+    }
+  }
+}
+
+function noop(): void {}

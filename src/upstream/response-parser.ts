@@ -1,0 +1,188 @@
+// Strict HTTP/1.1 response framing, by Node's own llhttp (the fastest option measured, see
+// docs/DESIGN.md). This is the only module that touches the internal binding, so a future
+// hand-written parser can replace it without the proxy noticing.
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { HTTPParser } = require('_http_common') as { HTTPParser: HTTPParserCtor };
+
+interface HTTPParserInstance {
+  initialize(type: number, resource: object, maxHeaderSize?: number, lenient?: number): void;
+  execute(data: Buffer): number | Error;
+  finish(): Error | undefined;
+  close(): void;
+  [k: number]: unknown;
+}
+interface HTTPParserCtor {
+  new (): HTTPParserInstance;
+  RESPONSE: number;
+  kOnMessageBegin: number;
+  kOnHeaders: number;
+  kOnHeadersComplete: number;
+  kOnBody: number;
+  kOnMessageComplete: number;
+  kOnExecute: number;
+  kLenientNone: number;
+}
+
+/** How the response body is delimited upstream, which decides how it is framed to the client. */
+export const FRAMING_NONE = 0; // no body (HEAD, 1xx, 204, 304, Content-Length: 0)
+export const FRAMING_LENGTH = 1; // Content-Length
+export const FRAMING_CHUNKED = 2; // Transfer-Encoding: chunked (delivered de-chunked)
+export const FRAMING_CLOSE = 3; // read until the server closes
+
+export interface ResponseSink {
+  /** `headers` is llhttp's flat [name, value, ...] array. Return nothing. */
+  onResponseHead(
+    status: number,
+    reason: string,
+    headers: string[],
+    framing: number,
+    contentLength: number,
+    keepAlive: boolean,
+  ): void;
+  onResponseBody(chunk: Buffer): void;
+  onResponseComplete(): void;
+}
+
+export class ResponseParseError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+const MAX_HEAD = 65536;
+
+/**
+ * One parser per upstream connection, reused for every response on it.
+ * llhttp hands header slices back through kOnHeaders when a head spans several reads; we join
+ * them before kOnHeadersComplete, as Node's http client does.
+ */
+export class ResponseParser {
+  private readonly p: HTTPParserInstance;
+  private sink: ResponseSink | null = null;
+  private skipBody = false;
+  private partialHeaders: string[] | null = null;
+  private finalHeadSeen = false;
+  /** set once a complete (non-1xx) response has been parsed */
+  complete = false;
+  /** false once bytes arrived after the final response: the connection must not be reused */
+  framingOk = true;
+
+  constructor() {
+    this.p = new HTTPParser();
+    this.p.initialize(HTTPParser.RESPONSE, {}, MAX_HEAD, HTTPParser.kLenientNone);
+    this.p[HTTPParser.kOnMessageBegin] = this.onMessageBegin.bind(this);
+    this.p[HTTPParser.kOnHeaders] = this.onHeaders.bind(this);
+    this.p[HTTPParser.kOnHeadersComplete] = this.onHeadersComplete.bind(this);
+    this.p[HTTPParser.kOnBody] = this.onBody.bind(this);
+    this.p[HTTPParser.kOnMessageComplete] = this.onMessageComplete.bind(this);
+    this.p[HTTPParser.kOnExecute] = noop;
+  }
+
+  /** Expect the response to a new request. `isHead`: the request was HEAD (no body follows). */
+  begin(sink: ResponseSink, isHead: boolean): void {
+    this.sink = sink;
+    this.skipBody = isHead;
+    this.complete = false;
+    this.finalHeadSeen = false;
+    this.partialHeaders = null;
+  }
+
+  /** Feed bytes; throws ResponseParseError on anything llhttp rejects. */
+  execute(data: Buffer): void {
+    const r = this.p.execute(data);
+    if (typeof r !== 'number') {
+      const e = r as Error & { code?: string; reason?: string };
+      throw new ResponseParseError(e.code ?? 'HPE_UNKNOWN', e.reason ?? e.message);
+    }
+  }
+
+  /** The server closed: ends a close-delimited body, or reports a truncated response. */
+  finish(): void {
+    const r = this.p.finish();
+    if (r) {
+      const e = r as Error & { code?: string; reason?: string };
+      throw new ResponseParseError(e.code ?? 'HPE_UNKNOWN', e.reason ?? e.message);
+    }
+  }
+
+  close(): void {
+    this.sink = null;
+    this.p.close();
+  }
+
+  private onMessageBegin(): void {
+    // A message starting after the final response (or with no request pending) is a server
+    // speaking out of turn: never reuse such a connection.
+    if (this.complete || this.sink === null) this.framingOk = false;
+  }
+
+  private onHeaders(headers: string[]): void {
+    if (this.partialHeaders === null) this.partialHeaders = headers.slice();
+    else for (let i = 0; i < headers.length; i++) this.partialHeaders.push(headers[i]);
+  }
+
+  private onHeadersComplete(
+    _major: number,
+    _minor: number,
+    headers: string[] | undefined,
+    _method: unknown,
+    _url: unknown,
+    status: number,
+    reason: string | undefined,
+    _upgrade: boolean,
+    keepAlive: boolean,
+  ): number {
+    let hs = headers;
+    if (this.partialHeaders !== null) {
+      hs = hs ? this.partialHeaders.concat(hs) : this.partialHeaders;
+      this.partialHeaders = null;
+    }
+    if (hs === undefined) hs = [];
+    // Interim 1xx responses (100 Continue, 103 Early Hints) are not forwarded: the client side
+    // answers Expect itself, and llhttp then parses the final response on the same stream.
+    if (status < 200) return 0;
+    if (this.complete || this.sink === null) {
+      this.framingOk = false;
+      return 1;
+    }
+    this.finalHeadSeen = true;
+    let framing = FRAMING_CLOSE;
+    let length = -1;
+    if (this.skipBody || status === 204 || status === 304) {
+      framing = FRAMING_NONE;
+      for (let i = 0; i < hs.length; i += 2) {
+        if (hs[i].length === 14 && hs[i].toLowerCase() === 'content-length') length = Number(hs[i + 1]);
+      }
+    } else {
+      for (let i = 0; i < hs.length; i += 2) {
+        const n = hs[i];
+        if (n.length === 14 && n.toLowerCase() === 'content-length') {
+          length = Number(hs[i + 1]);
+          if (framing !== FRAMING_CHUNKED) framing = length === 0 ? FRAMING_NONE : FRAMING_LENGTH;
+        } else if (n.length === 17 && n.toLowerCase() === 'transfer-encoding') {
+          // llhttp already rejected anything but a final "chunked" in strict mode
+          framing = FRAMING_CHUNKED;
+          length = -1;
+        }
+      }
+    }
+    this.sink!.onResponseHead(status, reason ?? '', hs, framing, length, keepAlive);
+    // 1 tells llhttp there is no body to read (HEAD)
+    return this.skipBody ? 1 : 0;
+  }
+
+  private onBody(chunk: Buffer): void {
+    if (this.complete || this.sink === null) return;
+    this.sink.onResponseBody(chunk);
+  }
+
+  private onMessageComplete(): void {
+    // Completion of an interim 1xx response, or of unsolicited data: wait for the final one.
+    if (this.sink === null || this.complete || !this.finalHeadSeen) return;
+    this.complete = true;
+    this.sink.onResponseComplete();
+  }
+}
+
+function noop(): void {}

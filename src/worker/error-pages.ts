@@ -1,0 +1,23 @@
+// HAProxy's built-in error answers (status line and body as HAProxy 2.6 sends them), so
+// clients and monitoring that match on them keep working.
+
+export interface ErrorPage {
+  status: string;
+  body: string;
+}
+
+function page(code: number, reason: string, title: string, text: string): ErrorPage {
+  return {
+    status: `${code} ${reason}`,
+    body: `<html><body><h1>${code} ${title}</h1>\n${text}\n</body></html>\n`,
+  };
+}
+
+export const E400 = page(400, 'Bad request', 'Bad request', 'Your browser sent an invalid request.');
+export const E403 = page(403, 'Forbidden', 'Forbidden', 'Request forbidden by administrative rules.');
+export const E408 = page(408, 'Request Time-out', 'Request Time-out', "Your browser didn't send a complete request in time.");
+export const E413 = page(413, 'Payload Too Large', 'Payload Too Large', 'The request entity exceeds the maximum allowed.');
+export const E500 = page(500, 'Internal Server Error', 'Internal Server Error', 'An internal server error occurred.');
+export const E502 = page(502, 'Bad Gateway', 'Bad Gateway', 'The server returned an invalid or incomplete response.');
+export const E503 = page(503, 'Service Unavailable', 'Service Unavailable', 'No server is available to handle this request.');
+export const E504 = page(504, 'Gateway Time-out', 'Gateway Time-out', "The server didn't respond in time.");

@@ -1,0 +1,750 @@
+// One client request and its trip to a server: the hot path, top to bottom.
+//
+// start() reads the request from uWS and builds the upstream head once; dispatch() picks a
+// server and takes a pooled keep-alive connection (or opens one); the response is framed by
+// llhttp (ResponseParser) and streamed back through uWS with backpressure both ways.
+// Exchange objects are recycled so their bound callbacks are made once, not per request.
+
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import {
+  C_BIN,
+  C_BOUT,
+  C_CLI_ABRT,
+  C_CTIME_CNT,
+  C_CTIME_SUM,
+  C_ECON,
+  C_ERESP,
+  C_HRSP_1XX,
+  C_HRSP_OTHER,
+  C_LAST_SESS,
+  C_LBTOT,
+  C_REQ_TOT,
+  C_RTIME_CNT,
+  C_RTIME_SUM,
+  C_SCUR,
+  C_SRV_ABRT,
+  C_STOT,
+  C_TTIME_CNT,
+  C_TTIME_SUM,
+  C_WREDIS,
+  C_WRETR,
+} from '../shared/counters';
+import { BACKEND_STRIDE, B_ACTIVE, SERVER_STRIDE, S_ACTIVE, S_OBSERVE_ERRORS } from '../shared/state';
+import {
+  CONN_BUSY,
+  FAIL_CONNECT,
+  FAIL_IO,
+  FAIL_PARSE,
+  type ConnOwner,
+  type UpstreamConn,
+} from '../upstream/connection';
+import { FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_NONE } from '../upstream/response-parser';
+import { E502, E503, E504, type ErrorPage } from './error-pages';
+import { collectRequestHead, scratch } from './request-head';
+import { KEY_HDR, KEY_SOURCE, KEY_URI, type BackendRuntime, type FrontendRuntime, type WorkerRuntime } from './runtime';
+import { applyRequestPersistence, applyResponsePersistence } from './persistence';
+
+/** Request body bytes kept so a request can be re-sent after a failed or stale connection. */
+const REPLAY_LIMIT = 64 * 1024;
+/** Request body bytes buffered while connecting before the client is paused. */
+const PENDING_LIMIT = 256 * 1024;
+
+const BODY_NONE = 0;
+const BODY_LENGTH = 1;
+const BODY_CHUNKED = 2;
+
+const CRLF = '\r\n';
+const LAST_CHUNK = '0\r\n\r\n';
+
+export class Exchange implements ConnOwner {
+  private readonly onAbortedB = this.onAborted.bind(this);
+  private readonly onClientDataB = this.onClientData.bind(this);
+  private readonly onWritableB = this.onWritable.bind(this);
+  private readonly feedCorkedB = this.feedCorked.bind(this);
+
+  rt!: WorkerRuntime;
+  fe!: FrontendRuntime;
+  be: BackendRuntime | null = null;
+  res: HttpResponse | null = null;
+
+  // request
+  method = '';
+  uri = '';
+  httpVersion = 'HTTP/1.1';
+  clientIp = '';
+  clientPort = 0;
+  private head = '';
+  private isHead = false;
+  private bodyKind = BODY_NONE;
+  private bodyDone = true;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private replay: Buffer[] = [];
+  private bodySent = 0;
+  private clientPaused = false;
+  persistServer = -1;
+  persistCookieSeen = '';
+
+  // server side
+  server = -1;
+  private conn: UpstreamConn | null = null;
+  private requestSent = false;
+  private retriesLeft = 0;
+  retries = 0;
+  private holdsSlot = false;
+
+  // response side
+  private headSent = false;
+  private responded = false;
+  private upstreamComplete = false;
+  private framing = FRAMING_NONE;
+  private total = 0;
+  private outQueue: Buffer[] = [];
+  private outOffset = 0;
+  private upstreamPaused = false;
+  private feedData: Buffer | null = null;
+  private feedConn: UpstreamConn | null = null;
+  status = 0;
+  bytesOut = 0;
+  bytesIn = 0;
+  termination = '--';
+
+  // timing (ms; performance.now() based, converted on record)
+  acceptMs = 0;
+  private t0 = 0;
+  private tConnStart = 0;
+  private tSent = 0;
+  tq = 0;
+  tw = 0;
+  tc = -1;
+  tr = -1;
+  ta = -1;
+  deadline = 0;
+  frontend = 0;
+  backend = -1;
+  private finished = true;
+
+  start(rt: WorkerRuntime, fe: FrontendRuntime, res: HttpResponse, req: HttpRequest): void {
+    this.rt = rt;
+    this.fe = fe;
+    this.res = res;
+    this.finished = false;
+    this.acceptMs = Date.now();
+    this.t0 = performance.now();
+    this.frontend = fe.index;
+    const be = fe.backend;
+    this.be = be;
+    this.backend = be === null ? -1 : be.index;
+    const slab = rt.slab;
+    slab[fe.row + C_STOT]++;
+    slab[fe.row + C_REQ_TOT]++;
+    slab[fe.row + C_SCUR]++;
+    slab[fe.row + C_LAST_SESS] = this.acceptMs;
+
+    this.method = req.getCaseSensitiveMethod();
+    const url = req.getUrl();
+    const q = req.getQuery();
+    this.uri = q ? url + '?' + q : url;
+    this.isHead = this.method === 'HEAD';
+    if (fe.cfg.forwardfor || fe.logs || (be !== null && (be.cfg.forwardfor || be.keyKind === KEY_SOURCE))) {
+      this.clientIp = clientAddress(res);
+    }
+
+    collectRequestHead(req, be !== null && be.keyKind === KEY_HDR ? be.cfg.balanceHeader : null);
+    let head = this.method + ' ' + this.uri + ' HTTP/1.1\r\n' + scratch.headers;
+    if (be !== null && be.cfg.cookie !== null) head += applyRequestPersistence(this, be, scratch.cookie);
+    else if (scratch.cookie !== null) head += 'cookie: ' + scratch.cookie + CRLF;
+    if (fe.cfg.forwardfor || (be !== null && be.cfg.forwardfor)) head += 'x-forwarded-for: ' + this.clientIp + CRLF;
+    if (scratch.chunked) {
+      this.bodyKind = BODY_CHUNKED;
+      head += 'transfer-encoding: chunked\r\n';
+    } else if (scratch.contentLength > 0) {
+      this.bodyKind = BODY_LENGTH;
+    } else {
+      this.bodyKind = BODY_NONE;
+    }
+    this.head = head + CRLF;
+    this.bodyDone = this.bodyKind === BODY_NONE;
+
+    res.onAborted(this.onAbortedB);
+    if (this.bodyKind !== BODY_NONE) res.onData(this.onClientDataB);
+
+    if (be === null) {
+      this.answer(E503, 'SC');
+      return;
+    }
+    this.retriesLeft = be.cfg.retries;
+    rt.active.add(this);
+    this.dispatch(-1);
+  }
+
+  /** Pick a server (avoiding `exclude`) and get a connection to it. */
+  private dispatch(exclude: number): void {
+    const be = this.be!;
+    let server = this.persistServer;
+    if (server < 0 || server === exclude || !this.rt.state.usable(server)) {
+      const kind = be.keyKind;
+      const key =
+        kind === KEY_SOURCE ? this.clientIp : kind === KEY_URI ? this.uri : kind === KEY_HDR ? scratch.hashHeader : null;
+      server = be.balancer.pick(key, exclude);
+    }
+    if (server < 0) {
+      this.answer(E503, 'SC');
+      return;
+    }
+    this.useServer(server);
+    const pool = this.rt.servers[server].pool;
+    const conn = pool.takeIdle();
+    if (conn !== null) {
+      this.conn = conn;
+      conn.attach(this, this.isHead);
+      this.tc = 0;
+      this.sendRequest();
+    } else {
+      this.connectFresh();
+    }
+  }
+
+  private useServer(server: number): void {
+    const rt = this.rt;
+    this.server = server;
+    this.holdsSlot = true;
+    Atomics.add(rt.state.servers, server * SERVER_STRIDE + S_ACTIVE, 1);
+    Atomics.add(rt.state.backends, this.be!.index * BACKEND_STRIDE + B_ACTIVE, 1);
+    const srow = rt.servers[server].row;
+    rt.slab[srow + C_STOT]++;
+    rt.slab[srow + C_LBTOT]++;
+    rt.slab[srow + C_SCUR]++;
+    rt.slab[srow + C_LAST_SESS] = this.acceptMs;
+  }
+
+  private releaseServer(): void {
+    if (!this.holdsSlot) return;
+    this.holdsSlot = false;
+    const rt = this.rt;
+    Atomics.sub(rt.state.servers, this.server * SERVER_STRIDE + S_ACTIVE, 1);
+    Atomics.sub(rt.state.backends, this.be!.index * BACKEND_STRIDE + B_ACTIVE, 1);
+    rt.slab[rt.servers[this.server].row + C_SCUR]--;
+  }
+
+  private connectFresh(): void {
+    this.tConnStart = performance.now();
+    this.deadline = Date.now() + this.be!.cfg.timeouts.connect;
+    this.conn = this.rt.servers[this.server].pool.connect(this);
+  }
+
+  onUpstreamConnect(conn: UpstreamConn): void {
+    if (conn !== this.conn) return;
+    conn.attach(this, this.isHead);
+    this.tc = performance.now() - this.tConnStart;
+    this.sendRequest();
+  }
+
+  private sendRequest(): void {
+    const conn = this.conn!;
+    const sock = conn.socket;
+    this.requestSent = true;
+    this.tSent = performance.now();
+    this.deadline = Date.now() + this.be!.cfg.timeouts.server;
+    if (this.bodyKind === BODY_NONE) {
+      sock.write(this.head);
+      return;
+    }
+    sock.cork();
+    sock.write(this.head);
+    // Chunks kept for replay were already counted; re-send them first on a retry.
+    let ok = true;
+    if (this.bodySent > 0) {
+      for (let i = 0; i < this.replay.length; i++) ok = this.writeBody(this.replay[i]);
+    }
+    const pend = this.pending;
+    for (let i = 0; i < pend.length; i++) ok = this.writeChunk(pend[i]);
+    pend.length = 0;
+    this.pendingBytes = 0;
+    if (this.bodyDone && this.bodyKind === BODY_CHUNKED) ok = sock.write(LAST_CHUNK);
+    sock.uncork();
+    if (!ok) this.pauseClient();
+    else if (this.clientPaused && this.res !== null) {
+      this.clientPaused = false;
+      this.res.resume();
+    }
+  }
+
+  /** Write a body chunk to the server and remember it for replay while small enough. */
+  private writeChunk(chunk: Buffer): boolean {
+    this.bodySent += chunk.length;
+    if (this.bodySent <= REPLAY_LIMIT) this.replay.push(chunk);
+    else if (this.replay.length > 0) this.replay.length = 0;
+    return this.writeBody(chunk);
+  }
+
+  private writeBody(chunk: Buffer): boolean {
+    const sock = this.conn!.socket;
+    if (this.bodyKind === BODY_CHUNKED) {
+      if (chunk.length === 0) return true;
+      sock.write(chunk.length.toString(16) + CRLF);
+      sock.write(chunk);
+      return sock.write(CRLF);
+    }
+    return sock.write(chunk);
+  }
+
+  private onClientData(ab: ArrayBuffer, isLast: boolean): void {
+    const n = ab.byteLength;
+    this.bytesIn += n;
+    this.rt.slab[this.fe.row + C_BIN] += n;
+    // uWS reuses the memory behind `ab` after this call returns: copy it.
+    const chunk = n > 0 ? Buffer.from(new Uint8Array(ab)) : null;
+    if (isLast) this.bodyDone = true;
+    const conn = this.conn;
+    if (conn !== null && this.requestSent && conn.state === CONN_BUSY && conn.owner === this) {
+      let ok = true;
+      if (chunk !== null) ok = this.writeChunk(chunk);
+      if (isLast && this.bodyKind === BODY_CHUNKED) ok = conn.socket.write(LAST_CHUNK);
+      if (!ok) this.pauseClient();
+      return;
+    }
+    if (chunk !== null) {
+      this.pending.push(chunk);
+      this.pendingBytes += n;
+      if (this.pendingBytes > PENDING_LIMIT) this.pauseClient();
+    }
+  }
+
+  private pauseClient(): void {
+    if (this.clientPaused || this.res === null || this.bodyDone) return;
+    this.clientPaused = true;
+    this.res.pause();
+  }
+
+  onUpstreamDrain(): void {
+    if (this.clientPaused && this.res !== null) {
+      this.clientPaused = false;
+      this.res.resume();
+    }
+  }
+
+  onUpstreamData(conn: UpstreamConn, data: Buffer): void {
+    if (conn !== this.conn) return;
+    if (this.res === null) {
+      conn.destroy();
+      return;
+    }
+    this.deadline = Date.now() + this.be!.cfg.timeouts.server;
+    this.feedConn = conn;
+    this.feedData = data;
+    this.res.cork(this.feedCorkedB);
+    this.feedData = null;
+    this.feedConn = null;
+    if (this.upstreamComplete && this.conn === conn) this.releaseConn();
+  }
+
+  private feedCorked(): void {
+    this.feedConn!.parse(this.feedData!);
+  }
+
+  onResponseHead(status: number, reason: string, headers: string[], framing: number, length: number, keepAlive: boolean): void {
+    const res = this.res;
+    if (res === null) return;
+    this.conn!.keepAlive = keepAlive;
+    this.status = status;
+    this.framing = framing;
+    this.total = length;
+    this.tr = performance.now() - this.tSent;
+    this.headSent = true;
+    const observeErr = this.rt.servers[this.server];
+    if (observeErr.observe) {
+      const bad = observeErr.observeL7 && status >= 500;
+      const cell = this.server * SERVER_STRIDE + S_OBSERVE_ERRORS;
+      if (bad) Atomics.add(this.rt.state.servers, cell, 1);
+      else if (Atomics.load(this.rt.state.servers, cell) !== 0) Atomics.store(this.rt.state.servers, cell, 0);
+    }
+    res.writeStatus(status + ' ' + reason);
+    const listed = connectionListed(headers);
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i];
+      if (isHopByHopResponseHeader(name)) continue;
+      if (listed !== null && listed.includes(name.toLowerCase())) continue;
+      res.writeHeader(name, headers[i + 1]);
+    }
+    if (this.be!.cfg.cookie !== null) applyResponsePersistence(this, this.be!, res, headers);
+    const cls = status >= 100 && status < 600 ? C_HRSP_1XX + ((status / 100) | 0) - 1 : C_HRSP_OTHER;
+    const slab = this.rt.slab;
+    slab[this.fe.row + cls]++;
+    slab[this.be!.row + cls]++;
+    slab[this.rt.servers[this.server].row + cls]++;
+  }
+
+  onResponseBody(chunk: Buffer): void {
+    const res = this.res;
+    if (res === null || this.responded) return;
+    this.bytesOut += chunk.length;
+    if (this.framing === FRAMING_LENGTH) {
+      // Free the server's slot before the last byte reaches the client, so the client's next
+      // request (possibly on another worker) never sees this one as still active.
+      if (this.bytesOut >= this.total) this.releaseServer();
+      if (this.outQueue.length > 0) {
+        this.outQueue.push(chunk);
+        return;
+      }
+      const off = res.getWriteOffset();
+      const r = res.tryEnd(chunk, this.total);
+      if (r[1]) {
+        this.responded = true;
+      } else if (!r[0]) {
+        this.outQueue.push(chunk);
+        this.outOffset = off;
+        this.pauseUpstream();
+        res.onWritable(this.onWritableB);
+      }
+      return;
+    }
+    if (!res.write(chunk)) {
+      this.pauseUpstream();
+      res.onWritable(this.onWritableB);
+    }
+  }
+
+  onResponseComplete(): void {
+    this.upstreamComplete = true;
+    this.releaseServer();
+    const res = this.res;
+    if (res === null || this.responded) return;
+    if (this.framing === FRAMING_NONE) {
+      this.responded = true;
+      if (this.isHead || this.status === 204 || this.status === 304) {
+        if (this.isHead && this.total >= 0) res.endWithoutBody(this.total);
+        else res.endWithoutBody();
+      } else {
+        res.end();
+      }
+    } else if (this.framing !== FRAMING_LENGTH) {
+      this.responded = true;
+      res.end();
+    }
+    // FRAMING_LENGTH ends inside tryEnd, possibly later from onWritable.
+  }
+
+  private pauseUpstream(): void {
+    if (this.upstreamPaused || this.conn === null) return;
+    this.upstreamPaused = true;
+    this.conn.socket.pause();
+  }
+
+  private resumeUpstream(): void {
+    if (!this.upstreamPaused) return;
+    this.upstreamPaused = false;
+    if (this.conn !== null && this.conn.owner === this) this.conn.socket.resume();
+  }
+
+  private onWritable(offset: number): boolean {
+    const res = this.res;
+    if (res === null) return true;
+    if (this.framing === FRAMING_LENGTH) {
+      const q = this.outQueue;
+      while (q.length > 0) {
+        const c = q[0];
+        const r = res.tryEnd(offset > this.outOffset ? c.subarray(offset - this.outOffset) : c, this.total);
+        if (r[1]) {
+          q.length = 0;
+          this.responded = true;
+          this.maybeFinish();
+          return true;
+        }
+        if (!r[0]) return false;
+        q.shift();
+        offset = this.outOffset = res.getWriteOffset();
+      }
+    }
+    this.resumeUpstream();
+    return true;
+  }
+
+  private releaseConn(): void {
+    const conn = this.conn;
+    if (conn === null) return;
+    this.conn = null;
+    this.upstreamPaused = false;
+    // Reusable only when the whole request went out and the response was cleanly framed.
+    if (!this.bodyDone) conn.keepAlive = false;
+    conn.done();
+    this.releaseServer();
+    this.maybeFinish();
+  }
+
+  private maybeFinish(): void {
+    if (this.responded && this.conn === null) this.finish();
+  }
+
+  onUpstreamFail(conn: UpstreamConn, phase: number): void {
+    if (conn !== this.conn || this.finished) return;
+    this.conn = null;
+    const rt = this.rt;
+    const srv = rt.servers[this.server];
+    if (this.res === null) {
+      this.releaseServer();
+      this.finish();
+      return;
+    }
+    if (phase === FAIL_CONNECT) {
+      rt.slab[srv.row + C_ECON]++;
+      rt.slab[this.be!.row + C_ECON]++;
+      if (srv.observe) Atomics.add(rt.state.servers, this.server * SERVER_STRIDE + S_OBSERVE_ERRORS, 1);
+      this.retryOrFail('SC');
+      return;
+    }
+    if (!this.headSent) {
+      // A reused connection the server closed while idle: re-send once on a fresh one.
+      if (phase === FAIL_IO && conn.served > 0 && conn.received === 0 && this.canReplay()) {
+        this.connectFresh();
+        return;
+      }
+      rt.slab[srv.row + C_ERESP]++;
+      rt.slab[this.be!.row + C_ERESP]++;
+      if (srv.observe && srv.observeL7) Atomics.add(rt.state.servers, this.server * SERVER_STRIDE + S_OBSERVE_ERRORS, 1);
+      this.releaseServer();
+      this.answer(E502, phase === FAIL_PARSE ? 'PH' : 'SH');
+      return;
+    }
+    // The response was already streaming: all we can do is cut the client connection.
+    rt.slab[srv.row + C_SRV_ABRT]++;
+    this.releaseServer();
+    this.termination = 'SD';
+    this.cutClient();
+  }
+
+  private canReplay(): boolean {
+    return this.bodySent <= REPLAY_LIMIT;
+  }
+
+  private retryOrFail(termination: string): void {
+    const rt = this.rt;
+    const failed = this.server;
+    this.releaseServer();
+    if (this.retriesLeft > 0 && this.canReplay() && this.res !== null) {
+      this.retriesLeft--;
+      this.retries++;
+      rt.slab[rt.servers[failed].row + C_WRETR]++;
+      rt.slab[this.be!.row + C_WRETR]++;
+      // HAProxy's default `option redispatch`: the last retry goes to another server.
+      if (this.retriesLeft === 0 && this.be!.cfg.redispatch) {
+        rt.slab[rt.servers[failed].row + C_WREDIS]++;
+        rt.slab[this.be!.row + C_WREDIS]++;
+        this.persistServer = -1;
+        this.dispatch(failed);
+        return;
+      }
+      this.useServer(failed);
+      this.connectFresh();
+      return;
+    }
+    this.answer(E503, termination);
+  }
+
+  /** Called by the worker's ticker when `deadline` passed. */
+  onTimeout(): void {
+    if (this.finished) return;
+    const conn = this.conn;
+    if (conn !== null && !this.requestSent) {
+      // connect timeout
+      this.conn = null;
+      conn.destroy();
+      const srv = this.rt.servers[this.server];
+      this.rt.slab[srv.row + C_ECON]++;
+      this.rt.slab[this.be!.row + C_ECON]++;
+      if (srv.observe) Atomics.add(this.rt.state.servers, this.server * SERVER_STRIDE + S_OBSERVE_ERRORS, 1);
+      this.retryOrFail('sC');
+      return;
+    }
+    if (conn !== null) {
+      this.conn = null;
+      conn.destroy();
+    }
+    this.releaseServer();
+    if (!this.headSent) {
+      this.rt.slab[this.be!.row + C_ERESP]++;
+      this.answer(E504, 'sH');
+    } else {
+      this.termination = 'sD';
+      this.cutClient();
+    }
+  }
+
+  private cutClient(): void {
+    const res = this.res;
+    if (res !== null && !this.responded) {
+      this.responded = true;
+      this.res = null;
+      res.close();
+    }
+    this.finish();
+  }
+
+  /** Answer with one of HAProxy's error pages, or cut the client if a response already began. */
+  answer(page: ErrorPage, termination: string): void {
+    this.termination = termination;
+    const res = this.res;
+    if (res === null || this.responded) {
+      this.finish();
+      return;
+    }
+    if (this.headSent) {
+      this.cutClient();
+      return;
+    }
+    this.responded = true;
+    this.headSent = true;
+    this.status = (page.status.charCodeAt(0) - 48) * 100 + (page.status.charCodeAt(1) - 48) * 10 + (page.status.charCodeAt(2) - 48);
+    const slab = this.rt.slab;
+    const cls = C_HRSP_1XX + ((this.status / 100) | 0) - 1;
+    slab[this.fe.row + cls]++;
+    if (this.be !== null) slab[this.be.row + cls]++;
+    this.bytesOut += page.body.length;
+    res.cork(() => {
+      res.writeStatus(page.status);
+      res.writeHeader('content-type', 'text/html');
+      res.writeHeader('cache-control', 'no-cache');
+      res.end(page.body);
+    });
+    this.finish();
+  }
+
+  private onAborted(): void {
+    this.res = null;
+    if (this.finished) return;
+    if (!this.responded) {
+      this.termination = this.headSent ? 'CD' : 'CH';
+      this.rt.slab[this.fe.row + C_CLI_ABRT]++;
+      if (this.server >= 0) this.rt.slab[this.rt.servers[this.server].row + C_CLI_ABRT]++;
+    }
+    this.responded = true;
+    const conn = this.conn;
+    if (conn !== null) {
+      this.conn = null;
+      if (this.upstreamComplete) conn.done();
+      else conn.destroy();
+    }
+    this.releaseServer();
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const rt = this.rt;
+    const slab = rt.slab;
+    const feRow = this.fe.row;
+    this.ta = performance.now() - this.t0;
+    slab[feRow + C_SCUR]--;
+    slab[feRow + C_BOUT] += this.bytesOut;
+    slab[feRow + C_TTIME_SUM] += this.ta;
+    slab[feRow + C_TTIME_CNT]++;
+    if (this.be !== null) {
+      const br = this.be.row;
+      slab[br + C_STOT]++;
+      slab[br + C_BIN] += this.bytesIn;
+      slab[br + C_BOUT] += this.bytesOut;
+      slab[br + C_TTIME_SUM] += this.ta;
+      slab[br + C_TTIME_CNT]++;
+      if (this.tr >= 0) {
+        slab[br + C_RTIME_SUM] += this.tr;
+        slab[br + C_RTIME_CNT]++;
+      }
+    }
+    if (this.server >= 0) {
+      const sr = rt.servers[this.server].row;
+      slab[sr + C_BIN] += this.bytesIn;
+      slab[sr + C_BOUT] += this.bytesOut;
+      slab[sr + C_TTIME_SUM] += this.ta;
+      slab[sr + C_TTIME_CNT]++;
+      if (this.tr >= 0) {
+        slab[sr + C_RTIME_SUM] += this.tr;
+        slab[sr + C_RTIME_CNT]++;
+      }
+      if (this.tc > 0) {
+        slab[sr + C_CTIME_SUM] += this.tc;
+        slab[sr + C_CTIME_CNT]++;
+      }
+    }
+    rt.active.delete(this);
+    if (rt.telemetry !== null) rt.telemetry.onRequestDone(this);
+    rt.onExchangeDone(this);
+  }
+
+  /** Clear per-request state so the object can serve another request. */
+  reset(): void {
+    this.res = null;
+    this.be = null;
+    this.head = '';
+    this.pending.length = 0;
+    this.pendingBytes = 0;
+    this.replay.length = 0;
+    this.bodySent = 0;
+    this.bytesIn = 0;
+    this.bytesOut = 0;
+    this.clientPaused = false;
+    this.persistServer = -1;
+    this.persistCookieSeen = '';
+    this.server = -1;
+    this.conn = null;
+    this.requestSent = false;
+    this.retries = 0;
+    this.holdsSlot = false;
+    this.headSent = false;
+    this.responded = false;
+    this.upstreamComplete = false;
+    this.outQueue.length = 0;
+    this.outOffset = 0;
+    this.upstreamPaused = false;
+    this.status = 0;
+    this.termination = '--';
+    this.tc = -1;
+    this.tr = -1;
+    this.ta = -1;
+    this.clientIp = '';
+  }
+}
+
+/** Response headers that describe this hop only; uWS writes its own framing and Date. */
+function isHopByHopResponseHeader(name: string): boolean {
+  switch (name.length) {
+    case 4:
+      return name.toLowerCase() === 'date';
+    case 7:
+      return name.toLowerCase() === 'trailer' || name.toLowerCase() === 'upgrade';
+    case 10:
+      return name.toLowerCase() === 'connection' || name.toLowerCase() === 'keep-alive';
+    case 14:
+      return name.toLowerCase() === 'content-length';
+    case 16:
+      return name.toLowerCase() === 'proxy-connection';
+    case 17:
+      return name.toLowerCase() === 'transfer-encoding';
+    default:
+      return false;
+  }
+}
+
+/** Names a response's Connection header lists as hop-by-hop (besides close/keep-alive). */
+function connectionListed(headers: string[]): string[] | null {
+  let out: string[] | null = null;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i].length !== 10 || headers[i].toLowerCase() !== 'connection') continue;
+    const v = headers[i + 1];
+    // the common values list nothing else
+    if (v.length <= 10 && (v === 'keep-alive' || v === 'close' || v === 'Keep-Alive' || v === 'Close')) continue;
+    for (const raw of v.split(',')) {
+      const t = raw.trim().toLowerCase();
+      if (t !== '' && t !== 'close' && t !== 'keep-alive') (out ??= []).push(t);
+    }
+  }
+  return out;
+}
+
+const textDecoder = new TextDecoder();
+function clientAddress(res: HttpResponse): string {
+  const s = textDecoder.decode(res.getRemoteAddressAsText());
+  // uWS reports IPv4 clients of a dual-stack socket as mapped IPv6
+  return s.startsWith('::ffff:') ? s.slice(7) : s;
+}
+

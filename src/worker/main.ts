@@ -1,0 +1,136 @@
+// Worker thread entry: one uWS App per frontend, listening on every bind (SO_REUSEPORT lets
+// all workers share the ports), a recycled pool of Exchange objects, and one ticker for
+// timeouts and idle upstream connections.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import uWS from 'uWebSockets.js';
+import type { Config } from '../config/model';
+import { SharedState } from '../shared/state';
+import { WorkerTelemetry } from '../stats/telemetry-worker';
+import type { FrontendRuntime } from './runtime';
+import { WorkerRuntime } from './runtime';
+import { Exchange } from './exchange';
+import type { PrimaryToWorker, WorkerToPrimary } from './messages';
+
+export interface WorkerInit {
+  config: Config;
+  stateBuffer: SharedArrayBuffer;
+  slab: Float64Array;
+  workerId: number;
+}
+
+const TICK_MS = 100;
+const POOL_IDLE_MS = 15000;
+
+class Worker {
+  readonly rt: WorkerRuntime;
+  private readonly apps: uWS.TemplatedApp[] = [];
+  private readonly listenSockets: uWS.us_listen_socket[] = [];
+  private readonly free: Exchange[] = [];
+  private readonly ticker: NodeJS.Timeout;
+  private stopping = false;
+  private lastReap = 0;
+
+  constructor(init: WorkerInit, private readonly post: (m: WorkerToPrimary) => void) {
+    const state = SharedState.attach(init.stateBuffer, init.config);
+    const telemetry = new WorkerTelemetry(init.config, init.workerId, post as (m: unknown) => void);
+    this.rt = new WorkerRuntime(init.config, state, init.slab, init.workerId, telemetry);
+    this.rt.onExchangeDone = (ex) => this.recycle(ex);
+    this.ticker = setInterval(() => this.tick(), TICK_MS);
+  }
+
+  async listen(): Promise<void> {
+    const jobs: Promise<void>[] = [];
+    for (const fe of this.rt.frontends) {
+      // Stats listeners are served by the primary thread.
+      if (fe.cfg.stats !== null && fe.cfg.stats.enable) continue;
+      const app = uWS.App();
+      app.any('/*', (res, req) => this.onRequest(fe, res, req));
+      this.apps.push(app);
+      for (const b of fe.cfg.binds) {
+        jobs.push(
+          new Promise<void>((resolve, reject) => {
+            app.listen(b.host, b.port, (sock) => {
+              if (sock) {
+                this.listenSockets.push(sock);
+                resolve();
+              } else {
+                reject(new Error(`frontend ${fe.cfg.name}: cannot bind ${b.text} (address in use or not available)`));
+              }
+            });
+          }),
+        );
+      }
+    }
+    await Promise.all(jobs);
+  }
+
+  private onRequest(fe: FrontendRuntime, res: uWS.HttpResponse, req: uWS.HttpRequest): void {
+    const ex = this.free.pop() ?? new Exchange();
+    ex.start(this.rt, fe, res, req);
+  }
+
+  private recycle(ex: Exchange): void {
+    ex.reset();
+    if (this.free.length < 4096) this.free.push(ex);
+    if (this.stopping && this.rt.active.size === 0) this.exit();
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const ex of this.rt.active) {
+      if (ex.deadline !== 0 && ex.deadline < now) ex.onTimeout();
+    }
+    if (now - this.lastReap > 1000) {
+      this.lastReap = now;
+      const cutoff = now - POOL_IDLE_MS;
+      for (const s of this.rt.servers) s.pool.reap(cutoff);
+    }
+  }
+
+  /** Graceful stop: no new connections; in-flight requests get `graceMs` to finish. */
+  stop(graceMs: number): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const s of this.listenSockets) uWS.us_listen_socket_close(s);
+    this.listenSockets.length = 0;
+    if (this.rt.active.size === 0) {
+      this.exit();
+      return;
+    }
+    setTimeout(() => this.exit(), graceMs).unref();
+  }
+
+  private exited = false;
+  private exit(): void {
+    if (this.exited) return;
+    this.exited = true;
+    clearInterval(this.ticker);
+    this.rt.telemetry?.flush();
+    for (const s of this.rt.servers) s.pool.closeAll();
+    // app.close() also closes keep-alive client connections; a worker that ends with open
+    // uWS sockets would abort the whole process.
+    for (const app of this.apps) (app as unknown as { close(): void }).close();
+    this.post({ type: 'stopped' });
+    setImmediate(() => process.exit(0));
+  }
+
+  onMessage(msg: PrimaryToWorker): void {
+    if (msg.type === 'stop') this.stop(Number(msg.graceMs));
+    else this.rt.telemetry?.onMessage(msg);
+  }
+}
+
+if (parentPort !== null) {
+  const port = parentPort;
+  const post = (m: WorkerToPrimary) => port.postMessage(m);
+  const w = new Worker(workerData as WorkerInit, post);
+  port.on('message', (m: PrimaryToWorker) => w.onMessage(m));
+  w.listen().then(
+    () => post({ type: 'ready' }),
+    (e: Error) => {
+      post({ type: 'fatal', message: e.message });
+      w.stop(0);
+    },
+  );
+}

@@ -1,0 +1,79 @@
+// Builds the header block forwarded upstream from a uWS request, in one pass over
+// req.forEach. Results land in a module-level scratch object: a worker thread handles one
+// request head at a time, and this keeps the per-request path free of closures.
+
+import type { HttpRequest } from 'uWebSockets.js';
+
+export const scratch = {
+  /** forwarded header lines, each ending in CRLF */
+  headers: '',
+  contentLength: 0,
+  chunked: false,
+  /** the request's Cookie header(s) joined with '; ', or null; not part of `headers` */
+  cookie: null as string | null,
+  /** value of the balance hdr(NAME) header, or null */
+  hashHeader: null as string | null,
+  host: false,
+};
+
+let hashName: string | null = null;
+/** header names listed in the request's Connection header (besides close/keep-alive) */
+let connectionListed: string[] | null = null;
+
+function collect(name: string, value: string): void {
+  switch (name) {
+    // hop-by-hop: describe the client connection only (RFC 9110 7.6.1)
+    case 'connection':
+    case 'keep-alive':
+    case 'te':
+    case 'trailer':
+    case 'upgrade':
+      return;
+    case 'transfer-encoding':
+      scratch.chunked = true;
+      return;
+    case 'content-length':
+      scratch.contentLength = Number(value);
+      break;
+    case 'cookie':
+      scratch.cookie = scratch.cookie === null ? value : scratch.cookie + '; ' + value;
+      return;
+    case 'host':
+      scratch.host = true;
+      break;
+    default:
+      if (name.startsWith('proxy-')) return;
+      if (connectionListed !== null && connectionListed.includes(name)) return;
+  }
+  if (name === hashName) scratch.hashHeader = value;
+  scratch.headers += name + ': ' + value + '\r\n';
+}
+
+/**
+ * Collect the request's headers. `hashHeader`: lower-case name whose value the balancer
+ * hashes (balance hdr), or null. The cookie header is kept apart (scratch.cookie) because
+ * persistence may rewrite it; the caller forwards it.
+ */
+export function collectRequestHead(req: HttpRequest, hashHeader: string | null): void {
+  scratch.headers = '';
+  scratch.contentLength = 0;
+  scratch.chunked = false;
+  scratch.cookie = null;
+  scratch.hashHeader = null;
+  scratch.host = false;
+  hashName = hashHeader;
+  connectionListed = null;
+  const conn = req.getHeader('connection');
+  if (conn.length > 0) connectionListed = listedHeaders(conn);
+  req.forEach(collect);
+}
+
+function listedHeaders(value: string): string[] | null {
+  let out: string[] | null = null;
+  for (const raw of value.split(',')) {
+    const t = raw.trim().toLowerCase();
+    if (t === '' || t === 'close' || t === 'keep-alive') continue;
+    (out ??= []).push(t);
+  }
+  return out;
+}

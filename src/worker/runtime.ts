@@ -1,0 +1,107 @@
+// Everything a worker thread's request path needs, built once at start-up from the config.
+
+import type { BackendConfig, Config, FrontendConfig } from '../config/model';
+import type { Balancer } from '../balancing/balancer';
+import { createBalancers } from '../balancing';
+import { backendRow, counterRows, frontendRow, serverRow, type CounterRows } from '../shared/counters';
+import { ServerIndex, SharedState } from '../shared/state';
+import { ServerPool } from '../upstream/pool';
+import type { WorkerTelemetry } from '../stats/telemetry-worker';
+import type { Exchange } from './exchange';
+
+export interface BackendRuntime {
+  index: number;
+  cfg: BackendConfig;
+  balancer: Balancer;
+  /** counters row offset */
+  row: number;
+  firstServer: number;
+  /** cookie value -> global server index, for persistence */
+  cookieServers: Map<string, number>;
+  /** hash key source for this backend's algorithm */
+  keyKind: number;
+}
+
+export const KEY_NONE = 0;
+export const KEY_SOURCE = 1;
+export const KEY_URI = 2;
+export const KEY_HDR = 3;
+
+export interface FrontendRuntime {
+  index: number;
+  cfg: FrontendConfig;
+  row: number;
+  backend: BackendRuntime | null;
+  /** logging on for this frontend */
+  logs: boolean;
+}
+
+export interface ServerRuntime {
+  index: number;
+  backend: number;
+  name: string;
+  row: number;
+  pool: ServerPool;
+  maxconn: number;
+  observe: boolean;
+  observeL7: boolean;
+}
+
+export class WorkerRuntime {
+  readonly index: ServerIndex;
+  readonly rows: CounterRows;
+  readonly backends: BackendRuntime[];
+  readonly frontends: FrontendRuntime[];
+  readonly servers: ServerRuntime[] = [];
+  /** exchanges in flight, scanned by the ticker for timeouts */
+  readonly active = new Set<Exchange>();
+  /** set by the worker: recycle a finished exchange */
+  onExchangeDone: (ex: Exchange) => void = () => {};
+
+  constructor(
+    readonly config: Config,
+    readonly state: SharedState,
+    readonly slab: Float64Array,
+    readonly workerId: number,
+    readonly telemetry: WorkerTelemetry | null,
+  ) {
+    this.index = new ServerIndex(config);
+    this.rows = counterRows(config);
+    const balancers = createBalancers(config, state, this.index);
+    this.backends = config.backends.map((b, bi) => {
+      const first = this.index.backendFirstServer[bi];
+      const cookieServers = new Map<string, number>();
+      b.servers.forEach((s, si) => {
+        const g = first + si;
+        if (s.cookie !== null) cookieServers.set(s.cookie, g);
+        this.servers[g] = {
+          index: g,
+          backend: bi,
+          name: s.name,
+          row: serverRow(this.rows, g),
+          pool: new ServerPool(g, s.host, s.port, 1024),
+          maxconn: s.maxconn,
+          observe: s.observe !== 'none',
+          observeL7: s.observe === 'layer7',
+        };
+      });
+      return {
+        index: bi,
+        cfg: b,
+        balancer: balancers[bi],
+        row: backendRow(this.rows, bi),
+        firstServer: first,
+        cookieServers,
+        keyKind:
+          b.balance === 'source' ? KEY_SOURCE : b.balance === 'uri' ? KEY_URI : b.balance === 'hdr' ? KEY_HDR : KEY_NONE,
+      };
+    });
+    this.frontends = config.frontends.map((f, fi) => ({
+      index: fi,
+      cfg: f,
+      row: frontendRow(fi),
+      backend: f.defaultBackend === null ? null : this.backends[this.index.backendByName.get(f.defaultBackend)!],
+      logs: f.logs.length > 0,
+    }));
+  }
+}

@@ -1,0 +1,515 @@
+// End-to-end: real node:http upstreams, gatehouse as a child process, real HTTP clients.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as crypto from 'node:crypto';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import {
+  freePort,
+  rawExchange,
+  request,
+  runCli,
+  sleep,
+  startBackend,
+  startGatehouse,
+  tmpFile,
+  type Backend,
+} from './helpers/net';
+
+function yamlConfig(opts: {
+  port: number;
+  servers: { name: string; port: number; weight?: number }[];
+  balance?: string;
+  workers?: number;
+  extraDefaults?: string;
+  extraBackend?: string;
+}): string {
+  return `global:
+  workers: ${opts.workers ?? 2}
+defaults:
+  timeout: { connect: 1s, client: 10s, server: 5s }
+  retries: 3
+  redispatch: true
+  forwardfor: true
+${opts.extraDefaults ?? ''}
+frontends:
+  fe:
+    bind: ["127.0.0.1:${opts.port}"]
+    default_backend: be
+backends:
+  be:
+    balance: ${opts.balance ?? 'roundrobin'}
+${opts.extraBackend ?? ''}
+    servers:
+${opts.servers.map((s) => `      - { name: ${s.name}, address: "127.0.0.1:${s.port}", weight: ${s.weight ?? 1} }`).join('\n')}
+`;
+}
+
+describe('roundrobin over 2 workers', () => {
+  let a: Backend, b: Backend, port: number, gh: Awaited<ReturnType<typeof startGatehouse>>;
+  before(async () => {
+    a = await startBackend('web1');
+    b = await startBackend('web2');
+    port = await freePort();
+    gh = await startGatehouse(yamlConfig({ port, servers: [{ name: 'web1', port: a.port }, { name: 'web2', port: b.port }] }), [port]);
+  });
+  after(async () => {
+    await gh.stop();
+    await a.close();
+    await b.close();
+  });
+
+  test('40 requests on fresh connections alternate exactly', async () => {
+    const seen: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const r = await request(port, { path: '/' });
+      assert.equal(r.status, 200);
+      seen.push(r.body.toString());
+    }
+    assert.equal(seen.filter((s) => s === 'web1').length, 20);
+    assert.equal(seen.filter((s) => s === 'web2').length, 20);
+    for (let i = 1; i < seen.length; i++) assert.notEqual(seen[i], seen[i - 1], `request ${i} went to ${seen[i]} twice`);
+  });
+});
+
+describe('request and response forwarding', () => {
+  let echo: Backend, port: number, gh: Awaited<ReturnType<typeof startGatehouse>>;
+  before(async () => {
+    echo = await startBackend('echo', (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const u = req.url ?? '';
+        if (u.startsWith('/status/')) {
+          const code = Number(u.slice(8, 11));
+          res.writeHead(code, code === 299 ? 'Quite Fine' : undefined, { 'x-kept': 'yes' });
+          res.end(code === 204 || code === 304 ? undefined : 'body');
+          return;
+        }
+        if (u === '/chunked') {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          res.write('hello ');
+          setTimeout(() => res.end('world'), 20);
+          return;
+        }
+        res.setHeader('content-type', 'application/json');
+        res.setHeader('connection', 'keep-alive, x-hop');
+        res.setHeader('x-hop', 'must not pass');
+        res.end(
+          JSON.stringify({
+            method: req.method,
+            url: req.url,
+            headers: req.headers,
+            raw: req.rawHeaders,
+            body: body.toString(),
+          }),
+        );
+      });
+    });
+    port = await freePort();
+    gh = await startGatehouse(yamlConfig({ port, workers: 1, servers: [{ name: 'echo', port: echo.port }] }), [port]);
+  });
+  after(async () => {
+    await gh.stop();
+    await echo.close();
+  });
+
+  test('methods, path and query untouched; Host kept; hop-by-hop removed; XFF appended', async () => {
+    for (const method of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
+      const r = await request(port, {
+        method,
+        path: '/a/b%20c?x=1&y=%2F&z',
+        headers: {
+          host: 'example.test',
+          'x-custom': 'v1',
+          'keep-alive': 'timeout=5',
+          te: 'trailers',
+          'proxy-authorization': 'secret',
+          connection: 'keep-alive, x-listed',
+          'x-listed': 'drop me',
+          'x-forwarded-for': '10.9.8.7',
+        },
+        body: method === 'GET' || method === 'DELETE' || method === 'OPTIONS' ? undefined : 'payload',
+      });
+      assert.equal(r.status, 200, method);
+      const got = JSON.parse(r.body.toString());
+      assert.equal(got.method, method);
+      assert.equal(got.url, '/a/b%20c?x=1&y=%2F&z');
+      assert.equal(got.headers.host, 'example.test');
+      assert.equal(got.headers['x-custom'], 'v1');
+      assert.equal(got.headers['keep-alive'], undefined);
+      assert.equal(got.headers.te, undefined);
+      assert.equal(got.headers['proxy-authorization'], undefined);
+      assert.equal(got.headers['x-listed'], undefined);
+      // HAProxy appends its own header line after the client's
+      assert.equal(got.headers['x-forwarded-for'], '10.9.8.7, 127.0.0.1');
+      if (method === 'POST' || method === 'PUT' || method === 'PATCH') assert.equal(got.body, 'payload');
+      // response hop-by-hop headers named in Connection do not reach the client
+      assert.equal(r.headers['x-hop'], undefined);
+      assert.equal(r.headers['content-type'], 'application/json');
+    }
+  });
+
+  test('status line keeps the reason phrase; 204 and 304 have no body; HEAD has none', async () => {
+    const r = await request(port, { path: '/status/299' });
+    assert.equal(r.status, 299);
+    assert.equal(r.statusMessage, 'Quite Fine');
+    assert.equal(r.headers['x-kept'], 'yes');
+    assert.equal(r.body.toString(), 'body');
+    // One keep-alive socket, one request at a time: a body wrongly sent after a 204, 304 or
+    // HEAD answer would corrupt the next response on the same connection.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (const [method, path, status] of [
+        ['GET', '/status/204', 204],
+        ['GET', '/status/200', 200],
+        ['GET', '/status/304', 304],
+        ['GET', '/status/200', 200],
+        ['HEAD', '/status/200', 200],
+        ['GET', '/status/200', 200],
+      ] as const) {
+        const r = await request(port, { method, path, agent });
+        assert.equal(r.status, status, `${method} ${path}`);
+        assert.equal(r.body.length, method === 'HEAD' || status !== 200 ? 0 : 4, `${method} ${path} body`);
+      }
+    } finally {
+      agent.destroy();
+    }
+    const raw = await rawExchange(port, 'GET /status/204 HTTP/1.1\r\nHost: x\r\n\r\n', 300);
+    assert.match(raw, /^HTTP\/1\.1 204 No Content\r\n/);
+    assert.doesNotMatch(raw, /content-length|transfer-encoding/i);
+  });
+
+  test('chunked upstream response is streamed to the client', async () => {
+    const r = await request(port, { path: '/chunked' });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), 'hello world');
+  });
+
+  test('chunked request body is forwarded', async () => {
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/up', agent: false }, (res) => {
+        const c: Buffer[] = [];
+        res.on('data', (d: Buffer) => c.push(d));
+        res.on('end', () => resolve(JSON.parse(Buffer.concat(c).toString()).body));
+      });
+      req.on('error', reject);
+      req.write('part1-');
+      setTimeout(() => req.end('part2'), 30);
+    });
+    assert.equal(body, 'part1-part2');
+  });
+
+  test('keep-alive client: many requests on one connection', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    for (let i = 0; i < 50; i++) {
+      const r = await request(port, { path: `/k?i=${i}`, agent });
+      assert.equal(JSON.parse(r.body.toString()).url, `/k?i=${i}`);
+    }
+    agent.destroy();
+  });
+});
+
+describe('large bodies stream both ways intact', () => {
+  let big: Backend, port: number, gh: Awaited<ReturnType<typeof startGatehouse>>;
+  // Deterministic pseudo-random bytes so the expected hash is computed independently.
+  const block = crypto.createHash('sha512').update('gatehouse').digest();
+  const pattern = Buffer.alloc(1 << 16);
+  for (let i = 0; i < pattern.length; i++) pattern[i] = block[i % block.length] ^ (i & 0xff);
+
+  function expectedHash(size: number): string {
+    const h = crypto.createHash('sha256');
+    let left = size;
+    while (left > 0) {
+      const n = Math.min(left, pattern.length);
+      h.update(pattern.subarray(0, n));
+      left -= n;
+    }
+    return h.digest('hex');
+  }
+
+  before(async () => {
+    big = await startBackend('big', (req, res) => {
+      if (req.method === 'POST') {
+        const h = crypto.createHash('sha256');
+        let n = 0;
+        req.on('data', (c: Buffer) => {
+          h.update(c);
+          n += c.length;
+        });
+        req.on('end', () => res.end(JSON.stringify({ n, sha: h.digest('hex') })));
+        return;
+      }
+      const size = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('size'));
+      res.writeHead(200, { 'content-length': String(size) });
+      let left = size;
+      const pump = () => {
+        while (left > 0) {
+          const n = Math.min(left, pattern.length);
+          left -= n;
+          if (!res.write(pattern.subarray(0, n))) {
+            res.once('drain', pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      pump();
+    });
+    port = await freePort();
+    gh = await startGatehouse(yamlConfig({ port, workers: 1, servers: [{ name: 'big', port: big.port }] }), [port]);
+  });
+  after(async () => {
+    await gh.stop();
+    await big.close();
+  });
+
+  for (const size of [5 * 1024 * 1024, 200 * 1024 * 1024]) {
+    test(`download ${size >> 20} MB`, async () => {
+      const got = await new Promise<{ n: number; sha: string }>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port, path: `/dl?size=${size}`, agent: false }, (res) => {
+            const h = crypto.createHash('sha256');
+            let n = 0;
+            res.on('data', (c: Buffer) => {
+              h.update(c);
+              n += c.length;
+            });
+            res.on('end', () => resolve({ n, sha: h.digest('hex') }));
+            res.on('error', reject);
+          })
+          .on('error', reject);
+      });
+      assert.equal(got.n, size);
+      assert.equal(got.sha, expectedHash(size));
+    });
+
+    test(`upload ${size >> 20} MB`, async () => {
+      const got = await new Promise<{ n: number; sha: string }>((resolve, reject) => {
+        const req = http.request(
+          { host: '127.0.0.1', port, method: 'POST', path: '/ul', agent: false, headers: { 'content-length': String(size) } },
+          (res) => {
+            const c: Buffer[] = [];
+            res.on('data', (d: Buffer) => c.push(d));
+            res.on('end', () => resolve(JSON.parse(Buffer.concat(c).toString())));
+          },
+        );
+        req.on('error', reject);
+        let left = size;
+        const pump = () => {
+          while (left > 0) {
+            const n = Math.min(left, pattern.length);
+            left -= n;
+            const ok = req.write(pattern.subarray(0, n));
+            if (!ok) {
+              req.once('drain', pump);
+              return;
+            }
+          }
+          req.end();
+        };
+        pump();
+      });
+      assert.equal(got.n, size);
+      assert.equal(got.sha, expectedHash(size));
+    });
+  }
+});
+
+describe('balancing algorithms end to end', () => {
+  test('leastconn avoids the server holding a slow request', async () => {
+    const slow = await startBackend('slow', (req, res) => {
+      if (req.url === '/slow') setTimeout(() => res.end('slow'), 1500);
+      else res.end('slow');
+    });
+    const fast = await startBackend('fast');
+    const port = await freePort();
+    const gh = await startGatehouse(
+      yamlConfig({ port, balance: 'leastconn', servers: [{ name: 'slow', port: slow.port }, { name: 'fast', port: fast.port }] }),
+      [port],
+    );
+    try {
+      // Occupy one server with a slow request, then every quick request must avoid it.
+      const pending = request(port, { path: '/slow' });
+      await sleep(200);
+      const holder = slow.hits === 1 ? 'slow' : 'fast';
+      const other = holder === 'slow' ? 'fast' : 'slow';
+      for (let i = 0; i < 10; i++) {
+        const r = await request(port, { path: '/quick' });
+        assert.equal(r.body.toString(), other, `request ${i} went to the busy server`);
+      }
+      await pending;
+    } finally {
+      await gh.stop();
+      await slow.close();
+      await fast.close();
+    }
+  });
+
+  test('source keeps each client on one server', async () => {
+    const a = await startBackend('web1');
+    const b = await startBackend('web2');
+    const port = await freePort();
+    const gh = await startGatehouse(
+      yamlConfig({ port, balance: 'source', servers: [{ name: 'web1', port: a.port }, { name: 'web2', port: b.port }] }),
+      [port],
+    );
+    try {
+      const perClient = new Map<string, Set<string>>();
+      // Distinct loopback source addresses are distinct clients.
+      for (let c = 1; c <= 12; c++) {
+        const localAddress = `127.0.0.${c}`;
+        for (let i = 0; i < 5; i++) {
+          const body = await new Promise<string>((resolve, reject) => {
+            http
+              .get({ host: '127.0.0.1', port, path: '/', localAddress, agent: false }, (res) => {
+                let s = '';
+                res.on('data', (d) => (s += d));
+                res.on('end', () => resolve(s));
+              })
+              .on('error', reject);
+          });
+          if (!perClient.has(localAddress)) perClient.set(localAddress, new Set());
+          perClient.get(localAddress)!.add(body);
+        }
+      }
+      for (const [client, servers] of perClient) assert.equal(servers.size, 1, `${client} moved between ${[...servers]}`);
+      const used = new Set([...perClient.values()].map((s) => [...s][0]));
+      assert.equal(used.size, 2, '12 clients should not all hash to one server');
+    } finally {
+      await gh.stop();
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+describe('error answers', () => {
+  test('503 when no server accepts connections (after retries)', async () => {
+    const dead1 = await freePort();
+    const dead2 = await freePort();
+    const port = await freePort();
+    const gh = await startGatehouse(yamlConfig({ port, servers: [{ name: 'a', port: dead1 }, { name: 'b', port: dead2 }] }), [port]);
+    try {
+      const r = await request(port);
+      assert.equal(r.status, 503);
+      assert.match(r.body.toString(), /No server is available to handle this request/);
+    } finally {
+      await gh.stop();
+    }
+  });
+
+  test('refused connect is retried and redispatched to a live server', async () => {
+    const live = await startBackend('live');
+    const dead = await freePort();
+    const port = await freePort();
+    const gh = await startGatehouse(
+      yamlConfig({ port, workers: 1, servers: [{ name: 'dead', port: dead }, { name: 'live', port: live.port }] }),
+      [port],
+    );
+    try {
+      for (let i = 0; i < 10; i++) {
+        const r = await request(port);
+        assert.equal(r.status, 200, `request ${i}`);
+        assert.equal(r.body.toString(), 'live');
+      }
+    } finally {
+      await gh.stop();
+      await live.close();
+    }
+  });
+
+  test('502 on a garbage response; the next request is unaffected', async () => {
+    const garbage = net.createServer((s) => {
+      s.once('data', () => s.end('SPDY/9 what is this\r\n\r\n'));
+    });
+    await new Promise<void>((r) => garbage.listen(0, '127.0.0.1', () => r()));
+    const gport = (garbage.address() as net.AddressInfo).port;
+    const port = await freePort();
+    const gh = await startGatehouse(yamlConfig({ port, workers: 1, servers: [{ name: 'bad', port: gport }] }), [port]);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await request(port);
+        assert.equal(r.status, 502);
+        assert.match(r.body.toString(), /invalid or incomplete response/);
+      }
+    } finally {
+      await gh.stop();
+      garbage.close();
+    }
+  });
+
+  test('504 when the server does not answer within timeout server', async () => {
+    const mute = await startBackend('mute', () => {
+      /* never answers */
+    });
+    const port = await freePort();
+    const cfg = yamlConfig({ port, workers: 1, servers: [{ name: 'mute', port: mute.port }] }).replace('server: 5s', 'server: 400ms');
+    const gh = await startGatehouse(cfg, [port]);
+    try {
+      const r = await request(port);
+      assert.equal(r.status, 504);
+      assert.match(r.body.toString(), /didn't respond in time/);
+    } finally {
+      await gh.stop();
+      await mute.close();
+    }
+  });
+
+  test('weight 0 takes no traffic', async () => {
+    const a = await startBackend('web1');
+    const b = await startBackend('web2');
+    const port = await freePort();
+    const gh = await startGatehouse(
+      yamlConfig({ port, servers: [{ name: 'web1', port: a.port, weight: 0 }, { name: 'web2', port: b.port }] }),
+      [port],
+    );
+    try {
+      for (let i = 0; i < 10; i++) assert.equal((await request(port)).body.toString(), 'web2');
+      assert.equal(a.hits, 0);
+    } finally {
+      await gh.stop();
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+describe('CLI and lifecycle', () => {
+  test('-c accepts a valid file and reports errors with file:line:col', async () => {
+    const good = tmpFile('good.yaml', yamlConfig({ port: 18080, servers: [{ name: 'a', port: 18081 }] }));
+    const ok = runCli(['-c', '-f', good]);
+    assert.equal(await ok.exited, 0);
+    assert.match(ok.output(), /Configuration file is valid/);
+
+    const text = yamlConfig({ port: 18080, servers: [{ name: 'a', port: 18081 }] }).replace('balance: roundrobin', 'balanse: roundrobin');
+    const bad = tmpFile('bad.yaml', text);
+    const p = runCli(['-c', '-f', bad]);
+    assert.equal(await p.exited, 1);
+    const line = text.split('\n').findIndex((l) => l.includes('balanse')) + 1;
+    assert.match(p.output(), new RegExp(`bad\\.yaml:${line}:\\d+`));
+    assert.match(p.output(), /balance/); // did-you-mean
+  });
+
+  test('SIGTERM lets an in-flight request finish, then exits 0', async () => {
+    const slow = await startBackend('slow', (_req, res) => setTimeout(() => res.end('finished'), 800));
+    const port = await freePort();
+    const gh = await startGatehouse(yamlConfig({ port, servers: [{ name: 'slow', port: slow.port }] }), [port]);
+    try {
+      const inflight = request(port);
+      await sleep(200);
+      gh.child.kill('SIGTERM');
+      const r = await inflight;
+      assert.equal(r.status, 200);
+      assert.equal(r.body.toString(), 'finished');
+      assert.equal(await gh.exited, 0);
+      assert.doesNotMatch(gh.output(), /Abort|core dumped|Assertion/i);
+      // no longer accepting
+      await assert.rejects(request(port));
+    } finally {
+      await gh.stop('SIGKILL');
+      await slow.close();
+    }
+  });
+});
