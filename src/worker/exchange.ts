@@ -42,7 +42,8 @@ import { FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_NONE } from '../upstream/respo
 import { E502, E503, E504, type ErrorPage } from './error-pages';
 import { collectRequestHead, scratch } from './request-head';
 import { KEY_HDR, KEY_SOURCE, KEY_URI, type BackendRuntime, type FrontendRuntime, type WorkerRuntime } from './runtime';
-import { applyRequestPersistence, applyResponsePersistence } from './persistence';
+import { finishResponseCookies, requestCookieLine, responseSetCookie } from './persistence';
+import { CookieTxn } from '../persistence/cookie';
 
 /** Request body bytes kept so a request can be re-sent after a failed or stale connection. */
 const REPLAY_LIMIT = 64 * 1024;
@@ -83,7 +84,8 @@ export class Exchange implements ConnOwner {
   private bodySent = 0;
   private clientPaused = false;
   persistServer = -1;
-  persistCookieSeen = '';
+  direct = false;
+  readonly cookieTxn = new CookieTxn();
 
   // server side
   server = -1;
@@ -152,7 +154,7 @@ export class Exchange implements ConnOwner {
 
     collectRequestHead(req, be !== null && be.keyKind === KEY_HDR ? be.cfg.balanceHeader : null);
     let head = this.method + ' ' + this.uri + ' HTTP/1.1\r\n' + scratch.headers;
-    if (be !== null && be.cfg.cookie !== null) head += applyRequestPersistence(this, be, scratch.cookie);
+    if (be !== null && be.cookies !== null) head += requestCookieLine(this, be.cookies, be.firstServer, scratch.cookie);
     else if (scratch.cookie !== null) head += 'cookie: ' + scratch.cookie + CRLF;
     if (fe.cfg.forwardfor || (be !== null && be.cfg.forwardfor)) head += 'x-forwarded-for: ' + this.clientIp + CRLF;
     if (scratch.chunked) {
@@ -181,8 +183,10 @@ export class Exchange implements ConnOwner {
   /** Pick a server (avoiding `exclude`) and get a connection to it. */
   private dispatch(exclude: number): void {
     const be = this.be!;
+    // A valid persistence cookie was already checked against the server's state.
     let server = this.persistServer;
-    if (server < 0 || server === exclude || !this.rt.state.usable(server)) {
+    this.direct = server >= 0 && server !== exclude;
+    if (!this.direct) {
       const kind = be.keyKind;
       const key =
         kind === KEY_SOURCE ? this.clientIp : kind === KEY_URI ? this.uri : kind === KEY_HDR ? scratch.hashHeader : null;
@@ -361,13 +365,20 @@ export class Exchange implements ConnOwner {
     }
     res.writeStatus(status + ' ' + reason);
     const listed = connectionListed(headers);
+    const be = this.be!;
+    const cookies = be.cookies;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i];
       if (isHopByHopResponseHeader(name)) continue;
       if (listed !== null && listed.includes(name.toLowerCase())) continue;
+      if (cookies !== null && name.length === 10 && name.toLowerCase() === 'set-cookie') {
+        const v = responseSetCookie(this, cookies, be.firstServer, headers[i + 1]);
+        if (v !== null) res.writeHeader(name, v);
+        continue;
+      }
       res.writeHeader(name, headers[i + 1]);
     }
-    if (this.be!.cfg.cookie !== null) applyResponsePersistence(this, this.be!, res, headers);
+    if (cookies !== null) finishResponseCookies(this, cookies, be.firstServer, res, status, headers);
     const cls = status >= 100 && status < 600 ? C_HRSP_1XX + ((status / 100) | 0) - 1 : C_HRSP_OTHER;
     const slab = this.rt.slab;
     slab[this.fe.row + cls]++;
@@ -684,7 +695,7 @@ export class Exchange implements ConnOwner {
     this.bytesOut = 0;
     this.clientPaused = false;
     this.persistServer = -1;
-    this.persistCookieSeen = '';
+    this.direct = false;
     this.server = -1;
     this.conn = null;
     this.requestSent = false;

@@ -8,6 +8,7 @@ import { ServerIndex, SharedState } from '../shared/state';
 import { ServerPool } from '../upstream/pool';
 import type { WorkerTelemetry } from '../stats/telemetry-worker';
 import type { Exchange } from './exchange';
+import { BackendCookies } from './persistence';
 
 export interface BackendRuntime {
   index: number;
@@ -20,6 +21,8 @@ export interface BackendRuntime {
   cookieServers: Map<string, number>;
   /** hash key source for this backend's algorithm */
   keyKind: number;
+  /** cookie persistence, or null */
+  cookies: BackendCookies | null;
 }
 
 export const KEY_NONE = 0;
@@ -94,6 +97,7 @@ export class WorkerRuntime {
         cookieServers,
         keyKind:
           b.balance === 'source' ? KEY_SOURCE : b.balance === 'uri' ? KEY_URI : b.balance === 'hdr' ? KEY_HDR : KEY_NONE,
+        cookies: b.cookie === null ? null : new BackendCookies(b.cookie, state, first, b.servers, b.persist),
       };
     });
     this.frontends = config.frontends.map((f, fi) => ({
