@@ -218,6 +218,7 @@ export class Exchange implements ConnOwner {
     const srow = rt.servers[server].row;
     rt.slab[srow + C_STOT]++;
     rt.slab[srow + C_LBTOT]++;
+    rt.slab[this.be!.row + C_LBTOT]++;
     rt.slab[srow + C_SCUR]++;
     rt.slab[srow + C_LAST_SESS] = this.acceptMs;
   }
@@ -232,6 +233,7 @@ export class Exchange implements ConnOwner {
   }
 
   private connectFresh(): void {
+    this.requestSent = false;
     this.tConnStart = performance.now();
     this.deadline = Date.now() + this.be!.cfg.timeouts.connect;
     this.conn = this.rt.servers[this.server].pool.connect(this);
@@ -298,8 +300,14 @@ export class Exchange implements ConnOwner {
     this.bytesIn += n;
     this.rt.slab[this.fe.row + C_BIN] += n;
     // uWS reuses the memory behind `ab` after this call returns: copy it.
-    const chunk = n > 0 ? Buffer.from(new Uint8Array(ab)) : null;
     if (isLast) this.bodyDone = true;
+    // The answer is already complete (the server replied before reading the whole body):
+    // the rest of the upload has nowhere to go.
+    if (this.responded || this.finished) {
+      if (isLast && this.finished) this.rt.onExchangeDone(this);
+      return;
+    }
+    const chunk = n > 0 ? Buffer.from(new Uint8Array(ab)) : null;
     const conn = this.conn;
     if (conn !== null && this.requestSent && conn.state === CONN_BUSY && conn.owner === this) {
       let ok = true;
@@ -679,7 +687,9 @@ export class Exchange implements ConnOwner {
     }
     rt.active.delete(this);
     if (rt.telemetry !== null) rt.telemetry.onRequestDone(this);
-    rt.onExchangeDone(this);
+    // uWS keeps delivering an unfinished upload to this object's onData: it may only serve
+    // another request once the body is complete (onClientData recycles it then).
+    if (this.bodyDone || this.res === null) rt.onExchangeDone(this);
   }
 
   /** Clear per-request state so the object can serve another request. */

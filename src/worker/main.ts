@@ -33,7 +33,7 @@ class Worker {
 
   constructor(init: WorkerInit, private readonly post: (m: WorkerToPrimary) => void) {
     const state = SharedState.attach(init.stateBuffer, init.config);
-    const telemetry = new WorkerTelemetry(init.config, init.workerId, post as (m: unknown) => void);
+    const telemetry = new WorkerTelemetry(init.config, init.workerId, post as (m: unknown) => void, state);
     this.rt = new WorkerRuntime(init.config, state, init.slab, init.workerId, telemetry);
     this.rt.onExchangeDone = (ex) => this.recycle(ex);
     this.ticker = setInterval(() => this.tick(), TICK_MS);

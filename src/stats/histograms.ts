@@ -1,0 +1,102 @@
+// Latency histograms (hdr-histogram-js). Workers record; the primary merges.
+// Values are recorded in microseconds so sub-millisecond proxies still get resolution;
+// everything shown to users is converted back to milliseconds or seconds.
+import * as hdr from 'hdr-histogram-js';
+
+/** 3 significant digits over 1 us .. 60 s, growing if a slower request shows up. */
+export function newHistogram(): hdr.Histogram {
+  return hdr.build({
+    bitBucketSize: 32,
+    autoResize: true,
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+    useWebAssembly: false,
+  });
+}
+
+export function encodeHistogram(h: hdr.Histogram): string {
+  return hdr.encodeIntoCompressedBase64(h);
+}
+
+export function decodeHistogram(b64: string): hdr.Histogram {
+  return hdr.decodeFromCompressedBase64(b64, 32, false);
+}
+
+export interface LatencySummary {
+  count: number;
+  /** milliseconds */
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+}
+
+export function summarize(h: hdr.Histogram | null): LatencySummary | null {
+  if (!h || h.totalCount === 0) return null;
+  return {
+    count: h.totalCount,
+    p50: h.getValueAtPercentile(50) / 1000,
+    p90: h.getValueAtPercentile(90) / 1000,
+    p99: h.getValueAtPercentile(99) / 1000,
+    p999: h.getValueAtPercentile(99.9) / 1000,
+    max: h.maxValue / 1000,
+    mean: h.mean / 1000,
+  };
+}
+
+/**
+ * Cumulative counts at each upper bound (microseconds), for a Prometheus histogram.
+ * A recorded value counts under a bound when its bucket's lowest equivalent value is <= bound:
+ * HDR buckets are narrower than 0.1 % of the value, so this is exact at the scale shown.
+ */
+export function cumulativeCounts(h: hdr.Histogram, boundsUs: readonly number[]): number[] {
+  const out = new Array<number>(boundsUs.length).fill(0);
+  if (!(h instanceof hdr.JsHistogram)) throw new Error('JS histograms only');
+  const n = h.countsArrayLength;
+  for (let i = 0; i < n; i++) {
+    const c = h.getCountAtIndex(i);
+    if (c === 0) continue;
+    const v = h.lowestEquivalentValue(h.valueFromIndex(i));
+    for (let b = 0; b < boundsUs.length; b++) if (v <= boundsUs[b]) out[b] += c;
+  }
+  return out;
+}
+
+// HDR layout for lowestDiscernibleValue 1 and 3 significant digits: 2048 sub-buckets, half
+// of them (1024) per further power of two. hdr-histogram-js computes a value's slot with
+// Math.log2/pow (~300 ns); the worker's hot path uses this copy of the same layout with
+// Math.clz32 (~10 ns) and converts to a real HDR histogram only when the primary asks.
+const SUB_HALF_MAG = 10;
+const SUB_HALF = 1 << SUB_HALF_MAG;
+/** values up to 2^31-1 us (~35 min); larger ones land in the last slot */
+const MAX_VALUE = 0x7fffffff;
+const SLOTS = (31 - SUB_HALF_MAG + 1) * SUB_HALF;
+
+export class FastRecorder {
+  readonly counts = new Int32Array(SLOTS);
+  totalCount = 0;
+
+  /** us: a non-negative integer (microseconds) */
+  record(us: number): void {
+    const v = us > MAX_VALUE ? MAX_VALUE : us;
+    const bucket = v < 2 * SUB_HALF ? 0 : 31 - Math.clz32(v) - SUB_HALF_MAG;
+    this.counts[(bucket << SUB_HALF_MAG) + (v >>> bucket)]++;
+    this.totalCount++;
+  }
+
+  /** The same data as an hdr-histogram-js histogram (lossless: same buckets). */
+  toHistogram(): hdr.Histogram {
+    const h = newHistogram();
+    const c = this.counts;
+    for (let i = 0; i < c.length; i++) {
+      if (c[i] === 0) continue;
+      const bucket = i < 2 * SUB_HALF ? 0 : (i >> SUB_HALF_MAG) - 1;
+      const sub = i - (bucket << SUB_HALF_MAG);
+      h.recordValueWithCount(sub * 2 ** bucket, c[i]);
+    }
+    return h;
+  }
+}

@@ -1,0 +1,37 @@
+// Messages between WorkerTelemetry and PrimaryTelemetry (over the worker's MessagePort).
+// Every message carries `gh: 'telemetry'` so both sides can tell theirs apart cheaply.
+
+export const TAG = 'telemetry';
+
+/** worker -> primary: a batch of finished access-log lines of one frontend, '\n'-terminated */
+export interface LogBatch {
+  gh: typeof TAG;
+  kind: 'log';
+  frontend: number;
+  lines: number;
+  text: string;
+}
+
+/** primary -> worker: send your histograms that changed since `since` (your own last reply) */
+export interface HistogramRequest {
+  gh: typeof TAG;
+  kind: 'hist?';
+  id: number;
+}
+
+/** worker -> primary: changed histograms as [index, compressed base64] per row kind */
+export interface HistogramReply {
+  gh: typeof TAG;
+  kind: 'hist';
+  /** 0 for a reply the worker sent on its own (final flush) */
+  id: number;
+  frontends: [number, string][];
+  backends: [number, string][];
+  servers: [number, string][];
+}
+
+export type TelemetryMessage = LogBatch | HistogramRequest | HistogramReply;
+
+export function isTelemetry(msg: unknown): msg is TelemetryMessage {
+  return typeof msg === 'object' && msg !== null && (msg as { gh?: unknown }).gh === TAG;
+}

@@ -1,0 +1,173 @@
+// Primary side of observability: sums worker counter slabs, gathers and merges worker
+// histograms, routes access-log batches to their log targets, serves the stats listeners.
+import type { Config, LogTarget } from '../config/model';
+import * as C from '../shared/counters';
+import { ServerIndex, type SharedState } from '../shared/state';
+import { LogSink } from '../log/sink';
+import { applyAdmin, type AdminForm, type AdminResult } from './admin';
+import { CounterStore, RateTracker } from './counters-store';
+import { HistogramStore } from './histogram-store';
+import { TAG, isTelemetry, type HistogramRequest } from './messages';
+import { StatsServer, type StatsBackend } from './server';
+import { buildSnapshot, type Snapshot } from './snapshot';
+
+/** How long a stats request waits for the workers' histograms before using what it has. */
+export const HISTOGRAM_WAIT_MS = 250;
+
+interface Pending {
+  waiting: Set<number>;
+  done: () => void;
+}
+
+function sameTargets(a: LogTarget[], b: LogTarget[]): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+export class PrimaryTelemetry implements StatsBackend {
+  private readonly index: ServerIndex;
+  private readonly counters: CounterStore;
+  private readonly rates: RateTracker;
+  private readonly hists: HistogramStore;
+  private readonly senders = new Map<number, (msg: unknown) => void>();
+  /** per frontend: the sink its access logs go to (its own targets, else the global sink) */
+  private readonly sinks: (LogSink | null)[];
+  private readonly ownSinks: LogSink[] = [];
+  private readonly servers: StatsServer[] = [];
+  private rateTimer: NodeJS.Timeout | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private inflight: Promise<void> | null = null;
+
+  constructor(private readonly config: Config, private readonly state: SharedState, private readonly logSink: LogSink) {
+    this.index = new ServerIndex(config);
+    const rows = C.counterRows(config);
+    this.counters = new CounterStore(rows);
+    this.rates = new RateTracker(this.counters);
+    this.hists = new HistogramStore({ frontends: rows.frontends, backends: rows.backends, servers: rows.servers });
+    this.sinks = config.frontends.map((f) => {
+      if (f.logs.length === 0) return null;
+      if (sameTargets(f.logs, config.global.logs)) return logSink;
+      const own = new LogSink(f.logs);
+      this.ownSinks.push(own);
+      return own;
+    });
+  }
+
+  addWorker(workerId: number, slab: Float64Array, send: (msg: unknown) => void): void {
+    if (this.senders.has(workerId)) this.removeWorker(workerId);
+    this.counters.add(workerId, slab);
+    this.senders.set(workerId, send);
+  }
+
+  removeWorker(workerId: number): void {
+    this.counters.remove(workerId);
+    this.hists.retire(workerId);
+    this.senders.delete(workerId);
+    for (const p of this.pending.values()) {
+      p.waiting.delete(workerId);
+      if (p.waiting.size === 0) p.done();
+    }
+  }
+
+  onWorkerMessage(workerId: number, msg: unknown): boolean {
+    if (!isTelemetry(msg)) return false;
+    if (msg.kind === 'log') {
+      const sink = this.sinks[msg.frontend];
+      if (sink) sink.writeLines(msg.text, msg.lines);
+    } else if (msg.kind === 'hist') {
+      this.hists.apply(workerId, msg);
+      const p = this.pending.get(msg.id);
+      if (p) {
+        p.waiting.delete(workerId);
+        if (p.waiting.size === 0) p.done();
+      }
+    }
+    return true;
+  }
+
+  /** Ask every worker for its changed histograms; resolves when all answered or after a short wait. */
+  collectHistograms(): Promise<void> {
+    if (this.inflight) return this.inflight;
+    if (this.senders.size === 0) return Promise.resolve();
+    const id = this.nextId++;
+    const p = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => finish(), HISTOGRAM_WAIT_MS);
+      const finish = () => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        this.inflight = null;
+        resolve();
+      };
+      this.pending.set(id, { waiting: new Set(this.senders.keys()), done: finish });
+    });
+    this.inflight = p;
+    const req: HistogramRequest = { gh: TAG, kind: 'hist?', id };
+    for (const send of this.senders.values()) send(req);
+    return p;
+  }
+
+  /** The current view of everything (used by every stats output). */
+  async snapshot(): Promise<Snapshot> {
+    await this.collectHistograms();
+    return buildSnapshot({
+      config: this.config,
+      index: this.index,
+      state: this.state,
+      counters: this.counters,
+      rates: this.rates,
+      hists: this.hists.get(),
+    });
+  }
+
+  admin(form: AdminForm, user: string): AdminResult {
+    const { result, changed } = applyAdmin(this.config, this.index, this.state, form);
+    if (changed.length)
+      this.logSink.event('notice', `stats admin${user ? ` (${user})` : ''}: server ${form.backend}/${changed.join(',')} set to ${form.action === 'weight' ? `weight ${form.weight}` : form.action.toUpperCase()}`);
+    return result;
+  }
+
+  count(frontend: number, status: number, bytesIn: number, bytesOut: number, newConnection: boolean): void {
+    const slab = this.counters.local;
+    const row = C.frontendRow(frontend);
+    if (newConnection) {
+      slab[row + C.C_CONN_TOT]++;
+      return;
+    }
+    slab[row + C.C_STOT]++;
+    slab[row + C.C_REQ_TOT]++;
+    slab[row + C.C_INTERCEPTED]++;
+    slab[row + C.C_BIN] += bytesIn;
+    slab[row + C.C_BOUT] += bytesOut;
+    slab[row + C.C_LAST_SESS] = Date.now();
+    const cls = Math.floor(status / 100);
+    slab[row + (cls >= 1 && cls <= 5 ? C.C_HRSP_1XX + cls - 1 : C.C_HRSP_OTHER)]++;
+  }
+
+  async startStatsServers(): Promise<void> {
+    if (this.rateTimer === null) {
+      this.rates.sample();
+      this.rateTimer = setInterval(() => this.rates.sample(), 1000);
+      this.rateTimer.unref();
+    }
+    for (let i = 0; i < this.config.frontends.length; i++) {
+      const f = this.config.frontends[i];
+      if (!f.stats?.enable) continue;
+      const server = new StatsServer(f, i, this);
+      this.servers.push(server);
+      await server.listen();
+    }
+  }
+
+  /** Ports the stats listeners are bound to, in frontend/bind order. */
+  get statsPorts(): number[] {
+    return this.servers.flatMap((s) => s.ports);
+  }
+
+  async stop(): Promise<void> {
+    if (this.rateTimer) clearInterval(this.rateTimer);
+    this.rateTimer = null;
+    await Promise.all(this.servers.map((s) => s.close()));
+    this.servers.length = 0;
+    await Promise.all(this.ownSinks.map((s) => s.close()));
+  }
+}
