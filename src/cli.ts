@@ -110,6 +110,8 @@ function daemonize(argv: string[]): Promise<number> {
     child.stderr!.on('data', (d) => (err += d));
     child.on('message', (m) => {
       if (m === 'ready') {
+        // Start-up warnings (e.g. a missing /dev/log) are the user's to see before we return.
+        process.stderr.write(err);
         child.disconnect();
         child.stderr!.destroy();
         child.unref();
@@ -169,10 +171,21 @@ async function main(argv: string[]): Promise<number> {
   await run(config, {
     pidfile: args.pidfile ?? config.global.pidfile,
     finishPids: args.finishPids,
-    onReady: inChild && process.send ? () => process.send!('ready') : undefined,
+    onReady:
+      inChild && process.send
+        ? () => {
+            // Once detached, the parent closes our stderr pipe: later writes must not fail the
+            // process (HAProxy's daemon likewise loses stderr; logs go to the log targets).
+            process.stderr.on('error', ignore);
+            process.stdout.on('error', ignore);
+            process.send!('ready');
+          }
+        : undefined,
   });
   return -1; // keep running; signals end the process
 }
+
+function ignore(): void {}
 
 main(process.argv.slice(2)).then(
   (code) => {

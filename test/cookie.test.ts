@@ -171,15 +171,20 @@ test('server Set-Cookie: insert drops it, rewrite replaces the value, prefix pre
 });
 
 test("nocache: Cache-Control private only on an inserted cookie in a cacheable response", () => {
-  assert.equal(isResponseCacheable('GET', 200, undefined, undefined), true);
-  assert.equal(isResponseCacheable('POST', 200, undefined, undefined), false);
-  assert.equal(isResponseCacheable('GET', 302, undefined, undefined), false);
-  assert.equal(isResponseCacheable('GET', 404, undefined, undefined), true);
-  assert.equal(isResponseCacheable('GET', 200, 'no-cache', undefined), false);
-  assert.equal(isResponseCacheable('GET', 200, 'max-age=60, private', undefined), false);
-  assert.equal(isResponseCacheable('GET', 200, 'max-age=0', undefined), false);
-  assert.equal(isResponseCacheable('GET', 200, undefined, 'no-cache'), false);
-  assert.equal(isResponseCacheable('POST', 200, 'public', undefined), true);
+  assert.equal(isResponseCacheable('GET', 200, undefined, undefined, true), true);
+  assert.equal(isResponseCacheable('POST', 200, undefined, undefined, true), false);
+  assert.equal(isResponseCacheable('GET', 302, undefined, undefined, true), false);
+  assert.equal(isResponseCacheable('GET', 404, undefined, undefined, true), true);
+  assert.equal(isResponseCacheable('GET', 200, 'no-cache', undefined, true), false);
+  assert.equal(isResponseCacheable('GET', 200, 'max-age=60, private', undefined, true), false);
+  assert.equal(isResponseCacheable('GET', 200, 'max-age=0', undefined, true), false);
+  assert.equal(isResponseCacheable('GET', 200, undefined, 'no-cache', true), false);
+  assert.equal(isResponseCacheable('POST', 200, 'public', undefined, true), true);
+  // HAProxy 2.6: no explicit freshness and no validator -> not cacheable
+  assert.equal(isResponseCacheable('GET', 200, undefined, undefined, false), false);
+  assert.equal(isResponseCacheable('GET', 200, 'public', undefined, false), false);
+  assert.equal(isResponseCacheable('GET', 200, 'max-age=60', undefined, false), true);
+  assert.equal(isResponseCacheable('GET', 200, 's-maxage=5, public', undefined, false), true);
   const c = cfg({ nocache: true });
   assert.equal(nocacheHeader(c, true, true), 'private');
   assert.equal(nocacheHeader(c, false, true), null);

@@ -341,14 +341,24 @@ function cacheableStatus(status: number): boolean {
 /**
  * HAProxy's cacheability verdict for a response, which `nocache` consults: cacheable when the
  * method and status allow it, unless Cache-Control says private/no-cache/no-store/max-age=0/
- * s-maxage=0 or Pragma says no-cache; `public` makes it cacheable again. `cacheControl`: all
- * Cache-Control values joined by ", " (undefined when absent).
+ * s-maxage=0 or Pragma says no-cache; `public` makes it cacheable again. As HAProxy 2.6 does
+ * (checked against it in test/differential.test.ts), a response with neither explicit freshness
+ * (Expires, max-age, s-maxage) nor a validator (ETag, Last-Modified) is not cacheable.
+ * `cacheControl`: all Cache-Control values joined by ", " (undefined when absent);
+ * `expiresOrValidator`: the response has an Expires, ETag or Last-Modified header.
  */
-export function isResponseCacheable(method: string, status: number, cacheControl: string | undefined, pragma: string | undefined): boolean {
+export function isResponseCacheable(
+  method: string,
+  status: number,
+  cacheControl: string | undefined,
+  pragma: string | undefined,
+  expiresOrValidator: boolean,
+): boolean {
   if (status < 200) return false;
   let cacheable = cacheableMethod(method) && cacheableStatus(status);
   if (pragma !== undefined && /^\s*no-cache/i.test(pragma)) return false;
-  if (cacheControl === undefined || cacheControl.length === 0) return cacheable;
+  if (cacheControl === undefined || cacheControl.length === 0) return cacheable && expiresOrValidator;
+  let fresh = expiresOrValidator;
   const len = cacheControl.length;
   let start = 0;
   for (let i = 0; i <= len; i++) {
@@ -358,8 +368,9 @@ export function isResponseCacheable(method: string, status: number, cacheControl
     if (d === 'private' || d === 'no-cache' || d === 'no-store') return false;
     if (d === 'max-age=0' || d === 's-maxage=0') cacheable = false;
     else if (d === 'public') cacheable = true;
+    if (d.startsWith('max-age=') || d.startsWith('s-maxage=')) fresh = true;
   }
-  return cacheable;
+  return cacheable && fresh;
 }
 
 /**

@@ -309,7 +309,8 @@ export function buildSnapshot(src: SnapshotSources, nowMs = Date.now()): Snapsho
       scur: st.backends[bo + B_ACTIVE],
       smax: Math.max(st.backends[bo + B_SMAX], st.backends[bo + B_ACTIVE]),
       dreq: counters.get(row, C.C_DREQ),
-      status: up ? 'UP' : 'DOWN',
+      // HAProxy shows a proxy without servers (e.g. a stats listen) as UP
+      status: up || servers.length === 0 ? 'UP' : 'DOWN',
       weight: (usableActive.length ? usableActive : usableBackup).reduce((t, s) => t + Number(s.row.weight), 0),
       act: usableActive.length,
       bck: usableBackup.length,

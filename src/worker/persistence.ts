@@ -82,11 +82,13 @@ export function finishResponseCookies(
   if (!bc.cfg.nocache) return;
   let cc: string | undefined;
   let pragma: string | undefined;
+  let expiresOrValidator = false;
   for (let i = 0; i < headers.length; i += 2) {
-    const n = headers[i];
-    if (n.length === 13 && n.toLowerCase() === 'cache-control') cc = cc === undefined ? headers[i + 1] : cc + ', ' + headers[i + 1];
-    else if (n.length === 6 && n.toLowerCase() === 'pragma') pragma = headers[i + 1];
+    const n = headers[i].toLowerCase();
+    if (n === 'cache-control') cc = cc === undefined ? headers[i + 1] : cc + ', ' + headers[i + 1];
+    else if (n === 'pragma') pragma = headers[i + 1];
+    else if (n === 'expires' || n === 'etag' || n === 'last-modified') expiresOrValidator = true;
   }
-  const v = nocacheHeader(bc.cfg, true, isResponseCacheable(ex.method, status, cc, pragma));
+  const v = nocacheHeader(bc.cfg, true, isResponseCacheable(ex.method, status, cc, pragma, expiresOrValidator));
   if (v !== null) res.writeHeader('cache-control', v);
 }
