@@ -13,6 +13,7 @@ import {
   startBackend,
   startGatehouse,
   tmpFile,
+  waitForPort,
   type Backend,
 } from './helpers/net';
 
@@ -510,6 +511,38 @@ describe('CLI and lifecycle', () => {
     } finally {
       await gh.stop('SIGKILL');
       await slow.close();
+    }
+  });
+});
+
+describe('crash recovery', () => {
+  test('a worker that crashes is replaced; the others keep serving', async () => {
+    const a = await startBackend('web1');
+    const port = await freePort();
+    const cfgPath = tmpFile('crash.yaml', yamlConfig({ port, servers: [{ name: 'web1', port: a.port }] }));
+    const gh = runCli(['-f', cfgPath], { GATEHOUSE_TEST_HOOKS: '1' });
+    try {
+      await waitForPort(port, 15000, gh);
+      // Crash each worker (the kernel picks which one accepts), serving between crashes.
+      let crashes = 0;
+      for (let round = 0; round < 6; round++) {
+        await request(port, { path: '/.gatehouse/crash-worker' }).catch(() => undefined);
+        crashes++;
+        for (let i = 0; i < 5; i++) {
+          const r = await request(port).catch(() => null);
+          if (r !== null) assert.equal(r.status, 200);
+        }
+      }
+      // Once the restarts are done, every request succeeds again.
+      await sleep(1500);
+      for (let i = 0; i < 20; i++) assert.equal((await request(port)).status, 200);
+      assert.equal(gh.child.exitCode, null, 'the process must survive worker crashes');
+      assert.match(gh.output(), /worker \d crashed: Error: crash requested by a test hook/);
+      assert.match(gh.output(), /worker \d restarted/);
+      assert.ok(crashes > 0);
+    } finally {
+      await gh.stop();
+      await a.close();
     }
   });
 });

@@ -77,7 +77,9 @@ export class Supervisor {
           slot.ready = true;
           resolve();
         } else if (m.type === 'fatal') {
-          reject(new Error(String((m as { message: string }).message)));
+          reject(new Error(String(m.message)));
+        } else if (m.type === 'crashed') {
+          this.hooks.log('alert', `worker ${slot.id} crashed: ${String(m.message)}`);
         } else if (m.type !== 'stopped') {
           this.hooks.onWorkerMessage(slot.id, m);
         }

@@ -20,6 +20,8 @@ export interface WorkerInit {
 }
 
 const TICK_MS = 100;
+/** Test-only fault injection (GATEHOUSE_TEST_HOOKS=1): GET /.gatehouse/crash-worker throws. */
+const TEST_HOOKS = process.env.GATEHOUSE_TEST_HOOKS === '1';
 const POOL_IDLE_MS = 15000;
 
 class Worker {
@@ -66,6 +68,7 @@ class Worker {
   }
 
   private onRequest(fe: FrontendRuntime, res: uWS.HttpResponse, req: uWS.HttpRequest): void {
+    if (TEST_HOOKS && req.getUrl() === '/.gatehouse/crash-worker') throw new Error('crash requested by a test hook');
     const ex = this.free.pop() ?? new Exchange();
     ex.start(this.rt, fe, res, req);
   }
@@ -101,6 +104,25 @@ class Worker {
     setTimeout(() => this.exit(), graceMs).unref();
   }
 
+  /**
+   * A bug reached the top of the stack. A worker thread that ends with open uWS sockets aborts
+   * the whole process, so close every socket first; the primary then starts a replacement.
+   */
+  crash(e: unknown): void {
+    const err = e instanceof Error ? e : new Error(String(e));
+    this.post({ type: 'crashed', message: err.stack ?? err.message });
+    if (this.exited) return;
+    this.exited = true;
+    clearInterval(this.ticker);
+    try {
+      for (const s of this.listenSockets) uWS.us_listen_socket_close(s);
+      for (const s of this.rt.servers) s.pool.closeAll();
+      for (const app of this.apps) (app as unknown as { close(): void }).close();
+    } finally {
+      setImmediate(() => process.exit(1));
+    }
+  }
+
   private exited = false;
   private exit(): void {
     if (this.exited) return;
@@ -125,6 +147,8 @@ if (parentPort !== null) {
   const port = parentPort;
   const post = (m: WorkerToPrimary) => port.postMessage(m);
   const w = new Worker(workerData as WorkerInit, post);
+  process.on('uncaughtException', (e) => w.crash(e));
+  process.on('unhandledRejection', (e) => w.crash(e));
   port.on('message', (m: PrimaryToWorker) => w.onMessage(m));
   w.listen().then(
     () => post({ type: 'ready' }),
