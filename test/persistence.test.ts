@@ -25,6 +25,8 @@ function cookieEcho(name: string): Promise<Backend> {
   return startBackend(name, (req, res) => {
     req.resume();
     res.setHeader('content-type', 'text/plain');
+    // a validator makes the answer cacheable in HAProxy's eyes (see nocache)
+    if (req.url === '/cacheable') res.setHeader('last-modified', 'Mon, 23 Nov 2026 10:00:00 GMT');
     res.end(`${name}|${req.headers.cookie ?? ''}`);
   });
 }
@@ -46,11 +48,15 @@ describe('cookie insert indirect nocache', () => {
     await b.close();
   });
 
-  test('first answer inserts SERVERID with Cache-Control: private', async () => {
-    const r = await request(port);
+  test('first answer inserts SERVERID; nocache marks a cacheable answer private', async () => {
+    const r = await request(port, { path: '/cacheable' });
     const server = r.body.toString().split('|')[0];
     assert.deepEqual(r.headers['set-cookie'], [`SERVERID=${server}; path=/`]);
     assert.equal(r.headers['cache-control'], 'private');
+    // no validator and no freshness: HAProxy 2.6 does not consider it cacheable
+    const plain = await request(port, { path: '/plain' });
+    assert.equal(plain.headers['set-cookie']?.length, 1);
+    assert.equal(plain.headers['cache-control'], undefined);
   });
 
   test('a client with the cookie stays on its server, which never sees the cookie, and gets no new one', async () => {
