@@ -110,7 +110,7 @@ const SERVER_FLAGS: Record<string, [string, boolean]> = {
   disabled: ['disabled', true], enabled: ['disabled', false],
 };
 const LOG_FORMATS = ['rfc3164', 'rfc5424', 'raw'];
-const INT_KEYS = new Set(['weight', 'rise', 'fall', 'maxconn', 'port', 'retries', 'workers', 'error_limit', 'max_header_size']);
+const INT_KEYS = new Set(['weight', 'rise', 'fall', 'maxconn', 'port', 'retries', 'workers', 'error_limit', 'max_header_size', 'max_headers']);
 
 const FE_EXPLAIN = 'a frontend only accepts connections and hands requests to a backend; this belongs in a backend or listen section';
 const BE_EXPLAIN = 'a backend does not accept connections itself; this belongs in a frontend or listen section';
@@ -277,10 +277,11 @@ class CfgParser {
       case 'maxconn':
       case 'nbthread':
       case 'hard-stop-after':
-      case 'tune.bufsize': {
+      case 'tune.bufsize':
+      case 'tune.http.maxhdr': {
         const v = this.arg(w, 1, kw === 'pidfile' ? '<file>' : kw === 'hard-stop-after' ? '<time>' : '<number>');
         if (!v || !this.noMore(w, 2, kw)) return;
-        const key = { pidfile: 'pidfile', maxconn: 'maxconn', nbthread: 'workers', 'hard-stop-after': 'grace', 'tune.bufsize': 'max_header_size' }[kw];
+        const key = { pidfile: 'pidfile', maxconn: 'maxconn', nbthread: 'workers', 'hard-stop-after': 'grace', 'tune.bufsize': 'max_header_size', 'tune.http.maxhdr': 'max_headers' }[kw];
         g.set(key, this.entry(v));
         return;
       }

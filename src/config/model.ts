@@ -40,6 +40,10 @@ export interface GlobalConfig {
   logs: LogTarget[];
   /** max bytes of a request head (HAProxy tune.bufsize-like) */
   maxHeaderSize: number;
+  /** max header fields in a request (HAProxy tune.http.maxhdr) */
+  maxHeaders: number;
+  /** max bytes of a request target (path and query) */
+  maxUri: number;
   /** grace period on SIGTERM/SIGINT before in-flight requests are cut */
   gracePeriod: number;
 }
@@ -82,6 +86,109 @@ export interface FrontendConfig {
   /** inherits global logs unless the section sets its own */
   logs: LogTarget[];
   stats: StatsConfig | null;
+  /** acl / use_backend / http-request / http-response / redirect; absent when the section has none */
+  rules?: ProxyRules;
+}
+
+// ---- content routing (src/acl, src/rules compile these once per worker) ----
+
+export type AclMatch = 'str' | 'beg' | 'end' | 'sub' | 'reg' | 'dir' | 'dom' | 'len' | 'found' | 'int' | 'ip' | 'bool';
+export type IntOperator = 'eq' | 'ge' | 'gt' | 'le' | 'lt';
+
+/** One ACL criterion: `<fetch>[(<arg>)] [-i] [-m <match>] [<operator>] <value> ...` (values are ORed). */
+export interface AclTest {
+  /**
+   * Canonical fetch: path, url, query, url_param, req.hdr, req.fhdr, req.hdr_cnt, req.fhdr_cnt,
+   * req.hdr_val, res.hdr, res.fhdr, res.hdr_cnt, res.fhdr_cnt, res.hdr_val, status, method, src,
+   * dst_port, req.ver, ssl_fc, always_true, always_false.
+   */
+  fetch: string;
+  /** header name (lower case) or URL parameter name; '' when the fetch takes none */
+  arg: string;
+  match: AclMatch;
+  icase: boolean;
+  /** for int/len matches; 'eq' otherwise */
+  op: IntOperator;
+  /** patterns as written (after -f files are read) */
+  values: string[];
+}
+
+/** `acl NAME ...` lines of one section; several lines with one name are ORed. */
+export interface AclDefinition {
+  name: string;
+  tests: AclTest[];
+}
+
+/** `[!]name` or `[!]{ anonymous test }` */
+export interface AclTerm {
+  negate: boolean;
+  /** a named ACL (the section's own, else a predefined one); null for an anonymous one */
+  name: string | null;
+  /** the anonymous ACL's tests (several when `-i` splits the patterns), or null */
+  tests: AclTest[] | null;
+}
+
+/** `if|unless` + a disjunction (`||` / `or`) of conjunctions (implicit AND). */
+export interface AclCondition {
+  unless: boolean;
+  or: AclTerm[][];
+}
+
+/** A log-format string (`%[fetch(arg),lower]` parts between literal text). */
+export type FormatPart = { kind: 'lit'; text: string } | { kind: 'fetch'; fetch: string; arg: string; conv: ('lower' | 'upper')[] };
+
+/** Response built by deny / return rules. */
+export interface ReplySpec {
+  status: number;
+  /** true: HAProxy's built-in error page for `status` (deny's default) */
+  errorPage: boolean;
+  contentType: string | null;
+  /** null: no payload */
+  body: FormatPart[] | null;
+  headers: { name: string; value: FormatPart[] }[];
+}
+
+export interface RedirectSpec {
+  type: 'location' | 'prefix' | 'scheme';
+  value: FormatPart[];
+  code: 301 | 302 | 303 | 307 | 308;
+  dropQuery: boolean;
+  appendSlash: boolean;
+  /** `NAME[=value]` to set, or null */
+  setCookie: string | null;
+  /** `NAME[=]` to clear, or null */
+  clearCookie: string | null;
+  /** skip the rule when the location evaluates to '' */
+  ignoreEmpty: boolean;
+}
+
+export type HeaderNameMatch = 'str' | 'beg' | 'end' | 'sub' | 'reg';
+
+export type HttpRule = { cond: AclCondition | null } & (
+  | { action: 'allow' }
+  | { action: 'deny' | 'return'; reply: ReplySpec }
+  | { action: 'redirect'; redirect: RedirectSpec }
+  | { action: 'set-header' | 'add-header'; name: string; value: FormatPart[] }
+  | { action: 'del-header'; name: string; match: HeaderNameMatch }
+  | { action: 'replace-header'; name: string; regex: string; replace: FormatPart[] }
+  | { action: 'set-path'; value: FormatPart[] }
+);
+
+export interface UseBackendRule {
+  backend: string;
+  cond: AclCondition | null;
+}
+
+export interface ProxyRules {
+  acls: AclDefinition[];
+  /** http-request rules in order */
+  httpRequest: HttpRule[];
+  /** standalone `redirect` rules: evaluated after every http-request rule */
+  redirects: HttpRule[];
+  /** frontends and listens only */
+  useBackend: UseBackendRule[];
+  /** http-response rules in order */
+  httpResponse: HttpRule[];
 }
 
 export interface HealthCheckConfig {
@@ -159,6 +266,11 @@ export interface BackendConfig {
   healthCheck: HealthCheckConfig;
   cookie: CookieConfig | null;
   servers: ServerConfig[];
+  /**
+   * acl / http-request / http-response / redirect of a backend section; absent when none. A
+   * listen's rules are on its frontend only (HAProxy runs them once for a listen).
+   */
+  rules?: ProxyRules;
 }
 
 export interface Config {

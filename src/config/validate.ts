@@ -29,7 +29,7 @@ type Obj = Record<string, unknown>;
 // ---- key vocabulary (snake_case, HAProxy's words) ----
 
 const TOP_KEYS = ['global', 'defaults', 'frontends', 'backends', 'listen'] as const;
-const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'grace'] as const;
+const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace'] as const;
 /** Keys a `defaults` section may hold; frontends, backends and listens inherit them. */
 const COMMON_KEYS = [
   'mode', 'timeout', 'retries', 'redispatch', 'forwardfor', 'httplog', 'log', 'log_format', 'dontlognull',
@@ -85,6 +85,9 @@ const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 const DEFAULT_GRACE_MS = 10_000;
 const DEFAULT_MAX_HEADER_SIZE = 16_384;
+/** HAProxy's tune.http.maxhdr default */
+const DEFAULT_MAX_HEADERS = 101;
+const DEFAULT_MAX_URI = 8192;
 const DEFAULT_GLOBAL_MAXCONN = 20_000;
 const DEFAULT_RETRIES = 3;
 const DEFAULT_STATS_URI = '/haproxy?stats';
@@ -292,6 +295,8 @@ class Builder {
       maxconn: c.int(o, 'maxconn', path, 1, 10_000_000) ?? DEFAULT_GLOBAL_MAXCONN,
       logs: has(o, 'log') ? this.logs(o.log, [...path, 'log'], false) ?? [] : [],
       maxHeaderSize: c.int(o, 'max_header_size', path, 1024, 16 * 1024 * 1024) ?? DEFAULT_MAX_HEADER_SIZE,
+      maxHeaders: c.int(o, 'max_headers', path, 1, 10000) ?? DEFAULT_MAX_HEADERS,
+      maxUri: c.int(o, 'max_uri', path, 16, 16 * 1024 * 1024) ?? DEFAULT_MAX_URI,
       gracePeriod: c.duration(o, 'grace', path) ?? DEFAULT_GRACE_MS,
     };
   }

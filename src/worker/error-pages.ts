@@ -21,3 +21,6 @@ export const E500 = page(500, 'Internal Server Error', 'Internal Server Error', 
 export const E502 = page(502, 'Bad Gateway', 'Bad Gateway', 'The server returned an invalid or incomplete response.');
 export const E503 = page(503, 'Service Unavailable', 'Service Unavailable', 'No server is available to handle this request.');
 export const E504 = page(504, 'Gateway Time-out', 'Gateway Time-out', "The server didn't respond in time.");
+export const E414 = page(414, 'Request-URI Too Long', 'Request-URI Too Long', 'The request URI is too long.');
+export const E431 = page(431, 'Request Header Fields Too Large', 'Request Header Fields Too Large', 'The request header fields are too large.');
+export const E501 = page(501, 'Not Implemented', 'Not Implemented', 'The server does not support the functionality required to fulfill the request.');

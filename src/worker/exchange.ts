@@ -13,6 +13,7 @@ import {
   C_CTIME_CNT,
   C_CTIME_SUM,
   C_ECON,
+  C_EREQ,
   C_ERESP,
   C_HRSP_1XX,
   C_HRSP_OTHER,
@@ -39,8 +40,9 @@ import {
   type UpstreamConn,
 } from '../upstream/connection';
 import { FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_NONE } from '../upstream/response-parser';
-import { E502, E503, E504, type ErrorPage } from './error-pages';
+import { E400, E413, E414, E431, E501, E502, E503, E504, type ErrorPage } from './error-pages';
 import { collectRequestHead, scratch } from './request-head';
+import { validateRequest } from './request-validate';
 import { KEY_HDR, KEY_SOURCE, KEY_URI, type BackendRuntime, type FrontendRuntime, type WorkerRuntime } from './runtime';
 import { finishResponseCookies, requestCookieLine, responseSetCookie } from './persistence';
 import { CookieTxn } from '../persistence/cookie';
@@ -62,6 +64,8 @@ export class Exchange implements ConnOwner {
   private readonly onClientDataB = this.onClientData.bind(this);
   private readonly onWritableB = this.onWritable.bind(this);
   private readonly feedCorkedB = this.feedCorked.bind(this);
+  private readonly sendRejectB = this.sendReject.bind(this);
+  private rejectPage: ErrorPage | null = null;
 
   rt!: WorkerRuntime;
   fe!: FrontendRuntime;
@@ -153,6 +157,11 @@ export class Exchange implements ConnOwner {
     }
 
     collectRequestHead(req, be !== null && be.keyKind === KEY_HDR ? be.cfg.balanceHeader : null);
+    const bad = validateRequest(this.method, url, q, scratch, rt.limits);
+    if (bad !== 0) {
+      this.reject(bad === 400 ? E400 : bad === 413 ? E413 : bad === 414 ? E414 : bad === 431 ? E431 : E501);
+      return;
+    }
     let head = this.method + ' ' + this.uri + ' HTTP/1.1\r\n' + scratch.headers;
     if (be !== null && be.cookies !== null) head += requestCookieLine(this, be.cookies, be.firstServer, scratch.cookie);
     else if (scratch.cookie !== null) head += 'cookie: ' + scratch.cookie + CRLF;
@@ -599,6 +608,45 @@ export class Exchange implements ConnOwner {
     this.finish();
   }
 
+  /**
+   * Refuse a request before anything went upstream, then close the client connection. The
+   * answer waits for the next turn of the event loop: uWS parses every request in a read before
+   * returning, so bytes after a rejected head (a smuggled or pipelined request) would reach
+   * start() first. Deferred, uWS sees them arrive while a response is pending and closes the
+   * connection instead (nothing forwarded, no answer), while a lone bad request gets its 4xx.
+   */
+  private reject(page: ErrorPage): void {
+    this.rejectPage = page;
+    // the request never reaches a backend: count it as the frontend's request error only
+    this.be = null;
+    this.backend = -1;
+    this.rt.slab[this.fe.row + C_EREQ]++;
+    this.res!.onAborted(this.onAbortedB);
+    setImmediate(this.sendRejectB);
+  }
+
+  private sendReject(): void {
+    const page = this.rejectPage!;
+    this.rejectPage = null;
+    const res = this.res;
+    this.termination = res === null ? 'CR' : 'PR';
+    this.status = (page.status.charCodeAt(0) - 48) * 100 + (page.status.charCodeAt(1) - 48) * 10 + (page.status.charCodeAt(2) - 48);
+    if (res !== null) {
+      this.responded = true;
+      this.headSent = true;
+      this.bytesOut += page.body.length;
+      const slab = this.rt.slab;
+      slab[this.fe.row + C_HRSP_1XX + ((this.status / 100) | 0) - 1]++;
+      res.cork(() => {
+        res.writeStatus(page.status);
+        res.writeHeader('content-type', 'text/html');
+        res.writeHeader('cache-control', 'no-cache');
+        res.end(page.body, true);
+      });
+    }
+    this.finish();
+  }
+
   /** Answer with one of HAProxy's error pages, or cut the client if a response already began. */
   answer(page: ErrorPage, termination: string): void {
     this.termination = termination;
@@ -630,6 +678,8 @@ export class Exchange implements ConnOwner {
 
   private onAborted(): void {
     this.res = null;
+    // a deferred reject finishes the exchange itself
+    if (this.rejectPage !== null) return;
     if (this.finished) return;
     if (!this.responded) {
       this.termination = this.headSent ? 'CD' : 'CH';

@@ -3,6 +3,7 @@
 // request head at a time, and this keeps the per-request path free of closures.
 
 import type { HttpRequest } from 'uWebSockets.js';
+import { isValidField } from './request-validate';
 
 export const scratch = {
   /** forwarded header lines, each ending in CRLF */
@@ -14,6 +15,13 @@ export const scratch = {
   /** value of the balance hdr(NAME) header, or null */
   hashHeader: null as string | null,
   host: false,
+  headerCount: 0,
+  headBytes: 0,
+  clCount: 0,
+  clValue: '',
+  te: null as string | null,
+  hostCount: 0,
+  badField: false,
 };
 
 let hashName: string | null = null;
@@ -21,6 +29,9 @@ let hashName: string | null = null;
 let connectionListed: string[] | null = null;
 
 function collect(name: string, value: string): void {
+  scratch.headerCount++;
+  scratch.headBytes += name.length + value.length + 4;
+  if (!scratch.badField && !isValidField(name, value)) scratch.badField = true;
   switch (name) {
     // hop-by-hop: describe the client connection only (RFC 9110 7.6.1)
     case 'connection':
@@ -30,9 +41,11 @@ function collect(name: string, value: string): void {
     case 'upgrade':
       return;
     case 'transfer-encoding':
+      scratch.te = scratch.te === null ? value : scratch.te + ',' + value;
       scratch.chunked = true;
       return;
     case 'content-length':
+      if (scratch.clCount++ === 0) scratch.clValue = value;
       scratch.contentLength = Number(value);
       break;
     case 'cookie':
@@ -40,6 +53,7 @@ function collect(name: string, value: string): void {
       return;
     case 'host':
       scratch.host = true;
+      scratch.hostCount++;
       break;
     default:
       if (name.startsWith('proxy-')) return;
@@ -61,6 +75,13 @@ export function collectRequestHead(req: HttpRequest, hashHeader: string | null):
   scratch.cookie = null;
   scratch.hashHeader = null;
   scratch.host = false;
+  scratch.headerCount = 0;
+  scratch.headBytes = 0;
+  scratch.clCount = 0;
+  scratch.clValue = '';
+  scratch.te = null;
+  scratch.hostCount = 0;
+  scratch.badField = false;
   hashName = hashHeader;
   connectionListed = null;
   const conn = req.getHeader('connection');

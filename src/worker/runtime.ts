@@ -9,6 +9,7 @@ import { ServerPool } from '../upstream/pool';
 import type { WorkerTelemetry } from '../stats/telemetry-worker';
 import type { Exchange } from './exchange';
 import { BackendCookies } from './persistence';
+import type { RequestLimits } from './request-validate';
 
 export interface BackendRuntime {
   index: number;
@@ -58,6 +59,7 @@ export class WorkerRuntime {
   readonly servers: ServerRuntime[] = [];
   /** exchanges in flight, scanned by the ticker for timeouts */
   readonly active = new Set<Exchange>();
+  readonly limits: RequestLimits;
   /** set by the worker: recycle a finished exchange */
   onExchangeDone: (ex: Exchange) => void = () => {};
 
@@ -68,6 +70,8 @@ export class WorkerRuntime {
     readonly workerId: number,
     readonly telemetry: WorkerTelemetry | null,
   ) {
+    const g = config.global;
+    this.limits = { maxHeaderSize: g.maxHeaderSize, maxHeaders: g.maxHeaders, maxUri: g.maxUri };
     this.index = new ServerIndex(config);
     this.rows = counterRows(config);
     const balancers = createBalancers(config, state, this.index);
