@@ -202,6 +202,14 @@ describe('request and response forwarding', () => {
     assert.equal(body, 'part1-part2');
   });
 
+  test('Connection: close is announced back and the connection then closes cleanly', async () => {
+    const raw = await rawExchange(port, 'GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 2000);
+    assert.match(raw, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(raw, /\r\nconnection: close\r\n/i);
+    const kept = await rawExchange(port, 'GET /k HTTP/1.1\r\nHost: x\r\n\r\n', 300);
+    assert.doesNotMatch(kept, /\r\nconnection: close\r\n/i);
+  });
+
   test('keep-alive client: many requests on one connection', async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     for (let i = 0; i < 50; i++) {

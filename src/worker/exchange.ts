@@ -87,6 +87,8 @@ export class Exchange implements ConnOwner {
   private replay: Buffer[] = [];
   private bodySent = 0;
   private clientPaused = false;
+  /** the client asked to close: uWS will, and the answer must say so (HAProxy does) */
+  private clientClose = false;
   persistServer = -1;
   direct = false;
   readonly cookieTxn = new CookieTxn();
@@ -157,6 +159,7 @@ export class Exchange implements ConnOwner {
     }
 
     collectRequestHead(req, be !== null && be.keyKind === KEY_HDR ? be.cfg.balanceHeader : null);
+    this.clientClose = scratch.close;
     const bad = validateRequest(this.method, url, q, scratch, rt.limits);
     if (bad !== 0) {
       this.reject(bad === 400 ? E400 : bad === 413 ? E413 : bad === 414 ? E414 : bad === 431 ? E431 : E501);
@@ -396,6 +399,7 @@ export class Exchange implements ConnOwner {
       res.writeHeader(name, headers[i + 1]);
     }
     if (cookies !== null) finishResponseCookies(this, cookies, be.firstServer, res, status, headers);
+    if (this.clientClose) res.writeHeader('connection', 'close');
     const cls = status >= 100 && status < 600 ? C_HRSP_1XX + ((status / 100) | 0) - 1 : C_HRSP_OTHER;
     const slab = this.rt.slab;
     slab[this.fe.row + cls]++;
@@ -641,6 +645,7 @@ export class Exchange implements ConnOwner {
         res.writeStatus(page.status);
         res.writeHeader('content-type', 'text/html');
         res.writeHeader('cache-control', 'no-cache');
+        res.writeHeader('connection', 'close');
         res.end(page.body, true);
       });
     }
@@ -667,10 +672,12 @@ export class Exchange implements ConnOwner {
     slab[this.fe.row + cls]++;
     if (this.be !== null) slab[this.be.row + cls]++;
     this.bytesOut += page.body.length;
+    const close = this.clientClose;
     res.cork(() => {
       res.writeStatus(page.status);
       res.writeHeader('content-type', 'text/html');
       res.writeHeader('cache-control', 'no-cache');
+      if (close) res.writeHeader('connection', 'close');
       res.end(page.body);
     });
     this.finish();
@@ -773,6 +780,7 @@ export class Exchange implements ConnOwner {
     this.tr = -1;
     this.ta = -1;
     this.clientIp = '';
+    this.clientClose = false;
   }
 }
 

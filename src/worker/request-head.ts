@@ -15,6 +15,8 @@ export const scratch = {
   /** value of the balance hdr(NAME) header, or null */
   hashHeader: null as string | null,
   host: false,
+  /** the client's Connection header asks to close after this request */
+  close: false,
   headerCount: 0,
   headBytes: 0,
   clCount: 0,
@@ -84,8 +86,12 @@ export function collectRequestHead(req: HttpRequest, hashHeader: string | null):
   scratch.badField = false;
   hashName = hashHeader;
   connectionListed = null;
+  scratch.close = false;
   const conn = req.getHeader('connection');
-  if (conn.length > 0) connectionListed = listedHeaders(conn);
+  if (conn.length > 0) {
+    connectionListed = listedHeaders(conn);
+    scratch.close = hasCloseToken(conn);
+  }
   req.forEach(collect);
 }
 
@@ -97,4 +103,10 @@ function listedHeaders(value: string): string[] | null {
     (out ??= []).push(t);
   }
   return out;
+}
+
+function hasCloseToken(value: string): boolean {
+  if (value.length === 5) return value.toLowerCase() === 'close';
+  for (const raw of value.split(',')) if (raw.trim().toLowerCase() === 'close') return true;
+  return false;
 }
