@@ -40,7 +40,7 @@ import {
   type UpstreamConn,
 } from '../upstream/connection';
 import { FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_NONE } from '../upstream/response-parser';
-import { E400, E413, E414, E431, E501, E502, E503, E504, type ErrorPage } from './error-pages';
+import { E400, E408, E413, E414, E431, E501, E502, E503, E504, type ErrorPage } from './error-pages';
 import { collectRequestHead, scratch } from './request-head';
 import { validateRequest } from './request-validate';
 import { KEY_HDR, KEY_SOURCE, KEY_URI, type BackendRuntime, type FrontendRuntime, type WorkerRuntime } from './runtime';
@@ -128,6 +128,8 @@ export class Exchange implements ConnOwner {
   tr = -1;
   ta = -1;
   deadline = 0;
+  /** client inactivity deadline (timeout client) while an upload or a slow download is in flight */
+  clientDeadline = 0;
   frontend = 0;
   backend = -1;
   private finished = true;
@@ -181,7 +183,10 @@ export class Exchange implements ConnOwner {
     this.bodyDone = this.bodyKind === BODY_NONE;
 
     res.onAborted(this.onAbortedB);
-    if (this.bodyKind !== BODY_NONE) res.onData(this.onClientDataB);
+    if (this.bodyKind !== BODY_NONE) {
+      res.onData(this.onClientDataB);
+      this.clientDeadline = Date.now() + fe.cfg.timeouts.client;
+    }
 
     if (be === null) {
       this.answer(E503, 'SC');
@@ -313,6 +318,7 @@ export class Exchange implements ConnOwner {
     this.rt.slab[this.fe.row + C_BIN] += n;
     // uWS reuses the memory behind `ab` after this call returns: copy it.
     if (isLast) this.bodyDone = true;
+    this.clientDeadline = isLast ? (this.upstreamPaused ? this.clientDeadline : 0) : Date.now() + this.fe.cfg.timeouts.client;
     // The answer is already complete (the server replied before reading the whole body):
     // the rest of the upload has nowhere to go.
     if (this.responded || this.finished) {
@@ -322,6 +328,8 @@ export class Exchange implements ConnOwner {
     const chunk = n > 0 ? Buffer.from(new Uint8Array(ab)) : null;
     const conn = this.conn;
     if (conn !== null && this.requestSent && conn.state === CONN_BUSY && conn.owner === this) {
+      // sending to the server is server-side activity (HAProxy's timeout server is inactivity)
+      if (!this.headSent) this.deadline = Date.now() + this.be!.cfg.timeouts.server;
       let ok = true;
       if (chunk !== null) ok = this.writeChunk(chunk);
       if (isLast && this.bodyKind === BODY_CHUNKED) ok = conn.socket.write(LAST_CHUNK);
@@ -457,21 +465,29 @@ export class Exchange implements ConnOwner {
     // FRAMING_LENGTH ends inside tryEnd, possibly later from onWritable.
   }
 
+  /** The client reads slower than the server sends: hold the server, watch the client instead. */
   private pauseUpstream(): void {
     if (this.upstreamPaused || this.conn === null) return;
     this.upstreamPaused = true;
     this.conn.socket.pause();
+    this.deadline = 0;
+    this.clientDeadline = Date.now() + this.fe.cfg.timeouts.client;
   }
 
   private resumeUpstream(): void {
     if (!this.upstreamPaused) return;
     this.upstreamPaused = false;
-    if (this.conn !== null && this.conn.owner === this) this.conn.socket.resume();
+    if (this.bodyDone) this.clientDeadline = 0;
+    if (this.conn !== null && this.conn.owner === this) {
+      this.deadline = Date.now() + this.be!.cfg.timeouts.server;
+      this.conn.socket.resume();
+    }
   }
 
   private onWritable(offset: number): boolean {
     const res = this.res;
     if (res === null) return true;
+    this.clientDeadline = Date.now() + this.fe.cfg.timeouts.client;
     if (this.framing === FRAMING_LENGTH) {
       const q = this.outQueue;
       while (q.length > 0) {
@@ -598,6 +614,26 @@ export class Exchange implements ConnOwner {
       this.answer(E504, 'sH');
     } else {
       this.termination = 'sD';
+      this.cutClient();
+    }
+  }
+
+  /** Called by the worker's ticker when the client stalled longer than `timeout client`. */
+  onClientTimeout(): void {
+    this.clientDeadline = 0;
+    if (this.finished) return;
+    this.rt.slab[this.fe.row + C_CLI_ABRT]++;
+    const conn = this.conn;
+    if (conn !== null) {
+      this.conn = null;
+      if (this.upstreamComplete) conn.done();
+      else conn.destroy();
+    }
+    this.releaseServer();
+    if (!this.headSent) {
+      this.answer(E408, 'cD');
+    } else {
+      this.termination = 'cD';
       this.cutClient();
     }
   }
@@ -781,6 +817,8 @@ export class Exchange implements ConnOwner {
     this.ta = -1;
     this.clientIp = '';
     this.clientClose = false;
+    this.deadline = 0;
+    this.clientDeadline = 0;
   }
 }
 

@@ -83,6 +83,7 @@ class Worker {
     const now = Date.now();
     for (const ex of this.rt.active) {
       if (ex.deadline !== 0 && ex.deadline < now) ex.onTimeout();
+      else if (ex.clientDeadline !== 0 && ex.clientDeadline < now) ex.onClientTimeout();
     }
     if (now - this.lastReap > 1000) {
       this.lastReap = now;
