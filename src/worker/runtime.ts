@@ -75,6 +75,10 @@ export class WorkerRuntime {
     this.index = new ServerIndex(config);
     this.rows = counterRows(config);
     const balancers = createBalancers(config, state, this.index);
+    // Keep as many idle server connections as this worker's share of maxconn could need at
+    // once, so a burst of concurrent clients does not churn connections (5,000 clients in
+    // native-bench scenario f opened thousands per run with a cap of 1024).
+    const idleCap = Math.max(256, Math.ceil(config.global.maxconn / Math.max(1, config.global.workers)));
     this.backends = config.backends.map((b, bi) => {
       const first = this.index.backendFirstServer[bi];
       const cookieServers = new Map<string, number>();
@@ -86,7 +90,7 @@ export class WorkerRuntime {
           backend: bi,
           name: s.name,
           row: serverRow(this.rows, g),
-          pool: new ServerPool(g, s.host, s.port, 1024),
+          pool: new ServerPool(g, s.host, s.port, idleCap),
           maxconn: s.maxconn,
           observe: s.observe !== 'none',
           observeL7: s.observe === 'layer7',
