@@ -14,6 +14,7 @@ import { ConfigError, type ConfigIssue, type SourceMap } from './errors';
 import { didYouMean } from './suggest';
 import { tokenizeLine, type Word } from './cfg-tokenize';
 import * as K from './cfg-keywords';
+import { joinWords } from '../acl/words';
 
 type Kind = 'defaults' | 'frontend' | 'backend' | 'listen';
 type Path = (string | number)[];
@@ -53,6 +54,12 @@ class Section {
   logs: LogItem[] | null;
   readonly binds: Entry[] = [];
   readonly servers: ServerDef[] = [];
+  /** acl lines by name (criterion text, re-quoted), in order; not inherited (HAProxy) */
+  readonly acls = new Map<string, { text: string; pos: Pos }[]>();
+  /** use_backend / http-request / http-response / redirect lines, as YAML items */
+  readonly ruleLists: Record<RuleListKey, { value: unknown; pos: Pos; sub?: Record<string, Pos> }[]> = {
+    use_backend: [], http_request: [], http_response: [], redirect: [],
+  };
 
   constructor(
     readonly kind: Kind,
@@ -75,6 +82,8 @@ class Section {
     return this.kind === 'defaults' && !this.name ? 'defaults section' : `${this.kind} '${this.name}'`;
   }
 }
+
+type RuleListKey = 'use_backend' | 'http_request' | 'http_response' | 'redirect';
 
 /** YAML keys (dotted) that only the backend side of the model reads. */
 function backendSide(key: string): boolean {
@@ -467,9 +476,12 @@ class CfgParser {
         if (v && this.noMore(w, 2, kw)) s.set.set('default_backend', this.entry(v));
         return;
       }
+      case 'acl':
       case 'use_backend':
-        this.error(w[0], `${unsupported(kw)}: content switching is not implemented; use default_backend`);
-        return;
+      case 'http-request':
+      case 'http-response':
+      case 'redirect':
+        return this.rule(s, w);
       case 'description':
         return; // a label for the stats page of HAProxy; harmless to drop
       case 'errorfile':
@@ -487,6 +499,49 @@ class CfgParser {
     }
     const section = s.kind === 'defaults' ? 'defaults' : s.kind;
     this.error(w[0], `unknown keyword '${kw}' in '${section}' section${didYouMean(kw, K.PROXY_KEYWORDS)}`, '', `'${kw}'`);
+  }
+
+  /**
+   * acl / use_backend / http-request / http-response / redirect: the words go to the YAML as rule
+   * text (re-quoted so they split back the same); the shared validator parses them.
+   */
+  private rule(s: Section, w: Word[]): void {
+    const kw = w[0].text;
+    if (s.kind === 'defaults') {
+      const why = kw === 'use_backend' || kw === 'redirect'
+        ? `'${kw}' is not allowed in a defaults section`
+        : `'${kw}' in a defaults section is not supported by gatehouse (HAProxy accepts it only in named defaults sections, and never shares their ACLs)`;
+      this.error(w[0], `${why}; put it in the frontend, backend or listen section`);
+      return;
+    }
+    const pos = this.at(w[0]);
+    if (kw === 'acl') {
+      const name = this.arg(w, 1, '<aclname> <criterion> [flags] [operator] <value> ...');
+      const crit = name && this.arg(w, 2, '<criterion> [flags] [operator] <value> ...');
+      if (!name || !crit) return;
+      const list = s.acls.get(name.text) ?? [];
+      list.push({ text: joinWords(w.slice(2).map((x) => x.text)), pos });
+      s.acls.set(name.text, list);
+      return;
+    }
+    if (kw === 'use_backend') {
+      if (!this.cap(s, w[0], 'FE')) return;
+      const b = this.arg(w, 1, '<backend> [{if | unless} <condition>]');
+      if (!b) return;
+      const c = w[2]?.text;
+      if (w.length > 3 && (c === 'if' || c === 'unless')) {
+        s.ruleLists.use_backend.push({ value: { backend: b.text, [c]: joinWords(w.slice(3).map((x) => x.text)) }, pos, sub: { backend: this.at(b), [c]: this.at(w[3]) } });
+      } else if (w.length === 2) {
+        s.ruleLists.use_backend.push({ value: { backend: b.text }, pos, sub: { backend: this.at(b) } });
+      } else {
+        // malformed: hand the words over so the validator says what is wrong
+        s.ruleLists.use_backend.push({ value: joinWords(w.slice(1).map((x) => x.text)), pos });
+      }
+      return;
+    }
+    const key: RuleListKey = kw === 'http-request' ? 'http_request' : kw === 'http-response' ? 'http_response' : 'redirect';
+    if (!this.arg(w, 1, kw === 'redirect' ? 'location, prefix or scheme' : '<action>')) return;
+    s.ruleLists[key].push({ value: joinWords(w.slice(1).map((x) => x.text)), pos });
   }
 
   private bind(s: Section, w: Word[]): void {
@@ -872,7 +927,7 @@ class CfgParser {
         const c = cond && this.arg(w, 3, '<condition>');
         if (!cond || !c) return;
         if (cond.text !== 'if' || w.length > 4 || (c.text !== 'TRUE' && c.text !== 'LOCALHOST')) {
-          this.error(cond, "only 'stats admin if TRUE' (or 'if LOCALHOST') is supported by gatehouse yet: it has no ACLs");
+          this.error(cond, "only 'stats admin if TRUE' (or 'if LOCALHOST') is supported by gatehouse yet: the stats page does not evaluate ACLs");
           return;
         }
         if (c.text === 'LOCALHOST') this.warn(c, 'the LOCALHOST condition is not evaluated: every user allowed on the stats page may use the admin actions');
@@ -927,6 +982,32 @@ class CfgParser {
       if (e.sub) for (const [k, sp] of Object.entries(e.sub)) this.reg([...p, k], sp);
     }
   }
+  /** acls (name -> criterion, or a list when several lines share the name) and the rule lists. */
+  private emitRules(out: Record<string, unknown>, base: Path, p: Section): void {
+    if (p.acls.size) {
+      const acls: Record<string, string | string[]> = {};
+      const ap = [...base, 'acls'];
+      this.reg(ap, [...p.acls.values()][0][0].pos);
+      for (const [name, lines] of p.acls) {
+        acls[name] = lines.length === 1 ? lines[0].text : lines.map((l) => l.text);
+        this.reg([...ap, name], lines[0].pos);
+        if (lines.length > 1) lines.forEach((l, i) => this.reg([...ap, name, i], l.pos));
+      }
+      out.acls = acls;
+    }
+    for (const key of ['use_backend', 'http_request', 'http_response', 'redirect'] as const) {
+      const list = p.ruleLists[key];
+      if (!list.length) continue;
+      const lp = [...base, key];
+      this.reg(lp, list[0].pos);
+      out[key] = list.map((item, i) => {
+        this.reg([...lp, i], item.pos);
+        if (item.sub) for (const [k, sp] of Object.entries(item.sub)) this.reg([...lp, i, k], sp);
+        return item.value;
+      });
+    }
+  }
+
   private positionIfAbsent(path: Path, pos: Pos): void {
     const k = pathKey(path);
     if (!this.positions.has(k)) this.positions.set(k, pos);
@@ -1012,6 +1093,7 @@ class CfgParser {
           return o;
         });
       }
+      this.emitRules(out, base, p);
       ((doc[group] ??= {}) as Record<string, unknown>)[p.name] = out;
     }
     return doc;

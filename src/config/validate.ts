@@ -22,6 +22,7 @@ import {
 import { ConfigError, type ConfigIssue, describeValue, formatPath, type SourceMap } from './errors';
 import { DURATION_EXPECTED, parseDuration } from './duration';
 import { didYouMean } from './suggest';
+import { readRules, RULE_KEYS, type BackendRef } from './validate-rules';
 
 type Path = (string | number)[];
 type Obj = Record<string, unknown>;
@@ -39,14 +40,20 @@ const COMMON_KEYS = [
 const BACKEND_SIDE = new Set(['retries', 'redispatch', 'balance', 'health_check', 'persist', 'allbackups', 'cookie']);
 /** Common keys that only mean something on the frontend side. */
 const FRONTEND_SIDE = new Set(['httplog', 'log', 'log_format', 'dontlognull', 'maxconn', 'default_backend']);
-const FRONTEND_KEYS = [...COMMON_KEYS, 'bind', 'stats'];
-const BACKEND_KEYS = [...COMMON_KEYS, 'servers'];
-const LISTEN_KEYS = [...COMMON_KEYS, 'bind', 'stats', 'servers'];
+const FRONTEND_KEYS = [...COMMON_KEYS, 'bind', 'stats', ...RULE_KEYS];
+const BACKEND_KEYS = [...COMMON_KEYS, 'servers', ...RULE_KEYS];
+const LISTEN_KEYS = [...COMMON_KEYS, 'bind', 'stats', 'servers', ...RULE_KEYS];
 /** Where a key that is valid somewhere else belongs, for a better message than "unknown key". */
 const PLACEMENT: Record<string, string> = {
   bind: 'frontends and listen sections',
   stats: 'frontends and listen sections',
   servers: 'backends and listen sections',
+  // HAProxy allows some of these in named defaults sections only, and never shares their ACLs
+  acls: 'frontends, backends and listen sections',
+  http_request: 'frontends, backends and listen sections',
+  http_response: 'frontends, backends and listen sections',
+  redirect: 'frontends, backends and listen sections',
+  use_backend: 'frontends and listen sections',
 };
 
 const TIMEOUT_KEYS: Record<string, keyof Timeouts> = {
@@ -768,8 +775,11 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
   const frontends: FrontendConfig[] = [];
   const backends: BackendConfig[] = [];
   const defaultBackendRefs: { fe: FrontendConfig; ref: { name: string; path: Path } }[] = [];
+  const useBackendRefs: { fe: FrontendConfig; ref: BackendRef }[] = [];
   for (const p of proxies) {
     const s = p.settings;
+    const refs: BackendRef[] = [];
+    const rules = readRules(c, p.raw, p.path, p.kind, refs);
     const d = defaults;
     const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...d.timeouts, ...s.timeouts };
     let servers: ServerConfig[] = [];
@@ -807,6 +817,8 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
         healthCheck: hc,
         cookie,
         servers,
+        // a listen runs its rules once, as a frontend; a backend never switches backends
+        ...(rules ? { rules: { ...rules, useBackend: [] } } : {}),
       });
     }
     if (p.kind !== 'backend') {
@@ -833,12 +845,14 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
         dontlognull: s.dontlognull ?? d.dontlognull ?? false,
         logs: logs === 'global' ? global.logs.map((l) => ({ ...l })) : logs,
         stats,
+        ...(rules ? { rules } : {}),
       };
       frontends.push(fe);
+      for (const ref of refs) useBackendRefs.push({ fe, ref });
       // A listen's own default_backend wins, then its own servers, then the inherited default_backend.
       const ref = s.defaultBackend ?? (p.kind === 'listen' && servers.length > 0 ? { name: p.name, path: p.path } : d.defaultBackend);
       if (ref) defaultBackendRefs.push({ fe, ref });
-      else if (!stats) c.warn(p.path, `${p.kind} "${p.name}" has no default_backend: every request will be answered 503`, true);
+      else if (!stats && !(rules && (rules.useBackend.length > 0 || rules.httpRequest.length > 0 || rules.redirects.length > 0))) c.warn(p.path, `${p.kind} "${p.name}" has no default_backend: every request will be answered 503`, true);
     }
   }
 
@@ -851,6 +865,11 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
     }
     const why = feNames.has(ref.name) && !beNames.has(ref.name) ? ` ("${ref.name}" is a frontend)` : didYouMean(ref.name, backendNames);
     c.error(ref.path, `default_backend of ${fe.fromListen ? 'listen' : 'frontend'} "${fe.name}" names no backend${why}`, backendNames.length ? `one of ${backendNames.join(', ')}` : 'a backend defined under backends or listen', `"${ref.name}"`);
+  }
+  for (const { fe, ref } of useBackendRefs) {
+    if (backendNames.includes(ref.name)) continue;
+    const why = feNames.has(ref.name) && !beNames.has(ref.name) ? ` ("${ref.name}" is a frontend)` : didYouMean(ref.name, backendNames);
+    c.error(ref.path, `use_backend of ${fe.fromListen ? 'listen' : 'frontend'} "${fe.name}" names no backend${why}`, backendNames.length ? `one of ${backendNames.join(', ')}` : 'a backend defined under backends or listen', `"${ref.name}"`);
   }
   // (A listen without servers either routes elsewhere, serves stats, or got the warning above.)
   for (const p of proxies) {

@@ -10,6 +10,9 @@ import {
   C_BIN,
   C_BOUT,
   C_CLI_ABRT,
+  C_DREQ,
+  C_DRESP,
+  C_INTERCEPTED,
   C_CTIME_CNT,
   C_CTIME_SUM,
   C_ECON,
@@ -41,7 +44,8 @@ import {
 } from '../upstream/connection';
 import { FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_NONE } from '../upstream/response-parser';
 import { E400, E408, E413, E414, E431, E501, E502, E503, E504, type ErrorPage } from './error-pages';
-import { collectRequestHead, scratch } from './request-head';
+import { collectRequestHead, rebuildHeaders, scratch } from './request-head';
+import { ACT_DENY, ACT_FORWARD, ACT_REDIRECT, RequestView, evalRequest, evalResponse, fillRequestView, type Decision } from '../rules';
 import { validateRequest } from './request-validate';
 import { KEY_HDR, KEY_SOURCE, KEY_URI, type BackendRuntime, type FrontendRuntime, type WorkerRuntime } from './runtime';
 import { finishResponseCookies, requestCookieLine, responseSetCookie } from './persistence';
@@ -91,6 +95,10 @@ export class Exchange implements ConnOwner {
   private clientClose = false;
   persistServer = -1;
   direct = false;
+  /** this exchange's request as rules see it (kept: response rules may read it) */
+  private view: RequestView | null = null;
+  /** the chosen backend has response rules to run */
+  private responseRules = false;
   readonly cookieTxn = new CookieTxn();
 
   // server side
@@ -142,21 +150,38 @@ export class Exchange implements ConnOwner {
     this.acceptMs = Date.now();
     this.t0 = performance.now();
     this.frontend = fe.index;
-    const be = fe.backend;
-    this.be = be;
-    this.backend = be === null ? -1 : be.index;
     const slab = rt.slab;
     slab[fe.row + C_STOT]++;
     slab[fe.row + C_REQ_TOT]++;
     slab[fe.row + C_SCUR]++;
     slab[fe.row + C_LAST_SESS] = this.acceptMs;
 
+    // Content routing first: it picks the backend, whose settings shape everything below.
+    let be = fe.backend;
+    const routing = rt.routing;
+    let decision: Decision | null = null;
+    if (routing.requestRules[fe.index]) {
+      this.clientIp = clientAddress(res);
+      const view = (this.view ??= new RequestView());
+      fillRequestView(view, req, this.clientIp, fe.port, false, routing.requestNeedsHeaders[fe.index]);
+      decision = rt.decision;
+      evalRequest(routing, fe.index, view, decision);
+      if (decision.action === ACT_FORWARD) be = decision.backend >= 0 ? rt.backends[decision.backend] : null;
+    }
+    this.responseRules = be !== null && routing.responseRules(fe.index, be.index);
+    if (this.responseRules && decision === null) {
+      this.clientIp = clientAddress(res);
+      fillRequestView((this.view ??= new RequestView()), req, this.clientIp, fe.port, false, true);
+    }
+    this.be = be;
+    this.backend = be === null ? -1 : be.index;
+
     this.method = req.getCaseSensitiveMethod();
     const url = req.getUrl();
     const q = req.getQuery();
     this.uri = q ? url + '?' + q : url;
     this.isHead = this.method === 'HEAD';
-    if (fe.cfg.forwardfor || fe.logs || (be !== null && (be.cfg.forwardfor || be.keyKind === KEY_SOURCE))) {
+    if (this.clientIp === '' && (fe.cfg.forwardfor || fe.logs || (be !== null && (be.cfg.forwardfor || be.keyKind === KEY_SOURCE)))) {
       this.clientIp = clientAddress(res);
     }
 
@@ -166,6 +191,14 @@ export class Exchange implements ConnOwner {
     if (bad !== 0) {
       this.reject(bad === 400 ? E400 : bad === 413 ? E413 : bad === 414 ? E414 : bad === 431 ? E431 : E501);
       return;
+    }
+    if (decision !== null) {
+      if (decision.action !== ACT_FORWARD) {
+        this.answerDecision(res, decision);
+        return;
+      }
+      if (decision.pathChanged) this.uri = this.view!.url();
+      if (decision.headersChanged) rebuildHeaders(this.view!.headers, this.view!.headersLen);
     }
     let head = this.method + ' ' + this.uri + ' HTTP/1.1\r\n' + scratch.headers;
     if (be !== null && be.cookies !== null) head += requestCookieLine(this, be.cookies, be.firstServer, scratch.cookie);
@@ -391,13 +424,31 @@ export class Exchange implements ConnOwner {
       if (bad) Atomics.add(this.rt.state.servers, cell, 1);
       else if (Atomics.load(this.rt.state.servers, cell) !== 0) Atomics.store(this.rt.state.servers, cell, 0);
     }
+    if (this.responseRules) {
+      const rv = this.rt.responseView;
+      rv.reset();
+      rv.status = status;
+      for (let i = 0; i < headers.length; i += 2) rv.addHeader(headers[i], headers[i + 1]);
+      const d = this.rt.responseDecision;
+      evalResponse(this.rt.routing, this.fe.index, this.be!.index, this.view!, rv, d);
+      if (d.action !== ACT_FORWARD) {
+        // The server's answer is discarded (its body is read and dropped; the connection
+        // stays reusable once it completes).
+        this.writeDecision(res, d);
+        this.rt.slab[this.be!.row + C_DRESP]++;
+        this.rt.slab[this.fe.row + C_DRESP]++;
+        this.termination = 'PH';
+        return;
+      }
+      if (d.headersChanged) headers = rv.headers.slice(0, rv.headersLen);
+    }
     res.writeStatus(status + ' ' + reason);
     const listed = connectionListed(headers);
     const be = this.be!;
     const cookies = be.cookies;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i];
-      if (isHopByHopResponseHeader(name)) continue;
+      if (name.length === 0 || isHopByHopResponseHeader(name)) continue;
       if (listed !== null && listed.includes(name.toLowerCase())) continue;
       if (cookies !== null && name.length === 10 && name.toLowerCase() === 'set-cookie') {
         const v = responseSetCookie(this, cookies, be.firstServer, headers[i + 1]);
@@ -688,6 +739,35 @@ export class Exchange implements ConnOwner {
     this.finish();
   }
 
+  /** Request rules answered (deny, return, redirect): the request goes to no server. */
+  private answerDecision(res: HttpResponse, d: Decision): void {
+    this.be = null;
+    this.backend = -1;
+    this.bodyDone = true;
+    if (d.action === ACT_DENY) this.rt.slab[this.fe.row + C_DREQ]++;
+    else this.rt.slab[this.fe.row + C_INTERCEPTED]++;
+    this.termination = d.action === ACT_DENY ? 'PR' : d.action === ACT_REDIRECT ? 'LR' : '--';
+    this.writeDecision(res, d);
+    this.finish();
+  }
+
+  /** Write a rule's answer (status, headers, body) to the client. */
+  private writeDecision(res: HttpResponse, d: Decision): void {
+    this.responded = true;
+    this.headSent = true;
+    this.status = d.status;
+    const cls = d.status >= 100 && d.status < 600 ? C_HRSP_1XX + ((d.status / 100) | 0) - 1 : C_HRSP_OTHER;
+    this.rt.slab[this.fe.row + cls]++;
+    this.bytesOut += d.body.length;
+    const close = this.clientClose;
+    res.cork(() => {
+      res.writeStatus(d.status + ' ' + d.reason);
+      for (let i = 0; i < d.headersLen; i += 2) res.writeHeader(d.headers[i], d.headers[i + 1]);
+      if (close) res.writeHeader('connection', 'close');
+      res.end(d.body);
+    });
+  }
+
   /** Answer with one of HAProxy's error pages, or cut the client if a response already began. */
   answer(page: ErrorPage, termination: string): void {
     this.termination = termination;
@@ -817,6 +897,7 @@ export class Exchange implements ConnOwner {
     this.ta = -1;
     this.clientIp = '';
     this.clientClose = false;
+    this.responseRules = false;
     this.deadline = 0;
     this.clientDeadline = 0;
   }

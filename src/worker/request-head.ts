@@ -110,3 +110,18 @@ function hasCloseToken(value: string): boolean {
   for (const raw of value.split(',')) if (raw.trim().toLowerCase() === 'close') return true;
   return false;
 }
+
+/**
+ * Rebuild the forwarded header block from a header list that request rules edited (flat
+ * [name, value, ...]; a '' name is a deleted header), with the same filtering as collect().
+ * Call right after collectRequestHead() for the same request.
+ */
+export function rebuildHeaders(pairs: string[], len: number): void {
+  scratch.headers = '';
+  scratch.cookie = null;
+  scratch.hashHeader = null;
+  for (let i = 0; i < len; i += 2) {
+    const name = pairs[i];
+    if (name.length > 0) collect(name.toLowerCase(), pairs[i + 1]);
+  }
+}

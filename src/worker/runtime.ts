@@ -10,6 +10,7 @@ import type { WorkerTelemetry } from '../stats/telemetry-worker';
 import type { Exchange } from './exchange';
 import { BackendCookies } from './persistence';
 import type { RequestLimits } from './request-validate';
+import { Decision, ResponseView, RoutingTable } from '../rules';
 
 export interface BackendRuntime {
   index: number;
@@ -38,6 +39,8 @@ export interface FrontendRuntime {
   backend: BackendRuntime | null;
   /** logging on for this frontend */
   logs: boolean;
+  /** the port rules see as dst_port (the first bind's) */
+  port: number;
 }
 
 export interface ServerRuntime {
@@ -60,6 +63,11 @@ export class WorkerRuntime {
   /** exchanges in flight, scanned by the ticker for timeouts */
   readonly active = new Set<Exchange>();
   readonly limits: RequestLimits;
+  /** content routing (acl, use_backend, http-request/response rules); decisions are reused */
+  readonly routing: RoutingTable;
+  readonly decision = new Decision();
+  readonly responseDecision = new Decision();
+  readonly responseView = new ResponseView();
   /** set by the worker: recycle a finished exchange */
   onExchangeDone: (ex: Exchange) => void = () => {};
 
@@ -72,6 +80,7 @@ export class WorkerRuntime {
   ) {
     const g = config.global;
     this.limits = { maxHeaderSize: g.maxHeaderSize, maxHeaders: g.maxHeaders, maxUri: g.maxUri };
+    this.routing = new RoutingTable(config);
     this.index = new ServerIndex(config);
     this.rows = counterRows(config);
     const balancers = createBalancers(config, state, this.index);
@@ -114,6 +123,7 @@ export class WorkerRuntime {
       row: frontendRow(fi),
       backend: f.defaultBackend === null ? null : this.backends[this.index.backendByName.get(f.defaultBackend)!],
       logs: f.logs.length > 0,
+      port: f.binds.length > 0 ? f.binds[0].port : 0,
     }));
   }
 }

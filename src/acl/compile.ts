@@ -1,0 +1,214 @@
+// Model ACLs and conditions -> flat runtime structures, built once per worker at start-up:
+// numeric fetch/match codes, lower-cased patterns, Sets for many exact strings, RegExps, integer
+// ranges and IP networks. Evaluation (eval.ts) walks these with no closures and, for the common
+// matchers, no allocation.
+import type { AclCondition, AclDefinition, AclTest, FormatPart } from '../config/model';
+import { PREDEFINED_ACLS, sidedFetch } from './fetches';
+import { parseIpv4Pattern, parseIpv6Pattern, type IpNet } from './ip';
+import { parseAclTests } from './parse';
+import { splitWords } from './words';
+
+// fetch codes
+export const F_PATH = 0;
+export const F_URL = 1;
+export const F_QUERY = 2;
+export const F_URL_PARAM = 3;
+export const F_METHOD = 4;
+export const F_SRC = 5;
+export const F_DST_PORT = 6;
+export const F_VER = 7;
+export const F_SSL_FC = 8;
+export const F_TRUE = 9;
+export const F_FALSE = 10;
+export const F_REQ_HDR = 11;
+export const F_REQ_FHDR = 12;
+export const F_REQ_HDR_CNT = 13;
+export const F_REQ_FHDR_CNT = 14;
+export const F_REQ_HDR_VAL = 15;
+export const F_RES_HDR = 16;
+export const F_RES_FHDR = 17;
+export const F_RES_HDR_CNT = 18;
+export const F_RES_FHDR_CNT = 19;
+export const F_RES_HDR_VAL = 20;
+export const F_STATUS = 21;
+
+const FETCH_CODES: Record<string, number> = {
+  path: F_PATH, url: F_URL, query: F_QUERY, url_param: F_URL_PARAM, method: F_METHOD, src: F_SRC, dst_port: F_DST_PORT,
+  'req.ver': F_VER, ssl_fc: F_SSL_FC, always_true: F_TRUE, always_false: F_FALSE, 'req.hdr': F_REQ_HDR,
+  'req.fhdr': F_REQ_FHDR, 'req.hdr_cnt': F_REQ_HDR_CNT, 'req.fhdr_cnt': F_REQ_FHDR_CNT, 'req.hdr_val': F_REQ_HDR_VAL,
+  'res.hdr': F_RES_HDR, 'res.fhdr': F_RES_FHDR, 'res.hdr_cnt': F_RES_HDR_CNT, 'res.fhdr_cnt': F_RES_FHDR_CNT,
+  'res.hdr_val': F_RES_HDR_VAL, status: F_STATUS,
+};
+
+// match codes
+export const M_FOUND = 0;
+export const M_BOOL = 1;
+export const M_INT = 2;
+export const M_IP = 3;
+export const M_LEN = 4;
+export const M_STR = 5;
+export const M_SUB = 6;
+export const M_REG = 7;
+export const M_BEG = 8;
+export const M_END = 9;
+export const M_DIR = 10;
+export const M_DOM = 11;
+
+const MATCH_CODES: Record<string, number> = {
+  found: M_FOUND, bool: M_BOOL, int: M_INT, ip: M_IP, len: M_LEN, str: M_STR, sub: M_SUB, reg: M_REG, beg: M_BEG,
+  end: M_END, dir: M_DIR, dom: M_DOM,
+};
+
+/** Above this many exact-string patterns a Set beats a loop. */
+const SET_THRESHOLD = 4;
+
+/** One compiled criterion; its patterns are ORed. */
+export class CTest {
+  readonly fetch: number;
+  /** header name (lower case) or URL parameter name */
+  readonly arg: string;
+  readonly match: number;
+  readonly icase: boolean;
+  /** string patterns (lower case when icase; dir/dom without leading/trailing delimiters) */
+  readonly strs: string[] = [];
+  /** exact match against many patterns */
+  readonly set: Set<string> | null = null;
+  readonly res: RegExp[] = [];
+  /** inclusive integer ranges: lo[i] <= v <= hi[i] */
+  readonly lo: number[] = [];
+  readonly hi: number[] = [];
+  readonly nets: IpNet[] = [];
+
+  /** `side`: the direction of the rule using it (resolves a named ACL's neutral hdr()). */
+  constructor(t: AclTest, side: 'req' | 'res') {
+    this.fetch = FETCH_CODES[sidedFetch(t.fetch, side)];
+    if (this.fetch === undefined) throw new Error(`internal: fetch ${t.fetch} has no evaluator`);
+    this.arg = t.arg;
+    this.match = MATCH_CODES[t.match];
+    this.icase = t.icase;
+    const m = this.match;
+    for (const v of t.values) {
+      if (m === M_INT || m === M_LEN) {
+        let lo = -Infinity;
+        let hi = Infinity;
+        const colon = v.indexOf(':');
+        if (colon >= 0) {
+          if (colon > 0) lo = Number(v.slice(0, colon));
+          if (colon < v.length - 1) hi = Number(v.slice(colon + 1));
+        } else {
+          const n = Number(v);
+          // operators become ranges so evaluation is one comparison pair
+          if (t.op === 'eq') lo = hi = n;
+          else if (t.op === 'ge') lo = n;
+          else if (t.op === 'gt') lo = n + 1;
+          else if (t.op === 'le') hi = n;
+          else hi = n - 1;
+        }
+        this.lo.push(lo);
+        this.hi.push(hi);
+      } else if (m === M_IP) {
+        const net = parseIpv4Pattern(v) ?? parseIpv6Pattern(v);
+        if (net) this.nets.push(net);
+      } else if (m === M_REG) {
+        this.res.push(new RegExp(v, t.icase ? 'i' : ''));
+      } else if (m === M_DIR || m === M_DOM) {
+        // HAProxy ignores leading and trailing delimiters of the pattern
+        const delim = m === M_DIR ? /^\/+|\/+$/g : /^[.:/?]+|[.:/?]+$/g;
+        const p = v.replace(delim, '');
+        this.strs.push(t.icase ? p.toLowerCase() : p);
+      } else {
+        this.strs.push(t.icase ? v.toLowerCase() : v);
+      }
+    }
+    if (m === M_STR && this.strs.length > SET_THRESHOLD) this.set = new Set(this.strs);
+  }
+}
+
+/** A term of a condition: an ACL (its tests ORed), possibly negated. */
+export class CTerm {
+  constructor(
+    readonly negate: boolean,
+    readonly tests: CTest[],
+  ) {}
+}
+
+/** A compiled condition: terms in one array, `ends[g]` = end index of OR-group g. */
+export class CCond {
+  constructor(
+    readonly unless: boolean,
+    readonly terms: CTerm[],
+    readonly ends: number[],
+  ) {}
+}
+
+/** Compiled named ACLs of one proxy, predefined ones compiled on first use. */
+export class AclScope {
+  private readonly defs = new Map<string, readonly AclTest[]>();
+  /** compiled per direction (a named ACL's hdr() reads request or response headers) */
+  private readonly compiled = new Map<string, CTest[]>();
+
+  constructor(acls: readonly AclDefinition[]) {
+    for (const a of acls) this.defs.set(a.name, a.tests);
+  }
+
+  private lookup(name: string, side: 'req' | 'res'): CTest[] {
+    const key = `${side}:${name}`;
+    let tests = this.compiled.get(key);
+    if (tests) return tests;
+    const own = this.defs.get(name);
+    if (own) {
+      tests = own.map((t) => new CTest(t, side));
+    } else {
+      const def = PREDEFINED_ACLS[name];
+      if (def === undefined) throw new Error(`internal: ACL '${name}' is not defined (the validator checks names)`);
+      tests = parseAclTests(splitWords(def), { side }).map((t) => new CTest(t, side));
+    }
+    this.compiled.set(key, tests);
+    return tests;
+  }
+
+  condition(c: AclCondition, side: 'req' | 'res'): CCond {
+    const terms: CTerm[] = [];
+    const ends: number[] = [];
+    for (const group of c.or) {
+      for (const t of group) {
+        const tests = t.tests !== null ? t.tests.map((x) => new CTest(x, side)) : this.lookup(t.name!, side);
+        terms.push(new CTerm(t.negate, tests));
+      }
+      ends.push(terms.length);
+    }
+    return new CCond(c.unless, terms, ends);
+  }
+}
+
+/** A compiled log-format string: a literal, or parts (literal strings and fetches). */
+export class CFormat {
+  /** the whole format when it has no fetch */
+  readonly literal: string | null;
+  readonly lits: string[] = [];
+  /** per part: -1 literal, else a fetch code */
+  readonly fetches: number[] = [];
+  readonly args: string[] = [];
+  /** per part: 0 none, 1 lower, 2 upper (the last converter wins for these two) */
+  readonly convs: number[] = [];
+
+  constructor(parts: readonly FormatPart[]) {
+    let allLit = true;
+    for (const p of parts) {
+      if (p.kind === 'lit') {
+        this.lits.push(p.text);
+        this.fetches.push(-1);
+        this.args.push('');
+        this.convs.push(0);
+      } else {
+        allLit = false;
+        this.lits.push('');
+        this.fetches.push(FETCH_CODES[p.fetch]);
+        this.args.push(p.arg);
+        const last = p.conv[p.conv.length - 1];
+        this.convs.push(last === 'lower' ? 1 : last === 'upper' ? 2 : 0);
+      }
+    }
+    this.literal = allLit ? this.lits.join('') : null;
+  }
+}

@@ -1,0 +1,490 @@
+// The request/response rule engine the worker calls. Built once per worker from the Config
+// (RoutingTable); per request it walks compiled rules (src/acl/compile.ts) and writes the
+// outcome into a reusable Decision. Header edits are applied in place to the view's flat
+// header array (a deleted header's name becomes ''), so the worker builds the upstream head
+// (or writes the response) from that array in one loop afterwards.
+//
+// Order, as in HAProxy: the frontend's http-request rules, its `redirect` rules, use_backend
+// (first match) or default_backend, then the chosen backend's http-request and redirect rules.
+// Responses: the backend's http-response rules, then the frontend's.
+import type { AclCondition, Config, FormatPart, HttpRule, ProxyRules } from '../config/model';
+import { AclScope, CCond, CFormat } from '../acl/compile';
+import { evalCondition, evalFormat } from '../acl/eval';
+import type { RequestView, ResponseView } from '../acl/view';
+import { errorPageBody, reasonPhrase } from './pages';
+
+/** Forward the request to `backend` (or, on the response side, send the response on). */
+export const ACT_FORWARD = 0;
+/** deny: answer with status/headers/body (counted as a denied request/response) */
+export const ACT_DENY = 1;
+/** http-request return */
+export const ACT_RETURN = 2;
+/** redirect */
+export const ACT_REDIRECT = 3;
+
+const R_ALLOW = 0;
+const R_DENY = 1;
+const R_RETURN = 2;
+const R_REDIRECT = 3;
+const R_SET_HEADER = 4;
+const R_ADD_HEADER = 5;
+const R_DEL_HEADER = 6;
+const R_REPLACE_HEADER = 7;
+const R_SET_PATH = 8;
+
+const RT_LOCATION = 0;
+const RT_PREFIX = 1;
+const RT_SCHEME = 2;
+
+/** A compiled rule: one class for every action so the hot loop is monomorphic. */
+class CRule {
+  kind = R_ALLOW;
+  cond: CCond | null = null;
+  // deny / return
+  status = 0;
+  reason = '';
+  errorPage = false;
+  contentType: string | null = null;
+  body: CFormat | null = null;
+  replyHeaders: string[] = [];
+  replyValues: CFormat[] = [];
+  // headers
+  name = '';
+  /** del-header -m: 0 str, 1 beg, 2 end, 3 sub, 4 reg */
+  nameMatch = 0;
+  nameRe: RegExp | null = null;
+  value: CFormat | null = null;
+  regex: RegExp | null = null;
+  // redirect
+  redirType = RT_LOCATION;
+  code = 302;
+  dropQuery = false;
+  appendSlash = false;
+  ignoreEmpty = false;
+  /** extra response headers of a redirect (cache-control, set-cookie), flat */
+  redirHeaders: string[] = [];
+}
+
+function compileRule(r: HttpRule, scope: AclScope, side: 'req' | 'res'): CRule {
+  const c = new CRule();
+  c.cond = r.cond === null ? null : scope.condition(r.cond, side);
+  switch (r.action) {
+    case 'allow':
+      c.kind = R_ALLOW;
+      break;
+    case 'deny':
+    case 'return': {
+      c.kind = r.action === 'deny' ? R_DENY : R_RETURN;
+      const rep = r.reply;
+      c.status = rep.status;
+      c.errorPage = rep.errorPage;
+      c.reason = reasonPhrase(rep.status, rep.errorPage);
+      c.contentType = rep.contentType;
+      c.body = rep.errorPage ? new CFormat([{ kind: 'lit', text: errorPageBody(rep.status) }]) : rep.body === null ? null : new CFormat(rep.body);
+      for (const h of rep.headers) {
+        c.replyHeaders.push(h.name);
+        c.replyValues.push(new CFormat(h.value));
+      }
+      break;
+    }
+    case 'redirect': {
+      c.kind = R_REDIRECT;
+      const d = r.redirect;
+      c.redirType = d.type === 'location' ? RT_LOCATION : d.type === 'prefix' ? RT_PREFIX : RT_SCHEME;
+      c.value = new CFormat(d.value);
+      c.code = d.code;
+      c.reason = reasonPhrase(d.code, false);
+      c.dropQuery = d.dropQuery;
+      c.appendSlash = d.appendSlash;
+      c.ignoreEmpty = d.ignoreEmpty;
+      // HAProxy marks temporary redirects uncacheable; 301/308 may be cached.
+      if (d.code === 302 || d.code === 303 || d.code === 307) c.redirHeaders.push('cache-control', 'no-cache');
+      if (d.setCookie !== null) c.redirHeaders.push('set-cookie', `${d.setCookie}; path=/;`);
+      if (d.clearCookie !== null) c.redirHeaders.push('set-cookie', `${d.clearCookie}; path=/; Max-Age=0;`);
+      break;
+    }
+    case 'set-header':
+    case 'add-header':
+      c.kind = r.action === 'set-header' ? R_SET_HEADER : R_ADD_HEADER;
+      c.name = r.name;
+      c.value = new CFormat(r.value);
+      break;
+    case 'del-header':
+      c.kind = R_DEL_HEADER;
+      c.name = r.name;
+      c.nameMatch = ['str', 'beg', 'end', 'sub', 'reg'].indexOf(r.match);
+      if (r.match === 'reg') c.nameRe = new RegExp(r.name, 'i');
+      break;
+    case 'replace-header':
+      c.kind = R_REPLACE_HEADER;
+      c.name = r.name;
+      c.regex = new RegExp(r.regex); // HAProxy: case-sensitive, unanchored search
+      c.value = new CFormat(r.replace);
+      break;
+    case 'set-path':
+      c.kind = R_SET_PATH;
+      c.value = new CFormat(r.value);
+      break;
+  }
+  return c;
+}
+
+/** One proxy's compiled rules. */
+export class CompiledRules {
+  readonly httpRequest: CRule[];
+  readonly redirects: CRule[];
+  readonly useBackend: number[];
+  readonly useBackendCond: (CCond | null)[];
+  readonly httpResponse: CRule[];
+  readonly hasRequest: boolean;
+  readonly hasResponse: boolean;
+
+  constructor(rules: ProxyRules, backendIndex: ReadonlyMap<string, number>) {
+    const scope = new AclScope(rules.acls);
+    this.httpRequest = rules.httpRequest.map((r) => compileRule(r, scope, 'req'));
+    this.redirects = rules.redirects.map((r) => compileRule(r, scope, 'req'));
+    this.useBackend = rules.useBackend.map((u) => {
+      const i = backendIndex.get(u.backend);
+      if (i === undefined) throw new Error(`internal: use_backend ${u.backend} names no backend (the validator checks it)`);
+      return i;
+    });
+    this.useBackendCond = rules.useBackend.map((u) => (u.cond === null ? null : scope.condition(u.cond, 'req')));
+    this.httpResponse = rules.httpResponse.map((r) => compileRule(r, scope, 'res'));
+    this.hasRequest = this.httpRequest.length + this.redirects.length + this.useBackend.length > 0;
+    this.hasResponse = this.httpResponse.length > 0;
+  }
+}
+
+/** The outcome of evaluating rules, reused from request to request. */
+export class Decision {
+  action = ACT_FORWARD;
+  /** request: the backend index to use (use_backend, else default_backend), -1 = none (503) */
+  backend = -1;
+  status = 0;
+  reason = '';
+  /** headers of the answer to send (deny/return/redirect), flat [name, value, ...], lower-case names */
+  headers: string[] = [];
+  headersLen = 0;
+  body = '';
+  /** request: view.path was rewritten (set-path) */
+  pathChanged = false;
+  /** view.headers was edited (a '' name marks a deleted header) */
+  headersChanged = false;
+
+  reset(): void {
+    this.action = ACT_FORWARD;
+    this.backend = -1;
+    this.status = 0;
+    this.reason = '';
+    this.headersLen = 0;
+    this.body = '';
+    this.pathChanged = false;
+    this.headersChanged = false;
+  }
+
+  private header(name: string, value: string): void {
+    this.headers[this.headersLen++] = name;
+    this.headers[this.headersLen++] = value;
+  }
+
+  /** @internal fills a deny/return answer */
+  reply(r: CRule, req: RequestView, res: ResponseView | null): void {
+    this.action = r.kind === R_DENY ? ACT_DENY : ACT_RETURN;
+    this.status = r.status;
+    this.reason = r.reason;
+    this.headersLen = 0;
+    if (r.errorPage) {
+      this.header('content-type', 'text/html');
+      this.header('cache-control', 'no-cache');
+    } else if (r.contentType !== null && r.body !== null) {
+      this.header('content-type', r.contentType);
+    }
+    for (let i = 0; i < r.replyHeaders.length; i++) this.header(r.replyHeaders[i], evalFormat(r.replyValues[i], req, res));
+    this.body = r.body === null ? '' : evalFormat(r.body, req, res);
+  }
+
+  /** @internal fills a redirect; false when ignore-empty skips it */
+  redirect(r: CRule, req: RequestView, headers: string[], headersLen: number): boolean {
+    const v = evalFormat(r.value!, req, null);
+    if (v === '' && r.ignoreEmpty) return false;
+    let location: string;
+    if (r.redirType === RT_LOCATION) {
+      location = v;
+    } else {
+      let path = req.path;
+      if (path === '' || path === '*') path = '/';
+      if (r.appendSlash && !path.endsWith('/')) path += '/';
+      const tail = r.dropQuery || req.query === null ? path : path + '?' + req.query;
+      if (r.redirType === RT_PREFIX) {
+        location = v === '/' ? tail : v + tail; // HAProxy: prefix "/" redirects to the same URL
+      } else {
+        location = v + '://' + (firstHeader(headers, headersLen, 'host') ?? '') + tail;
+      }
+    }
+    this.action = ACT_REDIRECT;
+    this.status = r.code;
+    this.reason = r.reason;
+    this.headersLen = 0;
+    this.header('location', location);
+    for (let i = 0; i < r.redirHeaders.length; i += 2) this.header(r.redirHeaders[i], r.redirHeaders[i + 1]);
+    this.body = '';
+    return true;
+  }
+}
+
+const REQ_HEADER_FETCHES = new Set(['req.hdr', 'req.fhdr', 'req.hdr_cnt', 'req.fhdr_cnt', 'req.hdr_val']);
+
+function formatReadsHeaders(f: readonly FormatPart[]): boolean {
+  return f.some((p) => p.kind === 'fetch' && REQ_HEADER_FETCHES.has(p.fetch));
+}
+
+function condReadsHeaders(c: AclCondition | null): boolean {
+  if (c === null) return false;
+  return c.or.some((g) => g.some((t) => t.name === 'HTTP_CONTENT' || (t.tests ?? []).some((x) => REQ_HEADER_FETCHES.has(x.fetch))));
+}
+
+/** Whether a proxy's request-side rules read or edit request headers (start-up only). */
+function requestReadsHeaders(r: ProxyRules): boolean {
+  if (r.acls.some((a) => a.tests.some((t) => REQ_HEADER_FETCHES.has(t.fetch)))) return true;
+  if (r.useBackend.some((u) => condReadsHeaders(u.cond))) return true;
+  return [...r.httpRequest, ...r.redirects].some((x) => {
+    if (condReadsHeaders(x.cond)) return true;
+    switch (x.action) {
+      case 'set-header':
+      case 'add-header':
+      case 'del-header':
+      case 'replace-header':
+        return true;
+      case 'redirect':
+        return x.redirect.type === 'scheme' || formatReadsHeaders(x.redirect.value);
+      case 'set-path':
+        return formatReadsHeaders(x.value);
+      case 'deny':
+      case 'return':
+        return formatReadsHeaders(x.reply.body ?? []) || x.reply.headers.some((h) => formatReadsHeaders(h.value));
+      default:
+        return false;
+    }
+  });
+}
+
+function firstHeader(h: string[], len: number, name: string): string | null {
+  for (let i = 0; i < len; i += 2) if (h[i] === name || (h[i] !== '' && h[i].toLowerCase() === name)) return h[i + 1];
+  return null;
+}
+
+/** Every worker's routing state, built once from the config. Index by frontend / backend index. */
+export class RoutingTable {
+  /** null: the frontend has no rules of its own */
+  readonly frontends: (CompiledRules | null)[];
+  /** null: the backend has no rules */
+  readonly backends: (CompiledRules | null)[];
+  /** default_backend index per frontend, -1 = none */
+  readonly defaultBackend: number[];
+  /**
+   * Per frontend: whether evalRequest has anything to do (its own rules, or http-request rules
+   * of a backend it can reach). False = the worker skips the engine: one boolean check.
+   */
+  readonly requestRules: boolean[];
+  /** Per frontend: whether any rule reads or edits request headers (else the view needs none). */
+  readonly requestNeedsHeaders: boolean[];
+  private readonly skipBackendRules: boolean[][];
+  private readonly nb: number;
+
+  constructor(config: Config) {
+    const backendIndex = new Map<string, number>();
+    config.backends.forEach((b, i) => backendIndex.set(b.name, i));
+    this.nb = config.backends.length;
+    this.backends = config.backends.map((b) => (b.rules ? new CompiledRules({ ...b.rules, useBackend: [] }, backendIndex) : null));
+    this.frontends = config.frontends.map((f) => (f.rules ? new CompiledRules(f.rules, backendIndex) : null));
+    this.defaultBackend = config.frontends.map((f) => (f.defaultBackend === null ? -1 : backendIndex.get(f.defaultBackend) ?? -1));
+    // A listen's rules are on its frontend and its backend: run them once (HAProxy does).
+    this.skipBackendRules = config.frontends.map((f) => config.backends.map((b) => f.fromListen && b.fromListen && f.name === b.name));
+    this.requestRules = config.frontends.map((f, fi) => {
+      if (this.frontends[fi]?.hasRequest) return true;
+      const reach = new Set<number>([this.defaultBackend[fi], ...(f.rules?.useBackend ?? []).map((u) => backendIndex.get(u.backend) ?? -1)]);
+      for (const bi of reach) if (bi >= 0 && !this.skipBackendRules[fi][bi] && this.backends[bi]?.hasRequest) return true;
+      return false;
+    });
+    this.requestNeedsHeaders = config.frontends.map((f) => [f.rules, ...config.backends.map((b) => b.rules)].some((r) => r !== undefined && requestReadsHeaders(r)));
+  }
+
+  /** Whether evalResponse has anything to do for this frontend/backend pair. */
+  responseRules(frontend: number, backend: number): boolean {
+    if (this.frontends[frontend]?.hasResponse) return true;
+    return backend >= 0 && backend < this.nb && !this.skipBackendRules[frontend][backend] && this.backends[backend]?.hasResponse === true;
+  }
+
+  /** The backend's rules unless they are the frontend's own (a listen). */
+  backendRules(frontend: number, backend: number): CompiledRules | null {
+    if (backend < 0 || this.skipBackendRules[frontend][backend]) return null;
+    return this.backends[backend];
+  }
+}
+
+/**
+ * Runs request rules for a request arriving on `frontend`. `out.action` says what to do:
+ * ACT_FORWARD (to `out.backend`, -1 = no backend: 503), or ACT_DENY / ACT_RETURN /
+ * ACT_REDIRECT with status, reason, headers and body to answer with. Header edits land in
+ * `req.headers` (out.headersChanged), set-path in `req.path` (out.pathChanged).
+ */
+export function evalRequest(table: RoutingTable, frontend: number, req: RequestView, out: Decision): void {
+  out.reset();
+  const fe = table.frontends[frontend];
+  let backend = table.defaultBackend[frontend];
+  if (fe !== null) {
+    if (runRequestRules(fe, req, out)) return;
+    const conds = fe.useBackendCond;
+    for (let i = 0; i < conds.length; i++) {
+      const c = conds[i];
+      if (c === null || evalCondition(c, req, null)) {
+        backend = fe.useBackend[i];
+        break;
+      }
+    }
+  }
+  out.backend = backend;
+  const be = table.backendRules(frontend, backend);
+  if (be !== null && be.hasRequest) runRequestRules(be, req, out);
+}
+
+/** http-request then redirect rules of one proxy; true when the request is answered here. */
+function runRequestRules(p: CompiledRules, req: RequestView, out: Decision): boolean {
+  const rules = p.httpRequest;
+  for (let i = 0; i < rules.length; i++) {
+    const r = rules[i];
+    if (r.cond !== null && !evalCondition(r.cond, req, null)) continue;
+    if (r.kind === R_ALLOW) break; // stops this section's http-request rules only
+    if (r.kind === R_DENY || r.kind === R_RETURN) {
+      out.reply(r, req, null);
+      return true;
+    }
+    if (r.kind === R_REDIRECT) {
+      if (out.redirect(r, req, req.headers, req.headersLen)) return true;
+      continue;
+    }
+    if (r.kind === R_SET_PATH) {
+      req.path = evalFormat(r.value!, req, null);
+      out.pathChanged = true;
+      continue;
+    }
+    if (editHeaders(r, req, null, req)) out.headersChanged = true;
+  }
+  const redirects = p.redirects;
+  for (let i = 0; i < redirects.length; i++) {
+    const r = redirects[i];
+    if (r.cond !== null && !evalCondition(r.cond, req, null)) continue;
+    if (out.redirect(r, req, req.headers, req.headersLen)) return true;
+  }
+  return false;
+}
+
+/**
+ * Runs response rules: the backend's http-response rules, then the frontend's. `out.action` is
+ * ACT_FORWARD (send the response, with `res.headers` edited when out.headersChanged) or
+ * ACT_DENY / ACT_RETURN: discard the server's response and answer with out.status/headers/body.
+ */
+export function evalResponse(table: RoutingTable, frontend: number, backend: number, req: RequestView, res: ResponseView, out: Decision): void {
+  out.reset();
+  out.backend = backend;
+  const be = table.backendRules(frontend, backend);
+  if (be !== null && be.hasResponse && runResponseRules(be, req, res, out)) return;
+  const fe = table.frontends[frontend];
+  if (fe !== null && fe.hasResponse) runResponseRules(fe, req, res, out);
+}
+
+function runResponseRules(p: CompiledRules, req: RequestView, res: ResponseView, out: Decision): boolean {
+  const rules = p.httpResponse;
+  for (let i = 0; i < rules.length; i++) {
+    const r = rules[i];
+    if (r.cond !== null && !evalCondition(r.cond, req, res)) continue;
+    if (r.kind === R_ALLOW) break;
+    if (r.kind === R_DENY || r.kind === R_RETURN) {
+      out.reply(r, req, res);
+      return true;
+    }
+    if (editHeaders(r, req, res, res)) out.headersChanged = true;
+  }
+  return false;
+}
+
+/** set/add/del/replace-header on `target`'s flat header array; true when it changed. */
+function editHeaders(r: CRule, req: RequestView, res: ResponseView | null, target: RequestView | ResponseView): boolean {
+  const h = target.headers;
+  const len = target.headersLen;
+  switch (r.kind) {
+    case R_ADD_HEADER:
+      target.addHeader(r.name, evalFormat(r.value!, req, res));
+      return true;
+    case R_SET_HEADER: {
+      const v = evalFormat(r.value!, req, res); // computed before the removal (HAProxy)
+      for (let i = 0; i < len; i += 2) if (h[i] !== '' && nameEquals(h[i], r.name)) h[i] = '';
+      target.addHeader(r.name, v);
+      return true;
+    }
+    case R_DEL_HEADER: {
+      let changed = false;
+      for (let i = 0; i < len; i += 2) {
+        const n = h[i];
+        if (n !== '' && delMatches(r, n)) {
+          h[i] = '';
+          changed = true;
+        }
+      }
+      return changed;
+    }
+    case R_REPLACE_HEADER: {
+      let changed = false;
+      for (let i = 0; i < len; i += 2) {
+        const n = h[i];
+        if (n === '' || !nameEquals(n, r.name)) continue;
+        const m = r.regex!.exec(h[i + 1]);
+        if (m === null) continue;
+        h[i + 1] = substituteGroups(evalFormat(r.value!, req, res), m);
+        changed = true;
+      }
+      return changed;
+    }
+  }
+  return false;
+}
+
+function nameEquals(n: string, lower: string): boolean {
+  return n === lower || (n.length === lower.length && n.toLowerCase() === lower);
+}
+
+function delMatches(r: CRule, n: string): boolean {
+  const name = r.name;
+  switch (r.nameMatch) {
+    case 0:
+      return nameEquals(n, name);
+    case 4:
+      return r.nameRe!.test(n);
+  }
+  const l = n.toLowerCase();
+  return r.nameMatch === 1 ? l.startsWith(name) : r.nameMatch === 2 ? l.endsWith(name) : l.includes(name);
+}
+
+/** `\0`..`\9` in a replace-header result -> the regex's groups (HAProxy's exp_replace). */
+function substituteGroups(s: string, m: RegExpExecArray): string {
+  if (s.indexOf('\\') < 0) return s;
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === '\\' && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 48 && d <= 57) {
+        out += m[d - 48] ?? '';
+        i++;
+        continue;
+      }
+      if (s[i + 1] === '\\') {
+        out += '\\';
+        i++;
+        continue;
+      }
+    }
+    out += c;
+  }
+  return out;
+}
