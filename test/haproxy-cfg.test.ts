@@ -355,3 +355,28 @@ test("http-check rules without 'option httpchk' leave a TCP check, as in HAProxy
   assert.equal(config.backends[0].healthCheck.type, 'tcp');
   assert.match(warnings.map(formatIssue).join('\n'), /h\.cfg:2:28: warning: 'http-check' settings are ignored in backend 'be'/);
 });
+
+test('HAProxy tuning a benchmark config carries is accepted with warnings, not errors', () => {
+  const text = [
+    'global',
+    '  no strict-limits',
+    '  tune.pool-low-fd-ratio 80',
+    '  tune.pool-high-fd-ratio 90',
+    '  tune.http.maxhdr 64',
+    'defaults',
+    '  mode http',
+    'frontend f',
+    '  bind 127.0.0.1:18001',
+    '  default_backend b',
+    'backend b',
+    '  http-reuse always',
+    '  server s 127.0.0.1:18002',
+  ].join('\n');
+  const parsed = parseHaproxyCfg([{ file: 'bench.cfg', text }]);
+  const warned = parsed.warnings.map((w) => `${w.line}:${w.message}`);
+  for (const [line, word] of [[2, 'no strict-limits'], [3, 'tune.pool-low-fd-ratio'], [4, 'tune.pool-high-fd-ratio'], [12, 'http-reuse']] as const) {
+    assert.ok(warned.some((w) => w.startsWith(`${line}:`) && w.includes(word)), `no warning for ${word} on line ${line}: ${warned.join(' | ')}`);
+  }
+  const { config } = buildModel(parsed.doc, parsed.src);
+  assert.equal(config.global.maxHeaders, 64);
+});

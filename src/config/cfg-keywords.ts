@@ -52,6 +52,9 @@ export const GLOBAL_IGNORED: Record<string, string> = {
   description: 'the description is not shown by gatehouse',
   'log-send-hostname': 'gatehouse does not add a hostname to syslog lines yet',
   'spread-checks': 'gatehouse does not randomize check intervals',
+  'tune.pool-low-fd-ratio': 'gatehouse sizes its idle server connection pools from maxconn',
+  'tune.pool-high-fd-ratio': 'gatehouse sizes its idle server connection pools from maxconn',
+  'strict-limits': 'gatehouse does not change the file descriptor limit',
 };
 
 export const PROXY_KEYWORDS = [

@@ -322,6 +322,13 @@ class CfgParser {
       case 'nbproc':
         this.error(w[0], "'nbproc' was removed in HAProxy 2.5 and is not supported; use 'nbthread'");
         return;
+      case 'no':
+        // `no strict-limits` and friends: the negated form of an ignored global setting
+        if (w[1] !== undefined && K.GLOBAL_IGNORED[w[1].text] !== undefined && this.noMore(w, 2, `no ${w[1].text}`)) {
+          this.warn(w[0], `'no ${w[1].text}' is ignored: ${K.GLOBAL_IGNORED[w[1].text]}`);
+          return;
+        }
+        break;
     }
     const why = K.GLOBAL_IGNORED[kw];
     if (why !== undefined) {
@@ -486,6 +493,11 @@ class CfgParser {
         return; // a label for the stats page of HAProxy; harmless to drop
       case 'errorfile':
         this.warn(w[0], "'errorfile' is ignored: gatehouse answers errors with its built-in pages (the same wording as HAProxy's)");
+        return;
+      case 'http-reuse':
+        // gatehouse always reuses idle server connections after a clean response (HAProxy's 'always')
+        if (!this.cap(s, w[0], 'BE')) return;
+        this.warn(w[0], "'http-reuse' is ignored: gatehouse reuses an idle server connection whenever the previous response ended cleanly");
         return;
     }
     const removed = K.PROXY_REMOVED[kw];

@@ -34,6 +34,27 @@ export interface LatencySummary {
   mean: number;
 }
 
+/**
+ * `h.mean`, computed in one pass over the used part of the counts array. hdr-histogram-js's own
+ * getter walks a RecordedValuesIterator over the whole array (~2 ms per histogram here): for a
+ * stats page with 2,000 servers that alone was 4 s in the snapshot and 8 s in Prometheus.
+ * Same order of additions as the getter (bucket by bucket), so the result is identical.
+ */
+export function histMean(h: hdr.Histogram): number {
+  const total = h.totalCount;
+  if (total === 0) return 0;
+  if (!(h instanceof hdr.JsHistogram)) return h.mean;
+  const from = h.countsArrayIndex(h.minNonZeroValue);
+  const to = Math.min(h.countsArrayIndex(h.maxValue), h.countsArrayLength - 1);
+  let sum = 0;
+  // index 0 holds recorded zeros: they add nothing to the sum
+  for (let i = Math.max(0, from); i <= to; i++) {
+    const c = h.getCountAtIndex(i);
+    if (c !== 0) sum += h.medianEquivalentValue(h.valueFromIndex(i)) * c;
+  }
+  return sum / total;
+}
+
 export function summarize(h: hdr.Histogram | null): LatencySummary | null {
   if (!h || h.totalCount === 0) return null;
   return {
@@ -43,7 +64,7 @@ export function summarize(h: hdr.Histogram | null): LatencySummary | null {
     p99: h.getValueAtPercentile(99) / 1000,
     p999: h.getValueAtPercentile(99.9) / 1000,
     max: h.maxValue / 1000,
-    mean: h.mean / 1000,
+    mean: histMean(h) / 1000,
   };
 }
 

@@ -4,7 +4,7 @@
 import type { Histogram } from 'hdr-histogram-js';
 import { CHECK_STATUS_NAMES } from '../shared/state';
 import type { CsvColumn, StatsRow } from './columns';
-import { cumulativeCounts } from './histograms';
+import { cumulativeCounts, histMean } from './histograms';
 import type { Snapshot } from './snapshot';
 import { gatehouseVersion } from './version';
 
@@ -158,15 +158,16 @@ function emitLatency(e: Exposition, prefix: string, what: string, items: { label
     const counts = cumulativeCounts(h, boundsUs);
     LATENCY_BUCKETS.forEach((b, k) => e.sample(`${hname}_bucket`, [...it.labels, ['le', String(b)]], counts[k]));
     e.sample(`${hname}_bucket`, [...it.labels, ['le', '+Inf']], h.totalCount);
-    e.sample(`${hname}_sum`, it.labels, (h.mean * h.totalCount) / 1e6);
+    e.sample(`${hname}_sum`, it.labels, (histMean(h) * h.totalCount) / 1e6);
     e.sample(`${hname}_count`, it.labels, h.totalCount);
   }
   const sname = `gatehouse_${prefix}_request_duration_quantiles_seconds`;
   e.family(sname, 'summary', `Percentiles (p50, p90, p99, p99.9) of the total time of requests per ${what}, since start.`);
   for (const it of withData) {
     const h = it.hist!;
+    const mean = histMean(h);
     for (const [q, p] of QUANTILES) e.sample(sname, [...it.labels, ['quantile', q]], h.getValueAtPercentile(p) / 1e6);
-    e.sample(`${sname}_sum`, it.labels, (h.mean * h.totalCount) / 1e6);
+    e.sample(`${sname}_sum`, it.labels, (mean * h.totalCount) / 1e6);
     e.sample(`${sname}_count`, it.labels, h.totalCount);
   }
 }

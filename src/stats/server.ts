@@ -6,10 +6,8 @@ import type { AddressInfo } from 'node:net';
 import type { FrontendConfig, StatsConfig } from '../config/model';
 import { parseAdminForm, type AdminForm, type AdminResult } from './admin';
 import { BasicAuth, challenge } from './auth';
-import { renderCsv } from './csv';
-import { renderHtml } from './html';
-import { renderJson } from './json';
-import { renderPrometheus } from './prometheus';
+import type { PageOptions } from './html';
+import type { RenderKind } from './render-task';
 import type { Snapshot } from './snapshot';
 
 export interface StatsBackend {
@@ -17,6 +15,8 @@ export interface StatsBackend {
   admin(form: AdminForm, user: string): AdminResult;
   /** count a request the primary answered on this frontend */
   count(frontend: number, status: number, bytesIn: number, bytesOut: number, newConnection: boolean): void;
+  /** Snapshot -> page text (inline or on the render thread, see render-pool.ts) */
+  render(kind: RenderKind, snap: Snapshot, hideVersion: boolean, page?: PageOptions): Promise<string>;
 }
 
 const MAX_FORM = 16 * 1024;
@@ -98,7 +98,7 @@ export class StatsServer {
     if (s.prometheus && path === s.prometheus) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return this.notAllowed(req, res);
       const snap = await this.backend.snapshot();
-      return this.send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', renderPrometheus(snap, s.hideVersion));
+      return this.send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', await this.backend.render('prometheus', snap, s.hideVersion));
     }
     if (!url.startsWith(s.uri)) {
       req.resume();
@@ -109,10 +109,10 @@ export class StatsServer {
     if (req.method === 'POST') return this.adminPost(req, res, user);
     if (req.method !== 'GET' && req.method !== 'HEAD') return this.notAllowed(req, res);
     const snap = await this.backend.snapshot();
-    if (flags.includes('csv')) return this.send(res, 200, 'text/plain; charset=utf-8', renderCsv(snap));
-    if (flags.includes('json')) return this.send(res, 200, 'application/json', renderJson(snap, s.hideVersion));
+    if (flags.includes('csv')) return this.send(res, 200, 'text/plain; charset=utf-8', await this.backend.render('csv', snap, s.hideVersion));
+    if (flags.includes('json')) return this.send(res, 200, 'application/json', await this.backend.render('json', snap, s.hideVersion));
     const st = flags.find((f) => f.startsWith('st='))?.slice(3) ?? '';
-    const html = renderHtml(snap, {
+    const html = await this.backend.render('html', snap, s.hideVersion, {
       uri: s.uri,
       refresh: flags.includes('norefresh') ? 0 : Math.round(s.refresh / 1000),
       hideVersion: s.hideVersion,

@@ -9,6 +9,9 @@ import { CounterStore, RateTracker } from './counters-store';
 import { HistogramStore } from './histogram-store';
 import { TAG, isTelemetry, type HistogramRequest } from './messages';
 import { StatsServer, type StatsBackend } from './server';
+import type { PageOptions } from './html';
+import { RenderPool, type RenderPoolOptions } from './render-pool';
+import type { RenderKind } from './render-task';
 import { buildSnapshot, type Snapshot } from './snapshot';
 
 /** How long a stats request waits for the workers' histograms before using what it has. */
@@ -37,8 +40,16 @@ export class PrimaryTelemetry implements StatsBackend {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private inflight: Promise<void> | null = null;
+  /** stats rendering: inline for small snapshots, on a piscina thread for large ones */
+  readonly renderer: RenderPool;
 
-  constructor(private readonly config: Config, private readonly state: SharedState, private readonly logSink: LogSink) {
+  constructor(
+    private readonly config: Config,
+    private readonly state: SharedState,
+    private readonly logSink: LogSink,
+    renderOptions: RenderPoolOptions = {},
+  ) {
+    this.renderer = new RenderPool(renderOptions);
     this.index = new ServerIndex(config);
     const rows = C.counterRows(config);
     this.counters = new CounterStore(rows);
@@ -119,6 +130,10 @@ export class PrimaryTelemetry implements StatsBackend {
     });
   }
 
+  render(kind: RenderKind, snap: Snapshot, hideVersion: boolean, page?: PageOptions): Promise<string> {
+    return this.renderer.render(kind, snap, hideVersion, page);
+  }
+
   admin(form: AdminForm, user: string): AdminResult {
     const { result, changed } = applyAdmin(this.config, this.index, this.state, form);
     if (changed.length)
@@ -168,6 +183,7 @@ export class PrimaryTelemetry implements StatsBackend {
     this.rateTimer = null;
     await Promise.all(this.servers.map((s) => s.close()));
     this.servers.length = 0;
+    await this.renderer.destroy();
     await Promise.all(this.ownSinks.map((s) => s.close()));
   }
 }
