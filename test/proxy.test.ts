@@ -603,3 +603,25 @@ describe('timeout client', () => {
     }
   });
 });
+
+describe('access log', () => {
+  test('one httplog line per request, HAProxy fields, whole-millisecond timers', async () => {
+    const a = await startBackend('web1');
+    const port = await freePort();
+    const cfg = yamlConfig({ port, workers: 1, servers: [{ name: 'web1', port: a.port }] })
+      .replace('global:\n', 'global:\n  log: [{ target: stdout }]\n')
+      .replace('  forwardfor: true\n', '  forwardfor: true\n  httplog: true\n');
+    const gh = await startGatehouse(cfg, [port]);
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await request(port, { path: `/logged?i=${i}` })).status, 200);
+      await sleep(400); // lines are batched off the request path
+      const lines = gh.output().split('\n').filter((l) => l.includes('"GET /logged'));
+      assert.equal(lines.length, 3, gh.output());
+      const re = /^127\.0\.0\.1:\d+ \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d\.\d{3}\] fe be\/web1 (-?\d+)\/(-?\d+)\/(-?\d+)\/(-?\d+)\/(\d+) 200 \d+ - - \S{4} \d+\/\d+\/\d+\/\d+\/0 \d+\/\d+ "GET \/logged\?i=\d HTTP\/1\.1"$/;
+      for (const l of lines) assert.match(l.replace(/^.*?(127\.0\.0\.1:)/, '$1'), re);
+    } finally {
+      await gh.stop();
+      await a.close();
+    }
+  });
+});

@@ -74,6 +74,11 @@ export function escapeField(s: string): string {
   return s.replace(UNSAFE_G, (c) => '#' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
 }
 
+/** Timers are measured in fractional ms; HAProxy logs whole ms, -1 for a step never reached. */
+function ms(t: number): number {
+  return t < 0 ? -1 : Math.round(t);
+}
+
 function version(v: string): string {
   return v.startsWith('HTTP/') ? v : 'HTTP/' + v;
 }
@@ -103,7 +108,7 @@ export function formatHttplog(r: RequestRecord, n: Names, g: LogGauges): string 
   return (
     r.clientIp + ':' + r.clientPort + ' [' + logDate(r.acceptMs) + '] ' + n.frontend + ' ' +
     n.backend + '/' + n.server + ' ' +
-    r.tq + '/' + r.tw + '/' + r.tc + '/' + r.tr + '/' + r.ta + ' ' +
+    ms(r.tq) + '/' + ms(r.tw) + '/' + ms(r.tc) + '/' + ms(r.tr) + '/' + ms(r.ta) + ' ' +
     r.status + ' ' + r.bytesOut + ' - - ' + termination(r.termination) + ' ' +
     g.actconn + '/' + g.feconn + '/' + g.beconn + '/' + g.srvConn + '/' + r.retries + ' ' +
     g.srvQueue + '/' + g.backendQueue + ' "' + requestLine(r) + '"'
@@ -117,7 +122,7 @@ export function formatHttplog(r: RequestRecord, n: Names, g: LogGauges): string 
 export function formatDefault(r: RequestRecord, n: Names, g: LogGauges): string {
   return (
     r.clientIp + ':' + r.clientPort + ' [' + logDate(r.acceptMs) + '] ' + n.frontend + ' ' +
-    n.backend + '/' + n.server + ' ' + r.tw + '/' + r.tc + '/' + r.ta + ' ' + r.bytesOut + ' ' +
+    n.backend + '/' + n.server + ' ' + ms(r.tw) + '/' + ms(r.tc) + '/' + ms(r.ta) + ' ' + r.bytesOut + ' ' +
     (r.termination.length >= 2 ? r.termination.slice(0, 2) : '--') + ' ' +
     g.actconn + '/' + g.feconn + '/' + g.beconn + '/' + g.srvConn + '/' + r.retries + ' ' +
     g.srvQueue + '/' + g.backendQueue
@@ -134,11 +139,11 @@ export function formatJson(r: RequestRecord, n: Names, g: LogGauges): string {
     ',"frontend_name":' + JSON.stringify(n.frontend) +
     ',"backend_name":' + JSON.stringify(n.backend) +
     ',"server_name":' + JSON.stringify(n.server) +
-    ',"time_request":' + r.tq +
-    ',"time_queue":' + r.tw +
-    ',"time_connect":' + r.tc +
-    ',"time_response":' + r.tr +
-    ',"time_active":' + r.ta +
+    ',"time_request":' + ms(r.tq) +
+    ',"time_queue":' + ms(r.tw) +
+    ',"time_connect":' + ms(r.tc) +
+    ',"time_response":' + ms(r.tr) +
+    ',"time_active":' + ms(r.ta) +
     ',"status_code":' + r.status +
     ',"bytes_read":' + r.bytesOut +
     ',"bytes_uploaded":' + r.bytesIn +
