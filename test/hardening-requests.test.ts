@@ -8,7 +8,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
-import { freePort, sleep, startGatehouse } from './helpers/net';
+import { freePort, sleep, startGatehouse, oneServerYaml } from './helpers/net';
 import { corpus, type CorpusCase, type SeenRequest } from './corpus/requests';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -219,23 +219,7 @@ describe('hostile request corpus', () => {
     rec = new Recorder();
     await rec.start();
     port = await freePort();
-    gh = await startGatehouse(
-      `global:
-  workers: 1
-defaults:
-  timeout: { connect: 1s, client: 5s, server: 2s }
-  retries: 1
-frontends:
-  fe:
-    bind: ["127.0.0.1:${port}"]
-    default_backend: be
-backends:
-  be:
-    servers:
-      - { name: rec, address: "127.0.0.1:${rec.port}" }
-`,
-      [port],
-    );
+    gh = await startGatehouse(oneServerYaml(port, 'rec', rec.port), [port]);
   });
 
   after(async () => {

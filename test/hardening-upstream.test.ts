@@ -6,7 +6,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
-import { freePort, sleep, startGatehouse } from './helpers/net';
+import { freePort, sleep, startGatehouse, oneServerYaml } from './helpers/net';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { HTTPParser } = require('_http_common') as { HTTPParser: ParserCtor };
@@ -158,23 +158,7 @@ describe('hostile upstream', () => {
     srv = new ScriptedServer();
     await srv.start();
     port = await freePort();
-    gh = await startGatehouse(
-      `global:
-  workers: 1
-defaults:
-  timeout: { connect: 1s, client: 5s, server: 2s }
-  retries: 1
-frontends:
-  fe:
-    bind: ["127.0.0.1:${port}"]
-    default_backend: be
-backends:
-  be:
-    servers:
-      - { name: s, address: "127.0.0.1:${srv.port}" }
-`,
-      [port],
-    );
+    gh = await startGatehouse(oneServerYaml(port, 's', srv.port), [port]);
   });
 
   after(async () => {

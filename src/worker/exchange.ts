@@ -674,12 +674,7 @@ export class Exchange implements ConnOwner {
     this.clientDeadline = 0;
     if (this.finished) return;
     this.rt.slab[this.fe.row + C_CLI_ABRT]++;
-    const conn = this.conn;
-    if (conn !== null) {
-      this.conn = null;
-      if (this.upstreamComplete) conn.done();
-      else conn.destroy();
-    }
+    this.dropConn();
     this.releaseServer();
     if (!this.headSent) {
       this.answer(E408, 'cD');
@@ -810,14 +805,18 @@ export class Exchange implements ConnOwner {
       if (this.server >= 0) this.rt.slab[this.rt.servers[this.server].row + C_CLI_ABRT]++;
     }
     this.responded = true;
-    const conn = this.conn;
-    if (conn !== null) {
-      this.conn = null;
-      if (this.upstreamComplete) conn.done();
-      else conn.destroy();
-    }
+    this.dropConn();
     this.releaseServer();
     this.finish();
+  }
+
+  /** Let go of the server connection: back to the pool if its response completed, else closed. */
+  private dropConn(): void {
+    const conn = this.conn;
+    if (conn === null) return;
+    this.conn = null;
+    if (this.upstreamComplete) conn.done();
+    else conn.destroy();
   }
 
   private finish(): void {

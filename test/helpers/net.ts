@@ -212,3 +212,21 @@ export function rawExchange(port: number, data: string | Buffer, idleMs = 1000):
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The smallest useful config: one worker, one frontend on `port`, one server, short timeouts. */
+export function oneServerYaml(port: number, serverName: string, serverPort: number): string {
+  return `global:
+  workers: 1
+defaults:
+  timeout: { connect: 1s, client: 5s, server: 2s }
+  retries: 1
+frontends:
+  fe:
+    bind: ["127.0.0.1:${port}"]
+    default_backend: be
+backends:
+  be:
+    servers:
+      - { name: ${serverName}, address: "127.0.0.1:${serverPort}" }
+`;
+}
