@@ -95,6 +95,8 @@ export class Exchange implements ConnOwner {
   private clientClose = false;
   persistServer = -1;
   direct = false;
+  /** the balance hdr(NAME) value: kept because retries pick again after scratch is reused */
+  private hashHeader: string | null = null;
   /** this exchange's request as rules see it (kept: response rules may read it) */
   private view: RequestView | null = null;
   /** the chosen backend has response rules to run */
@@ -187,6 +189,7 @@ export class Exchange implements ConnOwner {
 
     collectRequestHead(req, be !== null && be.keyKind === KEY_HDR ? be.cfg.balanceHeader : null);
     this.clientClose = scratch.close;
+    this.hashHeader = scratch.hashHeader;
     const bad = validateRequest(this.method, url, q, scratch, rt.limits);
     if (bad !== 0) {
       this.reject(bad === 400 ? E400 : bad === 413 ? E413 : bad === 414 ? E414 : bad === 431 ? E431 : E501);
@@ -198,7 +201,10 @@ export class Exchange implements ConnOwner {
         return;
       }
       if (decision.pathChanged) this.uri = this.view!.url();
-      if (decision.headersChanged) rebuildHeaders(this.view!.headers, this.view!.headersLen);
+      if (decision.headersChanged) {
+        rebuildHeaders(this.view!.headers, this.view!.headersLen);
+        this.hashHeader = scratch.hashHeader;
+      }
     }
     let head = this.method + ' ' + this.uri + ' HTTP/1.1\r\n' + scratch.headers;
     if (be !== null && be.cookies !== null) head += requestCookieLine(this, be.cookies, be.firstServer, scratch.cookie);
@@ -239,7 +245,7 @@ export class Exchange implements ConnOwner {
     if (!this.direct) {
       const kind = be.keyKind;
       const key =
-        kind === KEY_SOURCE ? this.clientIp : kind === KEY_URI ? this.uri : kind === KEY_HDR ? scratch.hashHeader : null;
+        kind === KEY_SOURCE ? this.clientIp : kind === KEY_URI ? this.uri : kind === KEY_HDR ? this.hashHeader : null;
       server = be.balancer.pick(key, exclude);
     }
     if (server < 0) {
@@ -897,6 +903,7 @@ export class Exchange implements ConnOwner {
     this.clientIp = '';
     this.clientClose = false;
     this.responseRules = false;
+    this.hashHeader = null;
     this.deadline = 0;
     this.clientDeadline = 0;
   }
