@@ -625,3 +625,60 @@ describe('access log', () => {
     }
   });
 });
+
+describe('maxconn and the queue', () => {
+  test('requests beyond a server maxconn wait for a slot; the server never sees more', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const slow = await startBackend('slow', (req, res) => {
+      req.resume();
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      setTimeout(() => {
+        inFlight--;
+        res.end('ok');
+      }, 150);
+    });
+    const port = await freePort();
+    const cfg = yamlConfig({ port, servers: [{ name: 'slow', port: slow.port }] }).replace(
+      `address: "127.0.0.1:${slow.port}", weight: 1 }`,
+      `address: "127.0.0.1:${slow.port}", weight: 1, maxconn: 1 }`,
+    );
+    assert.match(cfg, /maxconn: 1/);
+    const gh = await startGatehouse(cfg, [port]);
+    try {
+      const replies = await Promise.all(Array.from({ length: 6 }, (_, i) => request(port, { path: `/q${i}` })));
+      for (const r of replies) assert.equal(r.status, 200);
+      assert.equal(peak, 1, 'the server saw more than maxconn requests at once');
+      assert.equal(slow.hits, 6);
+    } finally {
+      await gh.stop();
+      await slow.close();
+    }
+  });
+
+  test('a request queued longer than timeout queue gets 503', async () => {
+    const slow = await startBackend('slow', (req, res) => {
+      req.resume();
+      setTimeout(() => res.end('ok'), 1500);
+    });
+    const port = await freePort();
+    const cfg = yamlConfig({ port, workers: 1, servers: [{ name: 'slow', port: slow.port }] })
+      .replace(`weight: 1 }`, `weight: 1, maxconn: 1 }`)
+      .replace('timeout: { connect: 1s,', 'timeout: { queue: 300ms, connect: 1s,');
+    const gh = await startGatehouse(cfg, [port]);
+    try {
+      const first = request(port, { path: '/first' });
+      await sleep(100);
+      const t0 = Date.now();
+      const second = await request(port, { path: '/second' });
+      assert.equal(second.status, 503);
+      assert.ok(Date.now() - t0 < 1400, 'the queued request waited for the slot instead of timing out');
+      assert.equal((await first).status, 200);
+      assert.equal(slow.hits, 1);
+    } finally {
+      await gh.stop();
+      await slow.close();
+    }
+  });
+});

@@ -33,7 +33,7 @@ import {
   C_WREDIS,
   C_WRETR,
 } from '../shared/counters';
-import { BACKEND_STRIDE, B_ACTIVE, SERVER_STRIDE, S_ACTIVE, S_OBSERVE_ERRORS } from '../shared/state';
+import { BACKEND_STRIDE, B_ACTIVE, B_QUEUE, SERVER_STRIDE, S_ACTIVE, S_OBSERVE_ERRORS } from '../shared/state';
 import {
   CONN_BUSY,
   FAIL_CONNECT,
@@ -95,6 +95,10 @@ export class Exchange implements ConnOwner {
   private clientClose = false;
   persistServer = -1;
   direct = false;
+  /** waiting in the backend's queue for a server slot (maxconn) */
+  private queued = false;
+  private queueExclude = -1;
+  private tQueued = 0;
   /** the balance hdr(NAME) value: kept because retries pick again after scratch is reused */
   private hashHeader: string | null = null;
   /** this exchange's request as rules see it (kept: response rules may read it) */
@@ -249,6 +253,11 @@ export class Exchange implements ConnOwner {
       server = be.balancer.pick(key, exclude);
     }
     if (server < 0) {
+      // Every usable server is at its maxconn: wait for a slot, up to `timeout queue`.
+      if (be.hasMaxconn && this.rt.backendFull(be)) {
+        this.enqueue(exclude);
+        return;
+      }
       this.answer(E503, 'SC');
       return;
     }
@@ -263,6 +272,43 @@ export class Exchange implements ConnOwner {
     } else {
       this.connectFresh();
     }
+  }
+
+  /** Wait in this worker's queue for the backend; see WorkerRuntime.drainQueue. */
+  private enqueue(exclude: number): void {
+    const rt = this.rt;
+    const be = this.be!;
+    this.queued = true;
+    this.queueExclude = exclude;
+    this.tQueued = performance.now();
+    this.deadline = Date.now() + be.cfg.timeouts.queue;
+    be.queue.push(this);
+    Atomics.add(rt.state.backends, be.index * BACKEND_STRIDE + B_QUEUE, 1);
+  }
+
+  /** Leave the queue (dispatched, timed out or aborted). */
+  private dequeue(): void {
+    if (!this.queued) return;
+    this.queued = false;
+    const be = this.be!;
+    const i = be.queue.indexOf(this);
+    if (i >= 0) be.queue.splice(i, 1);
+    Atomics.sub(this.rt.state.backends, be.index * BACKEND_STRIDE + B_QUEUE, 1);
+    this.tw = performance.now() - this.tQueued;
+  }
+
+  /** Called by the worker when a slot may have freed: try again; false = still full. */
+  retryFromQueue(): boolean {
+    if (this.res === null || this.finished) {
+      this.dequeue();
+      return true;
+    }
+    const be = this.be!;
+    if (be.balancer.pick(null, this.queueExclude) < 0 && this.rt.backendFull(be)) return false;
+    this.dequeue();
+    this.deadline = 0;
+    this.dispatch(this.queueExclude);
+    return true;
   }
 
   private useServer(server: number): void {
@@ -286,6 +332,7 @@ export class Exchange implements ConnOwner {
     Atomics.sub(rt.state.servers, this.server * SERVER_STRIDE + S_ACTIVE, 1);
     Atomics.sub(rt.state.backends, this.be!.index * BACKEND_STRIDE + B_ACTIVE, 1);
     rt.slab[rt.servers[this.server].row + C_SCUR]--;
+    if (this.be!.queue.length > 0) rt.scheduleDrain(this.be!);
   }
 
   private connectFresh(): void {
@@ -649,6 +696,11 @@ export class Exchange implements ConnOwner {
   /** Called by the worker's ticker when `deadline` passed. */
   onTimeout(): void {
     if (this.finished) return;
+    if (this.queued) {
+      this.dequeue();
+      this.answer(E503, 'sQ');
+      return;
+    }
     const conn = this.conn;
     if (conn !== null && !this.requestSent) {
       // connect timeout
@@ -805,6 +857,7 @@ export class Exchange implements ConnOwner {
     // a deferred reject finishes the exchange itself
     if (this.rejectPage !== null) return;
     if (this.finished) return;
+    this.dequeue();
     if (!this.responded) {
       this.termination = this.headSent ? 'CD' : 'CH';
       this.rt.slab[this.fe.row + C_CLI_ABRT]++;
@@ -904,6 +957,9 @@ export class Exchange implements ConnOwner {
     this.clientClose = false;
     this.responseRules = false;
     this.hashHeader = null;
+    this.queued = false;
+    this.queueExclude = -1;
+    this.tw = 0;
     this.deadline = 0;
     this.clientDeadline = 0;
   }

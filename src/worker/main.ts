@@ -81,6 +81,8 @@ class Worker {
 
   private tick(): void {
     const now = Date.now();
+    // Slots freed by other workers wake nobody here: queued requests look again every tick.
+    this.rt.drainQueues();
     for (const ex of this.rt.active) {
       if (ex.deadline !== 0 && ex.deadline < now) ex.onTimeout();
       else if (ex.clientDeadline !== 0 && ex.clientDeadline < now) ex.onClientTimeout();

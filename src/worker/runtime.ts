@@ -4,7 +4,7 @@ import type { BackendConfig, Config, FrontendConfig } from '../config/model';
 import type { Balancer } from '../balancing/balancer';
 import { createBalancers } from '../balancing';
 import { backendRow, counterRows, frontendRow, serverRow, type CounterRows } from '../shared/counters';
-import { ServerIndex, SharedState } from '../shared/state';
+import { SERVER_STRIDE, S_ACTIVE, ServerIndex, SharedState } from '../shared/state';
 import { ServerPool } from '../upstream/pool';
 import type { WorkerTelemetry } from '../stats/telemetry-worker';
 import type { Exchange } from './exchange';
@@ -25,6 +25,10 @@ export interface BackendRuntime {
   keyKind: number;
   /** cookie persistence, or null */
   cookies: BackendCookies | null;
+  /** some server has a maxconn, so requests may have to queue */
+  hasMaxconn: boolean;
+  /** requests of this worker waiting for a server slot, oldest first */
+  queue: Exchange[];
 }
 
 export const KEY_NONE = 0;
@@ -68,6 +72,46 @@ export class WorkerRuntime {
   readonly decision = new Decision();
   readonly responseDecision = new Decision();
   readonly responseView = new ResponseView();
+  private readonly drainB = this.drainQueues.bind(this);
+  private drainScheduled = false;
+
+  /**
+   * True when no server of `be` can take a request only because of maxconn: some usable
+   * server is full and none is usable with a free slot (then a request queues, not 503s).
+   */
+  backendFull(be: BackendRuntime): boolean {
+    const st = this.state;
+    const servers = be.cfg.servers;
+    for (let i = 0; i < servers.length; i++) {
+      const max = servers[i].maxconn;
+      const g = be.firstServer + i;
+      if (max > 0 && st.usable(g) && Atomics.load(st.servers, g * SERVER_STRIDE + S_ACTIVE) >= max) return true;
+    }
+    return false;
+  }
+
+  /** A slot freed: let queued requests try again once the current callback is over. */
+  scheduleDrain(be: BackendRuntime): void {
+    void be;
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    setImmediate(this.drainB);
+  }
+
+  /** Oldest first; stop at the first that still finds every server full. Also run by the ticker. */
+  drainQueues(): void {
+    this.drainScheduled = false;
+    for (const be of this.backends) {
+      const q = be.queue;
+      while (q.length > 0) {
+        const ex = q[0];
+        if (!ex.retryFromQueue()) break;
+        // it left the queue when dispatched; make sure of progress whatever happened
+        if (q[0] === ex) q.shift();
+      }
+    }
+  }
+
   /** set by the worker: recycle a finished exchange */
   onExchangeDone: (ex: Exchange) => void = () => {};
 
@@ -115,6 +159,8 @@ export class WorkerRuntime {
         keyKind:
           b.balance === 'source' ? KEY_SOURCE : b.balance === 'uri' ? KEY_URI : b.balance === 'hdr' ? KEY_HDR : KEY_NONE,
         cookies: b.cookie === null ? null : new BackendCookies(b.cookie, state, first, b.servers, b.persist),
+        hasMaxconn: b.servers.some((s) => s.maxconn > 0),
+        queue: [],
       };
     });
     this.frontends = config.frontends.map((f, fi) => ({
