@@ -171,6 +171,15 @@ async function main(argv: string[]): Promise<number> {
   await run(config, {
     pidfile: args.pidfile ?? config.global.pidfile,
     finishPids: args.finishPids,
+    reload: () => {
+      try {
+        const next = loadConfig(args.files);
+        return { config: next.config, warnings: next.warnings.map(formatIssue) };
+      } catch (e) {
+        if (e instanceof ConfigError) throw new Error(e.issues.map(formatIssue).join('\n'));
+        throw e;
+      }
+    },
     onReady:
       inChild && process.send
         ? () => {

@@ -1,5 +1,9 @@
 // The primary thread: shared state, worker and health threads, the control plane (stats),
-// signals and the pidfile. It never touches client traffic itself.
+// signals, reload and the pidfile. It never touches client traffic itself.
+//
+// Everything that depends on one configuration is a Generation. SIGHUP builds the next
+// generation beside the running one (new workers bind the same ports: SO_REUSEPORT), and only
+// once it listens does the old one stop accepting and drain, so the ports never go dark.
 
 import * as fs from 'node:fs';
 import type { Config } from '../config/model';
@@ -7,7 +11,10 @@ import { startHealthThread, type HealthThreadHandle } from '../health';
 import { LogSink } from '../log/sink';
 import { SharedState } from '../shared/state';
 import { PrimaryTelemetry } from '../stats/telemetry-primary';
+import { carryOverServerState } from './carry-over';
 import { Supervisor } from './supervisor';
+
+type Level = 'info' | 'notice' | 'warning' | 'alert';
 
 export interface RunOptions {
   pidfile: string | null;
@@ -15,14 +22,27 @@ export interface RunOptions {
   finishPids: number[];
   /** called once every listener is up (daemon mode tells its parent) */
   onReady?: () => void;
+  /** re-read the configuration files for SIGHUP; throws with the errors to log */
+  reload?: () => { config: Config; warnings: string[] };
 }
 
-export async function run(config: Config, opts: RunOptions): Promise<void> {
-  const state = SharedState.create(config);
-  const sink = new LogSink(config.global.logs);
-  const log = (level: 'info' | 'notice' | 'warning' | 'alert', text: string) => sink.event(level, text);
-  const telemetry = new PrimaryTelemetry(config, state, sink);
+interface Generation {
+  config: Config;
+  state: SharedState;
+  sink: LogSink;
+  telemetry: PrimaryTelemetry;
+  supervisor: Supervisor;
+  health: HealthThreadHandle | null;
+  log: (level: Level, text: string) => void;
+}
 
+/** Start workers (and, unless `deferStats`, stats) for one configuration. */
+async function startGeneration(config: Config, prev: Generation | null, statsRetryMs: number, deferStats: boolean): Promise<Generation> {
+  const state = SharedState.create(config);
+  if (prev !== null) carryOverServerState(prev.config, prev.state, config, state);
+  const sink = new LogSink(config.global.logs);
+  const log = (level: Level, text: string) => sink.event(level, text);
+  const telemetry = new PrimaryTelemetry(config, state, sink);
   const supervisor = new Supervisor(config, state, {
     log,
     onWorkerStarted: (id, slab, send) => telemetry.addWorker(id, slab, send),
@@ -31,52 +51,79 @@ export async function run(config: Config, opts: RunOptions): Promise<void> {
       telemetry.onWorkerMessage(id, msg);
     },
   });
-
-  let health: HealthThreadHandle | null = null;
+  const gen: Generation = { config, state, sink, telemetry, supervisor, health: null, log };
   try {
     await supervisor.start();
-    await telemetry.startStatsServers();
-    health = startHealthThread(config, state.buffer, log);
+    if (!deferStats) await telemetry.startStatsServers(statsRetryMs);
   } catch (e) {
     log('alert', `cannot start: ${(e as Error).message}`);
     await supervisor.stop(0);
     await telemetry.stop();
     await sink.close();
+    throw e;
+  }
+  gen.health = startHealthThread(config, state.buffer, log);
+  return gen;
+}
+
+/** Stop accepting, let in-flight requests finish within the grace period, release everything. */
+async function stopGeneration(gen: Generation, graceMs: number, statsAlreadyClosed = false): Promise<void> {
+  if (!statsAlreadyClosed) await gen.telemetry.closeStatsServers();
+  await gen.supervisor.stop(graceMs);
+  await gen.health?.stop();
+  await gen.telemetry.stop();
+  await gen.sink.close();
+}
+
+export async function run(config: Config, opts: RunOptions): Promise<void> {
+  // With -sf the old process still holds the stats ports until it hears from us.
+  const replacing = opts.finishPids.length > 0;
+  let gen: Generation;
+  try {
+    gen = await startGeneration(config, null, 0, replacing);
+  } catch (e) {
     process.exitCode = 1;
     throw e;
+  }
+  for (const pid of opts.finishPids) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch (e) {
+      gen.log('warning', `-sf: cannot signal ${pid}: ${(e as Error).message}`);
+    }
+  }
+  if (replacing) {
+    try {
+      await gen.telemetry.startStatsServers(10000);
+    } catch (e) {
+      gen.log('alert', `cannot serve stats: ${(e as Error).message}`);
+    }
   }
 
   if (opts.pidfile !== null) {
     try {
       fs.writeFileSync(opts.pidfile, `${process.pid}\n`);
     } catch (e) {
-      log('warning', `cannot write pidfile ${opts.pidfile}: ${(e as Error).message}`);
+      gen.log('warning', `cannot write pidfile ${opts.pidfile}: ${(e as Error).message}`);
     }
   }
-  for (const pid of opts.finishPids) {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch (e) {
-      log('warning', `-sf: cannot signal ${pid}: ${(e as Error).message}`);
-    }
-  }
-
-  const binds = config.frontends.map((f) => `${f.name}=${f.binds.map((b) => b.text).join(',')}`).join(' ');
-  log('notice', `gatehouse started: pid ${process.pid}, ${config.global.workers} worker(s), ${binds}`);
+  const describe = (c: Config) => c.frontends.map((f) => `${f.name}=${f.binds.map((b) => b.text).join(',')}`).join(' ');
+  gen.log('notice', `gatehouse started: pid ${process.pid}, ${config.global.workers} worker(s), ${describe(config)}`);
   opts.onReady?.();
 
   let stopping = false;
+  let reloading = false;
+
   const shutdown = async (signal: string) => {
     if (stopping) {
-      log('warning', `${signal} again: stopping now`);
+      gen.log('warning', `${signal} again: stopping now`);
       process.exit(0);
     }
     stopping = true;
-    const grace = config.global.gracePeriod;
-    log('notice', `${signal} received: no new connections, finishing in-flight requests (grace ${grace} ms)`);
-    await supervisor.stop(grace);
-    await health?.stop();
-    await telemetry.stop();
+    const grace = gen.config.global.gracePeriod;
+    gen.log('notice', `${signal} received: no new connections, finishing in-flight requests (grace ${grace} ms)`);
+    const last = gen;
+    await stopGeneration(last, grace);
     if (opts.pidfile !== null) {
       try {
         fs.unlinkSync(opts.pidfile);
@@ -84,12 +131,47 @@ export async function run(config: Config, opts: RunOptions): Promise<void> {
         /* already gone */
       }
     }
-    log('notice', 'gatehouse stopped');
-    await sink.close();
+    process.stderr.write(`[NOTICE]  (${process.pid}) : gatehouse stopped\n`);
     process.exit(0);
   };
+
+  const reload = async () => {
+    if (stopping || reloading) return;
+    if (opts.reload === undefined) {
+      gen.log('warning', 'SIGHUP: no configuration files to re-read');
+      return;
+    }
+    reloading = true;
+    try {
+      let next: { config: Config; warnings: string[] };
+      try {
+        next = opts.reload();
+      } catch (e) {
+        gen.log('alert', `SIGHUP: the new configuration is invalid; still running the old one.\n${(e as Error).message}`);
+        return;
+      }
+      for (const w of next.warnings) gen.log('warning', w);
+      const old = gen;
+      // The old generation gives up the stats ports first (they are not SO_REUSEPORT); its
+      // workers keep accepting until the new ones listen.
+      await old.telemetry.closeStatsServers();
+      let fresh: Generation;
+      try {
+        fresh = await startGeneration(next.config, old, 5000, false);
+      } catch (e) {
+        await old.telemetry.startStatsServers(5000).catch(() => undefined);
+        old.log('alert', `SIGHUP: cannot start the new configuration (${(e as Error).message}); still running the old one`);
+        return;
+      }
+      gen = fresh;
+      fresh.log('notice', `SIGHUP: configuration reloaded: ${next.config.global.workers} worker(s), ${describe(next.config)}`);
+      await stopGeneration(old, old.config.global.gracePeriod, true);
+    } finally {
+      reloading = false;
+    }
+  };
+
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-  // Until seamless reload exists, SIGHUP must not kill the process (its default action).
-  process.on('SIGHUP', () => log('warning', 'SIGHUP: configuration reload is not supported yet; still running the old configuration'));
+  process.on('SIGHUP', () => void reload());
 }

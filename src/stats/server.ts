@@ -37,7 +37,9 @@ export class StatsServer {
     return this.servers.map((s) => (s.address() as AddressInfo).port);
   }
 
-  async listen(): Promise<void> {
+  /** `retryMs`: keep retrying a port still held by the process being replaced (-sf). */
+  async listen(retryMs = 0): Promise<void> {
+    const deadline = Date.now() + retryMs;
     for (const b of this.frontend.binds) {
       const server = http.createServer((req, res) => {
         this.handle(req, res).catch((e: Error) => this.send(res, 500, 'text/plain', `internal error: ${e.message}\n`));
@@ -46,13 +48,21 @@ export class StatsServer {
       server.keepAliveTimeout = 5000;
       server.headersTimeout = 10000;
       server.requestTimeout = 15000;
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ host: b.host, port: b.port, exclusive: true }, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      for (;;) {
+        try {
+          await new Promise<void>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen({ host: b.host, port: b.port, exclusive: true }, () => {
+              server.off('error', reject);
+              resolve();
+            });
+          });
+          break;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || Date.now() > deadline) throw e;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
       this.servers.push(server);
     }
   }

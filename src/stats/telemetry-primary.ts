@@ -158,7 +158,7 @@ export class PrimaryTelemetry implements StatsBackend {
     slab[row + (cls >= 1 && cls <= 5 ? C.C_HRSP_1XX + cls - 1 : C.C_HRSP_OTHER)]++;
   }
 
-  async startStatsServers(): Promise<void> {
+  async startStatsServers(retryMs = 0): Promise<void> {
     if (this.rateTimer === null) {
       this.rates.sample();
       this.rateTimer = setInterval(() => this.rates.sample(), 1000);
@@ -169,7 +169,7 @@ export class PrimaryTelemetry implements StatsBackend {
       if (!f.stats?.enable) continue;
       const server = new StatsServer(f, i, this);
       this.servers.push(server);
-      await server.listen();
+      await server.listen(retryMs);
     }
   }
 
@@ -178,11 +178,16 @@ export class PrimaryTelemetry implements StatsBackend {
     return this.servers.flatMap((s) => s.ports);
   }
 
+  /** Stop serving stats (first thing on shutdown, so a successor can bind the ports). */
+  async closeStatsServers(): Promise<void> {
+    await Promise.all(this.servers.map((s) => s.close()));
+    this.servers.length = 0;
+  }
+
   async stop(): Promise<void> {
     if (this.rateTimer) clearInterval(this.rateTimer);
     this.rateTimer = null;
-    await Promise.all(this.servers.map((s) => s.close()));
-    this.servers.length = 0;
+    await this.closeStatsServers();
     await this.renderer.destroy();
     await Promise.all(this.ownSinks.map((s) => s.close()));
   }

@@ -192,7 +192,7 @@ export class Exchange implements ConnOwner {
     }
 
     collectRequestHead(req, be !== null && be.keyKind === KEY_HDR ? be.cfg.balanceHeader : null);
-    this.clientClose = scratch.close;
+    this.clientClose = scratch.close || rt.draining;
     this.hashHeader = scratch.hashHeader;
     const bad = validateRequest(this.method, url, q, scratch, rt.limits);
     if (bad !== 0) {

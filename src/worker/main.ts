@@ -20,6 +20,7 @@ export interface WorkerInit {
 }
 
 const TICK_MS = 100;
+const DRAIN_LINGER_MS = 1000;
 /** Test-only fault injection (GATEHOUSE_TEST_HOOKS=1): GET /.gatehouse/crash-worker throws. */
 const TEST_HOOKS = process.env.GATEHOUSE_TEST_HOOKS === '1';
 const POOL_IDLE_MS = 15000;
@@ -31,6 +32,7 @@ class Worker {
   private readonly free: Exchange[] = [];
   private readonly ticker: NodeJS.Timeout;
   private stopping = false;
+  private lingerUntil = 0;
   private lastReap = 0;
 
   constructor(init: WorkerInit, private readonly post: (m: WorkerToPrimary) => void) {
@@ -76,7 +78,7 @@ class Worker {
   private recycle(ex: Exchange): void {
     ex.reset();
     if (this.free.length < 4096) this.free.push(ex);
-    if (this.stopping && this.rt.active.size === 0) this.exit();
+    if (this.stopping && this.rt.active.size === 0 && Date.now() >= this.lingerUntil) this.exit();
   }
 
   private tick(): void {
@@ -94,17 +96,24 @@ class Worker {
     }
   }
 
-  /** Graceful stop: no new connections; in-flight requests get `graceMs` to finish. */
+  /**
+   * Graceful stop: no new connections; in-flight requests get `graceMs` to finish. Meanwhile
+   * every answer says `Connection: close` (HAProxy's soft-stop), and the worker lingers up to
+   * DRAIN_LINGER_MS so keep-alive clients learn to reconnect (to the other workers, or to the
+   * next generation) instead of having a connection closed under a request in flight.
+   */
   stop(graceMs: number): void {
     if (this.stopping) return;
     this.stopping = true;
+    this.rt.draining = true;
     for (const s of this.listenSockets) uWS.us_listen_socket_close(s);
     this.listenSockets.length = 0;
-    if (this.rt.active.size === 0) {
-      this.exit();
-      return;
-    }
-    setTimeout(() => this.exit(), graceMs).unref();
+    const linger = Math.min(DRAIN_LINGER_MS, graceMs);
+    this.lingerUntil = Date.now() + linger;
+    setTimeout(() => {
+      if (this.rt.active.size === 0) this.exit();
+    }, linger).unref();
+    setTimeout(() => this.exit(), Math.max(graceMs, linger)).unref();
   }
 
   /**

@@ -72,6 +72,8 @@ export class WorkerRuntime {
   readonly decision = new Decision();
   readonly responseDecision = new Decision();
   readonly responseView = new ResponseView();
+  /** the worker is stopping: answers carry Connection: close */
+  draining = false;
   private readonly drainB = this.drainQueues.bind(this);
   private drainScheduled = false;
 

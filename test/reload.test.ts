@@ -1,0 +1,102 @@
+// Seamless reload: SIGHUP in place, and HAProxy-style -sf handover between processes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { freePort, request, runCli, sleep, startBackend, tmpFile, waitForPort } from './helpers/net';
+
+function config(port: number, statsPort: number, server: { name: string; port: number }): string {
+  return `global: { workers: 2 }
+defaults:
+  timeout: { connect: 1s, server: 5s }
+frontends:
+  fe: { bind: ["127.0.0.1:${port}"], default_backend: be }
+backends:
+  be:
+    servers:
+      - { name: ${server.name}, address: "127.0.0.1:${server.port}" }
+listen:
+  stats:
+    bind: ["127.0.0.1:${statsPort}"]
+    stats: { enable: true, uri: /stats }
+`;
+}
+
+async function until(what: string, cond: () => Promise<boolean>, ms = 10000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+test('SIGHUP: a bad file keeps the old configuration; a good one takes over in place', async () => {
+  const web1 = await startBackend('web1');
+  const slow = await startBackend('slow', (_req, res) => setTimeout(() => res.end('slow done'), 1200));
+  const web2 = await startBackend('web2');
+  const port = await freePort();
+  const statsPort = await freePort();
+  const file = tmpFile('reload.yaml', config(port, statsPort, { name: 'a', port: slow.port }));
+  const gh = runCli(['-f', file]);
+  try {
+    await waitForPort(port, 15000, gh);
+    await waitForPort(statsPort, 15000, gh);
+
+    // A request in flight on the old generation must finish across the reload.
+    const inflight = request(port, { path: '/long' });
+    await sleep(200);
+
+    fs.writeFileSync(file, config(port, statsPort, { name: 'a', port: web1.port }).replace('servers:', 'servrs:'));
+    gh.child.kill('SIGHUP');
+    await until('the reload refusal', async () => /new configuration is invalid/.test(gh.output()));
+    assert.match(gh.output(), /servrs/);
+
+    fs.writeFileSync(file, config(port, statsPort, { name: 'b', port: web2.port }));
+    gh.child.kill('SIGHUP');
+    await until('requests to reach the new backend', async () => (await request(port).catch(() => null))?.body.toString() === 'web2');
+    assert.match(gh.output(), /configuration reloaded/);
+
+    const r = await inflight;
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), 'slow done');
+
+    for (let i = 0; i < 20; i++) assert.equal((await request(port)).body.toString(), 'web2');
+    await until('stats on the new configuration', async () => {
+      const s = await request(statsPort, { path: '/stats;csv' }).catch(() => null);
+      return s !== null && s.status === 200 && s.body.toString().includes('be,b,');
+    });
+    assert.equal(gh.child.exitCode, null, 'the process keeps running (same pid)');
+    assert.equal(web1.hits, 0);
+  } finally {
+    await gh.stop();
+    await web1.close();
+    await slow.close();
+    await web2.close();
+  }
+});
+
+test('-sf: the new process takes the ports, the old one finishes and exits', async () => {
+  const web1 = await startBackend('web1');
+  const web2 = await startBackend('web2');
+  const port = await freePort();
+  const statsPort = await freePort();
+  const oldFile = tmpFile('old.yaml', config(port, statsPort, { name: 'a', port: web1.port }));
+  const newFile = tmpFile('new.yaml', config(port, statsPort, { name: 'b', port: web2.port }));
+  const oldGh = runCli(['-f', oldFile]);
+  let newGh: ReturnType<typeof runCli> | null = null;
+  try {
+    await waitForPort(statsPort, 15000, oldGh);
+    assert.equal((await request(port)).body.toString(), 'web1');
+    newGh = runCli(['-f', newFile, '-sf', String(oldGh.child.pid)]);
+    assert.equal(await oldGh.exited, 0, oldGh.output());
+    await until('the new process to answer', async () => (await request(port).catch(() => null))?.body.toString() === 'web2');
+    await until('stats from the new process', async () => {
+      const s = await request(statsPort, { path: '/stats;csv' }).catch(() => null);
+      return s !== null && s.body.toString().includes('be,b,');
+    });
+  } finally {
+    await oldGh.stop();
+    await newGh?.stop();
+    await web1.close();
+    await web2.close();
+  }
+});
