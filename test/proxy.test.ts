@@ -626,6 +626,45 @@ describe('access log', () => {
   });
 });
 
+describe('long uploads', () => {
+  test('an upload trickling for longer than the 10 s uWS timer still completes', async () => {
+    const be = await startBackend('be', (req, res) => {
+      let n = 0;
+      req.on('data', (c: Buffer) => (n += c.length));
+      req.on('end', () => res.end(`got ${n}`));
+    });
+    const port = await freePort();
+    const gh = await startGatehouse(yamlConfig({ port, workers: 1, servers: [{ name: 'be', port: be.port }] }), [port]);
+    try {
+      const reply = await new Promise<string>((resolve, reject) => {
+        const s = net.connect(port, '127.0.0.1', () => {
+          s.write('POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 13\r\n\r\n');
+          let i = 0;
+          const t = setInterval(() => {
+            s.write('x');
+            if (++i === 13) clearInterval(t);
+          }, 1000); // 13 s in all, each gap well inside timeout client (10 s)
+        });
+        let out = '';
+        s.on('data', (d) => {
+          out += d;
+          if (out.includes('got ')) {
+            s.destroy();
+            resolve(out);
+          }
+        });
+        s.on('close', () => resolve(out));
+        s.on('error', reject);
+      });
+      assert.match(reply, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.match(reply, /got 13$/);
+    } finally {
+      await gh.stop();
+      await be.close();
+    }
+  });
+});
+
 describe('maxconn and the queue', () => {
   test('requests beyond a server maxconn wait for a slot; the server never sees more', async () => {
     let inFlight = 0;

@@ -412,6 +412,13 @@ export class Exchange implements ConnOwner {
       return;
     }
     const chunk = n > 0 ? Buffer.from(new Uint8Array(ab)) : null;
+    // uWS 20.30 keeps its fixed ~10 s timer running during an upload (incoming body bytes do
+    // not reset it), so any upload longer than that was cut. pause()+resume() re-arms it;
+    // gatehouse's own `timeout client` still catches a client that stops sending.
+    if (!isLast && !this.clientPaused && this.res !== null) {
+      this.res.pause();
+      this.res.resume();
+    }
     const conn = this.conn;
     if (conn !== null && this.requestSent && conn.state === CONN_BUSY && conn.owner === this) {
       // sending to the server is server-side activity (HAProxy's timeout server is inactivity)
@@ -841,13 +848,14 @@ export class Exchange implements ConnOwner {
     slab[this.fe.row + cls]++;
     if (this.be !== null) slab[this.be.row + cls]++;
     this.bytesOut += page.body.length;
-    const close = this.clientClose;
+    // After a 408 the client is not sending what it announced: close, as HAProxy does.
+    const close = this.clientClose || page === E408;
     res.cork(() => {
       res.writeStatus(page.status);
       res.writeHeader('content-type', 'text/html');
       res.writeHeader('cache-control', 'no-cache');
       if (close) res.writeHeader('connection', 'close');
-      res.end(page.body);
+      res.end(page.body, close);
     });
     this.finish();
   }
