@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Feature overhead, gatehouse against itself on the same nginx backends, in alternating rounds:
 #   base    1 worker, roundrobin over 2 servers, no checks, no access log
-#   storm   base + a second backend of 200 HTTP-checked servers (inter 1s): the probe storm of
+#   storm   base + a second backend of 200 HTTP-checked servers (inter STORM_INTER, default 1s): the probe storm of
 #           issue 3 running beside the traffic (the traffic's backend is unchanged)
 #   logs    base + httplog access logging to a file (issue 4: stats, histograms, logs on)
 # Prints median req/s and p99 per variant and the ratio to base. Bounded: ROUNDS x 3 x ~8 s.
@@ -59,7 +59,7 @@ base "" "" >"$work/base.yaml"
 {
   base "" ""
   echo "  probed:"
-  echo "    health_check: { type: http, uri: /health, inter: 1s }"
+  echo "    health_check: { type: http, uri: /health, inter: ${STORM_INTER:-1s} }"
   echo "    servers:"
   for n in $(seq 1 200); do echo "      - { name: s$n, address: \"127.0.0.1:$([ $((n % 2)) = 0 ] && echo "$B1" || echo "$B2")\", check: true }"; done
 } >"$work/storm.yaml"

@@ -111,12 +111,12 @@ test('a complete valid config maps to the exact model', () => {
     frontends: [
       {
         name: 'http_in', fromListen: false,
-        binds: [{ host: '0.0.0.0', port: 80, text: '*:80' }, { host: '::', port: 8443, text: '[::]:8443' }],
+        binds: [{ host: '0.0.0.0', port: 80, text: '*:80', ssl: false, certs: [], sslMinVer: null }, { host: '::', port: 8443, text: '[::]:8443', ssl: false, certs: [], sslMinVer: null }],
         defaultBackend: 'http_back', mode: 'http', timeouts, maxconn: 1000, forwardfor: true, httplog: true,
         logFormat: 'json', dontlognull: true, logs, stats: null,
       },
       {
-        name: 'stats', fromListen: true, binds: [{ host: '0.0.0.0', port: 8080, text: ':8080' }],
+        name: 'stats', fromListen: true, binds: [{ host: '0.0.0.0', port: 8080, text: ':8080', ssl: false, certs: [], sslMinVer: null }],
         defaultBackend: null, mode: 'http', timeouts, maxconn: 5000, forwardfor: true, httplog: true,
         logFormat: 'httplog', dontlognull: false, logs,
         stats: {

@@ -33,6 +33,8 @@ interface Entry {
   items?: Pos[];
   /** positions of the keys of an object value */
   sub?: Record<string, Pos>;
+  /** bind entries: positions of the `crt` values (when several) */
+  crtItems?: Pos[];
 }
 
 type LogItem = { global: true; pos: Pos } | { global: false; value: Record<string, string>; pos: Pos; sub: Record<string, Pos> };
@@ -564,15 +566,59 @@ class CfgParser {
     if (!this.cap(s, w[0], 'FE')) return;
     const a = this.arg(w, 1, '[addr]:port[,...] as arguments');
     if (!a) return;
+    // TLS options: `ssl`, `crt FILE_OR_DIR` (repeatable), `ssl-min-ver V`, `alpn LIST`.
+    let ssl: Word | null = null;
+    const crts: Word[] = [];
+    let minVer: Word | null = null;
     for (let i = 2; i < w.length; i++) {
-      if (w[i].text === 'name' && i + 1 < w.length) {
+      const o = w[i].text;
+      if (o === 'name' && i + 1 < w.length) {
         i++;
         continue;
       }
-      const tls = ['ssl', 'crt', 'crt-list', 'ca-file', 'alpn', 'verify'].includes(w[i].text) ? ' (gatehouse has no TLS yet)' : '';
-      this.error(w[i], `bind option '${w[i].text}' is not supported by gatehouse yet${tls}`);
+      if (o === 'ssl') {
+        ssl = w[i];
+        continue;
+      }
+      if (o === 'crt' || o === 'ssl-min-ver' || o === 'alpn') {
+        const v = this.arg(w, i + 1, o === 'crt' ? 'a certificate file or directory' : o === 'alpn' ? 'a protocol list such as http/1.1' : 'a TLS version such as TLSv1.2');
+        if (!v) return;
+        i++;
+        if (o === 'crt') crts.push(v);
+        else if (o === 'ssl-min-ver') minVer = v;
+        else {
+          const protos = v.text.split(',');
+          const other = protos.filter((x) => x !== 'http/1.1' && x !== 'http/1.0');
+          if (other.length) this.warn(v, `alpn '${other.join(',')}' is ignored: gatehouse (uWebSockets.js) has no HTTP/2 and does not negotiate ALPN; clients speak HTTP/1.1`);
+        }
+        continue;
+      }
+      const tls = ['crt-list', 'ca-file', 'verify', 'ciphers', 'ciphersuites', 'ssl-max-ver', 'curves', 'npn', 'strict-sni', 'no-sslv3', 'no-tlsv10', 'no-tlsv11', 'no-tlsv12', 'no-tlsv13', 'force-tlsv12', 'force-tlsv13', 'crl-file', 'ecdhe', 'allow-0rtt'].includes(o) ? ' (gatehouse TLS supports ssl, crt, ssl-min-ver and alpn)' : '';
+      this.error(w[i], `bind option '${o}' is not supported by gatehouse yet${tls}`);
       return;
     }
+    if (ssl === null && crts.length) {
+      this.error(crts[0], "bind option 'crt' needs 'ssl' on the same bind line", 'ssl', 'no ssl');
+      return;
+    }
+    if (ssl !== null && crts.length === 0) {
+      this.error(ssl, "bind option 'ssl' needs a certificate: add 'crt FILE_OR_DIR'", 'crt FILE_OR_DIR', 'nothing');
+      return;
+    }
+    if (ssl === null && minVer !== null) {
+      this.error(minVer, "bind option 'ssl-min-ver' needs 'ssl' on the same bind line", 'ssl', 'no ssl');
+      return;
+    }
+    const tlsEntry = (address: string): Entry => {
+      if (ssl === null) return this.entry(a, address);
+      const value: Record<string, unknown> = { address, ssl: true, crt: crts.length === 1 ? crts[0].text : crts.map((c) => c.text) };
+      const sub: Record<string, Pos> = { address: this.at(a), ssl: this.at(ssl), crt: this.at(crts[0]) };
+      if (minVer !== null) {
+        value.ssl_min_ver = minVer.text;
+        sub.ssl_min_ver = this.at(minVer);
+      }
+      return { value, pos: this.at(a), sub, crtItems: crts.length > 1 ? crts.map((c) => this.at(c)) : undefined };
+    };
     for (let text of a.text.split(',')) {
       text = text.replace(/^(ipv4|ipv6|tcp|tcp4|tcp6)@/, '');
       if (text.startsWith('/') || /^[a-z0-9]+@/.test(text)) {
@@ -587,10 +633,10 @@ class CfgParser {
           this.error(a, `invalid port range '${range[2]}-${range[3]}'`, 'a range of at most 1000 ports, low-high');
           continue;
         }
-        for (let p = lo; p <= hi; p++) s.binds.push(this.entry(a, `${range[1]}:${p}`));
+        for (let p = lo; p <= hi; p++) s.binds.push(tlsEntry(`${range[1]}:${p}`));
         continue;
       }
-      s.binds.push(this.entry(a, text));
+      s.binds.push(tlsEntry(text));
     }
   }
 
@@ -1081,7 +1127,11 @@ class CfgParser {
       if (p.hasFE && p.binds.length) {
         out.bind = p.binds.map((b) => b.value);
         this.reg([...base, 'bind'], p.binds[0].pos);
-        p.binds.forEach((b, i) => this.reg([...base, 'bind', i], b.pos));
+        p.binds.forEach((b, i) => {
+          this.reg([...base, 'bind', i], b.pos);
+          if (b.sub) for (const [k, sp] of Object.entries(b.sub)) this.reg([...base, 'bind', i, k], sp);
+          if (b.crtItems) b.crtItems.forEach((cp, j) => this.reg([...base, 'bind', i, 'crt', j], cp));
+        });
       }
       if (p.hasBE) this.httpCheckWithoutHttpchk(p);
       const inherited = p.parent?.set;

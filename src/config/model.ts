@@ -54,6 +54,16 @@ export interface BindAddress {
   port: number;
   /** as written, for messages */
   text: string;
+  /** TLS termination on this address (`bind ... ssl crt ...`) */
+  ssl: boolean;
+  /**
+   * Combined PEM files (certificate chain + private key), in load order; a `crt` directory is
+   * expanded to its *.pem files, sorted. The first one is the default certificate (no SNI or no
+   * match). Empty when !ssl.
+   */
+  certs: string[];
+  /** `ssl-min-ver` as written (SSLv3, TLSv1.0 .. TLSv1.3), or null */
+  sslMinVer: string | null;
 }
 
 export interface StatsConfig {

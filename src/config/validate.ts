@@ -1,7 +1,10 @@
 // The shared validator: a YAML-shaped document (from the YAML reader or the haproxy.cfg reader)
 // becomes the validated Config model. Every problem is collected, not just the first, and each
 // names its source position through the reader's SourceMap.
+import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
+import * as fs from 'node:fs';
 import { isIP } from 'node:net';
+import * as nodePath from 'node:path';
 import * as os from 'node:os';
 import {
   type BackendConfig,
@@ -75,6 +78,8 @@ const COOKIE_KEYS = [
 ] as const;
 const STATS_KEYS = ['enable', 'uri', 'auth', 'realm', 'refresh', 'hide_version', 'admin', 'prometheus'] as const;
 const LOG_KEYS = ['target', 'facility', 'level', 'format'] as const;
+const BIND_KEYS = ['address', 'ssl', 'crt', 'ssl_min_ver'] as const;
+const SSL_VERSIONS = ['SSLv3', 'TLSv1.0', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
 const BALANCE_NAMES = ['roundrobin', 'static-rr', 'leastconn', 'source', 'first', 'random', 'uri', 'hdr(NAME)'];
 const FACILITIES = [
@@ -218,6 +223,63 @@ function has(o: Obj, k: string): boolean {
 /** A list, or a single item standing for a list of one. */
 function asList(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [v];
+}
+
+// ---- TLS certificates ----
+
+/**
+ * A `crt` argument as files: a directory stands for its *.pem files, sorted (HAProxy loads a
+ * directory's certificates too). Problems come back as one entry starting with "!".
+ */
+function expandCrt(f: string): string[] {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(f);
+  } catch (e) {
+    return [`!certificate ${f}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`];
+  }
+  if (!st.isDirectory()) return [f];
+  let names: string[];
+  try {
+    names = fs.readdirSync(f).filter((n) => n.endsWith('.pem')).sort();
+  } catch (e) {
+    return [`!certificate directory ${f}: cannot list it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`];
+  }
+  if (names.length === 0) return [`!certificate directory ${f} holds no *.pem file`];
+  return names.map((n) => nodePath.join(f, n));
+}
+
+/**
+ * Checks one combined PEM (HAProxy's `crt`): readable, a CERTIFICATE and a PRIVATE KEY block,
+ * and the key belongs to the (first, leaf) certificate. uWS would otherwise start a listener
+ * that fails every handshake.
+ */
+export function checkPemFile(file: string): { error?: string; warning?: string } {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'latin1');
+  } catch (e) {
+    return { error: `cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+  }
+  if (!/-----BEGIN CERTIFICATE-----/.test(text)) return { error: 'no CERTIFICATE block in the file' };
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(text)) return { error: 'the private key is encrypted; gatehouse needs an unencrypted key' };
+  if (!/-----BEGIN (?:RSA |EC |DSA )?PRIVATE KEY-----/.test(text)) return { error: 'no PRIVATE KEY block in the file (HAProxy-style crt files hold the certificate chain and the key)' };
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(text);
+  } catch (e) {
+    return { error: `the certificate cannot be parsed (${(e as Error).message})` };
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(text);
+  } catch (e) {
+    return { error: `the private key cannot be parsed (${(e as Error).message})` };
+  }
+  if (!cert.checkPrivateKey(key)) return { error: 'the private key does not match the certificate' };
+  const to = Date.parse(cert.validTo);
+  if (Number.isFinite(to) && to < Date.now()) return { warning: `the certificate expired on ${cert.validTo}` };
+  return {};
 }
 
 // ---- addresses ----
@@ -511,29 +573,96 @@ class Builder {
   binds(v: unknown, path: Path): BindAddress[] {
     const c = this.c;
     const out: BindAddress[] = [];
-    const expected = '"ADDR:PORT" such as "*:80", "127.0.0.1:8080" or "[::]:443"';
+    const expected = '"ADDR:PORT" such as "*:80", "127.0.0.1:8080" or "[::]:443", or { address, ssl: true, crt: FILE_OR_DIR }';
     if (v === null || v === undefined || (Array.isArray(v) && v.length === 0)) return out;
     const seen = new Set<string>();
     asList(v).forEach((item, i) => {
       const p = Array.isArray(v) ? [...path, i] : path;
-      if (typeof item !== 'string') {
+      let text: string;
+      let tls: { ssl: boolean; certs: string[]; sslMinVer: string | null } | undefined = { ssl: false, certs: [], sslMinVer: null };
+      if (isObj(item)) {
+        c.keys(item, p, BIND_KEYS, 'bind');
+        const a = c.str(item, 'address', p, { expected: '"ADDR:PORT"' });
+        if (a === undefined) {
+          if (!has(item, 'address')) c.error(p, 'missing required key "address"', '"ADDR:PORT" such as "*:443"', 'nothing');
+          return;
+        }
+        text = a;
+        tls = this.bindTls(item, p);
+      } else if (typeof item === 'string') {
+        text = item;
+      } else {
         c.bad(p, expected, item);
         return;
       }
-      const hp = parseHostPort(item.trim(), true);
+      const hp = parseHostPort(text.trim(), true);
       if (typeof hp === 'string') {
-        c.error(p, `invalid bind address: ${hp}`, expected, describeValue(item));
+        c.error(isObj(item) ? [...p, 'address'] : p, `invalid bind address: ${hp}`, expected, describeValue(text));
         return;
       }
+      if (tls === undefined) return;
       const key = `${hp.host}|${hp.port}`;
       if (seen.has(key)) {
-        c.error(p, `duplicate bind "${item}" in the same section`);
+        c.error(p, `duplicate bind "${text}" in the same section`);
         return;
       }
       seen.add(key);
-      out.push({ host: hp.host, port: hp.port, text: item });
+      out.push({ host: hp.host, port: hp.port, text, ...tls });
     });
+    // One uWS app serves all binds of a frontend, and an app is either TLS or plain.
+    if (out.some((x) => x.ssl) && out.some((x) => !x.ssl)) {
+      c.error(path, 'a frontend cannot mix ssl and plain binds: put ssl and plain binds in separate frontends', 'all binds ssl, or none', out.map((x) => `"${x.text}"${x.ssl ? ' ssl' : ''}`).join(', '));
+    }
     return out;
+  }
+
+  /** The TLS part of a bind map: `ssl`, `crt` (files or directories), `ssl_min_ver`. Undefined on error. */
+  private bindTls(o: Obj, p: Path): { ssl: boolean; certs: string[]; sslMinVer: string | null } | undefined {
+    const c = this.c;
+    const before = c.errors.length;
+    const ssl = c.bool(o, 'ssl', p) ?? false;
+    const sslMinVer = c.nullableStr(o, 'ssl_min_ver', p) ?? null;
+    const certs: string[] = [];
+    if (sslMinVer !== null) {
+      if (!SSL_VERSIONS.includes(sslMinVer)) {
+        c.error([...p, 'ssl_min_ver'], 'invalid value', `one of ${SSL_VERSIONS.join(', ')}`, describeValue(sslMinVer));
+      } else if (sslMinVer === 'TLSv1.3') {
+        c.error([...p, 'ssl_min_ver'], 'ssl_min_ver TLSv1.3 is not supported: uWebSockets.js 20.30 cannot raise the minimum TLS version above TLSv1.2', 'SSLv3, TLSv1.0, TLSv1.1 or TLSv1.2', '"TLSv1.3"');
+      } else if (sslMinVer !== 'TLSv1.2') {
+        c.warn([...p, 'ssl_min_ver'], `ssl_min_ver ${sslMinVer} has no effect: uWebSockets.js always requires TLSv1.2 or later`);
+      }
+    }
+    const hasCrt = has(o, 'crt') && o.crt !== null && !(Array.isArray(o.crt) && o.crt.length === 0);
+    if (ssl && !hasCrt) {
+      c.error(p, 'an ssl bind needs a certificate: "crt" is missing', 'crt: a PEM file (certificate chain and private key) or a directory of them', 'nothing');
+    } else if (!ssl && hasCrt) {
+      c.error([...p, 'crt'], '"crt" without "ssl: true": the certificate would not be used', 'ssl: true', describeValue(o.ssl ?? false));
+    } else if (!ssl && sslMinVer !== null) {
+      c.error([...p, 'ssl_min_ver'], '"ssl_min_ver" without "ssl: true"', 'ssl: true', describeValue(o.ssl ?? false));
+    }
+    if (ssl && hasCrt) {
+      asList(o.crt).forEach((f, i) => {
+        const fp = Array.isArray(o.crt) ? [...p, 'crt', i] : [...p, 'crt'];
+        if (typeof f !== 'string' || f === '') {
+          c.bad(fp, 'a PEM file or a directory of PEM files', f);
+          return;
+        }
+        for (const file of expandCrt(f)) {
+          if (file.startsWith('!')) {
+            c.error(fp, file.slice(1), 'a PEM file with the certificate chain and its private key, or a directory of *.pem files', `"${f}"`);
+            continue;
+          }
+          const problem = checkPemFile(file);
+          if (problem.error) c.error(fp, `certificate ${file}: ${problem.error}`, 'a PEM file with the certificate chain and its matching private key', `"${file}"`);
+          else {
+            if (problem.warning) c.warn(fp, `certificate ${file}: ${problem.warning}`);
+            const abs = nodePath.resolve(file);
+            if (!certs.includes(abs)) certs.push(abs);
+          }
+        }
+      });
+    }
+    return c.errors.length === before ? { ssl, certs, sslMinVer } : undefined;
   }
 
   stats(v: unknown, path: Path): StatsConfig | null {
@@ -830,6 +959,10 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
         c.add('error', at, `${p.kind} "${p.name}" needs at least one bind address`, '"ADDR:PORT" such as "*:80"', has(p.raw, 'bind') ? describeValue(p.raw.bind) : 'nothing', true);
       }
       const stats = has(p.raw, 'stats') ? b.stats(p.raw.stats, [...p.path, 'stats']) : null;
+      if (stats !== null && stats.enable && binds.some((x) => x.ssl)) {
+        // the stats page is served by the primary thread over plain node:http
+        c.error([...p.path, 'stats'], `the stats page cannot be served on an ssl bind yet: give ${p.kind} "${p.name}" plain binds (for example 127.0.0.1 only)`, 'plain binds', 'ssl binds');
+      }
       const logs = s.logs ?? d.logs ?? 'global';
       const fe: FrontendConfig = {
         name: p.name,

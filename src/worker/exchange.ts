@@ -169,7 +169,7 @@ export class Exchange implements ConnOwner {
     if (routing.requestRules[fe.index]) {
       this.clientIp = clientAddress(res);
       const view = (this.view ??= new RequestView());
-      fillRequestView(view, req, this.clientIp, fe.port, false, routing.requestNeedsHeaders[fe.index]);
+      fillRequestView(view, req, this.clientIp, fe.port, fe.tls, routing.requestNeedsHeaders[fe.index]);
       decision = rt.decision;
       evalRequest(routing, fe.index, view, decision);
       if (decision.action === ACT_FORWARD) be = decision.backend >= 0 ? rt.backends[decision.backend] : null;
@@ -177,7 +177,7 @@ export class Exchange implements ConnOwner {
     this.responseRules = be !== null && routing.responseRules(fe.index, be.index);
     if (this.responseRules && decision === null) {
       this.clientIp = clientAddress(res);
-      fillRequestView((this.view ??= new RequestView()), req, this.clientIp, fe.port, false, true);
+      fillRequestView((this.view ??= new RequestView()), req, this.clientIp, fe.port, fe.tls, true);
     }
     this.be = be;
     this.backend = be === null ? -1 : be.index;
@@ -191,7 +191,7 @@ export class Exchange implements ConnOwner {
       this.clientIp = clientAddress(res);
     }
 
-    collectRequestHead(req, be !== null && be.keyKind === KEY_HDR ? be.cfg.balanceHeader : null);
+    collectRequestHead(req, be !== null && be.keyKind === KEY_HDR ? be.cfg.balanceHeader : null, fe.tls);
     this.clientClose = scratch.close || rt.draining;
     this.hashHeader = scratch.hashHeader;
     const bad = validateRequest(this.method, url, q, scratch, rt.limits);
@@ -214,6 +214,7 @@ export class Exchange implements ConnOwner {
     if (be !== null && be.cookies !== null) head += requestCookieLine(this, be.cookies, be.firstServer, scratch.cookie);
     else if (scratch.cookie !== null) head += 'cookie: ' + scratch.cookie + CRLF;
     if (fe.cfg.forwardfor || (be !== null && be.cfg.forwardfor)) head += 'x-forwarded-for: ' + this.clientIp + CRLF;
+    if (fe.tls) head += 'x-forwarded-proto: https\r\n';
     if (scratch.chunked) {
       this.bodyKind = BODY_CHUNKED;
       head += 'transfer-encoding: chunked\r\n';

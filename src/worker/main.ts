@@ -10,6 +10,7 @@ import { WorkerTelemetry } from '../stats/telemetry-worker';
 import type { FrontendRuntime } from './runtime';
 import { WorkerRuntime } from './runtime';
 import { Exchange } from './exchange';
+import { createFrontendApp } from './tls';
 import type { PrimaryToWorker, WorkerToPrimary } from './messages';
 
 export interface WorkerInit {
@@ -48,8 +49,8 @@ class Worker {
     for (const fe of this.rt.frontends) {
       // Stats listeners are served by the primary thread.
       if (fe.cfg.stats !== null && fe.cfg.stats.enable) continue;
-      const app = uWS.App();
-      app.any('/*', (res, req) => this.onRequest(fe, res, req));
+      // uWS.App, or uWS.SSLApp with SNI certificates for a frontend with ssl binds
+      const app = createFrontendApp(fe.cfg, (res, req) => this.onRequest(fe, res, req));
       this.apps.push(app);
       for (const b of fe.cfg.binds) {
         jobs.push(

@@ -27,6 +27,8 @@ export const scratch = {
 };
 
 let hashName: string | null = null;
+/** a TLS frontend sets X-Forwarded-Proto itself: drop whatever the client claimed */
+let dropForwardedProto = false;
 /** header names listed in the request's Connection header (besides close/keep-alive) */
 let connectionListed: string[] | null = null;
 
@@ -57,6 +59,9 @@ function collect(name: string, value: string): void {
       scratch.host = true;
       scratch.hostCount++;
       break;
+    case 'x-forwarded-proto':
+      if (dropForwardedProto) return;
+      break;
     default:
       if (name.startsWith('proxy-')) return;
       if (connectionListed !== null && connectionListed.includes(name)) return;
@@ -70,7 +75,8 @@ function collect(name: string, value: string): void {
  * hashes (balance hdr), or null. The cookie header is kept apart (scratch.cookie) because
  * persistence may rewrite it; the caller forwards it.
  */
-export function collectRequestHead(req: HttpRequest, hashHeader: string | null): void {
+export function collectRequestHead(req: HttpRequest, hashHeader: string | null, tls = false): void {
+  dropForwardedProto = tls;
   scratch.headers = '';
   scratch.contentLength = 0;
   scratch.chunked = false;

@@ -45,6 +45,8 @@ export interface FrontendRuntime {
   logs: boolean;
   /** the port rules see as dst_port (the first bind's) */
   port: number;
+  /** TLS frontend (all its binds are ssl): X-Forwarded-Proto https, ssl_fc true */
+  tls: boolean;
 }
 
 export interface ServerRuntime {
@@ -172,6 +174,7 @@ export class WorkerRuntime {
       backend: f.defaultBackend === null ? null : this.backends[this.index.backendByName.get(f.defaultBackend)!],
       logs: f.logs.length > 0,
       port: f.binds.length > 0 ? f.binds[0].port : 0,
+      tls: f.binds.length > 0 && f.binds[0].ssl,
     }));
   }
 }
