@@ -47,9 +47,11 @@ export class UpstreamConn {
     owner: ConnOwner,
   ) {
     this.owner = owner;
-    this.socket = net.connect({ host, port, noDelay: true });
+    // Reads land in one buffer per worker thread, handed to the parser and forgotten before the
+    // next read: no Buffer per read and no Readable push/emit. Whoever keeps bytes past
+    // onUpstreamData (the exchange's backpressure queue) must copy them.
+    this.socket = net.connect({ host, port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.onRead.bind(this) } });
     this.socket.on('connect', this.onConnect.bind(this));
-    this.socket.on('data', this.onData.bind(this));
     this.socket.on('drain', this.onDrain.bind(this));
     this.socket.on('error', noop);
     this.socket.on('close', this.onClose.bind(this));
@@ -113,6 +115,11 @@ export class UpstreamConn {
     if (this.owner) this.owner.onUpstreamConnect(this);
   }
 
+  private onRead(n: number, buf: Uint8Array): boolean {
+    this.onData((buf as Buffer).subarray(0, n));
+    return true;
+  }
+
   private onData(data: Buffer): void {
     if (this.owner === null) {
       // Bytes from an idle server: it is out of step with us; never reuse it.
@@ -150,5 +157,7 @@ export class UpstreamConn {
     }
   }
 }
+
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 function noop(): void {}

@@ -536,7 +536,7 @@ export class Exchange implements ConnOwner {
       // request (possibly on another worker) never sees this one as still active.
       if (this.bytesOut >= this.total) this.releaseServer();
       if (this.outQueue.length > 0) {
-        this.outQueue.push(chunk);
+        this.outQueue.push(Buffer.from(chunk)); // chunk is a view of the shared read buffer
         return;
       }
       const off = res.getWriteOffset();
@@ -544,7 +544,7 @@ export class Exchange implements ConnOwner {
       if (r[1]) {
         this.responded = true;
       } else if (!r[0]) {
-        this.outQueue.push(chunk);
+        this.outQueue.push(Buffer.from(chunk)); // chunk is a view of the shared read buffer
         this.outOffset = off;
         this.pauseUpstream();
         res.onWritable(this.onWritableB);
