@@ -68,8 +68,15 @@ export interface Proc {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+const tmpDirs: string[] = [];
+process.on('exit', () => {
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A file in a fresh temporary folder, removed when the test process exits. */
 export function tmpFile(name: string, content: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-test-'));
+  tmpDirs.push(dir);
   const f = path.join(dir, name);
   fs.writeFileSync(f, content);
   return f;
