@@ -8,7 +8,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
-import { freePort, sleep, startGatehouse, oneServerYaml } from './helpers/net';
+import { freePort, sleep, startGatehouse, oneServerYaml, RawTcpServer } from './helpers/net';
 import { corpus, type CorpusCase, type SeenRequest } from './corpus/requests';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -38,31 +38,15 @@ interface Seen {
 }
 
 /** Raw TCP backend; strict llhttp; answers each request with "METHOD URL BODYLENGTH". */
-class Recorder {
+class Recorder extends RawTcpServer {
   seen: Seen[] = [];
   errors: string[] = [];
   /** connections that closed in the middle of a request */
   cut = 0;
   conns = 0;
-  port = 0;
-  private server = net.createServer((s) => this.onConn(s));
-  private sockets = new Set<net.Socket>();
 
-  start(): Promise<void> {
-    return new Promise((resolve) => this.server.listen(0, '127.0.0.1', () => {
-      this.port = (this.server.address() as net.AddressInfo).port;
-      resolve();
-    }));
-  }
-
-  close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-
-  private onConn(sock: net.Socket): void {
+  protected onConn(sock: net.Socket): void {
     this.conns++;
-    this.sockets.add(sock);
     const p = new HTTPParser();
     p.initialize(HTTPParser.REQUEST, {}, 0, HTTPParser.kLenientNone);
     let cur: Seen | null = null;
@@ -103,7 +87,6 @@ class Recorder {
     });
     sock.on('error', () => {});
     sock.on('close', () => {
-      this.sockets.delete(sock);
       if (midMessage) this.cut++;
     });
   }

@@ -6,7 +6,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
-import { freePort, sleep, startGatehouse, oneServerYaml } from './helpers/net';
+import { freePort, sleep, startGatehouse, oneServerYaml, RawTcpServer } from './helpers/net';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { HTTPParser } = require('_http_common') as { HTTPParser: ParserCtor };
@@ -38,31 +38,14 @@ interface Script {
 }
 
 /** Raw upstream: parses requests with llhttp, looks the script up by path. */
-class ScriptedServer {
+class ScriptedServer extends RawTcpServer {
   scripts = new Map<string, Script>();
   /** connection id per received request path */
   connOf = new Map<string, number>();
   conns = 0;
-  port = 0;
-  private server = net.createServer((s) => this.onConn(s));
-  private sockets = new Set<net.Socket>();
 
-  start(): Promise<void> {
-    return new Promise((resolve) => this.server.listen(0, '127.0.0.1', () => {
-      this.port = (this.server.address() as net.AddressInfo).port;
-      resolve();
-    }));
-  }
-
-  close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-
-  private onConn(sock: net.Socket): void {
+  protected onConn(sock: net.Socket): void {
     const id = ++this.conns;
-    this.sockets.add(sock);
-    sock.on('close', () => this.sockets.delete(sock));
     sock.on('error', () => {});
     const p = new HTTPParser();
     p.initialize(HTTPParser.REQUEST, {}, 0, HTTPParser.kLenientNone);

@@ -305,6 +305,12 @@ export function countHeader(h: string[], len: number, name: string, split: boole
 }
 
 /** Value of the last occurrence (hdr: the last comma-separated value), or null. */
+/** hdr_val: the leading integer of the last value of `name`, '' when there is none. */
+function headerValue(h: string[], len: number, name: string): string {
+  const v = leadingInt(lastHeader(h, len, name, true) ?? '');
+  return v === v ? String(v) : '';
+}
+
 function lastHeader(h: string[], len: number, name: string, split: boolean): string | null {
   for (let i = len - 2; i >= 0; i -= 2) {
     const n = h[i];
@@ -389,10 +395,8 @@ export function sampleText(fetch: number, arg: string, req: RequestView, res: Re
       return String(countHeader(req.headers, req.headersLen, arg, true));
     case F_REQ_FHDR_CNT:
       return String(countHeader(req.headers, req.headersLen, arg, false));
-    case F_REQ_HDR_VAL: {
-      const v = leadingInt(lastHeader(req.headers, req.headersLen, arg, true) ?? '');
-      return v === v ? String(v) : '';
-    }
+    case F_REQ_HDR_VAL:
+      return headerValue(req.headers, req.headersLen, arg);
   }
   if (res === null) return '';
   switch (fetch) {
@@ -406,10 +410,8 @@ export function sampleText(fetch: number, arg: string, req: RequestView, res: Re
       return String(countHeader(res.headers, res.headersLen, arg, true));
     case F_RES_FHDR_CNT:
       return String(countHeader(res.headers, res.headersLen, arg, false));
-    case F_RES_HDR_VAL: {
-      const v = leadingInt(lastHeader(res.headers, res.headersLen, arg, true) ?? '');
-      return v === v ? String(v) : '';
-    }
+    case F_RES_HDR_VAL:
+      return headerValue(res.headers, res.headersLen, arg);
   }
   return '';
 }

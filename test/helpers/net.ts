@@ -237,3 +237,30 @@ backends:
       - { name: ${serverName}, address: "127.0.0.1:${serverPort}" }
 `;
 }
+
+/** A raw TCP server on 127.0.0.1 for scripted peers: subclasses handle each connection. */
+export abstract class RawTcpServer {
+  port = 0;
+  private readonly server = net.createServer((s) => {
+    this.sockets.add(s);
+    s.on('close', () => this.sockets.delete(s));
+    this.onConn(s);
+  });
+  private readonly sockets = new Set<net.Socket>();
+
+  protected abstract onConn(sock: net.Socket): void;
+
+  start(): Promise<void> {
+    return new Promise((resolve) =>
+      this.server.listen(0, '127.0.0.1', () => {
+        this.port = (this.server.address() as net.AddressInfo).port;
+        resolve();
+      }),
+    );
+  }
+
+  close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
