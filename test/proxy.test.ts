@@ -721,3 +721,78 @@ describe('maxconn and the queue', () => {
     }
   });
 });
+
+describe('frontend and global maxconn', () => {
+  /** A backend that holds each request `ms` and records the peak of concurrent requests. */
+  async function peakBackend(ms: number) {
+    const seen = { inFlight: 0, peak: 0 };
+    const be = await startBackend('slow', (req, res) => {
+      req.resume();
+      seen.inFlight++;
+      seen.peak = Math.max(seen.peak, seen.inFlight);
+      setTimeout(() => {
+        seen.inFlight--;
+        res.end('ok');
+      }, ms);
+    });
+    return { be, seen };
+  }
+
+  for (const where of ['frontend', 'global'] as const) {
+    test(`${where} maxconn 2: requests beyond it wait over 2 workers; none is lost`, async () => {
+      // two servers without their own maxconn: only the frontend/global limit can hold requests back
+      const a = await peakBackend(150);
+      const b = await peakBackend(150);
+      const port = await freePort();
+      // timeout queue well above the 4 rounds of 150 ms the 8 requests need
+      let cfg = yamlConfig({ port, servers: [{ name: 'a', port: a.be.port }, { name: 'b', port: b.be.port }] }).replace(
+        'timeout: { connect: 1s,',
+        'timeout: { queue: 5s, connect: 1s,',
+      );
+      cfg =
+        where === 'frontend'
+          ? cfg.replace('    default_backend: be', '    default_backend: be\n    maxconn: 2')
+          : cfg.replace('global:\n', 'global:\n  maxconn: 2\n');
+      assert.match(cfg, /maxconn: 2/);
+      const gh = await startGatehouse(cfg, [port]);
+      try {
+        const replies = await Promise.all(Array.from({ length: 8 }, (_, i) => request(port, { path: `/m${i}` })));
+        for (const r of replies) assert.equal(r.status, 200);
+        assert.equal(a.be.hits + b.be.hits, 8);
+        // the limit is shared by both workers
+        const peakTogether = a.seen.peak + b.seen.peak;
+        assert.ok(peakTogether <= 2, `servers saw ${a.seen.peak}+${b.seen.peak} requests at once`);
+        assert.ok(a.seen.peak <= 2 && b.seen.peak <= 2);
+      } finally {
+        await gh.stop();
+        await a.be.close();
+        await b.be.close();
+      }
+    });
+  }
+
+  test('a request waiting for a frontend slot longer than timeout queue gets 503, then slots are back', async () => {
+    const slow = await peakBackend(1200);
+    const port = await freePort();
+    const cfg = yamlConfig({ port, workers: 1, servers: [{ name: 'slow', port: slow.be.port }] })
+      .replace('    default_backend: be', '    default_backend: be\n    maxconn: 1')
+      .replace('timeout: { connect: 1s,', 'timeout: { queue: 300ms, connect: 1s,');
+    const gh = await startGatehouse(cfg, [port]);
+    try {
+      const first = request(port, { path: '/first' });
+      await sleep(100);
+      const t0 = Date.now();
+      const second = await request(port, { path: '/second' });
+      assert.equal(second.status, 503);
+      assert.ok(Date.now() - t0 < 1100, 'the waiting request got the slot instead of timing out');
+      assert.equal((await first).status, 200);
+      assert.equal(slow.be.hits, 1);
+      // the slot was given back: later requests pass one after another
+      for (let i = 0; i < 2; i++) assert.equal((await request(port, { path: `/after${i}` })).status, 200);
+      assert.equal(slow.seen.peak, 1);
+    } finally {
+      await gh.stop();
+      await slow.be.close();
+    }
+  });
+});

@@ -5,8 +5,8 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../config/model';
-import { C_SCUR, counterRows, createSlab, frontendRow, serverRow, type CounterRows } from '../shared/counters';
-import { BACKEND_STRIDE, B_ACTIVE, SERVER_STRIDE, S_ACTIVE, ServerIndex, type SharedState } from '../shared/state';
+import { C_ADMITTED, C_SCUR, counterRows, createSlab, frontendRow, serverRow, type CounterRows } from '../shared/counters';
+import { BACKEND_STRIDE, B_ACTIVE, FRONTEND_STRIDE, F_ACTIVE, G_ACTIVE_CONN, SERVER_STRIDE, S_ACTIVE, ServerIndex, type SharedState } from '../shared/state';
 import type { WorkerInit } from '../worker/main';
 import type { WorkerToPrimary } from '../worker/messages';
 
@@ -127,7 +127,16 @@ export class Supervisor {
       }
       if (held > 0) Atomics.sub(this.state.backends, b * BACKEND_STRIDE + B_ACTIVE, held);
     }
-    for (let f = 0; f < this.rows.frontends; f++) slab[frontendRow(f) + C_SCUR] = 0;
+    for (let f = 0; f < this.rows.frontends; f++) {
+      const row = frontendRow(f);
+      const admitted = slab[row + C_ADMITTED];
+      if (admitted > 0) {
+        Atomics.sub(this.state.frontends, f * FRONTEND_STRIDE + F_ACTIVE, admitted);
+        Atomics.sub(this.state.global, G_ACTIVE_CONN, admitted);
+      }
+      slab[row + C_SCUR] = 0;
+      slab[row + C_ADMITTED] = 0;
+    }
   }
 
   /** Ask every worker to stop accepting and finish in-flight requests within `graceMs`. */

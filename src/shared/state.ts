@@ -35,8 +35,12 @@ export const B_SMAX = 4;
 export const B_LAST_CHANGE = 5;
 export const BACKEND_STRIDE = 8;
 
+// Per-frontend cells.
+export const F_ACTIVE = 0; // requests holding a frontend maxconn slot, all workers
+export const FRONTEND_STRIDE = 2;
+
 // Global cells.
-export const G_ACTIVE_CONN = 0; // client connections open, all workers (global maxconn)
+export const G_ACTIVE_CONN = 0; // requests holding a global maxconn slot, all workers
 export const G_STARTED = 1; // unix seconds the process started
 export const GLOBAL_CELLS = 4;
 
@@ -107,24 +111,28 @@ export class SharedState {
   readonly servers: Int32Array;
   readonly backends: Int32Array;
   readonly global: Int32Array;
+  readonly frontends: Int32Array;
 
-  constructor(readonly buffer: SharedArrayBuffer, serverCount: number, backendCount: number) {
+  constructor(readonly buffer: SharedArrayBuffer, serverCount: number, backendCount: number, frontendCount: number) {
     const sBytes = serverCount * SERVER_STRIDE * 4;
     const bBytes = backendCount * BACKEND_STRIDE * 4;
+    const gBytes = GLOBAL_CELLS * 4;
     this.servers = new Int32Array(buffer, 0, serverCount * SERVER_STRIDE);
     this.backends = new Int32Array(buffer, sBytes, backendCount * BACKEND_STRIDE);
     this.global = new Int32Array(buffer, sBytes + bBytes, GLOBAL_CELLS);
+    this.frontends = new Int32Array(buffer, sBytes + bBytes + gBytes, frontendCount * FRONTEND_STRIDE);
   }
 
-  static byteLength(serverCount: number, backendCount: number): number {
-    return (serverCount * SERVER_STRIDE + backendCount * BACKEND_STRIDE + GLOBAL_CELLS) * 4;
+  static byteLength(serverCount: number, backendCount: number, frontendCount: number): number {
+    return (serverCount * SERVER_STRIDE + backendCount * BACKEND_STRIDE + GLOBAL_CELLS + frontendCount * FRONTEND_STRIDE) * 4;
   }
 
   /** Primary only: allocate and fill initial values from the config. */
   static create(config: Config): SharedState {
     const idx = new ServerIndex(config);
-    const buf = new SharedArrayBuffer(SharedState.byteLength(idx.serverCount, idx.backendCount));
-    const st = new SharedState(buf, idx.serverCount, idx.backendCount);
+    const fronts = config.frontends.length;
+    const buf = new SharedArrayBuffer(SharedState.byteLength(idx.serverCount, idx.backendCount, fronts));
+    const st = new SharedState(buf, idx.serverCount, idx.backendCount, fronts);
     const now = Math.floor(Date.now() / 1000);
     config.backends.forEach((b, bi) => {
       b.servers.forEach((s, si) => {
@@ -145,7 +153,7 @@ export class SharedState {
 
   static attach(buffer: SharedArrayBuffer, config: Config): SharedState {
     const idx = new ServerIndex(config);
-    return new SharedState(buffer, idx.serverCount, idx.backendCount);
+    return new SharedState(buffer, idx.serverCount, idx.backendCount, config.frontends.length);
   }
 
   get(server: number, cell: number): number {

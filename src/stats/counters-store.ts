@@ -2,6 +2,7 @@
 // primary's own slab (stats requests it answers itself).
 import {
   COUNTER_STRIDE,
+  C_ADMITTED,
   C_CONN_TOT,
   C_LAST_SESS,
   C_REQ_TOT,
@@ -41,7 +42,7 @@ export class CounterStore {
     for (let row = 0; row < this.length; row += COUNTER_STRIDE) {
       for (let c = 0; c < COUNTER_STRIDE; c++) {
         const v = slab[row + c];
-        if (c === C_SCUR) continue; // its sessions died with it
+        if (c === C_SCUR || c === C_ADMITTED) continue; // its sessions died with it
         if (c === C_SMAX || c === C_LAST_SESS) r[row + c] = Math.max(r[row + c], v);
         else r[row + c] += v;
       }

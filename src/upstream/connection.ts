@@ -71,6 +71,28 @@ export class UpstreamConn {
     this.parser.begin(this.owner!, isHead);
   }
 
+  /**
+   * Write a request head that is all the request there is (no body). When nothing is queued in
+   * the socket's Writable, the string goes straight to the TCP handle: Writable's bookkeeping
+   * (write callbacks, a nextTick per write) cost more than the write itself for a small head.
+   * A write the kernel could not take at once completes in libuv, in order with any later
+   * socket.write. A failed write destroys the socket: the owner hears it through 'close'.
+   */
+  writeHead(head: string): void {
+    const sock = this.socket as net.Socket & { _handle: RawHandle | null };
+    const h = sock._handle;
+    if (h === null || sock.writableLength !== 0 || sock.connecting) {
+      sock.write(head);
+      return;
+    }
+    const req = new WriteWrap();
+    req.handle = h;
+    req.oncomplete = noop;
+    req.async = false;
+    const err = h.writeUtf8String(req, head);
+    if (err !== 0) sock.destroy(new Error('write failed (' + err + ')'));
+  }
+
   /** Called by the owner from onUpstreamData. Parse errors become onUpstreamFail(FAIL_PARSE). */
   parse(data: Buffer): void {
     this.received += data.length;
@@ -159,5 +181,18 @@ export class UpstreamConn {
 }
 
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+/** Node's stream handle write request (the object net.Socket uses internally). */
+interface RawWriteReq {
+  handle: RawHandle;
+  oncomplete: () => void;
+  async: boolean;
+}
+interface RawHandle {
+  writeUtf8String(req: RawWriteReq, s: string): number;
+}
+// process.binding is deprecated for new uses, but 'stream_wrap' is on Node's allow-list and
+// is the only way to reach the handle's write without net.Socket's Writable layer.
+const { WriteWrap } = (process as unknown as { binding(name: string): { WriteWrap: new () => RawWriteReq } }).binding('stream_wrap');
 
 function noop(): void {}

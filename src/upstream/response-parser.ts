@@ -2,6 +2,8 @@
 // docs/DESIGN.md). This is the only module that touches the internal binding, so a future
 // hand-written parser can replace it without the proxy noticing.
 
+import { sameLower } from '../shared/ascii';
+
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { HTTPParser } = require('_http_common') as { HTTPParser: HTTPParserCtor };
 
@@ -152,15 +154,15 @@ export class ResponseParser {
     if (this.skipBody || status === 204 || status === 304) {
       framing = FRAMING_NONE;
       for (let i = 0; i < hs.length; i += 2) {
-        if (hs[i].length === 14 && hs[i].toLowerCase() === 'content-length') length = Number(hs[i + 1]);
+        if (sameLower(hs[i], 'content-length')) length = Number(hs[i + 1]);
       }
     } else {
       for (let i = 0; i < hs.length; i += 2) {
         const n = hs[i];
-        if (n.length === 14 && n.toLowerCase() === 'content-length') {
+        if (sameLower(n, 'content-length')) {
           length = Number(hs[i + 1]);
           if (framing !== FRAMING_CHUNKED) framing = length === 0 ? FRAMING_NONE : FRAMING_LENGTH;
-        } else if (n.length === 17 && n.toLowerCase() === 'transfer-encoding') {
+        } else if (sameLower(n, 'transfer-encoding')) {
           // llhttp already rejected anything but a final "chunked" in strict mode
           framing = FRAMING_CHUNKED;
           length = -1;

@@ -50,6 +50,8 @@ import { validateRequest } from './request-validate';
 import { KEY_HDR, KEY_SOURCE, KEY_URI, type BackendRuntime, type FrontendRuntime, type WorkerRuntime } from './runtime';
 import { finishResponseCookies, requestCookieLine, responseSetCookie } from './persistence';
 import { CookieTxn } from '../persistence/cookie';
+import { sameLower } from '../shared/ascii';
+import { performance } from 'node:perf_hooks';
 
 /** Request body bytes kept so a request can be re-sent after a failed or stale connection. */
 const REPLAY_LIMIT = 64 * 1024;
@@ -97,6 +99,10 @@ export class Exchange implements ConnOwner {
   direct = false;
   /** waiting in the backend's queue for a server slot (maxconn) */
   private queued = false;
+  /** waiting in the frontend's queue for a frontend/global maxconn slot */
+  private feQueued = false;
+  /** holds a frontend/global maxconn slot (WorkerRuntime.admit) */
+  private admitted = false;
   private queueExclude = -1;
   private tQueued = 0;
   /** the balance hdr(NAME) value: kept because retries pick again after scratch is reused */
@@ -238,7 +244,35 @@ export class Exchange implements ConnOwner {
     }
     this.retriesLeft = be.cfg.retries;
     rt.active.add(this);
+    if (!rt.admit(fe)) {
+      this.waitAdmission();
+      return;
+    }
+    this.admitted = true;
     this.dispatch(-1);
+  }
+
+  /** Frontend or global maxconn reached: wait for a slot, up to the backend's `timeout queue`. */
+  private waitAdmission(): void {
+    this.feQueued = true;
+    this.tQueued = performance.now();
+    this.deadline = Date.now() + this.be!.cfg.timeouts.queue;
+    this.fe.queue.push(this);
+    this.rt.admissionWaiting++;
+  }
+
+  /** Called by the worker when a maxconn slot may have freed; false = still full. */
+  retryAdmission(): boolean {
+    if (this.res === null || this.finished) {
+      this.dequeue();
+      return true;
+    }
+    if (!this.rt.admit(this.fe)) return false;
+    this.admitted = true;
+    this.dequeue();
+    this.deadline = 0;
+    this.dispatch(-1);
+    return true;
   }
 
   /** Pick a server (avoiding `exclude`) and get a connection to it. */
@@ -289,6 +323,15 @@ export class Exchange implements ConnOwner {
 
   /** Leave the queue (dispatched, timed out or aborted). */
   private dequeue(): void {
+    if (this.feQueued) {
+      this.feQueued = false;
+      const q = this.fe.queue;
+      const i = q.indexOf(this);
+      if (i >= 0) q.splice(i, 1);
+      this.rt.admissionWaiting--;
+      this.tw = performance.now() - this.tQueued;
+      return;
+    }
     if (!this.queued) return;
     this.queued = false;
     const be = this.be!;
@@ -333,7 +376,7 @@ export class Exchange implements ConnOwner {
     Atomics.sub(rt.state.servers, this.server * SERVER_STRIDE + S_ACTIVE, 1);
     Atomics.sub(rt.state.backends, this.be!.index * BACKEND_STRIDE + B_ACTIVE, 1);
     rt.slab[rt.servers[this.server].row + C_SCUR]--;
-    if (this.be!.queue.length > 0) rt.scheduleDrain(this.be!);
+    if (this.be!.queue.length > 0) rt.scheduleDrain();
   }
 
   private connectFresh(): void {
@@ -357,7 +400,7 @@ export class Exchange implements ConnOwner {
     this.tSent = performance.now();
     this.deadline = Date.now() + this.be!.cfg.timeouts.server;
     if (this.bodyKind === BODY_NONE) {
-      sock.write(this.head);
+      conn.writeHead(this.head);
       return;
     }
     sock.cork();
@@ -511,7 +554,7 @@ export class Exchange implements ConnOwner {
       const name = headers[i];
       if (name.length === 0 || isHopByHopResponseHeader(name)) continue;
       if (listed !== null && listed.includes(name.toLowerCase())) continue;
-      if (cookies !== null && name.length === 10 && name.toLowerCase() === 'set-cookie') {
+      if (cookies !== null && sameLower(name, 'set-cookie')) {
         const v = responseSetCookie(this, cookies, be.firstServer, headers[i + 1]);
         if (v !== null) res.writeHeader(name, v);
         continue;
@@ -704,7 +747,7 @@ export class Exchange implements ConnOwner {
   /** Called by the worker's ticker when `deadline` passed. */
   onTimeout(): void {
     if (this.finished) return;
-    if (this.queued) {
+    if (this.queued || this.feQueued) {
       this.dequeue();
       this.answer(E503, 'sQ');
       return;
@@ -926,6 +969,10 @@ export class Exchange implements ConnOwner {
       }
     }
     rt.active.delete(this);
+    if (this.admitted) {
+      this.admitted = false;
+      rt.releaseAdmission(this.fe);
+    }
     if (rt.telemetry !== null) rt.telemetry.onRequestDone(this);
     // uWS keeps delivering an unfinished upload to this object's onData: it may only serve
     // another request once the body is complete (onClientData recycles it then).
@@ -967,6 +1014,8 @@ export class Exchange implements ConnOwner {
     this.responseRules = false;
     this.hashHeader = null;
     this.queued = false;
+    this.feQueued = false;
+    this.admitted = false;
     this.queueExclude = -1;
     this.tw = 0;
     this.deadline = 0;
@@ -978,17 +1027,17 @@ export class Exchange implements ConnOwner {
 function isHopByHopResponseHeader(name: string): boolean {
   switch (name.length) {
     case 4:
-      return name.toLowerCase() === 'date';
+      return sameLower(name, 'date');
     case 7:
-      return name.toLowerCase() === 'trailer' || name.toLowerCase() === 'upgrade';
+      return sameLower(name, 'trailer') || sameLower(name, 'upgrade');
     case 10:
-      return name.toLowerCase() === 'connection' || name.toLowerCase() === 'keep-alive';
+      return sameLower(name, 'connection') || sameLower(name, 'keep-alive');
     case 14:
-      return name.toLowerCase() === 'content-length';
+      return sameLower(name, 'content-length');
     case 16:
-      return name.toLowerCase() === 'proxy-connection';
+      return sameLower(name, 'proxy-connection');
     case 17:
-      return name.toLowerCase() === 'transfer-encoding';
+      return sameLower(name, 'transfer-encoding');
     default:
       return false;
   }
@@ -998,7 +1047,7 @@ function isHopByHopResponseHeader(name: string): boolean {
 function connectionListed(headers: string[]): string[] | null {
   let out: string[] | null = null;
   for (let i = 0; i < headers.length; i += 2) {
-    if (headers[i].length !== 10 || headers[i].toLowerCase() !== 'connection') continue;
+    if (!sameLower(headers[i], 'connection')) continue;
     const v = headers[i + 1];
     // the common values list nothing else
     if (v.length <= 10 && (v === 'keep-alive' || v === 'close' || v === 'Keep-Alive' || v === 'Close')) continue;

@@ -3,8 +3,8 @@
 import type { BackendConfig, Config, FrontendConfig } from '../config/model';
 import type { Balancer } from '../balancing/balancer';
 import { createBalancers } from '../balancing';
-import { backendRow, counterRows, frontendRow, serverRow, type CounterRows } from '../shared/counters';
-import { SERVER_STRIDE, S_ACTIVE, ServerIndex, SharedState } from '../shared/state';
+import { C_ADMITTED, backendRow, counterRows, frontendRow, serverRow, type CounterRows } from '../shared/counters';
+import { FRONTEND_STRIDE, F_ACTIVE, G_ACTIVE_CONN, SERVER_STRIDE, S_ACTIVE, ServerIndex, SharedState } from '../shared/state';
 import { ServerPool } from '../upstream/pool';
 import type { WorkerTelemetry } from '../stats/telemetry-worker';
 import type { Exchange } from './exchange';
@@ -47,6 +47,10 @@ export interface FrontendRuntime {
   port: number;
   /** TLS frontend (all its binds are ssl): X-Forwarded-Proto https, ssl_fc true */
   tls: boolean;
+  /** concurrent requests allowed through this frontend, all workers (frontend maxconn) */
+  maxconn: number;
+  /** requests of this worker waiting for a frontend or global maxconn slot, oldest first */
+  queue: Exchange[];
 }
 
 export interface ServerRuntime {
@@ -94,9 +98,40 @@ export class WorkerRuntime {
     return false;
   }
 
+  readonly globalMaxconn: number;
+
+  /**
+   * Take a frontend and a global maxconn slot, or neither. HAProxy counts connections (it stops
+   * accepting at maxconn); uWS 20.30 has no connection hooks, so gatehouse counts requests in
+   * progress: an idle keep-alive connection holds no slot, a request beyond the limit waits.
+   */
+  admit(fe: FrontendRuntime): boolean {
+    const st = this.state;
+    const cell = fe.index * FRONTEND_STRIDE + F_ACTIVE;
+    const f = Atomics.add(st.frontends, cell, 1);
+    const g = Atomics.add(st.global, G_ACTIVE_CONN, 1);
+    if (f >= fe.maxconn || g >= this.globalMaxconn) {
+      Atomics.sub(st.frontends, cell, 1);
+      Atomics.sub(st.global, G_ACTIVE_CONN, 1);
+      return false;
+    }
+    this.slab[fe.row + C_ADMITTED]++;
+    return true;
+  }
+
+  /** Give back what admit() took; waiting requests get their turn. */
+  releaseAdmission(fe: FrontendRuntime): void {
+    Atomics.sub(this.state.frontends, fe.index * FRONTEND_STRIDE + F_ACTIVE, 1);
+    Atomics.sub(this.state.global, G_ACTIVE_CONN, 1);
+    this.slab[fe.row + C_ADMITTED]--;
+    if (this.admissionWaiting > 0) this.scheduleDrain();
+  }
+
+  /** requests of this worker waiting in frontend queues */
+  admissionWaiting = 0;
+
   /** A slot freed: let queued requests try again once the current callback is over. */
-  scheduleDrain(be: BackendRuntime): void {
-    void be;
+  scheduleDrain(): void {
     if (this.drainScheduled) return;
     this.drainScheduled = true;
     setImmediate(this.drainB);
@@ -105,6 +140,16 @@ export class WorkerRuntime {
   /** Oldest first; stop at the first that still finds every server full. Also run by the ticker. */
   drainQueues(): void {
     this.drainScheduled = false;
+    if (this.admissionWaiting > 0) {
+      for (const fe of this.frontends) {
+        const q = fe.queue;
+        while (q.length > 0) {
+          const ex = q[0];
+          if (!ex.retryAdmission()) break;
+          if (q[0] === ex) q.shift();
+        }
+      }
+    }
     for (const be of this.backends) {
       const q = be.queue;
       while (q.length > 0) {
@@ -175,6 +220,9 @@ export class WorkerRuntime {
       logs: f.logs.length > 0,
       port: f.binds.length > 0 ? f.binds[0].port : 0,
       tls: f.binds.length > 0 && f.binds[0].ssl,
+      maxconn: f.maxconn,
+      queue: [],
     }));
+    this.globalMaxconn = config.global.maxconn;
   }
 }
