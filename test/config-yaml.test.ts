@@ -45,7 +45,7 @@ global:
     - { target: "udp://127.0.0.1:514", facility: local1, level: info, format: rfc5424 }
 defaults:
   mode: http
-  timeout: { connect: 4s, client: 30s, server: 31s, http_request: 9s, http_keep_alive: 2s, check: 1500ms, queue: 6s, tunnel: 1h }
+  timeout: { connect: 4s, client: 30s, server: 31s, http_request: 10s, http_keep_alive: 10s, check: 1500ms, queue: 6s, tunnel: 1h }
   retries: 2
   redispatch: true
   forwardfor: true
@@ -97,10 +97,21 @@ listen:
     stats: { uri: "/haproxy?stats", auth: ["admin:pa:ss"], refresh: 5s, admin: true, prometheus: true }
 `;
 
+test('http_request and http_keep_alive other than uWS\'s fixed 10s are kept but warned about', () => {
+  const cfg = FULL.replace('http_request: 10s, http_keep_alive: 10s,', 'http_request: 5s, http_keep_alive: 2s,');
+  assert.notEqual(cfg, FULL);
+  const { config, warnings } = build(cfg);
+  assert.equal(config.frontends[0].timeouts.httpRequest, 5000);
+  assert.equal(config.frontends[0].timeouts.httpKeepAlive, 2000);
+  const texts = warnings.map((w) => w.message);
+  assert.equal(texts.filter((t) => /timeout http_request 5000ms is not applied/.test(t)).length, 1, texts.join('\n'));
+  assert.equal(texts.filter((t) => /timeout http_keep_alive 2000ms is not applied/.test(t)).length, 1, texts.join('\n'));
+});
+
 test('a complete valid config maps to the exact model', () => {
   const { config, warnings } = build(FULL);
   assert.deepEqual(warnings, []);
-  const timeouts = { connect: 4000, client: 30000, server: 31000, httpRequest: 9000, httpKeepAlive: 2000, check: 1500, queue: 6000, tunnel: 3_600_000 };
+  const timeouts = { connect: 4000, client: 30000, server: 31000, httpRequest: 10000, httpKeepAlive: 10000, check: 1500, queue: 6000, tunnel: 3_600_000 };
   const logs: LogTarget[] = [
     { target: 'stdout', facility: 'local0', level: 'debug', format: 'rfc3164' },
     { target: 'udp://127.0.0.1:514', facility: 'local1', level: 'info', format: 'rfc5424' },

@@ -296,7 +296,8 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
   client: 50000,
   server: 50000,
   httpRequest: 10000,
-  httpKeepAlive: 5000,
+  // uWS's fixed idle timeout; see validate.ts (UWS_IDLE_MS)
+  httpKeepAlive: 10000,
   check: 2000,
   queue: 5000,
   tunnel: 3600000,

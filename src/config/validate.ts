@@ -59,6 +59,8 @@ const PLACEMENT: Record<string, string> = {
   use_backend: 'frontends and listen sections',
 };
 
+/** uWS 20.30's fixed HTTP idle timeout (HTTP_IDLE_TIMEOUT_S): what http_request and http_keep_alive really are. */
+const UWS_IDLE_MS = 10_000;
 const TIMEOUT_KEYS: Record<string, keyof Timeouts> = {
   connect: 'connect', client: 'client', server: 'server', http_request: 'httpRequest',
   http_keep_alive: 'httpKeepAlive', check: 'check', queue: 'queue', tunnel: 'tunnel',
@@ -432,6 +434,12 @@ class Builder {
           // A zero timeout would fire at once; HAProxy also requires a positive value.
           const ms = c.duration(t, yamlKey, tp, 1);
           if (ms !== undefined) s.timeouts[modelKey] = ms;
+          if (ms !== undefined && ms !== UWS_IDLE_MS && (yamlKey === 'http_request' || yamlKey === 'http_keep_alive')) {
+            c.warn(
+              [...tp, yamlKey],
+              `timeout ${yamlKey} ${ms}ms is not applied: uWebSockets.js closes a connection whose request head is incomplete, or that is idle between requests, after its fixed 10s`,
+            );
+          }
         }
       }
     }
