@@ -127,7 +127,13 @@ export class Exchange implements ConnOwner {
   private upstreamComplete = false;
   private framing = FRAMING_NONE;
   private total = 0;
-  private outQueue: Buffer[] = [];
+  /**
+   * Response bytes the client could not take yet (Content-Length responses): body offsets
+   * [outOffset, outOffset + stageLen). One buffer per exchange object, reused by every request
+   * it serves, so a long download under backpressure allocates nothing per read.
+   */
+  private stage: Buffer | null = null;
+  private stageLen = 0;
   private outOffset = 0;
   private upstreamPaused = false;
   private feedData: Buffer | null = null;
@@ -578,8 +584,8 @@ export class Exchange implements ConnOwner {
       // Free the server's slot before the last byte reaches the client, so the client's next
       // request (possibly on another worker) never sees this one as still active.
       if (this.bytesOut >= this.total) this.releaseServer();
-      if (this.outQueue.length > 0) {
-        this.outQueue.push(Buffer.from(chunk)); // chunk is a view of the shared read buffer
+      if (this.stageLen > 0) {
+        this.stageChunk(chunk);
         return;
       }
       const off = res.getWriteOffset();
@@ -587,8 +593,9 @@ export class Exchange implements ConnOwner {
       if (r[1]) {
         this.responded = true;
       } else if (!r[0]) {
-        this.outQueue.push(Buffer.from(chunk)); // chunk is a view of the shared read buffer
+        // uWS took part of it (up to its write offset); keep the whole chunk and resend the rest
         this.outOffset = off;
+        this.stageChunk(chunk);
         this.pauseUpstream();
         res.onWritable(this.onWritableB);
       }
@@ -598,6 +605,19 @@ export class Exchange implements ConnOwner {
       this.pauseUpstream();
       res.onWritable(this.onWritableB);
     }
+  }
+
+  /** Keep a copy of `chunk` (a view of the shared read buffer) until the client can take it. */
+  private stageChunk(chunk: Buffer): void {
+    const need = this.stageLen + chunk.length;
+    let stage = this.stage;
+    if (stage === null || stage.length < need) {
+      const grown = Buffer.allocUnsafe(Math.max(need, 64 * 1024));
+      if (stage !== null && this.stageLen > 0) stage.copy(grown, 0, 0, this.stageLen);
+      this.stage = stage = grown;
+    }
+    chunk.copy(stage, this.stageLen);
+    this.stageLen = need;
   }
 
   onResponseComplete(): void {
@@ -643,21 +663,18 @@ export class Exchange implements ConnOwner {
     const res = this.res;
     if (res === null) return true;
     this.clientDeadline = Date.now() + this.fe.cfg.timeouts.client;
-    if (this.framing === FRAMING_LENGTH) {
-      const q = this.outQueue;
-      while (q.length > 0) {
-        const c = q[0];
-        const r = res.tryEnd(offset > this.outOffset ? c.subarray(offset - this.outOffset) : c, this.total);
-        if (r[1]) {
-          q.length = 0;
-          this.responded = true;
-          this.maybeFinish();
-          return true;
-        }
-        if (!r[0]) return false;
-        q.shift();
-        offset = this.outOffset = res.getWriteOffset();
+    if (this.framing === FRAMING_LENGTH && this.stageLen > 0) {
+      const from = offset > this.outOffset ? offset - this.outOffset : 0;
+      const r = res.tryEnd(this.stage!.subarray(from, this.stageLen), this.total);
+      if (r[1]) {
+        this.stageLen = 0;
+        this.responded = true;
+        this.maybeFinish();
+        return true;
       }
+      if (!r[0]) return false;
+      this.stageLen = 0;
+      this.outOffset = res.getWriteOffset();
     }
     this.resumeUpstream();
     return true;
@@ -1001,7 +1018,9 @@ export class Exchange implements ConnOwner {
     this.headSent = false;
     this.responded = false;
     this.upstreamComplete = false;
-    this.outQueue.length = 0;
+    this.stageLen = 0;
+    // a buffer grown for an unusual burst is not kept for every later request
+    if (this.stage !== null && this.stage.length > 256 * 1024) this.stage = null;
     this.outOffset = 0;
     this.upstreamPaused = false;
     this.status = 0;
