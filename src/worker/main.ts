@@ -11,6 +11,7 @@ import type { FrontendRuntime } from './runtime';
 import { WorkerRuntime } from './runtime';
 import { Exchange } from './exchange';
 import { createFrontendApp } from './tls';
+import { WebSocketProxy } from './websocket';
 import type { PrimaryToWorker, WorkerToPrimary } from './messages';
 
 export interface WorkerInit {
@@ -28,6 +29,8 @@ const POOL_IDLE_MS = 15000;
 
 class Worker {
   readonly rt: WorkerRuntime;
+  /** WebSocket tunnels (src/worker/websocket.ts) */
+  readonly ws: WebSocketProxy;
   private readonly apps: uWS.TemplatedApp[] = [];
   private readonly listenSockets: uWS.us_listen_socket[] = [];
   private readonly free: Exchange[] = [];
@@ -41,6 +44,9 @@ class Worker {
     const telemetry = new WorkerTelemetry(init.config, init.workerId, post as (m: unknown) => void, state);
     this.rt = new WorkerRuntime(init.config, state, init.slab, init.workerId, telemetry);
     this.rt.onExchangeDone = (ex) => this.recycle(ex);
+    this.ws = new WebSocketProxy(this.rt);
+    // not from inside the uWS close handler that ended the last tunnel
+    this.ws.onEmpty = () => setImmediate(() => this.exitIfIdle());
     this.ticker = setInterval(() => this.tick(), TICK_MS);
   }
 
@@ -50,7 +56,7 @@ class Worker {
       // Stats listeners are served by the primary thread.
       if (fe.cfg.stats !== null && fe.cfg.stats.enable) continue;
       // uWS.App, or uWS.SSLApp with SNI certificates for a frontend with ssl binds
-      const app = createFrontendApp(fe.cfg, (res, req) => this.onRequest(fe, res, req));
+      const app = createFrontendApp(fe.cfg, (res, req) => this.onRequest(fe, res, req), this.ws.behavior(fe));
       this.apps.push(app);
       for (const b of fe.cfg.binds) {
         jobs.push(
@@ -79,7 +85,12 @@ class Worker {
   private recycle(ex: Exchange): void {
     ex.reset();
     if (this.free.length < 4096) this.free.push(ex);
-    if (this.stopping && this.rt.active.size === 0 && Date.now() >= this.lingerUntil) this.exit();
+    this.exitIfIdle();
+  }
+
+  /** Stopping, nothing in flight (requests or WebSocket tunnels) and the linger is over: exit. */
+  private exitIfIdle(): void {
+    if (this.stopping && this.rt.active.size === 0 && this.ws.count === 0 && Date.now() >= this.lingerUntil) this.exit();
   }
 
   private tick(): void {
@@ -90,6 +101,8 @@ class Worker {
       if (ex.deadline !== 0 && ex.deadline < now) ex.onTimeout();
       else if (ex.clientDeadline !== 0 && ex.clientDeadline < now) ex.onClientTimeout();
     }
+    if (this.ws.count > 0) this.ws.tick(now);
+    else this.ws.now = now;
     if (now - this.lastReap > 1000) {
       this.lastReap = now;
       const cutoff = now - POOL_IDLE_MS;
@@ -112,7 +125,7 @@ class Worker {
     const linger = Math.min(DRAIN_LINGER_MS, graceMs);
     this.lingerUntil = Date.now() + linger;
     setTimeout(() => {
-      if (this.rt.active.size === 0) this.exit();
+      if (this.rt.active.size === 0 && this.ws.count === 0) this.exit();
     }, linger).unref();
     setTimeout(() => this.exit(), Math.max(graceMs, linger)).unref();
   }
@@ -141,6 +154,8 @@ class Worker {
     if (this.exited) return;
     this.exited = true;
     clearInterval(this.ticker);
+    // open WebSocket tunnels hear 1001 (Going Away) on both sides, and are logged
+    this.ws.closeAll();
     this.rt.telemetry?.flush();
     for (const s of this.rt.servers) s.pool.closeAll();
     // app.close() also closes keep-alive client connections; a worker that ends with open

@@ -19,6 +19,8 @@ import type { FrontendConfig } from '../config/model';
 import { checkPemFile } from '../config/validate';
 
 export type RequestHandler = (res: uWS.HttpResponse, req: uWS.HttpRequest) => void;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type WsBehavior = uWS.WebSocketBehavior<any>;
 
 /** True when the frontend terminates TLS (the validator forbids mixing ssl and plain binds). */
 export function frontendIsTls(fe: FrontendConfig): boolean {
@@ -50,12 +52,15 @@ export function certServerNames(file: string): string[] {
 }
 
 /**
- * The app serving one frontend, with `handler` on every route of every certificate. For TLS:
+ * The app serving one frontend, with `handler` on every route of every certificate, and `ws`
+ * (WebSocket upgrades, src/worker/websocket.ts) beside it when given. For TLS:
  * the first certificate is the default one, and every name of every certificate is added for
  * SNI (a name already claimed by an earlier certificate keeps the earlier one).
  */
-export function createFrontendApp(fe: FrontendConfig, handler: RequestHandler): uWS.TemplatedApp {
-  if (!frontendIsTls(fe)) return uWS.App().any('/*', handler);
+export function createFrontendApp(fe: FrontendConfig, handler: RequestHandler, ws?: WsBehavior): uWS.TemplatedApp {
+  // uWS gives requests with a Sec-WebSocket-Key to the ws route first; it yields the others.
+  const routes = (r: uWS.TemplatedApp): uWS.TemplatedApp => (ws === undefined ? r.any('/*', handler) : r.any('/*', handler).ws('/*', ws));
+  if (!frontendIsTls(fe)) return routes(uWS.App());
   const certs = frontendCerts(fe);
   if (certs.length === 0) throw new Error(`frontend ${fe.name}: ssl bind without a certificate`);
   // Checked at load, but a restarted worker reads the files again: uWS's addServerName crashes
@@ -66,7 +71,7 @@ export function createFrontendApp(fe: FrontendConfig, handler: RequestHandler): 
   }
   const opts = (file: string): uWS.AppOptions => ({ key_file_name: file, cert_file_name: file });
   const app = uWS.SSLApp(opts(certs[0]));
-  app.any('/*', handler);
+  routes(app);
   const claimed = new Set<string>();
   for (const file of certs) {
     for (const name of certServerNames(file)) {
@@ -74,7 +79,7 @@ export function createFrontendApp(fe: FrontendConfig, handler: RequestHandler): 
       claimed.add(name);
       app.addServerName(name, opts(file));
       // A server name has its own router (see above).
-      app.domain(name).any('/*', handler);
+      routes(app.domain(name));
     }
   }
   return app;
