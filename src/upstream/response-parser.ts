@@ -130,7 +130,7 @@ export class ResponseParser {
         this.framingOk = false;
         return;
       }
-      const r = this.p.execute(off === 0 ? data : data.subarray(off));
+      const r = this.run(off === 0 ? data : data.subarray(off));
       if (typeof r !== 'number') {
         const e = r as Error & { code?: string; reason?: string };
         throw new ResponseParseError(e.code ?? 'HPE_UNKNOWN', e.reason ?? e.message);
@@ -151,9 +151,30 @@ export class ResponseParser {
     }
   }
 
+  /**
+   * Free llhttp's memory now rather than at GC. Freeing it from inside one of its own callbacks
+   * (while execute() runs) kills the process without a message, so that case waits for execute
+   * to return.
+   */
   close(): void {
     this.sink = null;
-    this.p.close();
+    if (this.executing) this.closeAfterExecute = true;
+    else this.p.close();
+  }
+  private executing = false;
+  private closeAfterExecute = false;
+
+  private run(data: Buffer): number | Error {
+    this.executing = true;
+    try {
+      return this.p.execute(data);
+    } finally {
+      this.executing = false;
+      if (this.closeAfterExecute) {
+        this.closeAfterExecute = false;
+        this.p.close();
+      }
+    }
   }
 
   private onMessageBegin(): void {
