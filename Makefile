@@ -2,7 +2,7 @@
 NODE ?= node
 TSC := node_modules/.bin/tsc
 
-.PHONY: build test demo bench clean check-config
+.PHONY: build test demo bench bench-tls bench-acl clean check-config
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -21,6 +21,14 @@ demo: build
 
 bench: build
 	bash native-bench/run.sh
+
+# TLS handshakes/s and keep-alive TLS requests/s vs HAProxy (native-bench/README.md, ~5 min)
+bench-tls: build
+	$(NODE) native-bench/tls.mjs
+
+# cost of 20 ACL routing rules per request (native-bench/README.md, ~3-4 min)
+bench-acl: build
+	$(NODE) native-bench/acl-cost.mjs
 
 clean:
 	rm -rf dist dist-test

@@ -571,7 +571,7 @@ async function main() {
         rss_before_mb: before / 1024, vmhwm_before_mb: hwm0 / 1024, peak_rss_mb: peakKB / 1024, sampled_peak_rss_mb: peak / 1024,
         growth_mb: (peakKB - before) / 1024,
       };
-      log(`${sc.id} ${p.name.padEnd(9)} ${(r.bytes / 2 ** 20).toFixed(0)} MB in ${(r.ms / 1000).toFixed(1)} s; RSS ${(before / 1024).toFixed(1)} MB, peak (VmHWM) ${(peakKB / 1024).toFixed(1)} MB`);
+      log(`${sc.id} ${p.name.padEnd(9)} ${(r.bytes / 2 ** 20).toFixed(0)} MB in ${(r.ms / 1000).toFixed(1)} s; RSS ${(before / 1024).toFixed(1)} MB (VmHWM ${(hwm0 / 1024).toFixed(1)} before), peak sampled ${(peak / 1024).toFixed(1)} MB, VmHWM after ${(hwm1 / 1024).toFixed(1)} MB`);
     }
   }
 
