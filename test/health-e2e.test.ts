@@ -4,28 +4,20 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, describe, test } from 'node:test';
-import { freePort, request, sleep, startBackend, startGatehouse, waitForPort, type Backend } from './helpers/net';
+import { backendYaml, freePort, request, sleep, startBackend, startGatehouse, waitForPort, type Backend } from './helpers/net';
 
 type Gatehouse = Awaited<ReturnType<typeof startGatehouse>>;
 
 function yaml(port: number, servers: { name: string; port: number; backup?: boolean }[], extraBackend = ''): string {
-  return `global:
-  workers: 2
-defaults:
-  timeout: { connect: 1s, client: 10s, server: 5s, check: 500ms }
-  retries: 3
-  redispatch: true
-frontends:
-  fe:
-    bind: ["127.0.0.1:${port}"]
-    default_backend: be
-backends:
-  be:
-    balance: roundrobin
-${extraBackend}    health_check: { type: http, uri: /health, inter: 200ms, rise: 2, fall: 2 }
-    servers:
-${servers.map((s) => `      - { name: ${s.name}, address: "127.0.0.1:${s.port}", check: true, backup: ${s.backup ?? false} }`).join('\n')}
-`;
+  return backendYaml({
+    port,
+    servers: servers.map((s) => ({ name: s.name, port: s.port, keys: `check: true, backup: ${s.backup ?? false}` })),
+    workers: 2,
+    timeout: 'connect: 1s, client: 10s, server: 5s, check: 500ms',
+    retries: 3,
+    defaults: '  redispatch: true\n',
+    backend: `    balance: roundrobin\n${extraBackend}    health_check: { type: http, uri: /health, inter: 200ms, rise: 2, fall: 2 }\n`,
+  });
 }
 
 async function waitFor(what: string, pred: () => boolean, timeoutMs = 10000): Promise<void> {

@@ -46,6 +46,20 @@ ${opts.servers.map((s) => `      - { name: ${s.name}, address: "127.0.0.1:${s.po
 `;
 }
 
+/**
+ * With one slot and a short `timeout queue`, a request behind one that holds the slot gets a 503
+ * in under `withinMs` (before the slot frees), and the first request is still served.
+ */
+async function assertQueueTimeout(port: number, withinMs: number, message: string): Promise<void> {
+  const first = request(port, { path: '/first' });
+  await sleep(100);
+  const t0 = Date.now();
+  const second = await request(port, { path: '/second' });
+  assert.equal(second.status, 503);
+  assert.ok(Date.now() - t0 < withinMs, message);
+  assert.equal((await first).status, 200);
+}
+
 describe('roundrobin over 2 workers', () => {
   let a: Backend, b: Backend, port: number, gh: Awaited<ReturnType<typeof startGatehouse>>;
   before(async () => {
@@ -707,13 +721,7 @@ describe('maxconn and the queue', () => {
       .replace('timeout: { connect: 1s,', 'timeout: { queue: 300ms, connect: 1s,');
     const gh = await startGatehouse(cfg, [port]);
     try {
-      const first = request(port, { path: '/first' });
-      await sleep(100);
-      const t0 = Date.now();
-      const second = await request(port, { path: '/second' });
-      assert.equal(second.status, 503);
-      assert.ok(Date.now() - t0 < 1400, 'the queued request waited for the slot instead of timing out');
-      assert.equal((await first).status, 200);
+      await assertQueueTimeout(port, 1400, 'the queued request waited for the slot instead of timing out');
       assert.equal(slow.hits, 1);
     } finally {
       await gh.stop();
@@ -779,13 +787,7 @@ describe('frontend and global maxconn', () => {
       .replace('timeout: { connect: 1s,', 'timeout: { queue: 300ms, connect: 1s,');
     const gh = await startGatehouse(cfg, [port]);
     try {
-      const first = request(port, { path: '/first' });
-      await sleep(100);
-      const t0 = Date.now();
-      const second = await request(port, { path: '/second' });
-      assert.equal(second.status, 503);
-      assert.ok(Date.now() - t0 < 1100, 'the waiting request got the slot instead of timing out');
-      assert.equal((await first).status, 200);
+      await assertQueueTimeout(port, 1100, 'the waiting request got the slot instead of timing out');
       assert.equal(slow.be.hits, 1);
       // the slot was given back: later requests pass one after another
       for (let i = 0; i < 2; i++) assert.equal((await request(port, { path: `/after${i}` })).status, 200);

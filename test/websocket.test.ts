@@ -13,7 +13,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { loadConfig } from '../src/config/load';
 import { OP_BINARY, OP_CLOSE, OP_TEXT, WsDecoder, WsFrameError, encodeClose, encodeFrame, type WsFrameSink } from '../src/upstream/ws-frame';
 import { HeadParseError, acceptFor, checkSwitchingProtocols, parseResponseHead } from '../src/upstream/ws-handshake';
-import { freePort, RawTcpServer, request, sleep, startGatehouse, tmpFile } from './helpers/net';
+import { backendYaml, freePort, RawTcpServer, request, sleep, startGatehouse, tmpFile } from './helpers/net';
 
 type Gatehouse = Awaited<ReturnType<typeof startGatehouse>>;
 
@@ -146,23 +146,8 @@ function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
 
 const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
-function yaml(port: number, servers: { name: string; port: number }[], extra = ''): string {
-  return `global:
-  workers: 1
-defaults:
-  timeout: { connect: 1s, client: 5s, server: 2s }
-  retries: 1
-  forwardfor: true
-frontends:
-  fe:
-    bind: ["127.0.0.1:${port}"]
-    default_backend: be
-backends:
-  be:
-    balance: roundrobin
-${extra}    servers:
-${servers.map((s) => `      - { name: ${s.name}, address: "127.0.0.1:${s.port}" }`).join('\n')}
-`;
+function yaml(port: number, servers: { name: string; port: number }[]): string {
+  return backendYaml({ port, servers, defaults: '  forwardfor: true\n', backend: '    balance: roundrobin\n' });
 }
 
 describe('websocket through one frontend', () => {

@@ -1,6 +1,8 @@
 // HAProxy's built-in error answers (status line and body as HAProxy 2.6 sends them), so
 // clients and monitoring that match on them keep working.
 
+import type { HttpResponse } from 'uWebSockets.js';
+
 export interface ErrorPage {
   status: string;
   body: string;
@@ -24,3 +26,17 @@ export const E504 = page(504, 'Gateway Time-out', 'Gateway Time-out', "The serve
 export const E414 = page(414, 'Request-URI Too Long', 'Request-URI Too Long', 'The request URI is too long.');
 export const E431 = page(431, 'Request Header Fields Too Large', 'Request Header Fields Too Large', 'The request header fields are too large.');
 export const E501 = page(501, 'Not Implemented', 'Not Implemented', 'The server does not support the functionality required to fulfill the request.');
+
+/** The answer to a request validateRequest() refused with `status`. */
+export function requestErrorPage(status: number): ErrorPage {
+  return status === 400 ? E400 : status === 413 ? E413 : status === 414 ? E414 : status === 431 ? E431 : E501;
+}
+
+/** Write `page` as the whole answer (call it inside res.cork); `close` ends the connection after it. */
+export function writeErrorPage(res: HttpResponse, page: ErrorPage, close: boolean): void {
+  res.writeStatus(page.status);
+  res.writeHeader('content-type', 'text/html');
+  res.writeHeader('cache-control', 'no-cache');
+  if (close) res.writeHeader('connection', 'close');
+  res.end(page.body, close);
+}

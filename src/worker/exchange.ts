@@ -8,32 +8,15 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import {
   C_BIN,
-  C_BOUT,
   C_CLI_ABRT,
   C_DREQ,
   C_DRESP,
   C_INTERCEPTED,
-  C_CTIME_CNT,
-  C_CTIME_SUM,
-  C_ECON,
   C_EREQ,
   C_ERESP,
-  C_HRSP_1XX,
-  C_HRSP_OTHER,
-  C_LAST_SESS,
-  C_LBTOT,
-  C_REQ_TOT,
-  C_RTIME_CNT,
-  C_RTIME_SUM,
-  C_SCUR,
   C_SRV_ABRT,
-  C_STOT,
-  C_TTIME_CNT,
-  C_TTIME_SUM,
-  C_WREDIS,
-  C_WRETR,
 } from '../shared/counters';
-import { BACKEND_STRIDE, B_ACTIVE, B_QUEUE, SERVER_STRIDE, S_ACTIVE, S_OBSERVE_ERRORS } from '../shared/state';
+import { BACKEND_STRIDE, B_QUEUE } from '../shared/state';
 import {
   CONN_BUSY,
   FAIL_CONNECT,
@@ -43,11 +26,22 @@ import {
   type UpstreamConn,
 } from '../upstream/connection';
 import { FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_NONE } from '../upstream/response-parser';
-import { E400, E408, E413, E414, E431, E501, E502, E503, E504, type ErrorPage } from './error-pages';
+import { E408, E502, E503, E504, requestErrorPage, writeErrorPage, type ErrorPage } from './error-pages';
 import { collectRequestHead, rebuildHeaders, scratch } from './request-head';
 import { ACT_DENY, ACT_FORWARD, ACT_REDIRECT, RequestView, evalRequest, evalResponse, fillRequestView, type Decision } from '../rules';
 import { validateRequest } from './request-validate';
-import { KEY_HDR, KEY_SOURCE, KEY_URI, type BackendRuntime, type FrontendRuntime, type WorkerRuntime } from './runtime';
+import { KEY_HDR, KEY_SOURCE, balanceKey, type BackendRuntime, type FrontendRuntime, type WorkerRuntime } from './runtime';
+import {
+  countConnectError,
+  countRequestEnd,
+  countRequestStart,
+  countResponseError,
+  countRetry,
+  countStatus,
+  observeStatus,
+  releaseServerSlot,
+  takeServerSlot,
+} from './accounting';
 import { finishResponseCookies, requestCookieLine, responseSetCookie } from './persistence';
 import { CookieTxn } from '../persistence/cookie';
 import { sameLower } from '../shared/ascii';
@@ -168,11 +162,7 @@ export class Exchange implements ConnOwner {
     this.acceptMs = Date.now();
     this.t0 = performance.now();
     this.frontend = fe.index;
-    const slab = rt.slab;
-    slab[fe.row + C_STOT]++;
-    slab[fe.row + C_REQ_TOT]++;
-    slab[fe.row + C_SCUR]++;
-    slab[fe.row + C_LAST_SESS] = this.acceptMs;
+    countRequestStart(rt.slab, fe.row, this.acceptMs);
 
     // Content routing first: it picks the backend, whose settings shape everything below.
     let be = fe.backend;
@@ -208,7 +198,7 @@ export class Exchange implements ConnOwner {
     this.hashHeader = scratch.hashHeader;
     const bad = validateRequest(this.method, url, q, scratch, rt.limits);
     if (bad !== 0) {
-      this.reject(bad === 400 ? E400 : bad === 413 ? E413 : bad === 414 ? E414 : bad === 431 ? E431 : E501);
+      this.reject(requestErrorPage(bad));
       return;
     }
     if (decision !== null) {
@@ -287,12 +277,7 @@ export class Exchange implements ConnOwner {
     // A valid persistence cookie was already checked against the server's state.
     let server = this.persistServer;
     this.direct = server >= 0 && server !== exclude;
-    if (!this.direct) {
-      const kind = be.keyKind;
-      const key =
-        kind === KEY_SOURCE ? this.clientIp : kind === KEY_URI ? this.uri : kind === KEY_HDR ? this.hashHeader : null;
-      server = be.balancer.pick(key, exclude);
-    }
+    if (!this.direct) server = be.balancer.pick(balanceKey(be, this.clientIp, this.uri, this.hashHeader), exclude);
     if (server < 0) {
       // Every usable server is at its maxconn: wait for a slot, up to `timeout queue`.
       if (be.hasMaxconn && this.rt.backendFull(be)) {
@@ -362,27 +347,15 @@ export class Exchange implements ConnOwner {
   }
 
   private useServer(server: number): void {
-    const rt = this.rt;
     this.server = server;
     this.holdsSlot = true;
-    Atomics.add(rt.state.servers, server * SERVER_STRIDE + S_ACTIVE, 1);
-    Atomics.add(rt.state.backends, this.be!.index * BACKEND_STRIDE + B_ACTIVE, 1);
-    const srow = rt.servers[server].row;
-    rt.slab[srow + C_STOT]++;
-    rt.slab[srow + C_LBTOT]++;
-    rt.slab[this.be!.row + C_LBTOT]++;
-    rt.slab[srow + C_SCUR]++;
-    rt.slab[srow + C_LAST_SESS] = this.acceptMs;
+    takeServerSlot(this.rt, this.be!, server, this.acceptMs);
   }
 
   private releaseServer(): void {
     if (!this.holdsSlot) return;
     this.holdsSlot = false;
-    const rt = this.rt;
-    Atomics.sub(rt.state.servers, this.server * SERVER_STRIDE + S_ACTIVE, 1);
-    Atomics.sub(rt.state.backends, this.be!.index * BACKEND_STRIDE + B_ACTIVE, 1);
-    rt.slab[rt.servers[this.server].row + C_SCUR]--;
-    if (this.be!.queue.length > 0) rt.scheduleDrain();
+    releaseServerSlot(this.rt, this.be!, this.server);
   }
 
   private connectFresh(): void {
@@ -527,13 +500,7 @@ export class Exchange implements ConnOwner {
     this.total = length;
     this.tr = performance.now() - this.tSent;
     this.headSent = true;
-    const observeErr = this.rt.servers[this.server];
-    if (observeErr.observe) {
-      const bad = observeErr.observeL7 && status >= 500;
-      const cell = this.server * SERVER_STRIDE + S_OBSERVE_ERRORS;
-      if (bad) Atomics.add(this.rt.state.servers, cell, 1);
-      else if (Atomics.load(this.rt.state.servers, cell) !== 0) Atomics.store(this.rt.state.servers, cell, 0);
-    }
+    observeStatus(this.rt, this.server, status);
     if (this.responseRules) {
       const rv = this.rt.responseView;
       rv.reset();
@@ -569,11 +536,7 @@ export class Exchange implements ConnOwner {
     }
     if (cookies !== null) finishResponseCookies(this, cookies, be.firstServer, res, status, headers);
     if (this.clientClose) res.writeHeader('connection', 'close');
-    const cls = status >= 100 && status < 600 ? C_HRSP_1XX + ((status / 100) | 0) - 1 : C_HRSP_OTHER;
-    const slab = this.rt.slab;
-    slab[this.fe.row + cls]++;
-    slab[this.be!.row + cls]++;
-    slab[this.rt.servers[this.server].row + cls]++;
+    countStatus(this.rt.slab, status, this.fe.row, this.be!.row, this.rt.servers[this.server].row);
   }
 
   onResponseBody(chunk: Buffer): void {
@@ -707,9 +670,7 @@ export class Exchange implements ConnOwner {
       return;
     }
     if (phase === FAIL_CONNECT) {
-      rt.slab[srv.row + C_ECON]++;
-      rt.slab[this.be!.row + C_ECON]++;
-      if (srv.observe) Atomics.add(rt.state.servers, this.server * SERVER_STRIDE + S_OBSERVE_ERRORS, 1);
+      countConnectError(rt, this.be!, this.server);
       this.retryOrFail('SC');
       return;
     }
@@ -719,9 +680,7 @@ export class Exchange implements ConnOwner {
         this.connectFresh();
         return;
       }
-      rt.slab[srv.row + C_ERESP]++;
-      rt.slab[this.be!.row + C_ERESP]++;
-      if (srv.observe && srv.observeL7) Atomics.add(rt.state.servers, this.server * SERVER_STRIDE + S_OBSERVE_ERRORS, 1);
+      countResponseError(rt, this.be!, this.server);
       this.releaseServer();
       this.answer(E502, phase === FAIL_PARSE ? 'PH' : 'SH');
       return;
@@ -744,12 +703,10 @@ export class Exchange implements ConnOwner {
     if (this.retriesLeft > 0 && this.canReplay() && this.res !== null) {
       this.retriesLeft--;
       this.retries++;
-      rt.slab[rt.servers[failed].row + C_WRETR]++;
-      rt.slab[this.be!.row + C_WRETR]++;
       // HAProxy's default `option redispatch`: the last retry goes to another server.
-      if (this.retriesLeft === 0 && this.be!.cfg.redispatch) {
-        rt.slab[rt.servers[failed].row + C_WREDIS]++;
-        rt.slab[this.be!.row + C_WREDIS]++;
+      const redispatch = this.retriesLeft === 0 && this.be!.cfg.redispatch;
+      countRetry(rt, this.be!, failed, redispatch);
+      if (redispatch) {
         this.persistServer = -1;
         this.dispatch(failed);
         return;
@@ -774,10 +731,7 @@ export class Exchange implements ConnOwner {
       // connect timeout
       this.conn = null;
       conn.destroy();
-      const srv = this.rt.servers[this.server];
-      this.rt.slab[srv.row + C_ECON]++;
-      this.rt.slab[this.be!.row + C_ECON]++;
-      if (srv.observe) Atomics.add(this.rt.state.servers, this.server * SERVER_STRIDE + S_OBSERVE_ERRORS, 1);
+      countConnectError(this.rt, this.be!, this.server);
       this.retryOrFail('sC');
       return;
     }
@@ -847,15 +801,8 @@ export class Exchange implements ConnOwner {
       this.responded = true;
       this.headSent = true;
       this.bytesOut += page.body.length;
-      const slab = this.rt.slab;
-      slab[this.fe.row + C_HRSP_1XX + ((this.status / 100) | 0) - 1]++;
-      res.cork(() => {
-        res.writeStatus(page.status);
-        res.writeHeader('content-type', 'text/html');
-        res.writeHeader('cache-control', 'no-cache');
-        res.writeHeader('connection', 'close');
-        res.end(page.body, true);
-      });
+      countStatus(this.rt.slab, this.status, this.fe.row, -1, -1);
+      res.cork(() => writeErrorPage(res, page, true));
     }
     this.finish();
   }
@@ -877,8 +824,7 @@ export class Exchange implements ConnOwner {
     this.responded = true;
     this.headSent = true;
     this.status = d.status;
-    const cls = d.status >= 100 && d.status < 600 ? C_HRSP_1XX + ((d.status / 100) | 0) - 1 : C_HRSP_OTHER;
-    this.rt.slab[this.fe.row + cls]++;
+    countStatus(this.rt.slab, d.status, this.fe.row, -1, -1);
     this.bytesOut += d.body.length;
     const close = this.clientClose;
     res.cork(() => {
@@ -904,20 +850,11 @@ export class Exchange implements ConnOwner {
     this.responded = true;
     this.headSent = true;
     this.status = (page.status.charCodeAt(0) - 48) * 100 + (page.status.charCodeAt(1) - 48) * 10 + (page.status.charCodeAt(2) - 48);
-    const slab = this.rt.slab;
-    const cls = C_HRSP_1XX + ((this.status / 100) | 0) - 1;
-    slab[this.fe.row + cls]++;
-    if (this.be !== null) slab[this.be.row + cls]++;
+    countStatus(this.rt.slab, this.status, this.fe.row, this.be === null ? -1 : this.be.row, -1);
     this.bytesOut += page.body.length;
     // After a 408 the client is not sending what it announced: close, as HAProxy does.
     const close = this.clientClose || page === E408;
-    res.cork(() => {
-      res.writeStatus(page.status);
-      res.writeHeader('content-type', 'text/html');
-      res.writeHeader('cache-control', 'no-cache');
-      if (close) res.writeHeader('connection', 'close');
-      res.end(page.body, close);
-    });
+    res.cork(() => writeErrorPage(res, page, close));
     this.finish();
   }
 
@@ -951,40 +888,10 @@ export class Exchange implements ConnOwner {
     if (this.finished) return;
     this.finished = true;
     const rt = this.rt;
-    const slab = rt.slab;
-    const feRow = this.fe.row;
     this.ta = performance.now() - this.t0;
-    slab[feRow + C_SCUR]--;
-    slab[feRow + C_BOUT] += this.bytesOut;
-    slab[feRow + C_TTIME_SUM] += this.ta;
-    slab[feRow + C_TTIME_CNT]++;
-    if (this.be !== null) {
-      const br = this.be.row;
-      slab[br + C_STOT]++;
-      slab[br + C_BIN] += this.bytesIn;
-      slab[br + C_BOUT] += this.bytesOut;
-      slab[br + C_TTIME_SUM] += this.ta;
-      slab[br + C_TTIME_CNT]++;
-      if (this.tr >= 0) {
-        slab[br + C_RTIME_SUM] += this.tr;
-        slab[br + C_RTIME_CNT]++;
-      }
-    }
-    if (this.server >= 0) {
-      const sr = rt.servers[this.server].row;
-      slab[sr + C_BIN] += this.bytesIn;
-      slab[sr + C_BOUT] += this.bytesOut;
-      slab[sr + C_TTIME_SUM] += this.ta;
-      slab[sr + C_TTIME_CNT]++;
-      if (this.tr >= 0) {
-        slab[sr + C_RTIME_SUM] += this.tr;
-        slab[sr + C_RTIME_CNT]++;
-      }
-      if (this.tc > 0) {
-        slab[sr + C_CTIME_SUM] += this.tc;
-        slab[sr + C_CTIME_CNT]++;
-      }
-    }
+    const beRow = this.be === null ? -1 : this.be.row;
+    const srvRow = this.server >= 0 ? rt.servers[this.server].row : -1;
+    countRequestEnd(rt.slab, this.fe.row, beRow, srvRow, this.bytesIn, this.bytesOut, this.ta, this.tr, this.tc);
     rt.active.delete(this);
     if (this.admitted) {
       this.admitted = false;

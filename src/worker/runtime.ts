@@ -36,6 +36,12 @@ export const KEY_SOURCE = 1;
 export const KEY_URI = 2;
 export const KEY_HDR = 3;
 
+/** What `be`'s balancer hashes for a request (null: its algorithm hashes nothing). */
+export function balanceKey(be: BackendRuntime, clientIp: string, uri: string, hashHeader: string | null): string | null {
+  const kind = be.keyKind;
+  return kind === KEY_SOURCE ? clientIp : kind === KEY_URI ? uri : kind === KEY_HDR ? hashHeader : null;
+}
+
 export interface FrontendRuntime {
   index: number;
   cfg: FrontendConfig;

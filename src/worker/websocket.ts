@@ -24,29 +24,12 @@ import {
   C_BIN,
   C_BOUT,
   C_CLI_ABRT,
-  C_CTIME_CNT,
-  C_CTIME_SUM,
   C_DREQ,
-  C_ECON,
   C_EREQ,
   C_ERESP,
-  C_HRSP_1XX,
-  C_HRSP_OTHER,
   C_INTERCEPTED,
-  C_LAST_SESS,
-  C_LBTOT,
-  C_REQ_TOT,
-  C_RTIME_CNT,
-  C_RTIME_SUM,
-  C_SCUR,
   C_SRV_ABRT,
-  C_STOT,
-  C_TTIME_CNT,
-  C_TTIME_SUM,
-  C_WREDIS,
-  C_WRETR,
 } from '../shared/counters';
-import { BACKEND_STRIDE, B_ACTIVE, SERVER_STRIDE, S_ACTIVE, S_OBSERVE_ERRORS } from '../shared/state';
 import type { RequestRecord } from '../log/format';
 import { CookieTxn } from '../persistence/cookie';
 import { ACT_DENY, ACT_FORWARD, ACT_REDIRECT, RequestView, evalRequest, fillRequestView, type Decision } from '../rules';
@@ -67,11 +50,22 @@ import {
   type WsFrameSink,
 } from '../upstream/ws-frame';
 import { HeadParseError, checkSwitchingProtocols, headerValue, parseResponseHead, type ResponseHead } from '../upstream/ws-handshake';
-import { E400, E413, E414, E431, E501, E502, E503, E504, type ErrorPage } from './error-pages';
+import {
+  countConnectError,
+  countRequestEnd,
+  countRequestStart,
+  countResponseError,
+  countRetry,
+  countStatus,
+  observeStatus,
+  releaseServerSlot,
+  takeServerSlot,
+} from './accounting';
+import { E502, E503, E504, requestErrorPage, writeErrorPage, type ErrorPage } from './error-pages';
 import { finishResponseCookies, requestCookieLine, responseSetCookie, type PersistentExchange } from './persistence';
 import { collectRequestHead, rebuildHeaders, scratch } from './request-head';
 import { validateRequest } from './request-validate';
-import { KEY_HDR, KEY_SOURCE, KEY_URI, type BackendRuntime, type FrontendRuntime, type WorkerRuntime } from './runtime';
+import { KEY_HDR, KEY_SOURCE, balanceKey, type BackendRuntime, type FrontendRuntime, type WorkerRuntime } from './runtime';
 
 /** Largest message relayed either way (uWS maxPayloadLength; the decoder's limit for the server). */
 export const WS_MAX_MESSAGE = 16 * 1024 * 1024;
@@ -262,11 +256,7 @@ export class Tunnel implements RequestRecord, PersistentExchange, ResponseSink, 
     res.onAborted(() => this.onAborted());
     this.acceptMs = Date.now();
     this.t0 = performance.now();
-    const slab = rt.slab;
-    slab[fe.row + C_STOT]++;
-    slab[fe.row + C_REQ_TOT]++;
-    slab[fe.row + C_SCUR]++;
-    slab[fe.row + C_LAST_SESS] = this.acceptMs;
+    countRequestStart(rt.slab, fe.row, this.acceptMs);
     this.proxy.tunnels.add(this);
 
     // Content routing, as for any request (src/worker/exchange.ts).
@@ -298,7 +288,7 @@ export class Tunnel implements RequestRecord, PersistentExchange, ResponseSink, 
     // an upgrade request has no body
     if (bad === 0 && (scratch.contentLength > 0 || scratch.chunked)) bad = 400;
     if (bad !== 0) {
-      this.reject(bad === 400 ? E400 : bad === 413 ? E413 : bad === 414 ? E414 : bad === 431 ? E431 : E501);
+      this.reject(requestErrorPage(bad));
       return;
     }
     if (decision !== null) {
@@ -363,11 +353,7 @@ export class Tunnel implements RequestRecord, PersistentExchange, ResponseSink, 
     const be = this.be!;
     let server = this.persistServer;
     this.direct = server >= 0 && server !== exclude;
-    if (!this.direct) {
-      const kind = be.keyKind;
-      const key = kind === KEY_SOURCE ? this.clientIp : kind === KEY_URI ? this.uri : kind === KEY_HDR ? this.hashHeader : null;
-      server = be.balancer.pick(key, exclude);
-    }
+    if (!this.direct) server = be.balancer.pick(balanceKey(be, this.clientIp, this.uri, this.hashHeader), exclude);
     // No queue for upgrades: every usable server full (maxconn) or none up is a 503.
     if (server < 0) {
       this.answer(E503, 'SC');
@@ -378,29 +364,15 @@ export class Tunnel implements RequestRecord, PersistentExchange, ResponseSink, 
   }
 
   private useServer(server: number): void {
-    const rt = this.rt;
-    const be = this.be!;
     this.server = server;
     this.holdsSlot = true;
-    Atomics.add(rt.state.servers, server * SERVER_STRIDE + S_ACTIVE, 1);
-    Atomics.add(rt.state.backends, be.index * BACKEND_STRIDE + B_ACTIVE, 1);
-    const srow = rt.servers[server].row;
-    rt.slab[srow + C_STOT]++;
-    rt.slab[srow + C_LBTOT]++;
-    rt.slab[be.row + C_LBTOT]++;
-    rt.slab[srow + C_SCUR]++;
-    rt.slab[srow + C_LAST_SESS] = this.acceptMs;
+    takeServerSlot(this.rt, this.be!, server, this.acceptMs);
   }
 
   private releaseServer(): void {
     if (!this.holdsSlot) return;
     this.holdsSlot = false;
-    const rt = this.rt;
-    const be = this.be!;
-    Atomics.sub(rt.state.servers, this.server * SERVER_STRIDE + S_ACTIVE, 1);
-    Atomics.sub(rt.state.backends, be.index * BACKEND_STRIDE + B_ACTIVE, 1);
-    rt.slab[rt.servers[this.server].row + C_SCUR]--;
-    if (be.queue.length > 0) rt.scheduleDrain();
+    releaseServerSlot(this.rt, this.be!, this.server);
   }
 
   private connect(): void {
@@ -497,31 +469,22 @@ export class Tunnel implements RequestRecord, PersistentExchange, ResponseSink, 
 
   /** The server's answer is not a usable 101: 502 to the client. */
   private badResponse(termination: string): void {
-    const rt = this.rt;
-    const srv = rt.servers[this.server];
-    rt.slab[srv.row + C_ERESP]++;
-    rt.slab[this.be!.row + C_ERESP]++;
-    if (srv.observe && srv.observeL7) Atomics.add(rt.state.servers, this.server * SERVER_STRIDE + S_OBSERVE_ERRORS, 1);
+    countResponseError(this.rt, this.be!, this.server);
     this.dropSock();
     this.releaseServer();
     this.answer(E502, termination);
   }
 
-  private observeStatus(status: number): void {
-    const srv = this.rt.servers[this.server];
-    if (!srv.observe) return;
-    const cell = this.server * SERVER_STRIDE + S_OBSERVE_ERRORS;
-    if (srv.observeL7 && status >= 500) Atomics.add(this.rt.state.servers, cell, 1);
-    else if (Atomics.load(this.rt.state.servers, cell) !== 0) Atomics.store(this.rt.state.servers, cell, 0);
+  /** The server answered `status`: its status counters and `observe` (frontend, backend, server). */
+  private serverAnswered(status: number): void {
+    const rt = this.rt;
+    observeStatus(rt, this.server, status);
+    countStatus(rt.slab, status, this.fe.row, this.be!.row, rt.servers[this.server].row);
   }
 
-  /** The status class counters: frontend and backend; the server's too when it answered. */
-  private countStatus(status: number, fromServer: boolean): void {
-    const cls = status >= 100 && status < 600 ? C_HRSP_1XX + ((status / 100) | 0) - 1 : C_HRSP_OTHER;
-    const slab = this.rt.slab;
-    slab[this.fe.row + cls]++;
-    if (this.be !== null) slab[this.be.row + cls]++;
-    if (fromServer) slab[this.rt.servers[this.server].row + cls]++;
+  /** Gatehouse answered `status` itself (no server's answer): frontend and backend counters. */
+  private countOwnStatus(status: number): void {
+    countStatus(this.rt.slab, status, this.fe.row, this.be === null ? -1 : this.be.row, -1);
   }
 
   // ---- a refused upgrade: the server's answer goes to the client as it is ----
@@ -558,8 +521,7 @@ export class Tunnel implements RequestRecord, PersistentExchange, ResponseSink, 
     const status = this.refusalStatus;
     this.status = status;
     this.tr = performance.now() - this.tSent;
-    this.observeStatus(status);
-    this.countStatus(status, true);
+    this.serverAnswered(status);
     this.dropSock();
     this.releaseServer();
     if (res !== null) {
@@ -596,8 +558,7 @@ export class Tunnel implements RequestRecord, PersistentExchange, ResponseSink, 
     if (res === null) return; // onAborted already ended the tunnel
     this.status = 101;
     this.tr = performance.now() - this.tSent;
-    this.observeStatus(101);
-    this.countStatus(101, true);
+    this.serverAnswered(101);
     const protocol = headerValue(head.headers, 'sec-websocket-protocol') ?? '';
     const dec = (this.dec = new WsDecoder(WS_MAX_MESSAGE));
     if (rest.length > 0) dec.push(rest);
@@ -857,14 +818,10 @@ export class Tunnel implements RequestRecord, PersistentExchange, ResponseSink, 
     this.sock = null;
     const rt = this.rt;
     switch (this.phase) {
-      case PH_CONNECT: {
-        const srv = rt.servers[this.server];
-        rt.slab[srv.row + C_ECON]++;
-        rt.slab[this.be!.row + C_ECON]++;
-        if (srv.observe) Atomics.add(rt.state.servers, this.server * SERVER_STRIDE + S_OBSERVE_ERRORS, 1);
+      case PH_CONNECT:
+        countConnectError(rt, this.be!, this.server);
         this.retryOrFail('SC');
         return;
-      }
       case PH_HANDSHAKE:
         this.sock = sock; // badResponse() drops it
         this.badResponse('SH');
@@ -905,12 +862,10 @@ export class Tunnel implements RequestRecord, PersistentExchange, ResponseSink, 
     if (this.retriesLeft > 0 && this.res !== null) {
       this.retriesLeft--;
       this.retries++;
-      rt.slab[rt.servers[failed].row + C_WRETR]++;
-      rt.slab[be.row + C_WRETR]++;
       // HAProxy's default `option redispatch`: the last retry goes to another server.
-      if (this.retriesLeft === 0 && be.cfg.redispatch) {
-        rt.slab[rt.servers[failed].row + C_WREDIS]++;
-        rt.slab[be.row + C_WREDIS]++;
+      const redispatch = this.retriesLeft === 0 && be.cfg.redispatch;
+      countRetry(rt, be, failed, redispatch);
+      if (redispatch) {
         this.persistServer = -1;
         this.dispatch(failed);
         return;
@@ -933,12 +888,8 @@ export class Tunnel implements RequestRecord, PersistentExchange, ResponseSink, 
         return;
       case PH_CONNECT:
         if (this.deadline !== 0 && this.deadline < now) {
-          const rt = this.rt;
-          const srv = rt.servers[this.server];
           this.dropSock();
-          rt.slab[srv.row + C_ECON]++;
-          rt.slab[this.be!.row + C_ECON]++;
-          if (srv.observe) Atomics.add(rt.state.servers, this.server * SERVER_STRIDE + S_OBSERVE_ERRORS, 1);
+          countConnectError(this.rt, this.be!, this.server);
           this.retryOrFail('sC');
         }
         return;
@@ -1009,7 +960,7 @@ export class Tunnel implements RequestRecord, PersistentExchange, ResponseSink, 
     else this.rt.slab[this.fe.row + C_INTERCEPTED]++;
     this.termination = d.action === ACT_DENY ? 'PR' : d.action === ACT_REDIRECT ? 'LR' : '--';
     this.status = d.status;
-    this.countStatus(d.status, false);
+    this.countOwnStatus(d.status);
     this.bytesOut += d.body.length;
     res.cork(() => {
       res.writeStatus(d.status + ' ' + d.reason);
@@ -1030,15 +981,9 @@ export class Tunnel implements RequestRecord, PersistentExchange, ResponseSink, 
     this.clientDone = true;
     if (res !== null) {
       this.status = Number(page.status.slice(0, 3));
-      this.countStatus(this.status, false);
+      this.countOwnStatus(this.status);
       this.bytesOut += page.body.length;
-      res.cork(() => {
-        res.writeStatus(page.status);
-        res.writeHeader('content-type', 'text/html');
-        res.writeHeader('cache-control', 'no-cache');
-        res.writeHeader('connection', 'close');
-        res.end(page.body, true);
-      });
+      res.cork(() => writeErrorPage(res, page, true));
     }
     this.dropSock();
     this.releaseServer();
@@ -1070,39 +1015,15 @@ export class Tunnel implements RequestRecord, PersistentExchange, ResponseSink, 
     this.phase = PH_DONE;
     this.deadline = 0;
     const rt = this.rt;
-    const slab = rt.slab;
     this.ta = performance.now() - this.t0;
-    const feRow = this.fe.row;
     if (this.admitted) {
       this.admitted = false;
       rt.releaseAdmission(this.fe);
     }
-    slab[feRow + C_SCUR]--;
-    slab[feRow + C_TTIME_SUM] += this.ta;
-    slab[feRow + C_TTIME_CNT]++;
-    if (this.be !== null) {
-      const br = this.be.row;
-      slab[br + C_STOT]++;
-      slab[br + C_TTIME_SUM] += this.ta;
-      slab[br + C_TTIME_CNT]++;
-      if (this.tr >= 0) {
-        slab[br + C_RTIME_SUM] += this.tr;
-        slab[br + C_RTIME_CNT]++;
-      }
-    }
-    if (this.server >= 0) {
-      const sr = rt.servers[this.server].row;
-      slab[sr + C_TTIME_SUM] += this.ta;
-      slab[sr + C_TTIME_CNT]++;
-      if (this.tr >= 0) {
-        slab[sr + C_RTIME_SUM] += this.tr;
-        slab[sr + C_RTIME_CNT]++;
-      }
-      if (this.tc > 0) {
-        slab[sr + C_CTIME_SUM] += this.tc;
-        slab[sr + C_CTIME_CNT]++;
-      }
-    }
+    const beRow = this.be === null ? -1 : this.be.row;
+    const srvRow = this.server >= 0 ? rt.servers[this.server].row : -1;
+    // bytes were counted as messages passed (countOut, onClientMessage)
+    countRequestEnd(rt.slab, this.fe.row, beRow, srvRow, 0, 0, this.ta, this.tr, this.tc);
     const parser = this.refusal;
     if (parser !== null) {
       // finish() may run inside the parser's own callback: free it once that has returned
