@@ -5,6 +5,7 @@ import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import {
+  csvCell,
   freePort,
   rawExchange,
   request,
@@ -12,6 +13,7 @@ import {
   sleep,
   startBackend,
   startGatehouse,
+  statsCsv,
   tmpFile,
   waitForPort,
   type Backend,
@@ -679,6 +681,11 @@ describe('long uploads', () => {
   });
 });
 
+/** A stats listener on `port` (appended to a yamlConfig()). */
+function statsListen(port: number): string {
+  return `listen:\n  stats:\n    bind: ["127.0.0.1:${port}"]\n    stats: { enable: true, uri: /stats }\n`;
+}
+
 describe('maxconn and the queue', () => {
   test('requests beyond a server maxconn wait for a slot; the server never sees more', async () => {
     let inFlight = 0;
@@ -698,12 +705,19 @@ describe('maxconn and the queue', () => {
       `address: "127.0.0.1:${slow.port}", weight: 1, maxconn: 1 }`,
     );
     assert.match(cfg, /maxconn: 1/);
-    const gh = await startGatehouse(cfg, [port]);
+    const statsPort = await freePort();
+    const gh = await startGatehouse(cfg + statsListen(statsPort), [port, statsPort]);
     try {
       const replies = await Promise.all(Array.from({ length: 6 }, (_, i) => request(port, { path: `/q${i}` })));
       for (const r of replies) assert.equal(r.status, 200);
       assert.equal(peak, 1, 'the server saw more than maxconn requests at once');
       assert.equal(slow.hits, 6);
+      // high-water marks in the stats: one at a time on the server, others waited in the queue
+      const rows = await statsCsv(statsPort, '/stats');
+      assert.equal(csvCell(rows, 'be', 'slow', 'smax'), 1);
+      assert.equal(csvCell(rows, 'be', 'BACKEND', 'smax'), 1);
+      assert.ok(csvCell(rows, 'be', 'BACKEND', 'qmax') >= 1, 'backend qmax');
+      assert.equal(csvCell(rows, 'be', 'BACKEND', 'qcur'), 0);
     } finally {
       await gh.stop();
       await slow.close();
@@ -762,11 +776,16 @@ describe('frontend and global maxconn', () => {
           ? cfg.replace('    default_backend: be', '    default_backend: be\n    maxconn: 2')
           : cfg.replace('global:\n', 'global:\n  maxconn: 2\n');
       assert.match(cfg, /maxconn: 2/);
-      const gh = await startGatehouse(cfg, [port]);
+      const statsPort = await freePort();
+      const gh = await startGatehouse(cfg + statsListen(statsPort), [port, statsPort]);
       try {
         const replies = await Promise.all(Array.from({ length: 8 }, (_, i) => request(port, { path: `/m${i}` })));
         for (const r of replies) assert.equal(r.status, 200);
         assert.equal(a.be.hits + b.be.hits, 8);
+        // the frontend's smax is the most requests in progress at once: the limit, reached
+        const rows = await statsCsv(statsPort, '/stats');
+        assert.equal(csvCell(rows, 'fe', 'FRONTEND', 'smax'), 2);
+        assert.equal(csvCell(rows, 'fe', 'FRONTEND', 'scur'), 0);
         // the limit is shared by both workers
         const peakTogether = a.seen.peak + b.seen.peak;
         assert.ok(peakTogether <= 2, `servers saw ${a.seen.peak}+${b.seen.peak} requests at once`);

@@ -1,6 +1,8 @@
 // Access-log line formats: HAProxy's `option httplog`, its default (tcp-style) format when
 // httplog is off, and a JSON object per line. Runs in the worker for every logged request:
-// plain string building, a per-second date cache, no per-request objects beyond the line.
+// plain string building, a per-millisecond date cache, no per-request objects beyond the line.
+// The lines the workers write to files themselves are built as bytes by line-bytes.ts, which
+// must stay byte for byte equal to these (test/log.test.ts compares them).
 
 /** Filled by the worker for each finished request (reused object; see WorkerTelemetry). */
 export interface RequestRecord {
@@ -51,9 +53,12 @@ function pad3(n: number): string {
 
 let cachedSecond = -1;
 let cachedPrefix = '';
+let cachedMs = -1;
+let cachedDate = '';
 
-/** HAProxy's log date, local time: 06/Feb/2009:12:14:14.655 */
+/** HAProxy's log date, local time: 06/Feb/2009:12:14:14.655 (built once per millisecond) */
 export function logDate(ms: number): string {
+  if (ms === cachedMs) return cachedDate;
   const sec = Math.floor(ms / 1000);
   if (sec !== cachedSecond) {
     const d = new Date(sec * 1000);
@@ -62,7 +67,9 @@ export function logDate(ms: number): string {
       pad2(d.getHours()) + ':' + pad2(d.getMinutes()) + ':' + pad2(d.getSeconds()) + '.';
     cachedSecond = sec;
   }
-  return cachedPrefix + pad3(ms - sec * 1000);
+  cachedDate = cachedPrefix + pad3(ms - sec * 1000);
+  cachedMs = ms;
+  return cachedDate;
 }
 
 const UNSAFE = /[\x00-\x1f"\x7f]/;

@@ -44,15 +44,26 @@ export class StdOutput implements Output {
 
 export class FileOutput implements Output {
   readonly datagram = false;
-  private stream: fs.WriteStream;
+  private stream: fs.WriteStream | null;
   private failed = false;
-  constructor(private readonly path: string, private readonly warn: Warn) {
+  constructor(readonly path: string, private readonly warn: Warn) {
     this.stream = this.open();
   }
-  private open(): fs.WriteStream {
+  private open(): fs.WriteStream | null {
+    // Opened synchronously (O_APPEND), so an unusable path is reported at once, before the
+    // workers, which append access lines to the same file themselves (src/log/worker-file.ts),
+    // report the same error (the primary then says it only once).
+    let fd: number;
+    try {
+      fd = fs.openSync(this.path, 'a');
+    } catch (e) {
+      this.failed = true;
+      this.warn(`log file ${this.path}: ${(e as Error).message}; lines to it are dropped`);
+      return null;
+    }
     // Appending stream: writes queue in memory when the disk is slower than the traffic,
     // so a burst costs memory, never lines.
-    const s = fs.createWriteStream(this.path, { flags: 'a' });
+    const s = fs.createWriteStream(this.path, { fd, flags: 'a' });
     s.on('error', (e) => {
       if (!this.failed) this.warn(`log file ${this.path}: ${e.message}; lines to it are dropped`);
       this.failed = true;
@@ -60,22 +71,23 @@ export class FileOutput implements Output {
     return s;
   }
   write(msg: string): void {
-    if (!this.failed) this.stream.write(msg + '\n');
+    if (!this.failed) this.stream!.write(msg + '\n');
   }
   writeBlock(text: string): void {
-    if (!this.failed) this.stream.write(text);
+    if (!this.failed) this.stream!.write(text);
   }
   /** for log rotation (SIGHUP-style): new lines go to a freshly opened PATH */
   reopen(): void {
     const old = this.stream;
     this.failed = false;
     this.stream = this.open();
-    old.end();
+    old?.end();
   }
   close(): Promise<void> {
     return new Promise((resolve) => {
-      if (this.stream.destroyed) return resolve();
-      this.stream.end(() => resolve());
+      const s = this.stream;
+      if (s === null || s.destroyed) return resolve();
+      s.end(() => resolve());
     });
   }
 }

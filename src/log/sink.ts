@@ -1,8 +1,13 @@
-// Primary-side log output: access-log lines batched by the workers and process events
-// (worker restarts, health changes) go through one LogSink per set of targets.
+// Primary-side log output: process events (worker restarts, health changes) to every target, and
+// the access-log lines the workers batch to the primary for the targets they do not write
+// themselves (stdout, stderr, syslog over udp/unix; `file:` targets are appended to by the
+// workers directly). One LogSink per set of targets.
 import type { LogTarget } from '../config/model';
 import { FileOutput, StdOutput, UdpOutput, UnixOutput, type Output } from './outputs';
 import { facilityCode, frame3164, frame5424, priority, severityCode } from './syslog';
+import { parseTarget } from './targets';
+
+export { parseTarget } from './targets';
 
 export type EventLevel = 'info' | 'notice' | 'warning' | 'alert';
 
@@ -12,20 +17,6 @@ interface Route {
   /** most verbose severity accepted (HAProxy's level: a ceiling) */
   maxSeverity: number;
   format: LogTarget['format'];
-}
-
-/** Parse a target as written by the user into an output. Exported for the tests and `-c`. */
-export function parseTarget(target: string): { kind: 'stdout' | 'stderr' | 'file' | 'udp' | 'unix'; path?: string; host?: string; port?: number } {
-  if (target === 'stdout' || target === 'stderr') return { kind: target };
-  if (target.startsWith('file:')) return { kind: 'file', path: target.slice(5) };
-  if (target.startsWith('unix:')) return { kind: 'unix', path: target.slice(5) };
-  if (target.startsWith('/')) return { kind: 'unix', path: target };
-  const m = /^(?:udp:\/\/)?(\[[^\]]+\]|[^:/\s]+)(?::(\d+))?$/.exec(target);
-  if (m) {
-    const host = m[1].startsWith('[') ? m[1].slice(1, -1) : m[1];
-    return { kind: 'udp', host, port: m[2] ? Number(m[2]) : 514 };
-  }
-  throw new Error(`unknown log target "${target}" (expected stdout, stderr, file:PATH, udp://HOST:PORT or unix:PATH)`);
 }
 
 const EVENT_TAG: Record<EventLevel, string> = {
@@ -41,9 +32,12 @@ export class LogSink {
   private readonly deferred: string[] = [];
   /** lines handed to write()/writeLines() (tests and stats count them) */
   linesWritten = 0;
+  /** warnings the outputs reported (a worker reporting the same one is not repeated) */
+  readonly warnings = new Set<string>();
 
   constructor(targets: LogTarget[]) {
     const warn = (text: string) => {
+      this.warnings.add(text);
       if (this.constructing) this.deferred.push(text);
       else this.event('warning', text);
     };
@@ -98,13 +92,18 @@ export class LogSink {
     for (const r of this.routes) if (sev <= r.maxSeverity) this.send(r, line, sev);
   }
 
-  /** A batch of '\n'-terminated info lines from a worker: raw stream targets take it in one write. */
-  writeLines(text: string, count: number): void {
+  /**
+   * A batch of '\n'-terminated info lines from a worker: raw stream targets take it in one write.
+   * `workersWriteFiles`: the workers appended these lines to the file targets themselves
+   * (WorkerTelemetry), so only the other targets take them here.
+   */
+  writeLines(text: string, count: number, workersWriteFiles = false): void {
     this.linesWritten += count;
     const sev = severityCode('info');
     let lines: string[] | null = null;
     for (const r of this.routes) {
       if (sev > r.maxSeverity) continue;
+      if (workersWriteFiles && r.out instanceof FileOutput) continue;
       if (r.format === 'raw' && r.out.writeBlock) {
         r.out.writeBlock(text);
         continue;

@@ -32,6 +32,11 @@ let stamp3164 = '';
 
 /** <PRI>Mmm dd hh:mm:ss HOST gatehouse[PID]: MSG (local time, day padded with a space) */
 export function frame3164(pri: number, msg: string, now = Date.now()): string {
+  return prefix3164(pri, now) + msg;
+}
+
+/** frame3164's header: everything before MSG (cached per second). */
+export function prefix3164(pri: number, now = Date.now()): string {
   const sec = Math.floor(now / 1000);
   if (sec !== sec3164) {
     const d = new Date(sec * 1000);
@@ -42,12 +47,17 @@ export function frame3164(pri: number, msg: string, now = Date.now()): string {
       ' ' + HOST + ' ' + APP_NAME + '[' + process.pid + ']: ';
     sec3164 = sec;
   }
-  return '<' + pri + '>' + stamp3164 + msg;
+  return '<' + pri + '>' + stamp3164;
 }
 
 /** <PRI>1 TIMESTAMP HOST gatehouse PID - - MSG (UTC timestamp with milliseconds) */
 export function frame5424(pri: number, msg: string, now = Date.now()): string {
-  return '<' + pri + '>1 ' + new Date(now).toISOString() + ' ' + HOST + ' ' + APP_NAME + ' ' + process.pid + ' - - ' + msg;
+  return prefix5424(pri, now) + msg;
+}
+
+/** frame5424's header: everything before MSG. */
+export function prefix5424(pri: number, now = Date.now()): string {
+  return '<' + pri + '>1 ' + new Date(now).toISOString() + ' ' + HOST + ' ' + APP_NAME + ' ' + process.pid + ' - - ';
 }
 
 export function priority(facility: number, severity: number): number {

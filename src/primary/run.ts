@@ -11,7 +11,7 @@ import { startHealthThread, type HealthThreadHandle } from '../health';
 import { LogSink } from '../log/sink';
 import { SharedState } from '../shared/state';
 import { PrimaryTelemetry } from '../stats/telemetry-primary';
-import { carryOverServerState } from './carry-over';
+import { CounterCarry, carryOverServerState } from './carry-over';
 import { Supervisor } from './supervisor';
 
 type Level = 'info' | 'notice' | 'warning' | 'alert';
@@ -33,6 +33,8 @@ interface Generation {
   telemetry: PrimaryTelemetry;
   supervisor: Supervisor;
   health: HealthThreadHandle | null;
+  /** the previous generation's counters under this configuration's names (null at start) */
+  carry: CounterCarry | null;
   log: (level: Level, text: string) => void;
 }
 
@@ -43,15 +45,28 @@ async function startGeneration(config: Config, prev: Generation | null, statsRet
   const sink = new LogSink(config.global.logs);
   const log = (level: Level, text: string) => sink.event(level, text);
   const telemetry = new PrimaryTelemetry(config, state, sink);
+  // Counters of objects that keep their names carry over; the old generation's slabs are read
+  // live while it drains, then folded into a fixed base (see carry-over.ts).
+  const carry = prev !== null ? new CounterCarry(prev.telemetry.carrySource(), config) : null;
+  telemetry.carry = carry;
+  const slabs = new Map<number, Float64Array>();
   const supervisor = new Supervisor(config, state, {
     log,
-    onWorkerStarted: (id, slab, send) => telemetry.addWorker(id, slab, send),
-    onWorkerGone: (id) => telemetry.removeWorker(id),
+    onWorkerStarted: (id, slab, send) => {
+      slabs.set(id, slab);
+      telemetry.addWorker(id, slab, send);
+    },
+    onWorkerGone: (id) => {
+      // The telemetry keeps a gone worker's totals; the supervisor hands the same slab to the
+      // worker that replaces it, so it must start from zero or those totals would count twice.
+      telemetry.removeWorker(id);
+      slabs.get(id)?.fill(0);
+    },
     onWorkerMessage: (id, msg) => {
       telemetry.onWorkerMessage(id, msg);
     },
   });
-  const gen: Generation = { config, state, sink, telemetry, supervisor, health: null, log };
+  const gen: Generation = { config, state, sink, telemetry, supervisor, health: null, carry, log };
   try {
     await supervisor.start();
     if (!deferStats) await telemetry.startStatsServers(statsRetryMs);
@@ -166,6 +181,14 @@ export async function run(config: Config, opts: RunOptions): Promise<void> {
       gen = fresh;
       fresh.log('notice', `SIGHUP: configuration reloaded: ${next.config.global.workers} worker(s), ${describe(next.config)}`);
       await stopGeneration(old, old.config.global.gracePeriod, true);
+      // Every old worker has exited: its counts are final.
+      fresh.carry?.freeze();
+      const m = fresh.carry?.matched;
+      fresh.log(
+        'notice',
+        `SIGHUP: previous configuration finished` +
+          (m ? `; counters carried over for ${m.frontends} frontend(s), ${m.backends} backend(s), ${m.servers} server(s)` : ''),
+      );
     } finally {
       reloading = false;
     }

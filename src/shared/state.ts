@@ -33,10 +33,12 @@ export const B_ACTIVE = 2;
 export const B_QUEUE = 3;
 export const B_SMAX = 4;
 export const B_LAST_CHANGE = 5;
+export const B_QMAX = 6; // max B_QUEUE seen (best effort)
 export const BACKEND_STRIDE = 8;
 
 // Per-frontend cells.
 export const F_ACTIVE = 0; // requests holding a frontend maxconn slot, all workers
+export const F_SMAX = 1; // max F_ACTIVE seen (best effort)
 export const FRONTEND_STRIDE = 2;
 
 // Global cells.

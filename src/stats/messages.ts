@@ -12,6 +12,17 @@ export interface LogBatch {
   text: string;
 }
 
+/**
+ * worker -> primary: a log target of frontend `frontend` failed in the worker (a file the worker
+ * appends to could not be opened or written). The primary reports it once, as a warning.
+ */
+export interface LogWarning {
+  gh: typeof TAG;
+  kind: 'logwarn';
+  frontend: number;
+  text: string;
+}
+
 /** primary -> worker: send your histograms that changed since `since` (your own last reply) */
 export interface HistogramRequest {
   gh: typeof TAG;
@@ -30,7 +41,7 @@ export interface HistogramReply {
   servers: [number, string][];
 }
 
-export type TelemetryMessage = LogBatch | HistogramRequest | HistogramReply;
+export type TelemetryMessage = LogBatch | LogWarning | HistogramRequest | HistogramReply;
 
 export function isTelemetry(msg: unknown): msg is TelemetryMessage {
   return typeof msg === 'object' && msg !== null && (msg as { gh?: unknown }).gh === TAG;

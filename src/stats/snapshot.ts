@@ -9,8 +9,11 @@ import {
   BACKEND_STRIDE,
   B_ACTIVE,
   B_LAST_CHANGE,
+  B_QMAX,
   B_QUEUE,
   B_SMAX,
+  FRONTEND_STRIDE,
+  F_SMAX,
   CHECK_STATUS_NAMES,
   G_STARTED,
   S_ACTIVE,
@@ -33,7 +36,7 @@ import {
 } from '../shared/state';
 import { CHECK_DESC, TYPE_BACKEND, TYPE_FRONTEND, TYPE_SERVER, type StatsRow } from './columns';
 import type { CounterStore, RateTracker } from './counters-store';
-import { summarize, type LatencySummary } from './histograms';
+import { newHistogram, summarize, type LatencySummary } from './histograms';
 
 export type ServerStatusClass = 'up' | 'down' | 'maint' | 'drain' | 'nocheck' | 'going-down' | 'going-up';
 
@@ -88,31 +91,117 @@ export interface Snapshot {
   backends: BackendView[];
 }
 
+/** Merged latency histograms per row, indexed like the counter rows of each kind. */
+export interface HistogramSet {
+  frontends: readonly (Histogram | null)[];
+  backends: readonly (Histogram | null)[];
+  servers: readonly (Histogram | null)[];
+}
+
+/** Summed counter cells, as `CounterStore` gives them (row = frontendRow/backendRow/serverRow). */
+export interface CounterReader {
+  readonly rows: C.CounterRows;
+  readonly workers: number;
+  get(row: number, cell: number): number;
+}
+
+export interface RateReader {
+  /** k: index into RATE_CELLS */
+  get(row: number, k: number): { rate: number; max: number };
+}
+
+/**
+ * What earlier generations counted (SIGHUP reload), already mapped onto this configuration's
+ * rows by name; objects that are new read 0. Built in `primary/carry-over.ts`. Only cumulative
+ * values come through: gauges (scur, queues, current rates) are this generation's alone.
+ */
+export interface CarriedTotals {
+  /** a counter cell: C_SMAX and C_LAST_SESS as maxima, the rest as sums; gauges (C_SCUR, C_ADMITTED) are 0 */
+  counter(row: number, cell: number): number;
+  /** highest per-second rate seen (k: index into RATE_CELLS) */
+  rateMax(row: number, k: number): number;
+  /** a server's S_SMAX or S_QMAX */
+  serverMax(server: number, cell: number): number;
+  backendSmax(backend: number): number;
+  /** `own` (this generation's merged histograms) with the carried ones added */
+  histograms(own: HistogramSet): HistogramSet;
+  /** ask still-draining generations for their latest histograms */
+  collect(): Promise<void>;
+}
+
 export interface SnapshotSources {
   config: Config;
   index: ServerIndex;
   state: SharedState;
   counters: CounterStore;
   rates: RateTracker;
-  hists: {
-    frontends: readonly (Histogram | null)[];
-    backends: readonly (Histogram | null)[];
-    servers: readonly (Histogram | null)[];
+  hists: HistogramSet;
+  /** earlier generations' totals (after a reload), null or absent when there are none */
+  carry?: CarriedTotals | null;
+}
+
+/** Counter cells that describe live state (not carried over a reload). */
+export function isGaugeCell(cell: number): boolean {
+  return cell === C.C_SCUR || cell === C.C_ADMITTED;
+}
+
+/** How an own cell and a carried cell combine: maxima stay maxima, gauges are not carried. */
+export function combineCell(cell: number, own: number, carried: number): number {
+  if (isGaugeCell(cell)) return own;
+  if (cell === C.C_SMAX || cell === C.C_LAST_SESS) return Math.max(own, carried);
+  return own + carried;
+}
+
+/** This generation's counters plus what earlier generations counted under the same names. */
+export function withCarriedCounters(own: CounterReader, carry: CarriedTotals | null | undefined): CounterReader {
+  if (!carry) return own;
+  return {
+    rows: own.rows,
+    get workers() {
+      return own.workers;
+    },
+    get: (row, cell) => (isGaugeCell(cell) ? own.get(row, cell) : combineCell(cell, own.get(row, cell), carry.counter(row, cell))),
   };
 }
 
-function avg(counters: CounterStore, row: number, sum: number, cnt: number): number {
+/** Current rates are this generation's; their maxima include earlier generations'. */
+export function withCarriedRates(own: RateReader, carry: CarriedTotals | null | undefined): RateReader {
+  if (!carry) return own;
+  return {
+    get: (row, k) => {
+      const r = own.get(row, k);
+      return { rate: r.rate, max: Math.max(r.max, carry.rateMax(row, k)) };
+    },
+  };
+}
+
+/** Sum two histogram sets row by row (`a` and `b` indexed alike); rows present in one only are shared, not copied. */
+export function addHistogramSets(a: HistogramSet, b: HistogramSet): HistogramSet {
+  const add = (x: readonly (Histogram | null)[], y: readonly (Histogram | null)[]) =>
+    x.map((h, i) => {
+      const g = y[i] ?? null;
+      if (!g || g.totalCount === 0) return h;
+      if (!h || h.totalCount === 0) return g;
+      const m = newHistogram();
+      m.add(h);
+      m.add(g);
+      return m;
+    });
+  return { frontends: add(a.frontends, b.frontends), backends: add(a.backends, b.backends), servers: add(a.servers, b.servers) };
+}
+
+function avg(counters: CounterReader, row: number, sum: number, cnt: number): number {
   const n = counters.get(row, cnt);
   return n > 0 ? Math.round(counters.get(row, sum) / n) : 0;
 }
 
-function lastSess(counters: CounterStore, row: number, nowMs: number): number {
+function lastSess(counters: CounterReader, row: number, nowMs: number): number {
   const t = counters.get(row, C.C_LAST_SESS);
   return t > 0 ? Math.max(0, Math.floor((nowMs - t) / 1000)) : -1;
 }
 
 /** Counters common to every row type. */
-function trafficCells(counters: CounterStore, row: number): StatsRow {
+function trafficCells(counters: CounterReader, row: number): StatsRow {
   return {
     stot: counters.get(row, C.C_STOT),
     bin: counters.get(row, C.C_BIN),
@@ -131,7 +220,7 @@ function trafficCells(counters: CounterStore, row: number): StatsRow {
   };
 }
 
-function upstreamCells(counters: CounterStore, row: number, nowMs: number): StatsRow {
+function upstreamCells(counters: CounterReader, row: number, nowMs: number): StatsRow {
   return {
     econ: counters.get(row, C.C_ECON),
     eresp: counters.get(row, C.C_ERESP),
@@ -173,7 +262,11 @@ function serverStatus(
 }
 
 export function buildSnapshot(src: SnapshotSources, nowMs = Date.now()): Snapshot {
-  const { config, index, state: st, counters, rates } = src;
+  const { config, index, state: st } = src;
+  const carry = src.carry ?? null;
+  const counters = withCarriedCounters(src.counters, carry);
+  const rates = withCarriedRates(src.rates, carry);
+  const hists = carry ? carry.histograms(src.hists) : src.hists;
   const rows = counters.rows;
   const nowSec = Math.floor(nowMs / 1000);
   const startedSec = st.global[G_STARTED] || nowSec;
@@ -198,7 +291,8 @@ export function buildSnapshot(src: SnapshotSources, nowMs = Date.now()): Snapsho
       svname: 'FRONTEND',
       ...trafficCells(counters, row),
       scur: counters.get(row, C.C_SCUR),
-      smax: Math.max(counters.get(row, C.C_SMAX), counters.get(row, C.C_SCUR)),
+      // F_SMAX: the most requests in progress at once, all workers (what maxconn limits)
+      smax: Math.max(counters.get(row, C.C_SMAX), counters.get(row, C.C_SCUR), st.frontends[fi * FRONTEND_STRIDE + F_SMAX] ?? 0),
       slim: f.maxconn || config.global.maxconn,
       dreq: counters.get(row, C.C_DREQ),
       ereq: counters.get(row, C.C_EREQ),
@@ -224,7 +318,7 @@ export function buildSnapshot(src: SnapshotSources, nowMs = Date.now()): Snapsho
       cache_lookups: 0,
       cache_hits: 0,
     };
-    const hist = src.hists.frontends[fi] ?? null;
+    const hist = hists.frontends[fi] ?? null;
     return { name: f.name, index: fi, row: cells, latency: summarize(hist), hist };
   });
 
@@ -242,7 +336,7 @@ export function buildSnapshot(src: SnapshotSources, nowMs = Date.now()): Snapsho
       const checkName = CHECK_STATUS_NAMES[st.get(gi, S_CHECK_STATUS)] ?? '';
       const code = st.get(gi, S_CHECK_CODE);
       const dur = st.get(gi, S_CHECK_DURATION);
-      const hist = src.hists.servers[gi] ?? null;
+      const hist = hists.servers[gi] ?? null;
       const weight = st.get(gi, S_WEIGHT);
       const cells: StatsRow = {
         pxname: b.name,
@@ -250,9 +344,9 @@ export function buildSnapshot(src: SnapshotSources, nowMs = Date.now()): Snapsho
         ...trafficCells(counters, srow),
         ...upstreamCells(counters, srow, nowMs),
         qcur: st.get(gi, S_QUEUE),
-        qmax: st.get(gi, S_QMAX),
+        qmax: Math.max(st.get(gi, S_QMAX), carry ? carry.serverMax(gi, S_QMAX) : 0),
         scur: st.get(gi, S_ACTIVE),
-        smax: Math.max(st.get(gi, S_SMAX), st.get(gi, S_ACTIVE)),
+        smax: Math.max(st.get(gi, S_SMAX), st.get(gi, S_ACTIVE), carry ? carry.serverMax(gi, S_SMAX) : 0),
         slim: s.maxconn > 0 ? s.maxconn : '',
         status,
         weight,
@@ -298,16 +392,16 @@ export function buildSnapshot(src: SnapshotSources, nowMs = Date.now()): Snapsho
     const usableActive = servers.filter((s) => s.usable && !s.backup);
     const usableBackup = servers.filter((s) => s.usable && s.backup);
     const up = usableActive.length + usableBackup.length > 0;
-    const hist = src.hists.backends[bi] ?? null;
+    const hist = hists.backends[bi] ?? null;
     const cells: StatsRow = {
       pxname: b.name,
       svname: 'BACKEND',
       ...trafficCells(counters, row),
       ...upstreamCells(counters, row, nowMs),
       qcur: st.backends[bo + B_QUEUE],
-      qmax: servers.reduce((m, s) => Math.max(m, Number(s.row.qmax) || 0), 0),
+      qmax: servers.reduce((m, s) => Math.max(m, Number(s.row.qmax) || 0), st.backends[bo + B_QMAX]),
       scur: st.backends[bo + B_ACTIVE],
-      smax: Math.max(st.backends[bo + B_SMAX], st.backends[bo + B_ACTIVE]),
+      smax: Math.max(st.backends[bo + B_SMAX], st.backends[bo + B_ACTIVE], carry ? carry.backendSmax(bi) : 0),
       dreq: counters.get(row, C.C_DREQ),
       // HAProxy shows a proxy without servers (e.g. a stats listen) as UP
       status: up || servers.length === 0 ? 'UP' : 'DOWN',

@@ -1,5 +1,6 @@
 // Primary side of observability: sums worker counter slabs, gathers and merges worker
-// histograms, routes access-log batches to their log targets, serves the stats listeners.
+// histograms, routes access-log batches to their log targets (the ones the workers do not write
+// themselves: see WorkerTelemetry), serves the stats listeners.
 import type { Config, LogTarget } from '../config/model';
 import * as C from '../shared/counters';
 import { ServerIndex, type SharedState } from '../shared/state';
@@ -12,7 +13,8 @@ import { StatsServer, type StatsBackend } from './server';
 import type { PageOptions } from './html';
 import { RenderPool, type RenderPoolOptions } from './render-pool';
 import type { RenderKind } from './render-task';
-import { buildSnapshot, type Snapshot } from './snapshot';
+import { buildSnapshot, type CarriedTotals, type Snapshot } from './snapshot';
+import type { CarrySource } from '../primary/carry-over';
 
 /** How long a stats request waits for the workers' histograms before using what it has. */
 export const HISTOGRAM_WAIT_MS = 250;
@@ -40,8 +42,12 @@ export class PrimaryTelemetry implements StatsBackend {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private inflight: Promise<void> | null = null;
+  /** log warnings the workers reported (each said once) */
+  private readonly warned = new Set<string>();
   /** stats rendering: inline for small snapshots, on a piscina thread for large ones */
   readonly renderer: RenderPool;
+  /** earlier generations' counters under this configuration's names (SIGHUP reload; set by primary/run.ts) */
+  carry: CarriedTotals | null = null;
 
   constructor(
     private readonly config: Config,
@@ -83,8 +89,14 @@ export class PrimaryTelemetry implements StatsBackend {
   onWorkerMessage(workerId: number, msg: unknown): boolean {
     if (!isTelemetry(msg)) return false;
     if (msg.kind === 'log') {
+      // The workers appended these lines to the file targets already.
       const sink = this.sinks[msg.frontend];
-      if (sink) sink.writeLines(msg.text, msg.lines);
+      if (sink) sink.writeLines(msg.text, msg.lines, true);
+    } else if (msg.kind === 'logwarn') {
+      // Said once, whichever worker (or the primary's own output for the same file) saw it first.
+      const sink = this.sinks[msg.frontend] ?? this.logSink;
+      if (!this.warned.has(msg.text) && !sink.warnings.has(msg.text)) sink.event('warning', msg.text);
+      this.warned.add(msg.text);
     } else if (msg.kind === 'hist') {
       this.hists.apply(workerId, msg);
       const p = this.pending.get(msg.id);
@@ -119,7 +131,7 @@ export class PrimaryTelemetry implements StatsBackend {
 
   /** The current view of everything (used by every stats output). */
   async snapshot(): Promise<Snapshot> {
-    await this.collectHistograms();
+    await Promise.all([this.collectHistograms(), this.carry?.collect()]);
     return buildSnapshot({
       config: this.config,
       index: this.index,
@@ -127,7 +139,21 @@ export class PrimaryTelemetry implements StatsBackend {
       counters: this.counters,
       rates: this.rates,
       hists: this.hists.get(),
+      carry: this.carry,
     });
+  }
+
+  /** What the next generation reads to carry these counters over (primary/carry-over.ts). */
+  carrySource(): CarrySource {
+    return {
+      config: this.config,
+      state: this.state,
+      counters: this.counters,
+      rates: this.rates,
+      histograms: () => this.hists.get(),
+      collectHistograms: () => this.collectHistograms(),
+      carry: this.carry,
+    };
   }
 
   render(kind: RenderKind, snap: Snapshot, hideVersion: boolean, page?: PageOptions): Promise<string> {

@@ -24,8 +24,16 @@ import {
   C_WREDIS,
   C_WRETR,
 } from '../shared/counters';
-import { BACKEND_STRIDE, B_ACTIVE, SERVER_STRIDE, S_ACTIVE, S_OBSERVE_ERRORS } from '../shared/state';
+import { BACKEND_STRIDE, B_ACTIVE, B_SMAX, SERVER_STRIDE, S_ACTIVE, S_OBSERVE_ERRORS, S_SMAX } from '../shared/state';
 import type { BackendRuntime, WorkerRuntime } from './runtime';
+
+/**
+ * Record a new high-water mark (stats smax/qmax). Two workers may race and the lower value win
+ * for a moment; the next peak corrects it, which is good enough for a statistic.
+ */
+export function raiseMax(cells: Int32Array, cell: number, value: number): void {
+  if (value > Atomics.load(cells, cell)) Atomics.store(cells, cell, value);
+}
 
 /** A request arrived on the frontend whose counters start at `feRow`. */
 export function countRequestStart(slab: Float64Array, feRow: number, acceptMs: number): void {
@@ -40,8 +48,12 @@ export function countRequestStart(slab: Float64Array, feRow: number, acceptMs: n
  * maxconn, leastconn and the stats read), and its session counters in this worker's slab.
  */
 export function takeServerSlot(rt: WorkerRuntime, be: BackendRuntime, server: number, acceptMs: number): void {
-  Atomics.add(rt.state.servers, server * SERVER_STRIDE + S_ACTIVE, 1);
-  Atomics.add(rt.state.backends, be.index * BACKEND_STRIDE + B_ACTIVE, 1);
+  const servers = rt.state.servers;
+  const backends = rt.state.backends;
+  const so = server * SERVER_STRIDE;
+  const bo = be.index * BACKEND_STRIDE;
+  raiseMax(servers, so + S_SMAX, Atomics.add(servers, so + S_ACTIVE, 1) + 1);
+  raiseMax(backends, bo + B_SMAX, Atomics.add(backends, bo + B_ACTIVE, 1) + 1);
   const slab = rt.slab;
   const srow = rt.servers[server].row;
   slab[srow + C_STOT]++;

@@ -16,7 +16,7 @@ import {
   C_ERESP,
   C_SRV_ABRT,
 } from '../shared/counters';
-import { BACKEND_STRIDE, B_QUEUE } from '../shared/state';
+import { BACKEND_STRIDE, B_QMAX, B_QUEUE } from '../shared/state';
 import {
   CONN_BUSY,
   FAIL_CONNECT,
@@ -39,6 +39,7 @@ import {
   countRetry,
   countStatus,
   observeStatus,
+  raiseMax,
   releaseServerSlot,
   takeServerSlot,
 } from './accounting';
@@ -309,7 +310,8 @@ export class Exchange implements ConnOwner {
     this.tQueued = performance.now();
     this.deadline = Date.now() + be.cfg.timeouts.queue;
     be.queue.push(this);
-    Atomics.add(rt.state.backends, be.index * BACKEND_STRIDE + B_QUEUE, 1);
+    const q = Atomics.add(rt.state.backends, be.index * BACKEND_STRIDE + B_QUEUE, 1) + 1;
+    raiseMax(rt.state.backends, be.index * BACKEND_STRIDE + B_QMAX, q);
   }
 
   /** Leave the queue (dispatched, timed out or aborted). */

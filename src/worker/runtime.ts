@@ -4,7 +4,8 @@ import type { BackendConfig, Config, FrontendConfig } from '../config/model';
 import type { Balancer } from '../balancing/balancer';
 import { createBalancers } from '../balancing';
 import { C_ADMITTED, backendRow, counterRows, frontendRow, serverRow, type CounterRows } from '../shared/counters';
-import { FRONTEND_STRIDE, F_ACTIVE, G_ACTIVE_CONN, SERVER_STRIDE, S_ACTIVE, ServerIndex, SharedState } from '../shared/state';
+import { raiseMax } from './accounting';
+import { FRONTEND_STRIDE, F_ACTIVE, F_SMAX, G_ACTIVE_CONN, SERVER_STRIDE, S_ACTIVE, ServerIndex, SharedState } from '../shared/state';
 import { ServerPool } from '../upstream/pool';
 import type { WorkerTelemetry } from '../stats/telemetry-worker';
 import type { Exchange } from './exchange';
@@ -122,6 +123,7 @@ export class WorkerRuntime {
       return false;
     }
     this.slab[fe.row + C_ADMITTED]++;
+    raiseMax(st.frontends, fe.index * FRONTEND_STRIDE + F_SMAX, f + 1);
     return true;
   }
 

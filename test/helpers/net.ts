@@ -282,3 +282,28 @@ export abstract class RawTcpServer {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }
+
+export type CsvRow = Record<string, string>;
+
+/** GET `<uri>;csv` from a stats listener and parse HAProxy's CSV into one record per row. */
+export async function statsCsv(statsPort: number, uri: string): Promise<CsvRow[]> {
+  const r = await request(statsPort, { path: uri + ';csv' });
+  if (r.status !== 200) throw new Error(`stats CSV answered ${r.status}`);
+  const lines = r.body.toString().split('\n').filter((l) => l !== '');
+  const cols = lines[0].slice(2).split(',');
+  return lines.slice(1).map((l) => {
+    const cells = l.split(',');
+    return Object.fromEntries(cols.map((c, i) => [c, cells[i]]));
+  });
+}
+
+export function csvRow(rows: CsvRow[], px: string, sv: string): CsvRow | undefined {
+  return rows.find((r) => r.pxname === px && r.svname === sv);
+}
+
+/** A numeric CSV cell; throws when the row is missing. */
+export function csvCell(rows: CsvRow[], px: string, sv: string, col: string): number {
+  const r = csvRow(rows, px, sv);
+  if (r === undefined) throw new Error(`no CSV row ${px}/${sv}`);
+  return Number(r[col]);
+}
