@@ -168,7 +168,8 @@ export class WorkerTelemetry {
   }
 
   onRequestDone(r: RequestRecord): void {
-    if (r.ta >= 0) {
+    // A WebSocket tunnel (101) lasts as long as its users talk: its lifetime is not a response time.
+    if (r.ta >= 0 && r.status !== 101) {
       // Microseconds: keeps resolution for sub-millisecond answers.
       const us = Math.round(r.ta * 1000);
       this.fe.record(r.frontend, us);
