@@ -110,6 +110,8 @@ async function startWsBackend(name: string): Promise<WsBackend> {
 function connect(url: string, protocols?: string[], opts: WebSocket.ClientOptions = {}): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, protocols, opts);
+    // remember how it closed: a test may ask only after the close already happened
+    ws.once('close', (code, reason) => closeSeen.set(ws, { code, reason: reason.toString() }));
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
     ws.once('unexpected-response', (_req, res) => reject(new Error(`unexpected response ${res.statusCode}`)));
@@ -138,7 +140,11 @@ function nextMessage(ws: WebSocket): Promise<{ data: Buffer; isBinary: boolean }
   });
 }
 
+const closeSeen = new WeakMap<WebSocket, { code: number; reason: string }>();
+
 function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
+  const seen = closeSeen.get(ws);
+  if (seen !== undefined) return Promise.resolve(seen);
   if (ws.readyState === WebSocket.CLOSED) return Promise.resolve({ code: -1, reason: '' });
   ws.on('error', () => {}); // a reset is reported by the close code (1006)
   return new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
