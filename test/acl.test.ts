@@ -330,3 +330,149 @@ test('joinWords quotes so that splitWords gives the same words back', () => {
   const cases = [['deny', 'if', '{', 'path_beg', '/a', '}'], ['set-header', 'X-A', 'a b'], ['return', 'string', "it's"], ['x', '$HOME', '#x', 'a\\1', ''], ['a\nb', 'c"d']];
   for (const w of cases) assert.deepEqual(splitWords(joinWords(w)), w);
 });
+
+/** A uWS response as the view reads it: the client address as bytes and as text, calls counted. */
+class FakeAddr {
+  bin = 0;
+  text = 0;
+  constructor(
+    readonly bytes: number[],
+    readonly asText: string,
+  ) {}
+  getRemoteAddress(): ArrayBuffer {
+    this.bin++;
+    return new Uint8Array(this.bytes).buffer;
+  }
+  getRemoteAddressAsText(): ArrayBuffer {
+    this.text++;
+    return new TextEncoder().encode(this.asText).buffer;
+  }
+}
+
+const v4 = (a: number, b: number, c: number, d: number): number[] => [a, b, c, d];
+const v6 = (...words: number[]): number[] => words.flatMap((w) => [w >> 8, w & 0xff]);
+
+/** Does `acl x <text>` match a client whose address comes from `addr` (binary, as uWS gives it)? */
+function aclFrom(text: string, addr: FakeAddr): boolean {
+  const v = view();
+  v.srcIp = '';
+  v.addr = addr;
+  const scope = new AclScope([{ name: 'x', tests: parseAclTests(splitWords(text), { side: 'any' }) }]);
+  return evalCondition(scope.condition(parseCondition(['if', 'x'], { side: 'req' }), 'req'), v, null);
+}
+
+test('src from the binary address: IPv4, IPv6, IPv4-mapped IPv6 against IPv4 and IPv6 networks', () => {
+  const a4 = (): FakeAddr => new FakeAddr(v4(10, 1, 2, 3), '10.1.2.3');
+  assert.equal(aclFrom('src 10.0.0.0/8', a4()), true);
+  assert.equal(aclFrom('src 10.1.2.3', a4()), true);
+  assert.equal(aclFrom('src 10.1.2.4 192.168.0.0/16', a4()), false);
+  assert.equal(aclFrom('src 0.0.0.0/0', a4()), true);
+  assert.equal(aclFrom('src ::ffff:10.0.0.0/104', a4()), true, 'IPv4 client vs IPv6 pattern: as ::ffff:a.b.c.d');
+  assert.equal(aclFrom('src 2001:db8::/32', a4()), false);
+  assert.equal(aclFrom('src 255.255.255.255', new FakeAddr(v4(255, 255, 255, 255), '255.255.255.255')), true, 'high bit set');
+  assert.equal(aclFrom('src 128.0.0.0/1', new FakeAddr(v4(200, 0, 0, 1), '200.0.0.1')), true);
+  // a dual-stack socket gives IPv4 clients as ::ffff:a.b.c.d (16 bytes)
+  const mapped = (): FakeAddr => new FakeAddr(v6(0, 0, 0, 0, 0, 0xffff, 0x7f00, 0x0001), '0000:0000:0000:0000:0000:ffff:7f00:0001');
+  assert.equal(aclFrom('src 127.0.0.0/8', mapped()), true, 'mapped IPv6 vs IPv4 CIDR');
+  assert.equal(aclFrom('src 127.0.0.2/32', mapped()), false);
+  assert.equal(aclFrom('src ::ffff:127.0.0.1', mapped()), true);
+  assert.equal(aclFrom('src ::1', mapped()), false);
+  assert.equal(aclFrom('src 10.0.0.0/8', new FakeAddr(v6(0x2002, 0x0a00, 0x0001, 0, 0, 0, 0, 1), '2002:0a00:0001:0000:0000:0000:0000:0001')), true, '6to4');
+  const a6 = (): FakeAddr => new FakeAddr(v6(0x2001, 0xdb8, 1, 0, 0, 0, 0, 5), '2001:0db8:0001:0000:0000:0000:0000:0005');
+  assert.equal(aclFrom('src 2001:db8::/32', a6()), true);
+  assert.equal(aclFrom('src 2001:db8:1::/48', a6()), true);
+  assert.equal(aclFrom('src 2001:db8:2::/48', a6()), false);
+  assert.equal(aclFrom('src 2001:db8:1::5', a6()), true);
+  assert.equal(aclFrom('src 10.0.0.0/8', a6()), false, 'plain IPv6 vs IPv4 pattern');
+  assert.equal(aclFrom('src ::1', new FakeAddr(v6(0, 0, 0, 0, 0, 0, 0, 1), '0000:0000:0000:0000:0000:0000:0000:0001')), true);
+  assert.equal(aclFrom('src 10.0.0.0/8', new FakeAddr([], '')), false, 'no address: no match');
+  // string matchers and %[src] see the text uWS gives (its ::ffff: prefix dropped, as the worker logs it)
+  assert.equal(aclFrom('src -m beg 10.1.', a4()), true);
+  assert.equal(aclFrom('src -m beg 1.2.3.4', new FakeAddr(v6(0, 0, 0, 0, 0, 0xffff, 0x0102, 0x0304), '::ffff:1.2.3.4')), true);
+  assert.equal(aclFrom('src -m found', a4()), true);
+});
+
+test('src: the address is read only when a src test runs, once per request, binary unless text is needed', () => {
+  const scope = new AclScope([
+    { name: 'office', tests: parseAclTests(splitWords('src 10.0.0.0/8 192.168.0.0/16'), { side: 'any' }) },
+    { name: 'partner', tests: parseAclTests(splitWords('src 172.16.0.0/12 203.0.113.0/24'), { side: 'any' }) },
+    { name: 'api', tests: parseAclTests(splitWords('path_beg /api'), { side: 'any' }) },
+  ]);
+  const c1 = scope.condition(parseCondition(splitWords('if api office'), { side: 'req' }), 'req');
+  const c2 = scope.condition(parseCondition(splitWords('if office || partner'), { side: 'req' }), 'req');
+  const addr = new FakeAddr(v4(198, 51, 100, 7), '198.51.100.7');
+  const v = view({ path: '/' });
+  v.srcIp = '';
+  v.addr = addr;
+  assert.equal(evalCondition(c1, v, null), false);
+  assert.equal(addr.bin, 0, 'api fails first: the address is not read');
+  assert.equal(evalCondition(c2, v, null), false);
+  assert.equal(evalCondition(c2, v, null), false);
+  assert.deepEqual([addr.bin, addr.text], [1, 0], 'read once, in binary form');
+  assert.equal(evalFormat(new CFormat(parseFormat('ip=%[src]', 'req')), v, null), 'ip=198.51.100.7');
+  assert.equal(evalFormat(new CFormat(parseFormat('%[src]', 'req')), v, null), '198.51.100.7');
+  assert.deepEqual([addr.bin, addr.text], [1, 1], 'the text is read once, when a format needs it');
+  assert.equal(v.srcIp, '198.51.100.7', 'and kept on the view for the worker (logs, forwardfor)');
+  v.reset();
+  v.addr = addr;
+  assert.equal(evalCondition(c2, v, null), false);
+  assert.equal(addr.bin, 2, 'a new request reads it again');
+});
+
+test('-i: samples are lower-cased once (ASCII only, as HAProxy); many substrings make one RegExp', () => {
+  const bots = 'hdr_sub(user-agent) -i bot crawler spider curl wget python scrapy httpclient java/ go-http libwww okhttp a.b c++ (x)';
+  const ua = (s: string): Req => ({ headers: [['user-agent', s]] });
+  assert.equal(acl(bots, ua('Mozilla/5.0 (compatible; Googlebot/2.1)')), true);
+  assert.equal(acl(bots, ua('Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0')), false);
+  assert.equal(acl(bots, ua('Java/17.0.2')), true, 'a pattern with "/"');
+  assert.equal(acl(bots, ua('OkHttp/4.9')), true, 'the last pattern');
+  assert.equal(acl(bots, ua('AxB')), false, '"." is literal');
+  assert.equal(acl(bots, ua('xA.By')), true);
+  assert.equal(acl(bots, ua('gcc C++ 12')), true, '"+" is literal');
+  assert.equal(acl(bots, ua('f(X)')), true, 'parentheses are literal');
+  assert.equal(acl(bots, ua('fX')), false);
+  assert.equal(acl('hdr_sub(user-agent) bot crawler', ua('GoogleBot')), false, 'without -i: case-sensitive');
+  assert.equal(acl('hdr_sub(user-agent) bot Crawler', ua('a Crawler')), true);
+  // ASCII folding only, the same with a loop (few patterns) or a Set (many)
+  assert.equal(acl('hdr(x-n) -i ä', { headers: [['x-n', 'Ä']] }), false);
+  assert.equal(acl('hdr(x-n) -i ä b c d e f', { headers: [['x-n', 'Ä']] }), false);
+  assert.equal(acl('hdr(x-n) -i aä b c d e f', { headers: [['x-n', 'Aä']] }), true);
+  assert.equal(acl('hdr(x-n) -i aä', { headers: [['x-n', 'Aä']] }), true);
+  assert.equal(acl('path_end -i .JS .css', { path: '/APP.Js' }), true);
+  assert.equal(acl('path_dom -i Example', { path: '/www.EXAMPLE.com' }), true);
+  assert.equal(acl('path_dir -i Images', { path: '/a/IMAGES/b' }), true);
+  assert.equal(acl('path_dir -i Images', { path: '/a/IMAGESx/b' }), false);
+  // comma-separated values are folded, split and trimmed
+  assert.equal(acl('hdr(accept) -i TEXT/HTML', { headers: [['accept', 'application/JSON ,  Text/Html ']] }), true);
+  assert.equal(acl('hdr(accept) -i -m beg APP', { headers: [['accept', 'text/html, Application/json']] }), true);
+  assert.equal(acl('urlp(lang) -i fr de es', { query: 'a=b&lang=FR' }), true);
+  assert.equal(acl('urlp(lang) -i fr de es', { query: 'a=b&lang=it' }), false);
+});
+
+test('a named ACL is evaluated once per request, and again after the view changes', () => {
+  const scope = new AclScope([{ name: 'api', tests: parseAclTests(splitWords('path_beg /api'), { side: 'any' }) }]);
+  const conds = [1, 2, 3].map(() => scope.condition(parseCondition(splitWords('if api'), { side: 'req' }), 'req'));
+  const v = view({ path: '/api/x' });
+  let reads = 0;
+  let path = '/api/x';
+  Object.defineProperty(v, 'path', { get: () => (reads++, path), set: (p: string) => (path = p), configurable: true });
+  for (const c of conds) assert.equal(evalCondition(c, v, null), true);
+  assert.equal(reads, 1, 'the path is read once for three conditions');
+  v.path = '/web';
+  v.touch(); // what the engine does after set-path or a header edit
+  for (const c of conds) assert.equal(evalCondition(c, v, null), false);
+  assert.equal(reads, 2);
+});
+
+test('end with several patterns: the last-character table rejects early, and never wrongly', () => {
+  assert.equal(acl('path_end .jpg .jpeg .png', { path: '/' }), false);
+  assert.equal(acl('path_end .jpg .jpeg .png', { path: '' }), false);
+  assert.equal(acl('path_end .jpg .jpeg .png', { path: '/a.jpeg' }), true);
+  assert.equal(acl('path_end .jpg .jpeg .png', { path: '/a.png' }), true);
+  assert.equal(acl('path_end .jpg .jpeg .png', { path: '/a.pnG' }), false);
+  assert.equal(acl('path_end -i .JS .css', { path: '/a.Js' }), true);
+  assert.equal(acl('path_end .js é', { path: '/café' }), true, 'a non-ASCII last character: no table');
+  assert.equal(acl('path_end .js .cé', { path: '/a.cé' }), true);
+  assert.equal(acl('path_end .js .css', { path: '/a.cssé' }), false);
+  assert.equal(acl('hdr_end(host) -i .internal .corp', { headers: [['host', 'DB.Internal']] }), true);
+});

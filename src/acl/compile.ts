@@ -1,10 +1,12 @@
 // Model ACLs and conditions -> flat runtime structures, built once per worker at start-up:
-// numeric fetch/match codes, lower-cased patterns, Sets for many exact strings, RegExps, integer
-// ranges and IP networks. Evaluation (eval.ts) walks these with no closures and, for the common
-// matchers, no allocation.
+// numeric fetch/match codes, lower-cased patterns, Sets for many exact strings, one RegExp for
+// several substrings, RegExps, integer ranges and IP networks. Each named ACL is one CAcl
+// shared by every condition that uses it, so its result is computed once per request (memo).
+// Evaluation (eval.ts) walks these with no closures and, for the common matchers, no allocation.
 import type { AclCondition, AclDefinition, AclTest, FormatPart } from '../config/model';
 import { PREDEFINED_ACLS, sidedFetch } from './fetches';
 import { parseIpv4Pattern, parseIpv6Pattern, type IpNet } from './ip';
+import { SINGLE_HEADERS } from './view';
 import { parseAclTests } from './parse';
 import { splitWords } from './words';
 
@@ -61,6 +63,17 @@ const MATCH_CODES: Record<string, number> = {
 
 /** Above this many exact-string patterns a Set beats a loop. */
 const SET_THRESHOLD = 4;
+/** From this many substring patterns on, one alternation RegExp beats a scan per pattern (measured: already at 2). */
+const SUB_RE_THRESHOLD = 2;
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+/** Request header fetches (their `arg` is a header name, '' = every header). */
+export function readsRequestHeader(fetch: number): boolean {
+  return fetch === F_REQ_HDR || fetch === F_REQ_FHDR || fetch === F_REQ_HDR_CNT || fetch === F_REQ_FHDR_CNT || fetch === F_REQ_HDR_VAL;
+}
 
 /** One compiled criterion; its patterns are ORed. */
 export class CTest {
@@ -69,10 +82,18 @@ export class CTest {
   readonly arg: string;
   readonly match: number;
   readonly icase: boolean;
+  /** the sample is compared lower-cased (ASCII) against `strs`: -i with str/sub/beg/end/dir/dom */
+  readonly fold: boolean;
+  /** request header fetches of host/content-length: index in SINGLE_HEADERS, else -1 */
+  readonly single: number;
   /** string patterns (lower case when icase; dir/dom without leading/trailing delimiters) */
   readonly strs: string[] = [];
   /** exact match against many patterns */
   readonly set: Set<string> | null = null;
+  /** sub against several patterns: one alternation of the escaped (lower-cased) patterns */
+  readonly subRe: RegExp | null = null;
+  /** end against several patterns: 1 at the code of each pattern's last character (all ASCII), else null */
+  readonly endTab: Uint8Array | null = null;
   readonly res: RegExp[] = [];
   /** inclusive integer ranges: lo[i] <= v <= hi[i] */
   readonly lo: number[] = [];
@@ -121,40 +142,72 @@ export class CTest {
       }
     }
     if (m === M_STR && this.strs.length > SET_THRESHOLD) this.set = new Set(this.strs);
+    if (m === M_SUB && this.strs.length >= SUB_RE_THRESHOLD) this.subRe = new RegExp(this.strs.map(escapeRe).join('|'));
+    if (m === M_END && this.strs.length >= 2 && this.strs.every((p) => p !== '' && p.charCodeAt(p.length - 1) < 128)) {
+      // a sample whose last character ends no pattern is rejected with one lookup (path_end .jpg .png ... on "/")
+      this.endTab = new Uint8Array(128);
+      for (const p of this.strs) this.endTab[p.charCodeAt(p.length - 1)] = 1;
+    }
+    this.fold = t.icase && (m === M_STR || m === M_SUB || m === M_BEG || m === M_END || m === M_DIR || m === M_DOM);
+    this.single = readsRequestHeader(this.fetch) ? SINGLE_HEADERS.indexOf(this.arg) : -1;
   }
 }
 
-/** A term of a condition: an ACL (its tests ORed), possibly negated. */
+/** An ACL (its tests ORed) with its result memoised for one request generation (RequestView.gen). */
+export class CAcl {
+  /** generation of `value`; -1: none */
+  gen = -1;
+  value = false;
+  /** the only test (most ACLs have one): one pointer less to follow per evaluation */
+  readonly test: CTest | null;
+  constructor(readonly tests: CTest[]) {
+    this.test = tests.length === 1 ? tests[0] : null;
+  }
+}
+
+/** A term of a condition: an ACL, possibly negated. */
 export class CTerm {
   constructor(
     readonly negate: boolean,
-    readonly tests: CTest[],
+    readonly acl: CAcl,
   ) {}
 }
 
 /** A compiled condition: terms in one array, `ends[g]` = end index of OR-group g. */
 export class CCond {
+  /**
+   * A condition of one term (`if acl`, `if !acl`, `if { ... }`, most of them): that term's ACL,
+   * evaluated without walking the arrays. Rules run per request from cold caches (the rest of
+   * the request path evicts them), so each pointer not followed is a cache miss saved.
+   */
+  readonly single: CAcl | null;
+  readonly negate: boolean;
   constructor(
     readonly unless: boolean,
     readonly terms: CTerm[],
     readonly ends: number[],
-  ) {}
+  ) {
+    const one = ends.length === 1 && terms.length === 1;
+    this.single = one ? terms[0].acl : null;
+    this.negate = one ? terms[0].negate : false;
+  }
 }
 
 /** Compiled named ACLs of one proxy, predefined ones compiled on first use. */
 export class AclScope {
   private readonly defs = new Map<string, readonly AclTest[]>();
   /** compiled per direction (a named ACL's hdr() reads request or response headers) */
-  private readonly compiled = new Map<string, CTest[]>();
+  private readonly compiled = new Map<string, CAcl>();
 
   constructor(acls: readonly AclDefinition[]) {
     for (const a of acls) this.defs.set(a.name, a.tests);
   }
 
-  private lookup(name: string, side: 'req' | 'res'): CTest[] {
+  private lookup(name: string, side: 'req' | 'res'): CAcl {
     const key = `${side}:${name}`;
-    let tests = this.compiled.get(key);
-    if (tests) return tests;
+    const done = this.compiled.get(key);
+    if (done) return done;
+    let tests: CTest[];
     const own = this.defs.get(name);
     if (own) {
       tests = own.map((t) => new CTest(t, side));
@@ -163,8 +216,9 @@ export class AclScope {
       if (def === undefined) throw new Error(`internal: ACL '${name}' is not defined (the validator checks names)`);
       tests = parseAclTests(splitWords(def), { side }).map((t) => new CTest(t, side));
     }
-    this.compiled.set(key, tests);
-    return tests;
+    const acl = new CAcl(tests);
+    this.compiled.set(key, acl);
+    return acl;
   }
 
   condition(c: AclCondition, side: 'req' | 'res'): CCond {
@@ -172,8 +226,8 @@ export class AclScope {
     const ends: number[] = [];
     for (const group of c.or) {
       for (const t of group) {
-        const tests = t.tests !== null ? t.tests.map((x) => new CTest(x, side)) : this.lookup(t.name!, side);
-        terms.push(new CTerm(t.negate, tests));
+        const acl = t.tests !== null ? new CAcl(t.tests.map((x) => new CTest(x, side))) : this.lookup(t.name!, side);
+        terms.push(new CTerm(t.negate, acl));
       }
       ends.push(terms.length);
     }

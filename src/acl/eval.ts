@@ -1,58 +1,81 @@
 // Evaluation of compiled conditions and formats against a request (and response). Loops over
-// the flat structures of compile.ts; no closures, and no allocation for path/url/method/host
-// matching with str/beg/end/sub/dir/dom, -i included (case is folded while comparing).
+// the flat structures of compile.ts; no closures. Per request: each named ACL is evaluated at
+// most once (memo by RequestView.gen), a sample compared case-insensitively is lower-cased once
+// (lowerAscii: a small cache keyed by the string) and then compared with native
+// ===/startsWith/endsWith/includes/Set.has/RegExp, the query is split once, and the client
+// address is read (binary) and parsed only when a `src` test runs. Routing by host, path,
+// method and src allocates nothing when the samples are lower-case already (a test counts GCs).
 import {
-  CCond, CFormat, CTest,
+  CAcl, CCond, CFormat, CTest,
   F_DST_PORT, F_FALSE, F_METHOD, F_PATH, F_QUERY, F_REQ_FHDR, F_REQ_FHDR_CNT, F_REQ_HDR, F_REQ_HDR_CNT, F_REQ_HDR_VAL,
   F_RES_FHDR, F_RES_FHDR_CNT, F_RES_HDR, F_RES_HDR_CNT, F_RES_HDR_VAL, F_SRC, F_SSL_FC, F_STATUS, F_TRUE, F_URL,
   F_URL_PARAM, F_VER,
   M_BEG, M_BOOL, M_DIR, M_DOM, M_END, M_FOUND, M_INT, M_IP, M_LEN, M_REG, M_STR, M_SUB,
 } from './compile';
-import { ipInNet } from './ip';
+import { ipInNet, sampleInNet } from './ip';
 import type { RequestView, ResponseView } from './view';
 
 export function evalCondition(c: CCond, req: RequestView, res: ResponseView | null): boolean {
+  const one = c.single;
+  if (one !== null) return (aclMatches(one, req, res) !== c.negate) !== c.unless;
   const terms = c.terms;
   const ends = c.ends;
   let start = 0;
-  let matched = false;
-  for (let g = 0; g < ends.length && !matched; g++) {
+  for (let g = 0; g < ends.length; g++) {
     const end = ends[g];
-    let all = true;
-    for (let i = start; i < end; i++) {
+    let i = start;
+    for (; i < end; i++) {
       const t = terms[i];
-      if (anyTest(t.tests, req, res) === t.negate) {
-        all = false;
+      if (aclMatches(t.acl, req, res) === t.negate) break;
+    }
+    if (i === end) return !c.unless; // every term of this OR-group holds
+    start = end;
+  }
+  return c.unless;
+}
+
+/** An ACL's tests ORed, memoised for the view's generation (one evaluation per request). */
+function aclMatches(a: CAcl, req: RequestView, res: ResponseView | null): boolean {
+  const gen = req.gen;
+  if (a.gen === gen) return a.value;
+  let v = false;
+  const one = a.test;
+  if (one !== null) {
+    v = testMatches(one, req, res);
+  } else {
+    const tests = a.tests;
+    for (let i = 0; i < tests.length; i++) {
+      if (testMatches(tests[i], req, res)) {
+        v = true;
         break;
       }
     }
-    matched = all;
-    start = end;
   }
-  return matched !== c.unless;
-}
-
-function anyTest(tests: CTest[], req: RequestView, res: ResponseView | null): boolean {
-  for (let i = 0; i < tests.length; i++) if (testMatches(tests[i], req, res)) return true;
-  return false;
+  a.gen = gen;
+  a.value = v;
+  return v;
 }
 
 export function testMatches(t: CTest, req: RequestView, res: ResponseView | null): boolean {
   switch (t.fetch) {
     case F_PATH:
-      return matchStr(t, req.path);
-    case F_URL:
-      return matchStr(t, req.url());
-    case F_QUERY:
-      return req.query !== null && matchStr(t, req.query);
+      return matchStr(t, t.fold ? lowerAscii(req.path) : req.path);
+    case F_URL: {
+      const u = req.url();
+      return matchStr(t, t.fold ? lowerAscii(u) : u);
+    }
+    case F_QUERY: {
+      const q = req.query;
+      return q !== null && matchStr(t, t.fold ? lowerAscii(q) : q);
+    }
     case F_METHOD:
-      return matchStr(t, req.method);
+      return matchStr(t, t.fold ? lowerAscii(req.method) : req.method);
     case F_VER:
-      return matchStr(t, req.version);
+      return matchStr(t, t.fold ? lowerAscii(req.version) : req.version);
     case F_URL_PARAM:
-      return matchUrlParams(t, req.query);
+      return matchUrlParams(t, req);
     case F_SRC:
-      return matchIp(t, req.srcIp);
+      return matchSrc(t, req);
     case F_DST_PORT:
       return matchInt(t, req.dstPort);
     case F_SSL_FC:
@@ -62,15 +85,15 @@ export function testMatches(t: CTest, req: RequestView, res: ResponseView | null
     case F_FALSE:
       return false;
     case F_REQ_HDR:
-      return matchHeaders(t, req.headers, req.headersLen, true);
+      return matchReqHeaders(t, req, true);
     case F_REQ_FHDR:
-      return matchHeaders(t, req.headers, req.headersLen, false);
+      return matchReqHeaders(t, req, false);
     case F_REQ_HDR_CNT:
-      return matchInt(t, countHeader(req.headers, req.headersLen, t.arg, true));
+      return matchInt(t, countReqHeader(t, req, true));
     case F_REQ_FHDR_CNT:
-      return matchInt(t, countHeader(req.headers, req.headersLen, t.arg, false));
+      return matchInt(t, countReqHeader(t, req, false));
     case F_REQ_HDR_VAL:
-      return matchHeaderInts(t, req.headers, req.headersLen);
+      return matchReqHeaderInts(t, req);
     case F_STATUS:
       return res !== null && matchInt(t, res.status);
   }
@@ -90,7 +113,7 @@ export function testMatches(t: CTest, req: RequestView, res: ResponseView | null
   return false;
 }
 
-// ---- string matching ----
+// ---- case folding ----
 
 /** ASCII lower-case of a char code. */
 function lc(c: number): number {
@@ -105,19 +128,58 @@ function foldAt(s: string, at: number, p: string): boolean {
   return true;
 }
 
-function at(s: string, i: number, p: string, icase: boolean): boolean {
-  return icase ? foldAt(s, i, p) : s.startsWith(p, i);
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** ASCII-only lower-casing of a string holding other characters too (HAProxy folds bytes A-Z only). */
+function lowerAsciiSlow(s: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    out += c >= 65 && c <= 90 ? String.fromCharCode(c + 32) : s[i];
+  }
+  return out;
 }
+
+// The last few samples lower-cased, keyed by the string (usually the very same string object:
+// a request's Host tested by four ACLs is lowered once; equal strings of the next request on a
+// keep-alive connection hit too). toLowerCase() returns its argument when nothing changes.
+const LC_SIZE = 8; // a power of two
+const lcIn: string[] = new Array<string>(LC_SIZE).fill('\u0000');
+const lcOut: string[] = new Array<string>(LC_SIZE).fill('\u0000');
+let lcNext = 0;
+let lcLastIn = '\u0000';
+let lcLastOut = '\u0000';
+
+/** `s` with A-Z lowered (and nothing else: the same length, the same offsets), memoised. */
+export function lowerAscii(s: string): string {
+  if (s === lcLastIn) return lcLastOut;
+  for (let i = 0; i < LC_SIZE; i++) {
+    if (lcIn[i] === s) {
+      lcLastIn = s;
+      lcLastOut = lcOut[i];
+      return lcLastOut;
+    }
+  }
+  const l = NON_ASCII.test(s) ? lowerAsciiSlow(s) : s.toLowerCase();
+  lcIn[lcNext] = s;
+  lcOut[lcNext] = l;
+  lcNext = (lcNext + 1) & (LC_SIZE - 1);
+  lcLastIn = s;
+  lcLastOut = l;
+  return l;
+}
+
+// ---- string matching ----
 
 function isDomDelim(c: number): boolean {
   return c === 46 || c === 58 || c === 47 || c === 63; // . : / ?
 }
 
 /** HAProxy dir/dom match: p occurs in s bounded by delimiters or the ends of s. */
-function wordMatch(s: string, p: string, icase: boolean, dom: boolean): boolean {
+function wordMatch(s: string, p: string, dom: boolean): boolean {
   const n = p.length;
   if (n === 0) return false;
-  for (let i = 0; i + n <= s.length; i++) {
+  for (let i = s.indexOf(p); i >= 0; i = s.indexOf(p, i + 1)) {
     if (i > 0) {
       const b = s.charCodeAt(i - 1);
       if (dom ? !isDomDelim(b) : b !== 47) continue;
@@ -126,7 +188,7 @@ function wordMatch(s: string, p: string, icase: boolean, dom: boolean): boolean 
       const a = s.charCodeAt(i + n);
       if (dom ? !isDomDelim(a) : a !== 47) continue;
     }
-    if (at(s, i, p, icase)) return true;
+    return true;
   }
   return false;
 }
@@ -157,45 +219,44 @@ function leadingInt(s: string): number {
   return neg ? -v : v;
 }
 
+/** `s` as a test compares it: lower-cased (ASCII) when the test folds case. */
+function prep(t: CTest, s: string): string {
+  return t.fold ? lowerAscii(s) : s;
+}
+
+/** Matches a sample against a test's patterns. `s` must already be lower-cased when t.fold (see prep). */
 export function matchStr(t: CTest, s: string): boolean {
   const strs = t.strs;
-  const icase = t.icase;
   switch (t.match) {
     case M_FOUND:
       return true;
     case M_STR: {
-      if (t.set !== null) return t.set.has(icase ? s.toLowerCase() : s);
-      for (let i = 0; i < strs.length; i++) {
-        const p = strs[i];
-        if (p.length === s.length && (icase ? foldAt(s, 0, p) : s === p)) return true;
-      }
+      if (t.set !== null) return t.set.has(s);
+      for (let i = 0; i < strs.length; i++) if (strs[i] === s) return true;
       return false;
     }
     case M_BEG:
-      for (let i = 0; i < strs.length; i++) if (at(s, 0, strs[i], icase)) return true;
+      for (let i = 0; i < strs.length; i++) if (s.startsWith(strs[i])) return true;
       return false;
-    case M_END:
-      for (let i = 0; i < strs.length; i++) {
-        const p = strs[i];
-        if (p.length <= s.length && at(s, s.length - p.length, p, icase)) return true;
+    case M_END: {
+      const tab = t.endTab;
+      if (tab !== null) {
+        const c = s.charCodeAt(s.length - 1); // NaN for '': no pattern is empty here
+        if (!(c < 128) || tab[c] === 0) return false;
       }
+      for (let i = 0; i < strs.length; i++) if (s.endsWith(strs[i])) return true;
       return false;
+    }
     case M_SUB:
-      for (let i = 0; i < strs.length; i++) {
-        const p = strs[i];
-        if (!icase) {
-          if (s.includes(p)) return true;
-          continue;
-        }
-        for (let k = 0; k + p.length <= s.length; k++) if (foldAt(s, k, p)) return true;
-      }
+      if (t.subRe !== null) return t.subRe.test(s);
+      for (let i = 0; i < strs.length; i++) if (s.includes(strs[i])) return true;
       return false;
     case M_REG:
       for (let i = 0; i < t.res.length; i++) if (t.res[i].test(s)) return true;
       return false;
     case M_DIR:
     case M_DOM:
-      for (let i = 0; i < strs.length; i++) if (wordMatch(s, strs[i], icase, t.match === M_DOM)) return true;
+      for (let i = 0; i < strs.length; i++) if (wordMatch(s, strs[i], t.match === M_DOM)) return true;
       return false;
     case M_LEN:
       return inRanges(t, s.length);
@@ -236,9 +297,18 @@ function matchBool(t: CTest, v: boolean): boolean {
   return matchStr(t, v ? '1' : '0');
 }
 
-function matchIp(t: CTest, ip: string): boolean {
-  if (ip === '') return false;
-  return matchStr(t, ip); // M_IP walks the networks; other matchers see the address text
+/** src: networks compare the parsed address (read lazily, once); other matchers see its text. */
+function matchSrc(t: CTest, req: RequestView): boolean {
+  if (t.match === M_IP) {
+    const ip = req.srcAddress();
+    if (ip === null) return false;
+    const nets = t.nets;
+    for (let i = 0; i < nets.length; i++) if (sampleInNet(ip, nets[i])) return true;
+    return false;
+  }
+  const text = req.srcText();
+  if (text === '') return false;
+  return matchStr(t, prep(t, text));
 }
 
 // ---- headers ----
@@ -256,27 +326,38 @@ function trimOws(v: string): string {
   return a === 32 || a === 9 || b === 32 || b === 9 ? v.trim() : v;
 }
 
+/** One header line: hdr checks every comma-separated value, fhdr the whole line. */
+function matchHeaderValue(t: CTest, v: string, split: boolean): boolean {
+  if (!split || v.indexOf(',') < 0) return matchStr(t, prep(t, trimOws(v)));
+  const lv = prep(t, v); // folding keeps offsets: split the folded line
+  let from = 0;
+  for (;;) {
+    const c = lv.indexOf(',', from);
+    const end = c < 0 ? lv.length : c;
+    if (matchStr(t, lv.slice(from, end).trim())) return true;
+    if (c < 0) return false;
+    from = c + 1;
+  }
+}
+
 /** Every occurrence (hdr: every comma-separated value; fhdr: every line) until one matches. */
 function matchHeaders(t: CTest, h: string[], len: number, split: boolean): boolean {
   const name = t.arg;
   for (let i = 0; i < len; i += 2) {
     const n = h[i];
     if (n === '' || (name !== '' && !nameIs(n, name))) continue;
-    const v = h[i + 1];
-    if (!split || v.indexOf(',') < 0) {
-      if (matchStr(t, trimOws(v))) return true;
-      continue;
-    }
-    let from = 0;
-    for (;;) {
-      const c = v.indexOf(',', from);
-      const end = c < 0 ? v.length : c;
-      if (matchStr(t, v.slice(from, end).trim())) return true;
-      if (c < 0) break;
-      from = c + 1;
-    }
+    if (matchHeaderValue(t, h[i + 1], split)) return true;
   }
   return false;
+}
+
+function matchReqHeaders(t: CTest, req: RequestView, split: boolean): boolean {
+  if (t.single >= 0) {
+    const v = req.singleHeader(t.single);
+    if (v !== null) return matchHeaderValue(t, v, split);
+  }
+  req.loadHeaders();
+  return matchHeaders(t, req.headers, req.headersLen, split);
 }
 
 function matchHeaderInts(t: CTest, h: string[], len: number): boolean {
@@ -290,27 +371,51 @@ function matchHeaderInts(t: CTest, h: string[], len: number): boolean {
   return false;
 }
 
+function matchReqHeaderInts(t: CTest, req: RequestView): boolean {
+  if (t.single >= 0) {
+    const s = req.singleHeader(t.single);
+    if (s !== null) {
+      const v = leadingInt(trimOws(s));
+      return v === v && matchInt(t, v);
+    }
+  }
+  req.loadHeaders();
+  return matchHeaderInts(t, req.headers, req.headersLen);
+}
+
+function commas(v: string): number {
+  let count = 0;
+  for (let k = v.indexOf(','); k >= 0; k = v.indexOf(',', k + 1)) count++;
+  return count;
+}
+
 export function countHeader(h: string[], len: number, name: string, split: boolean): number {
   let count = 0;
   for (let i = 0; i < len; i += 2) {
     const n = h[i];
     if (n === '' || (name !== '' && !nameIs(n, name))) continue;
     count++;
-    if (split) {
-      const v = h[i + 1];
-      for (let k = v.indexOf(','); k >= 0; k = v.indexOf(',', k + 1)) count++;
-    }
+    if (split) count += commas(h[i + 1]);
   }
   return count;
 }
 
-/** Value of the last occurrence (hdr: the last comma-separated value), or null. */
+function countReqHeader(t: CTest, req: RequestView, split: boolean): number {
+  if (t.single >= 0) {
+    const v = req.singleHeader(t.single);
+    if (v !== null) return split ? 1 + commas(v) : 1;
+  }
+  req.loadHeaders();
+  return countHeader(req.headers, req.headersLen, t.arg, split);
+}
+
 /** hdr_val: the leading integer of the last value of `name`, '' when there is none. */
 function headerValue(h: string[], len: number, name: string): string {
   const v = leadingInt(lastHeader(h, len, name, true) ?? '');
   return v === v ? String(v) : '';
 }
 
+/** Value of the last occurrence (hdr: the last comma-separated value), or null. */
 function lastHeader(h: string[], len: number, name: string, split: boolean): string | null {
   for (let i = len - 2; i >= 0; i -= 2) {
     const n = h[i];
@@ -325,37 +430,32 @@ function lastHeader(h: string[], len: number, name: string, split: boolean): str
 
 // ---- URL parameters ----
 
-/** Parameters start at the query's beginning or after '&' and end before '&' or ';' (HAProxy). */
-function matchUrlParams(t: CTest, q: string | null): boolean {
+/** Every parameter named t.arg (any name when '') until one matches; the query is split once (RequestView.params). */
+function matchUrlParams(t: CTest, req: RequestView): boolean {
+  const q = req.query;
   if (q === null) return false;
+  const n = req.params();
   const name = t.arg;
-  let from = 0;
-  while (from <= q.length) {
-    let amp = q.indexOf('&', from);
-    if (amp < 0) amp = q.length;
-    const eq = q.indexOf('=', from);
-    if (eq >= 0 && eq < amp && (name === '' || (eq - from === name.length && q.startsWith(name, from)))) {
-      const semi = q.indexOf(';', eq + 1);
-      const end = semi >= 0 && semi < amp ? semi : amp;
-      if (matchStr(t, q.slice(eq + 1, end))) return true;
-    }
-    from = amp + 1;
+  const starts = req.paramStart;
+  const eqs = req.paramEq;
+  for (let k = 0; k < n; k++) {
+    const from = starts[k];
+    const eq = eqs[k];
+    if (name !== '' && (eq - from !== name.length || !q.startsWith(name, from))) continue;
+    if (t.match === M_FOUND) return true;
+    if (matchStr(t, prep(t, q.slice(eq + 1, req.paramEnd[k])))) return true;
   }
   return false;
 }
 
-function firstUrlParam(q: string | null, name: string): string | null {
+function firstUrlParam(req: RequestView, name: string): string | null {
+  const q = req.query;
   if (q === null) return null;
-  let from = 0;
-  while (from <= q.length) {
-    let amp = q.indexOf('&', from);
-    if (amp < 0) amp = q.length;
-    const eq = q.indexOf('=', from);
-    if (eq >= 0 && eq < amp && (name === '' || (eq - from === name.length && q.startsWith(name, from)))) {
-      const semi = q.indexOf(';', eq + 1);
-      return q.slice(eq + 1, semi >= 0 && semi < amp ? semi : amp);
-    }
-    from = amp + 1;
+  const n = req.params();
+  for (let k = 0; k < n; k++) {
+    const from = req.paramStart[k];
+    const eq = req.paramEq[k];
+    if (name === '' || (eq - from === name.length && q.startsWith(name, from))) return q.slice(eq + 1, req.paramEnd[k]);
   }
   return null;
 }
@@ -376,9 +476,9 @@ export function sampleText(fetch: number, arg: string, req: RequestView, res: Re
     case F_VER:
       return req.version;
     case F_URL_PARAM:
-      return firstUrlParam(req.query, arg) ?? '';
+      return firstUrlParam(req, arg) ?? '';
     case F_SRC:
-      return req.srcIp;
+      return req.srcText();
     case F_DST_PORT:
       return String(req.dstPort);
     case F_SSL_FC:
@@ -387,6 +487,9 @@ export function sampleText(fetch: number, arg: string, req: RequestView, res: Re
       return '1';
     case F_FALSE:
       return '0';
+  }
+  if (fetch === F_REQ_HDR || fetch === F_REQ_FHDR || fetch === F_REQ_HDR_CNT || fetch === F_REQ_FHDR_CNT || fetch === F_REQ_HDR_VAL) req.loadHeaders();
+  switch (fetch) {
     case F_REQ_HDR:
       return lastHeader(req.headers, req.headersLen, arg, true) ?? '';
     case F_REQ_FHDR:

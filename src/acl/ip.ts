@@ -1,6 +1,6 @@
 // IPv4/IPv6 addresses as integers for ACL matching: patterns are parsed once at load into
-// (network, mask) pairs; the client address is parsed per request into module scratch (no
-// allocation) and cached by its text, since keep-alive requests repeat it.
+// (network, mask) pairs; the client address is parsed per request into the view's IpSample (no
+// allocation), from the 4 or 16 bytes uWS gives, or from text.
 
 /** A network: IPv4 as one uint32 + mask, IPv6 as eight 16-bit words + prefix length. */
 export interface IpNet {
@@ -11,6 +11,8 @@ export interface IpNet {
   /** IPv6 words (already masked) */
   w: number[];
   bits: number;
+  /** IPv6: the mask of each word (from bits) */
+  wm: number[];
 }
 
 function v4mask(bits: number): number {
@@ -39,7 +41,7 @@ export function parseIpv4Pattern(text: string): IpNet | null {
       mask = mm.v4;
     }
   }
-  return { v6: false, v4: (v & mask) >>> 0, v4mask: mask >>> 0, w: [], bits: 0 };
+  return { v6: false, v4: (v & mask) >>> 0, v4mask: mask >>> 0, w: [], bits: 0, wm: [] };
 }
 
 export function parseIpv6Pattern(text: string): IpNet | null {
@@ -53,8 +55,12 @@ export function parseIpv6Pattern(text: string): IpNet | null {
     if (!/^\d{1,3}$/.test(m) || Number(m) > 128) return null;
     bits = Number(m);
   }
-  for (let i = 0; i < 8; i++) w[i] &= wordMask(bits, i);
-  return { v6: true, v4: 0, v4mask: 0, w, bits };
+  const wm: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    wm.push(wordMask(bits, i));
+    w[i] &= wm[i];
+  }
+  return { v6: true, v4: 0, v4mask: 0, w, bits, wm };
 }
 
 function wordMask(bits: number, i: number): number {
@@ -150,67 +156,111 @@ function parseV4(s: string, from: number, to: number): number {
 
 // ---- the per-request sample ----
 
-const sample = {
-  text: '\u0000', // never a real address: forces the first parse
+/**
+ * A client address parsed for matching: from the binary form uWS gives (4 or 16 bytes, read
+ * once per request and only when a `src` test runs) or from text (tests, formats). One per
+ * RequestView, overwritten in place: no allocation.
+ */
+export class IpSample {
+  /** the text this sample was parsed from ('\u0000' = parsed from bytes or nothing yet) */
+  text = '\u0000';
   /** 0 invalid, 4, 6 */
-  family: 0,
-  v4: 0,
+  family = 0;
+  v4 = 0;
   /** IPv4 embedded in an IPv6 address (::ffff:a.b.c.d, ::a.b.c.d, 2002:a.b.c.d::), else -1 */
-  mapped: -1,
-  w: new Uint16Array(8),
-};
+  mapped = -1;
+  readonly w = new Uint16Array(8);
 
-function loadSample(text: string): void {
-  if (text === sample.text) return;
-  sample.text = text;
-  sample.mapped = -1;
-  const v4 = parseV4(text, 0, text.length);
-  if (v4 >= 0) {
-    sample.family = 4;
-    sample.v4 = v4;
-    return;
+  /** Parse an address text (IPv4 dotted or IPv6); cached by text. */
+  loadText(text: string): void {
+    if (text === this.text) return;
+    this.text = text;
+    this.mapped = -1;
+    const v4 = parseV4(text, 0, text.length);
+    if (v4 >= 0) {
+      this.family = 4;
+      this.v4 = v4;
+      return;
+    }
+    if (!parseV6Into(text, this.w)) {
+      this.family = 0;
+      return;
+    }
+    this.family = 6;
+    this.setMapped();
   }
-  const w = sample.w;
-  if (!parseV6Into(text, w)) {
-    sample.family = 0;
-    return;
+
+  /** The binary form of uWS's getRemoteAddress(): 4 bytes (IPv4) or 16 (IPv6, IPv4-mapped included). */
+  loadBytes(b: Uint8Array): void {
+    this.text = '\u0000';
+    this.mapped = -1;
+    if (b.length === 4) {
+      this.family = 4;
+      this.v4 = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+      return;
+    }
+    if (b.length !== 16) {
+      this.family = 0;
+      return;
+    }
+    const w = this.w;
+    for (let i = 0; i < 8; i++) w[i] = (b[2 * i] << 8) | b[2 * i + 1];
+    this.family = 6;
+    this.setMapped();
   }
-  sample.family = 6;
-  if (w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] === 0 && w[4] === 0 && (w[5] === 0xffff || w[5] === 0)) {
-    sample.mapped = (w[6] * 65536 + w[7]) >>> 0;
-  } else if (w[0] === 0x2002) {
-    sample.mapped = (w[1] * 65536 + w[2]) >>> 0;
+
+  /** No address (a source without one). */
+  clear(): void {
+    this.text = '\u0000';
+    this.family = 0;
+    this.mapped = -1;
+  }
+
+  private setMapped(): void {
+    const w = this.w;
+    if (w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] === 0 && w[4] === 0 && (w[5] === 0xffff || w[5] === 0)) {
+      this.mapped = (w[6] * 65536 + w[7]) >>> 0;
+    } else if (w[0] === 0x2002) {
+      this.mapped = (w[1] * 65536 + w[2]) >>> 0;
+    }
   }
 }
 
-/** Whether the address `text` is in `net` (HAProxy 7.1.6 rules for mixing v4 and v6). */
-export function ipInNet(text: string, net: IpNet): boolean {
-  loadSample(text);
-  const fam = sample.family;
+/** Whether the parsed address `s` is in `net` (HAProxy 7.1.6 rules for mixing v4 and v6). */
+export function sampleInNet(s: IpSample, net: IpNet): boolean {
+  const fam = s.family;
   if (fam === 0) return false;
   if (!net.v6) {
-    const a = fam === 4 ? sample.v4 : sample.mapped;
+    const a = fam === 4 ? s.v4 : s.mapped;
     if (a < 0) return false;
     return ((a & net.v4mask) >>> 0) === net.v4;
   }
   const nw = net.w;
-  const bits = net.bits;
+  const wm = net.wm;
   if (fam === 4) {
     // v4 sample vs v6 pattern: compare as ::ffff:a.b.c.d
-    const v = sample.v4;
+    const v = s.v4;
     for (let i = 0; i < 8; i++) {
-      const word = i < 5 ? 0 : i === 5 ? 0xffff : i === 6 ? Math.floor(v / 65536) : v & 0xffff;
-      if ((word & wordMask(bits, i)) !== nw[i]) return false;
+      const word = i < 5 ? 0 : i === 5 ? 0xffff : i === 6 ? v >>> 16 : v & 0xffff;
+      if ((word & wm[i]) !== nw[i]) return false;
     }
     return true;
   }
-  const w = sample.w;
-  for (let i = 0; i < 8; i++) if ((w[i] & wordMask(bits, i)) !== nw[i]) return false;
+  const w = s.w;
+  for (let i = 0; i < 8; i++) if ((w[i] & wm[i]) !== nw[i]) return false;
   return true;
+}
+
+const scratch = new IpSample();
+
+/** Whether the address `text` is in `net` (parses the text; cached by text). */
+export function ipInNet(text: string, net: IpNet): boolean {
+  scratch.loadText(text);
+  return sampleInNet(scratch, net);
 }
 
 /** Whether `text` is a valid IPv4 or IPv6 address (no mask). */
 export function isIpText(text: string): boolean {
-  loadSample(text);
-  return sample.family !== 0;
+  scratch.loadText(text);
+  return scratch.family !== 0;
 }

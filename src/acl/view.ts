@@ -1,6 +1,59 @@
 // What rules see of a request and its response. The worker owns one of each per thread and
 // refills them per request from strings it already has (uWS gives lower-case header names;
 // upstream response names keep their case, so name comparisons fold case).
+//
+// Lazily, per request (src/rules/uws.ts fillRequestView sets the sources):
+// - the client address: read from the uWS response (binary, 4 or 16 bytes) only when a `src`
+//   test runs, parsed once into `ip`; its text only when a text matcher or a format needs it;
+// - request headers (header plan LAZY): nothing is read until a rule tests a header. `host` and
+//   `content-length` then come from req.getHeader() (a request with two of either is refused
+//   with 400 before the rules' decision is used, so the first is the only one that counts); any
+//   other header, or an empty value, makes one pass over the headers (req.forEach) that keeps
+//   only the names the rules read.
+import { IpSample } from './ip';
+
+/** The part of a uWS HttpResponse the view reads (the client address). */
+export interface AddressSource {
+  getRemoteAddress(): ArrayBuffer;
+  getRemoteAddressAsText(): ArrayBuffer;
+}
+
+/** The part of a uWS HttpRequest the view reads lazily (valid only inside the uWS handler). */
+export interface HeaderSource {
+  getHeader(lowerCaseKey: string): string;
+  forEach(cb: (key: string, value: string) => void): void;
+}
+
+/** Request headers whose second occurrence gets the request refused (400) before routing counts. */
+export const SINGLE_HEADERS: readonly string[] = ['host', 'content-length'];
+
+/**
+ * Bumped whenever what a rule could see changes (a new request, a header edit, set-path, the
+ * start of an evaluation): named ACL results are memoised per generation (src/acl/eval.ts). A
+ * field of an object, not a `let`: past 2^30 it becomes a double stored in place, never boxed anew.
+ */
+const GEN = { n: 1 };
+export function nextGeneration(): number {
+  return ++GEN.n;
+}
+
+const textDecoder = new TextDecoder();
+/** The client address as text, as the worker logs it (src/worker/exchange.ts clientAddress). */
+export function addressText(src: AddressSource): string {
+  const s = textDecoder.decode(src.getRemoteAddressAsText());
+  // uWS reports IPv4 clients of a dual-stack socket as mapped IPv6
+  return s.startsWith('::ffff:') ? s.slice(7) : s;
+}
+
+// req.forEach target, module-level so that the pass allocates no closure
+let fillTarget: RequestView | null = null;
+let fillNames: ReadonlySet<string> | null = null;
+function pushAny(name: string, value: string): void {
+  fillTarget!.addHeader(name, value);
+}
+function pushWanted(name: string, value: string): void {
+  if (fillNames!.has(name)) fillTarget!.addHeader(name, value);
+}
 
 export class RequestView {
   /** as received, case-sensitive */
@@ -11,19 +64,44 @@ export class RequestView {
   query: string | null = null;
   /** "1.1", "1.0" */
   version = '1.1';
-  /** flat [name, value, name, value, ...]; entries from headersLen on are stale. A name of '' is a deleted header. */
+  /**
+   * flat [name, value, name, value, ...]; entries from headersLen on are stale. A name of '' is a
+   * deleted header. With a lazy header source, read them through loadHeaders() first.
+   */
   headers: string[] = [];
   headersLen = 0;
-  /** client address as text (IPv4 dotted or IPv6) */
+  /** client address as text (IPv4 dotted or IPv6); '' = not known (yet): see srcText() */
   srcIp = '';
   /** the port the client connected to */
   dstPort = 0;
   /** the connection is TLS (ssl_fc) */
   tls = false;
+  /** memo key of named ACL results (see nextGeneration) */
+  gen = nextGeneration();
+
+  /** where the client address comes from when srcIp is '' (the uWS response) */
+  addr: AddressSource | null = null;
+  /** the parsed client address */
+  readonly ip = new IpSample();
+  private ipLoaded = false;
+
+  /** lazy headers: the uWS request, null once read (or when the headers were filled eagerly) */
+  private hdrSource: HeaderSource | null = null;
+  /** the header names the rules read (null: every header) */
+  private hdrNames: ReadonlySet<string> | null = null;
+  /** getHeader() results for SINGLE_HEADERS, by index; null = not fetched */
+  private readonly singles: (string | null)[] = [null, null];
 
   private urlCache: string | null = null;
   private urlPath = '';
   private urlQuery: string | null = null;
+
+  /** query split into parameters once per query: per parameter, start, '=' and value end offsets */
+  private paramsOf: string | null = null;
+  readonly paramStart: number[] = [];
+  readonly paramEq: number[] = [];
+  readonly paramEnd: number[] = [];
+  paramCount = 0;
 
   /** Forget the previous request (the header array is kept and overwritten). */
   reset(): void {
@@ -36,6 +114,18 @@ export class RequestView {
     this.dstPort = 0;
     this.tls = false;
     this.urlCache = null;
+    this.addr = null;
+    this.ipLoaded = false;
+    this.hdrSource = null;
+    this.hdrNames = null;
+    this.singles[0] = null;
+    this.singles[1] = null;
+    this.gen = nextGeneration();
+  }
+
+  /** Something rules can see changed (header edit, set-path): named ACL results are stale. */
+  touch(): void {
+    this.gen = nextGeneration();
   }
 
   addHeader(name: string, value: string): void {
@@ -46,6 +136,84 @@ export class RequestView {
     this.headersLen = n + 2;
   }
 
+  /**
+   * Read headers from `src` on first use instead of now: only `names` (lower-case) are kept,
+   * or every header when null. `src` must stay valid until detach() (the uWS handler's end).
+   */
+  lazyHeaders(src: HeaderSource, names: ReadonlySet<string> | null): void {
+    this.headersLen = 0;
+    this.hdrSource = src;
+    this.hdrNames = names;
+  }
+
+  /** Every header now, from `src` (one req.forEach). */
+  fillHeaders(src: HeaderSource): void {
+    this.hdrSource = null;
+    fillTarget = this;
+    src.forEach(pushAny);
+    fillTarget = null;
+  }
+
+  /** Make `headers` complete (a lazy source is read now). */
+  loadHeaders(): void {
+    const src = this.hdrSource;
+    if (src === null) return;
+    this.hdrSource = null;
+    fillTarget = this;
+    const names = this.hdrNames;
+    if (names === null) {
+      src.forEach(pushAny);
+    } else {
+      fillNames = names;
+      src.forEach(pushWanted);
+      fillNames = null;
+    }
+    fillTarget = null;
+  }
+
+  /**
+   * The value of SINGLE_HEADERS[i] without reading every header: non-empty = the header's only
+   * occurrence that matters; null = use `headers` (after loadHeaders()). Only with a lazy source.
+   */
+  singleHeader(i: number): string | null {
+    if (this.hdrSource === null) return null;
+    let v = this.singles[i];
+    if (v === null) {
+      v = this.hdrSource.getHeader(SINGLE_HEADERS[i]);
+      this.singles[i] = v;
+    }
+    // '' is either absent or empty: only the full list tells
+    return v === '' ? null : v;
+  }
+
+  /** The uWS request is about to become invalid: a lazy source not read by now never will be. */
+  detach(): void {
+    this.hdrSource = null;
+  }
+
+  /** The client address parsed, or null when there is none. */
+  srcAddress(): IpSample | null {
+    const ip = this.ip;
+    if (this.srcIp !== '') {
+      ip.loadText(this.srcIp); // cached by text
+    } else if (!this.ipLoaded) {
+      this.ipLoaded = true;
+      if (this.addr !== null) ip.loadBytes(new Uint8Array(this.addr.getRemoteAddress()));
+      else ip.clear();
+    }
+    return ip.family === 0 ? null : ip;
+  }
+
+  /** The client address as text ('' when unknown), read from the source once. */
+  srcText(): string {
+    if (this.srcIp === '' && this.addr !== null) {
+      this.srcIp = addressText(this.addr);
+      // the same address: the bytes already parsed stand for this text too
+      if (this.ipLoaded) this.ip.text = this.srcIp;
+    }
+    return this.srcIp;
+  }
+
   /** path + '?' + query, built once per distinct (path, query). */
   url(): string {
     if (this.urlCache === null || this.urlPath !== this.path || this.urlQuery !== this.query) {
@@ -54,6 +222,34 @@ export class RequestView {
       this.urlCache = this.query === null ? this.path : this.path + '?' + this.query;
     }
     return this.urlCache;
+  }
+
+  /**
+   * Splits the query into parameters (once per query text). HAProxy's rules: a parameter starts
+   * at the query's beginning or after '&', has a '=', and its value ends before '&' or ';'.
+   */
+  params(): number {
+    const q = this.query;
+    if (q === null) return 0;
+    if (this.paramsOf === q) return this.paramCount;
+    this.paramsOf = q;
+    let n = 0;
+    let from = 0;
+    while (from <= q.length) {
+      let amp = q.indexOf('&', from);
+      if (amp < 0) amp = q.length;
+      const eq = q.indexOf('=', from);
+      if (eq >= 0 && eq < amp) {
+        const semi = q.indexOf(';', eq + 1);
+        this.paramStart[n] = from;
+        this.paramEq[n] = eq;
+        this.paramEnd[n] = semi >= 0 && semi < amp ? semi : amp;
+        n++;
+      }
+      from = amp + 1;
+    }
+    this.paramCount = n;
+    return n;
   }
 }
 

@@ -7,8 +7,8 @@
 // Order, as in HAProxy: the frontend's http-request rules, its `redirect` rules, use_backend
 // (first match) or default_backend, then the chosen backend's http-request and redirect rules.
 // Responses: the backend's http-response rules, then the frontend's.
-import type { AclCondition, Config, FormatPart, HttpRule, ProxyRules } from '../config/model';
-import { AclScope, CCond, CFormat } from '../acl/compile';
+import type { Config, HttpRule, ProxyRules } from '../config/model';
+import { AclScope, CCond, CFormat, readsRequestHeader } from '../acl/compile';
 import { evalCondition, evalFormat } from '../acl/eval';
 import type { RequestView, ResponseView } from '../acl/view';
 import { errorPageBody, reasonPhrase } from './pages';
@@ -232,40 +232,76 @@ export class Decision {
   }
 }
 
-const REQ_HEADER_FETCHES = new Set(['req.hdr', 'req.fhdr', 'req.hdr_cnt', 'req.fhdr_cnt', 'req.hdr_val']);
+/** The request's headers are not read (no rule reads or edits one). */
+export const HDR_NONE = 0;
+/** Read on first use, only the names the rules read (RequestView.lazyHeaders). */
+export const HDR_LAZY = 1;
+/** Every header, read before the rules run (header edits rebuild the upstream head from them). */
+export const HDR_ALL = 2;
 
-function formatReadsHeaders(f: readonly FormatPart[]): boolean {
-  return f.some((p) => p.kind === 'fetch' && REQ_HEADER_FETCHES.has(p.fetch));
+/** How the worker fills the request view's headers for a frontend (RoutingTable.requestHeaders). */
+export class HeaderPlan {
+  constructor(
+    readonly mode: number,
+    /** HDR_LAZY: the lower-case header names rules read; null = every header */
+    readonly names: ReadonlySet<string> | null,
+  ) {}
 }
 
-function condReadsHeaders(c: AclCondition | null): boolean {
-  if (c === null) return false;
-  return c.or.some((g) => g.some((t) => t.name === 'HTTP_CONTENT' || (t.tests ?? []).some((x) => REQ_HEADER_FETCHES.has(x.fetch))));
+/** What a proxy's request-side rules do with request headers (start-up only). */
+interface HeaderUse {
+  names: Set<string>;
+  /** a test or format reads every header (hdr() without a name) */
+  all: boolean;
+  /** set/add/del/replace-header */
+  edits: boolean;
 }
 
-/** Whether a proxy's request-side rules read or edit request headers (start-up only). */
-function requestReadsHeaders(r: ProxyRules): boolean {
-  if (r.acls.some((a) => a.tests.some((t) => REQ_HEADER_FETCHES.has(t.fetch)))) return true;
-  if (r.useBackend.some((u) => condReadsHeaders(u.cond))) return true;
-  return [...r.httpRequest, ...r.redirects].some((x) => {
-    if (condReadsHeaders(x.cond)) return true;
-    switch (x.action) {
-      case 'set-header':
-      case 'add-header':
-      case 'del-header':
-      case 'replace-header':
-        return true;
-      case 'redirect':
-        return x.redirect.type === 'scheme' || formatReadsHeaders(x.redirect.value);
-      case 'set-path':
-        return formatReadsHeaders(x.value);
-      case 'deny':
-      case 'return':
-        return formatReadsHeaders(x.reply.body ?? []) || x.reply.headers.some((h) => formatReadsHeaders(h.value));
-      default:
-        return false;
+function formatHeaders(f: CFormat | null, use: HeaderUse): void {
+  if (f === null) return;
+  for (let i = 0; i < f.fetches.length; i++) {
+    if (f.fetches[i] < 0 || !readsRequestHeader(f.fetches[i])) continue;
+    if (f.args[i] === '') use.all = true;
+    else use.names.add(f.args[i]);
+  }
+}
+
+function condHeaders(c: CCond | null, use: HeaderUse): void {
+  if (c === null) return;
+  for (const term of c.terms) {
+    for (const t of term.acl.tests) {
+      if (!readsRequestHeader(t.fetch)) continue;
+      if (t.arg === '') use.all = true;
+      else use.names.add(t.arg);
     }
-  });
+  }
+}
+
+function requestHeaderUse(p: CompiledRules, use: HeaderUse): void {
+  for (const c of p.useBackendCond) condHeaders(c, use);
+  for (const r of [...p.httpRequest, ...p.redirects]) {
+    condHeaders(r.cond, use);
+    switch (r.kind) {
+      case R_SET_HEADER:
+      case R_ADD_HEADER:
+      case R_DEL_HEADER:
+      case R_REPLACE_HEADER:
+        use.edits = true;
+        break;
+      case R_REDIRECT:
+        if (r.redirType === RT_SCHEME) use.names.add('host');
+        formatHeaders(r.value, use);
+        break;
+      case R_SET_PATH:
+        formatHeaders(r.value, use);
+        break;
+      case R_DENY:
+      case R_RETURN:
+        formatHeaders(r.body, use);
+        for (const v of r.replyValues) formatHeaders(v, use);
+        break;
+    }
+  }
 }
 
 function firstHeader(h: string[], len: number, name: string): string | null {
@@ -286,8 +322,12 @@ export class RoutingTable {
    * of a backend it can reach). False = the worker skips the engine: one boolean check.
    */
   readonly requestRules: boolean[];
-  /** Per frontend: whether any rule reads or edits request headers (else the view needs none). */
-  readonly requestNeedsHeaders: boolean[];
+  /**
+   * Per frontend: how to fill the request view's headers. HDR_NONE when no rule reads or edits
+   * one; HDR_ALL when rules edit headers or response rules may run (the view outlives the uWS
+   * request); else HDR_LAZY with the names the rules read.
+   */
+  readonly requestHeaders: HeaderPlan[];
   private readonly skipBackendRules: boolean[][];
   private readonly nb: number;
 
@@ -306,7 +346,18 @@ export class RoutingTable {
       for (const bi of reach) if (bi >= 0 && !this.skipBackendRules[fi][bi] && this.backends[bi]?.hasRequest) return true;
       return false;
     });
-    this.requestNeedsHeaders = config.frontends.map((f) => [f.rules, ...config.backends.map((b) => b.rules)].some((r) => r !== undefined && requestReadsHeaders(r)));
+    this.requestHeaders = config.frontends.map((_, fi) => {
+      const use: HeaderUse = { names: new Set(), all: false, edits: false };
+      let response = false;
+      for (const p of [this.frontends[fi], ...this.backends]) {
+        if (p === null) continue;
+        requestHeaderUse(p, use);
+        if (p.hasResponse) response = true;
+      }
+      if (!use.edits && !use.all && use.names.size === 0) return new HeaderPlan(HDR_NONE, null);
+      if (use.edits || response) return new HeaderPlan(HDR_ALL, null);
+      return new HeaderPlan(HDR_LAZY, use.all ? null : use.names);
+    });
   }
 
   /** Whether evalResponse has anything to do for this frontend/backend pair. */
@@ -329,6 +380,12 @@ export class RoutingTable {
  * `req.headers` (out.headersChanged), set-path in `req.path` (out.pathChanged).
  */
 export function evalRequest(table: RoutingTable, frontend: number, req: RequestView, out: Decision): void {
+  req.touch(); // named ACL results of an earlier evaluation do not count
+  requestRules(table, frontend, req, out);
+  req.detach(); // the uWS request is invalid once the handler returns
+}
+
+function requestRules(table: RoutingTable, frontend: number, req: RequestView, out: Decision): void {
   out.reset();
   const fe = table.frontends[frontend];
   let backend = table.defaultBackend[frontend];
@@ -360,20 +417,27 @@ function runRequestRules(p: CompiledRules, req: RequestView, out: Decision): boo
       return true;
     }
     if (r.kind === R_REDIRECT) {
+      req.loadHeaders();
       if (out.redirect(r, req, req.headers, req.headersLen)) return true;
       continue;
     }
     if (r.kind === R_SET_PATH) {
       req.path = evalFormat(r.value!, req, null);
       out.pathChanged = true;
+      req.touch();
       continue;
     }
-    if (editHeaders(r, req, null, req)) out.headersChanged = true;
+    req.loadHeaders();
+    if (editHeaders(r, req, null, req)) {
+      out.headersChanged = true;
+      req.touch();
+    }
   }
   const redirects = p.redirects;
   for (let i = 0; i < redirects.length; i++) {
     const r = redirects[i];
     if (r.cond !== null && !evalCondition(r.cond, req, null)) continue;
+    req.loadHeaders();
     if (out.redirect(r, req, req.headers, req.headersLen)) return true;
   }
   return false;
@@ -387,6 +451,7 @@ function runRequestRules(p: CompiledRules, req: RequestView, out: Decision): boo
 export function evalResponse(table: RoutingTable, frontend: number, backend: number, req: RequestView, res: ResponseView, out: Decision): void {
   out.reset();
   out.backend = backend;
+  req.touch(); // ACL results computed for the request (or another response) do not count
   const be = table.backendRules(frontend, backend);
   if (be !== null && be.hasResponse && runResponseRules(be, req, res, out)) return;
   const fe = table.frontends[frontend];
@@ -403,7 +468,10 @@ function runResponseRules(p: CompiledRules, req: RequestView, res: ResponseView,
       out.reply(r, req, res);
       return true;
     }
-    if (editHeaders(r, req, res, res)) out.headersChanged = true;
+    if (editHeaders(r, req, res, res)) {
+      out.headersChanged = true;
+      req.touch();
+    }
   }
   return false;
 }

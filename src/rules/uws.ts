@@ -1,32 +1,28 @@
-// Filling the RequestView from a uWS request, for the worker. A module-level target keeps
-// req.forEach free of per-request closures (the same trick as src/worker/request-head.ts).
-import type { HttpRequest } from 'uWebSockets.js';
+// Filling the RequestView from a uWS request, for the worker. The client address and (with the
+// HDR_LAZY plan) the headers are read only when a rule needs them (src/acl/view.ts); reading
+// them allocates no closure (module-level forEach targets, as in src/worker/request-head.ts).
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { RequestView } from '../acl/view';
-
-let target: RequestView | null = null;
-
-function pushHeader(name: string, value: string): void {
-  target!.addHeader(name, value);
-}
+import { HDR_ALL, HDR_LAZY, type HeaderPlan } from './engine';
 
 /**
- * Resets `view` and fills it: method, path (getUrl), query (getQuery: undefined -> null), every
- * header as uWS gives it (lower-case names), client address and local port. Call it inside the
- * uWS handler (the request is only valid there). Skip the headers when the table says no rule
- * reads or edits them (RoutingTable.requestNeedsHeaders).
+ * Resets `view` and fills it: method, path (getUrl), query (getQuery: undefined -> null), the
+ * local port and TLS flag; the client address is read from `res` on first use (view.srcIp
+ * stays '' until a rule needs the text). Headers follow `headers`: the frontend's plan
+ * (RoutingTable.requestHeaders), or true for every header now, false for none.
+ * Call it inside the uWS handler, and evaluate before it returns: the request is only valid
+ * there (evalRequest detaches a lazy header source when it is done).
  */
-export function fillRequestView(view: RequestView, req: HttpRequest, srcIp: string, dstPort: number, tls: boolean, withHeaders: boolean): void {
+export function fillRequestView(view: RequestView, req: HttpRequest, res: HttpResponse, dstPort: number, tls: boolean, headers: HeaderPlan | boolean): void {
   view.reset();
   view.method = req.getCaseSensitiveMethod();
   view.path = req.getUrl();
   const q = req.getQuery();
   view.query = q === undefined ? null : q;
-  view.srcIp = srcIp;
+  view.addr = res;
   view.dstPort = dstPort;
   view.tls = tls;
-  if (withHeaders) {
-    target = view;
-    req.forEach(pushHeader);
-    target = null;
-  }
+  const mode = headers === true ? HDR_ALL : headers === false ? 0 : headers.mode;
+  if (mode === HDR_ALL) view.fillHeaders(req);
+  else if (mode === HDR_LAZY) view.lazyHeaders(req, (headers as HeaderPlan).names);
 }

@@ -170,17 +170,16 @@ export class Exchange implements ConnOwner {
     const routing = rt.routing;
     let decision: Decision | null = null;
     if (routing.requestRules[fe.index]) {
-      this.clientIp = clientAddress(res);
       const view = (this.view ??= new RequestView());
-      fillRequestView(view, req, this.clientIp, fe.port, fe.tls, routing.requestNeedsHeaders[fe.index]);
+      fillRequestView(view, req, res, fe.port, fe.tls, routing.requestHeaders[fe.index]);
       decision = rt.decision;
       evalRequest(routing, fe.index, view, decision);
+      this.clientIp = view.srcIp; // '' unless a rule needed the text: filled below when used
       if (decision.action === ACT_FORWARD) be = decision.backend >= 0 ? rt.backends[decision.backend] : null;
     }
     this.responseRules = be !== null && routing.responseRules(fe.index, be.index);
     if (this.responseRules && decision === null) {
-      this.clientIp = clientAddress(res);
-      fillRequestView((this.view ??= new RequestView()), req, this.clientIp, fe.port, fe.tls, true);
+      fillRequestView((this.view ??= new RequestView()), req, res, fe.port, fe.tls, true);
     }
     this.be = be;
     this.backend = be === null ? -1 : be.index;

@@ -265,11 +265,11 @@ export class Tunnel implements RequestRecord, PersistentExchange, ResponseSink, 
     let decision: Decision | null = null;
     let view: RequestView | null = null;
     if (routing.requestRules[fe.index]) {
-      this.clientIp = clientAddress(res);
       view = new RequestView();
-      fillRequestView(view, req, this.clientIp, fe.port, fe.tls, routing.requestNeedsHeaders[fe.index]);
+      fillRequestView(view, req, res, fe.port, fe.tls, routing.requestHeaders[fe.index]);
       decision = rt.decision;
       evalRequest(routing, fe.index, view, decision);
+      this.clientIp = view.srcIp; // '' unless a rule needed the text: filled below when used
       if (decision.action === ACT_FORWARD) be = decision.backend >= 0 ? rt.backends[decision.backend] : null;
     }
     this.be = be;
