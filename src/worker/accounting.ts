@@ -44,15 +44,23 @@ export function countRequestStart(slab: Float64Array, feRow: number, acceptMs: n
 }
 
 /**
- * Take a slot on `server`: the requests in flight to it and to `be` (shared by all workers: what
+ * Take a slot on `server` (false: it is at its maxconn): the requests in flight to it and to `be` (shared by all workers: what
  * maxconn, leastconn and the stats read), and its session counters in this worker's slab.
  */
-export function takeServerSlot(rt: WorkerRuntime, be: BackendRuntime, server: number, acceptMs: number): void {
+export function takeServerSlot(rt: WorkerRuntime, be: BackendRuntime, server: number, acceptMs: number): boolean {
   const servers = rt.state.servers;
   const backends = rt.state.backends;
   const so = server * SERVER_STRIDE;
   const bo = be.index * BACKEND_STRIDE;
-  raiseMax(servers, so + S_SMAX, Atomics.add(servers, so + S_ACTIVE, 1) + 1);
+  const active = Atomics.add(servers, so + S_ACTIVE, 1) + 1;
+  // The balancer saw a free slot, but another worker may have taken it since: the add is the
+  // decision, so a server never holds more than its maxconn.
+  const max = rt.servers[server].maxconn;
+  if (max > 0 && active > max) {
+    Atomics.sub(servers, so + S_ACTIVE, 1);
+    return false;
+  }
+  raiseMax(servers, so + S_SMAX, active);
   raiseMax(backends, bo + B_SMAX, Atomics.add(backends, bo + B_ACTIVE, 1) + 1);
   const slab = rt.slab;
   const srow = rt.servers[server].row;
@@ -61,6 +69,7 @@ export function takeServerSlot(rt: WorkerRuntime, be: BackendRuntime, server: nu
   slab[be.row + C_LBTOT]++;
   slab[srow + C_SCUR]++;
   slab[srow + C_LAST_SESS] = acceptMs;
+  return true;
 }
 
 /** Give back what takeServerSlot() took; requests queued for a slot on `be` get their turn. */

@@ -287,7 +287,10 @@ export class Exchange implements ConnOwner {
       this.answer(E503, 'SC');
       return;
     }
-    this.useServer(server);
+    if (!this.useServer(server)) {
+      this.enqueue(exclude);
+      return;
+    }
     const pool = this.rt.servers[server].pool;
     const conn = pool.takeIdle();
     if (conn !== null) {
@@ -347,10 +350,12 @@ export class Exchange implements ConnOwner {
     return true;
   }
 
-  private useServer(server: number): void {
+  /** false: the server reached its maxconn since the balancer chose it */
+  private useServer(server: number): boolean {
+    if (!takeServerSlot(this.rt, this.be!, server, this.acceptMs)) return false;
     this.server = server;
     this.holdsSlot = true;
-    takeServerSlot(this.rt, this.be!, server, this.acceptMs);
+    return true;
   }
 
   private releaseServer(): void {
@@ -712,8 +717,8 @@ export class Exchange implements ConnOwner {
         this.dispatch(failed);
         return;
       }
-      this.useServer(failed);
-      this.connectFresh();
+      if (this.useServer(failed)) this.connectFresh();
+      else this.dispatch(-1);
       return;
     }
     this.answer(E503, termination);

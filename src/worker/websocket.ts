@@ -359,14 +359,19 @@ export class Tunnel implements RequestRecord, PersistentExchange, ResponseSink, 
       this.answer(E503, 'SC');
       return;
     }
-    this.useServer(server);
+    if (!this.useServer(server)) {
+      this.answer(E503, 'SC');
+      return;
+    }
     this.connect();
   }
 
-  private useServer(server: number): void {
+  /** false: the server reached its maxconn since the balancer chose it */
+  private useServer(server: number): boolean {
+    if (!takeServerSlot(this.rt, this.be!, server, this.acceptMs)) return false;
     this.server = server;
     this.holdsSlot = true;
-    takeServerSlot(this.rt, this.be!, server, this.acceptMs);
+    return true;
   }
 
   private releaseServer(): void {
@@ -870,8 +875,8 @@ export class Tunnel implements RequestRecord, PersistentExchange, ResponseSink, 
         this.dispatch(failed);
         return;
       }
-      this.useServer(failed);
-      this.connect();
+      if (this.useServer(failed)) this.connect();
+      else this.answer(E503, termination);
       return;
     }
     this.answer(E503, termination);
