@@ -1,5 +1,5 @@
-// Shared harness of the native-bench side scripts tls.mjs and acl-cost.mjs (bench.mjs has its
-// own copy of these helpers and is not touched): child processes tracked by PID and stopped on
+// Shared harness of the native-bench side scripts tls.mjs and acl-cost.mjs (the pure helpers it shares
+// with bench.mjs are in util.mjs): child processes tracked by PID and stopped on
 // exit, error, Ctrl-C or a watchdog; the tool check/install; free ports in 18000-18999; the two
 // nginx backends of configs/nginx-backend.conf.tmpl; wrk runs with wrk-report.lua; CPU from /proc.
 // Everything listens on and talks to 127.0.0.1 only.
@@ -11,58 +11,19 @@ import net from 'node:net';
 import http from 'node:http';
 import https from 'node:https';
 import crypto from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 
-export const HERE = path.dirname(fileURLToPath(import.meta.url));
-export const ROOT = path.resolve(HERE, '..');
-export const RESULTS = path.join(HERE, 'results');
-export const LUA = path.join(HERE, 'wrk-report.lua');
+import { CLK_TCK, GATEHOUSE_CLI, HAPROXY_ONLY, HERE, LOAD_CPUS, LUA, PROXY_CPUS, RESULTS, ROOT, errorGist, fill, firstLine, median, nofileLimit, seconds, sleep, tmpl, which } from './util.mjs';
+
+// the pure helpers live in util.mjs (shared with bench.mjs); re-exported for the side scripts
+export { CLK_TCK, GATEHOUSE_CLI, HAPROXY_ONLY, HERE, LOAD_CPUS, LUA, PROXY_CPUS, RESULTS, ROOT, errorGist, fill, firstLine, median, seconds, sleep, tmpl, which };
 const E = process.env;
-export const GATEHOUSE_CLI = E.GATEHOUSE_CLI || path.join(ROOT, 'dist', 'cli.js');
-export const PROXY_CPUS = E.BENCH_PROXY_CPUS || '';
-export const LOAD_CPUS = E.BENCH_LOAD_CPUS || '';
 
 // ---------------------------------------------------------------- small utilities
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let tag = 'bench';
 export const setLogTag = (t) => { tag = t; };
 // never throws: a closed stderr (EPIPE, e.g. piped into `head`) must not turn into an error loop
 export const log = (...a) => { try { console.error(`[${tag}]`, ...a); } catch { /* stderr gone */ } };
 for (const s of [process.stdout, process.stderr]) s.on('error', () => { /* EPIPE: keep going, cleanup still runs */ });
-export function seconds(d) {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(String(d));
-  if (!m) throw new Error(`bad duration ${d}`);
-  return Number(m[1]) * { ms: 0.001, s: 1, m: 60 }[m[2] || 's'];
-}
-export function median(xs) {
-  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (!v.length) return null;
-  const h = v.length >> 1;
-  return v.length % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
-}
-export function fill(template, vars) {
-  return template.replace(/\{\{(\w+)\}\}/g, (_, k) => {
-    if (!(k in vars)) throw new Error(`template variable ${k} not set`);
-    return String(vars[k]);
-  });
-}
-export const tmpl = (name) => fs.readFileSync(path.join(HERE, 'configs', name), 'utf8');
-export function which(cmd) {
-  for (const d of (E.PATH || '').split(':').concat(['/usr/sbin', '/sbin'])) {
-    const p = path.join(d, cmd);
-    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
-  }
-  return null;
-}
-export function firstLine(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  return (String(r.stdout || '') + String(r.stderr || '')).trim().split('\n')[0].trim();
-}
-export function errorGist(text) {
-  const lines = String(text).split('\n').map((l) => l.trim()).filter(Boolean);
-  const telling = lines.filter((l) => /error|invalid|unknown|expected|not /i.test(l) && !/^at /.test(l));
-  return (telling.length ? telling : lines).slice(0, 2).join(' / ').slice(0, 240);
-}
 
 /** Debian packages for missing tools (haproxy 2.6 on bookworm), as run.sh does: apt-get, sudo when not root. */
 export function ensureTools(tools) {
@@ -83,7 +44,6 @@ export function ensureTools(tools) {
 }
 
 // ---------------------------------------------------------------- process tracking
-export const CLK_TCK = Number(firstLine('getconf', ['CLK_TCK'])) || 100;
 const children = new Map(); // pid -> { name, child }
 const cleanups = []; // sync functions run at exit (temp dirs)
 export const onCleanup = (fn) => cleanups.push(fn);
@@ -216,10 +176,6 @@ export async function waitReady(port, child, what, { tls = false, timeoutMs = 15
 export const BODY16 = '0123456789abcde\n';
 
 // ---------------------------------------------------------------- environment
-function nofileLimit() {
-  const m = /Max open files\s+(\d+|unlimited)/.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
-  return !m || m[1] === 'unlimited' ? 1048576 : Number(m[1]);
-}
 export function machine(extra = {}) {
   const cpu = (/^model name\s*:\s*(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8')) || [])[1] || os.cpus()[0]?.model || '?';
   return {
@@ -281,8 +237,6 @@ export function haproxyCheck(file) {
   if (r.status === 0) return null;
   return errorGist(String(r.stderr || '') + String(r.stdout || '')) || `exit ${r.status}`;
 }
-/** HAProxy-only tuning lines that gatehouse may reject; the fallback runs gatehouse without them. */
-export const HAPROXY_ONLY = /^(\s*)((?:no strict-limits|tune\.pool-(?:low|high)-fd-ratio|http-reuse)\b.*)$/gm;
 
 /**
  * Starts one proxy on its config file: gatehouse (`node dist/cli.js -f FILE`, NODE_ENV=production)

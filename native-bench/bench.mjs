@@ -11,10 +11,9 @@ import path from 'node:path';
 import net from 'node:net';
 import http from 'node:http';
 import crypto from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '..');
+import { CLK_TCK, GATEHOUSE_CLI, HAPROXY_ONLY, HERE, LOAD_CPUS, LUA, PROXY_CPUS, RESULTS, ROOT, errorGist, fill, firstLine, median, nofileLimit, seconds, sleep, tmpl, which } from './util.mjs';
+
 const E = process.env;
 
 // ---------------------------------------------------------------- settings
@@ -25,14 +24,9 @@ const PAUSE_MS = Number(E.BENCH_PAUSE_MS || 1000);
 const IDLE_CONNS_WANTED = Number(E.BENCH_IDLE_CONNS || 10000);
 const DOWNLOAD_MB = Number(E.BENCH_DOWNLOAD_MB || 1024);
 const MAX_SECONDS = Number(E.BENCH_MAX_SECONDS || 1800);
-const PROXY_CPUS = E.BENCH_PROXY_CPUS || ''; // e.g. "0": taskset for the proxies
-const LOAD_CPUS = E.BENCH_LOAD_CPUS || ''; // e.g. "1": taskset for wrk and the clients
 const PROXIES = (E.BENCH_PROXIES || 'gatehouse,haproxy,nginx').split(',').map((s) => s.trim()).filter(Boolean);
 const SAVE = E.BENCH_SAVE !== '0'; // BENCH_README=1 also copies the tables into README.md
 const KEEP_TMP = E.BENCH_KEEP_TMP === '1';
-const GATEHOUSE_CLI = E.GATEHOUSE_CLI || path.join(ROOT, 'dist', 'cli.js');
-const RESULTS = path.join(HERE, 'results');
-const LUA = path.join(HERE, 'wrk-report.lua');
 
 const wrkScenario = (o) => ({ kind: 'wrk', method: 'GET', body: 0, close: false, timeout: '5s', ...o });
 const SCENARIOS = {
@@ -48,7 +42,6 @@ const SCENARIOS = {
 };
 // HAProxy tuning lines of haproxy.cfg.tmpl that have no gatehouse meaning; the second fallback
 // for gatehouse is the same file without them
-const HAPROXY_ONLY = /^(\s*)((?:no strict-limits|tune\.pool-(?:low|high)-fd-ratio|http-reuse)\b.*)$/gm;
 const ALIASES = { c: ['c64k', 'c1m'], all: Object.keys(SCENARIOS) };
 
 function selectedScenarios() {
@@ -63,53 +56,12 @@ function selectedScenarios() {
 }
 
 // ---------------------------------------------------------------- small utilities
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => console.error('[bench]', ...a);
 const t0 = Date.now();
 const elapsed = () => (Date.now() - t0) / 1000;
 const overBudget = () => elapsed() > MAX_SECONDS;
-function seconds(d) {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(String(d));
-  if (!m) throw new Error(`bad duration ${d}`);
-  return Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2] || 's'];
-}
-function median(xs) {
-  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (!v.length) return null;
-  const h = v.length >> 1;
-  return v.length % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
-}
-function fill(template, vars) {
-  return template.replace(/\{\{(\w+)\}\}/g, (_, k) => {
-    if (!(k in vars)) throw new Error(`template variable ${k} not set`);
-    return String(vars[k]);
-  });
-}
-const tmpl = (name) => fs.readFileSync(path.join(HERE, 'configs', name), 'utf8');
-function which(cmd) {
-  for (const d of (E.PATH || '').split(':').concat(['/usr/sbin', '/sbin'])) {
-    const p = path.join(d, cmd);
-    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
-  }
-  return null;
-}
-function firstLine(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  return (String(r.stdout || '') + String(r.stderr || '')).trim().split('\n')[0].trim();
-}
-// the telling lines of a failed command's output
-function errorGist(text) {
-  const lines = String(text).split('\n').map((l) => l.trim()).filter(Boolean);
-  const telling = lines.filter((l) => /error|invalid|unknown|expected|not /i.test(l) && !/^at /.test(l));
-  return (telling.length ? telling : lines).slice(0, 2).join(' / ').slice(0, 240);
-}
-function nofileLimit() {
-  const m = /Max open files\s+(\d+|unlimited)/.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
-  return !m || m[1] === 'unlimited' ? 1048576 : Number(m[1]);
-}
 
 // ---------------------------------------------------------------- process tracking
-const CLK_TCK = Number(firstLine('getconf', ['CLK_TCK'])) || 100;
 const children = new Map(); // pid -> { name, child }
 const PIDFILE = E.BENCH_PIDFILE || null;
 function statFields(pid) {
