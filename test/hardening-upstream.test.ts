@@ -6,7 +6,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
-import { freePort, sleep, startGatehouse, oneServerYaml, RawTcpServer } from './helpers/net';
+import { freePort, request, sleep, startGatehouse, oneServerYaml, RawTcpServer } from './helpers/net';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { HTTPParser } = require('_http_common') as { HTTPParser: ParserCtor };
@@ -35,6 +35,8 @@ interface Script {
   then: 'keep' | 'end' | 'reset';
   /** bytes written on the idle connection 50 ms later (unsolicited) */
   late?: Buffer;
+  /** script only the first `times` requests for the path; later ones get the normal answer */
+  times?: number;
 }
 
 /** Raw upstream: parses requests with llhttp, looks the script up by path. */
@@ -42,6 +44,8 @@ class ScriptedServer extends RawTcpServer {
   scripts = new Map<string, Script>();
   /** connection id per received request path */
   connOf = new Map<string, number>();
+  /** requests received per path */
+  hits = new Map<string, number>();
   conns = 0;
 
   protected onConn(sock: net.Socket): void {
@@ -61,8 +65,10 @@ class ScriptedServer extends RawTcpServer {
       const path = url;
       url = '';
       this.connOf.set(path, id);
+      const hit = (this.hits.get(path) ?? 0) + 1;
+      this.hits.set(path, hit);
       const s = this.scripts.get(path);
-      if (s === undefined) {
+      if (s === undefined || (s.times !== undefined && hit > s.times)) {
         const body = `ok ${path}`;
         sock.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
         return;
@@ -340,5 +346,44 @@ describe('hostile upstream', () => {
     assert.ok(n >= 100, `only ${n} cases ran in time`);
     assert.deepEqual(mismatches, []);
     assert.equal(gh.child.exitCode, null, 'gatehouse survived the fuzz');
+  });
+});
+
+// A server that dies (or restarts) can still complete handshakes from its listen backlog and
+// then close them unanswered. An idempotent request is sent again; a POST is not, because the
+// server may have acted on it.
+describe('fresh upstream connection closed before any response byte', () => {
+  let srv: ScriptedServer;
+  let port: number;
+  let gh: Awaited<ReturnType<typeof startGatehouse>>;
+
+  before(async () => {
+    srv = new ScriptedServer();
+    await srv.start();
+    port = await freePort();
+    gh = await startGatehouse(oneServerYaml(port, 's', srv.port), [port]);
+  });
+
+  after(async () => {
+    await gh.stop();
+    await srv.close();
+  });
+
+  // POST first: the pool is still empty, so it goes out on a fresh connection.
+  test('POST: not re-sent, 502', async () => {
+    srv.scripts.set('/post-once', { reply: b(''), then: 'end', times: 1 });
+    const r = await request(port, { method: 'POST', path: '/post-once', body: 'x=1' });
+    assert.equal(r.status, 502);
+    assert.equal(srv.hits.get('/post-once'), 1, 'the server saw the POST once');
+  });
+
+  test('GET: re-sent on a new connection, answered 200', async () => {
+    assert.equal(srv.conns, 1, 'no connection left in the pool from the POST');
+    srv.scripts.set('/get-once', { reply: b(''), then: 'end', times: 1 });
+    const r = await request(port, { path: '/get-once' });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), 'ok /get-once');
+    assert.equal(srv.hits.get('/get-once'), 2);
+    assert.equal(srv.conns, 3, 'each attempt on its own fresh connection');
   });
 });

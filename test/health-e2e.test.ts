@@ -65,7 +65,9 @@ describe('health e2e through the proxy', () => {
       seen.push(r.body.toString());
     }
     assert.ok(seen.slice(0, 30).includes('web1'));
-    await waitFor('web1 DOWN logged', () => /Server be\/web1 is DOWN, reason: Layer4 connection problem, info: "Connection refused"/.test(gh.output()));
+    // Usually "Layer4 connection problem ... Connection refused"; on a loaded machine the last
+    // failed check may instead time out, so any reason will do here (test/health covers reasons).
+    await waitFor('web1 DOWN logged', () => /Server be\/web1 is DOWN, reason: Layer[47] /.test(gh.output()));
     // Once DOWN, web1 gets nothing and there is no retry left to hide it.
     for (let i = 0; i < 10; i++) assert.equal((await request(port)).body.toString(), 'web2');
 

@@ -681,10 +681,20 @@ export class Exchange implements ConnOwner {
       return;
     }
     if (!this.headSent) {
-      // A reused connection the server closed while idle: re-send once on a fresh one.
-      if (phase === FAIL_IO && conn.served > 0 && conn.received === 0 && this.canReplay()) {
-        this.connectFresh();
-        return;
+      if (phase === FAIL_IO && conn.received === 0 && this.canReplay()) {
+        // A reused connection the server closed while idle: re-send once on a fresh one.
+        if (conn.served > 0) {
+          this.connectFresh();
+          return;
+        }
+        // A fresh connection closed with no answer (a server dying still completes handshakes
+        // from its backlog): an idempotent request can safely go again, as nginx's default
+        // proxy_next_upstream and HAProxy's `retry-on empty-response` do.
+        if (isIdempotent(this.method)) {
+          countResponseError(rt, this.be!, this.server);
+          this.retryOrFail('SH', E502);
+          return;
+        }
       }
       countResponseError(rt, this.be!, this.server);
       this.releaseServer();
@@ -702,7 +712,8 @@ export class Exchange implements ConnOwner {
     return this.bodySent <= REPLAY_LIMIT;
   }
 
-  private retryOrFail(termination: string): void {
+  /** Retry on another connection while retries last; then answer `page` (503 by default). */
+  private retryOrFail(termination: string, page: ErrorPage = E503): void {
     const rt = this.rt;
     const failed = this.server;
     this.releaseServer();
@@ -721,7 +732,7 @@ export class Exchange implements ConnOwner {
       else this.dispatch(-1);
       return;
     }
-    this.answer(E503, termination);
+    this.answer(page, termination);
   }
 
   /** Called by the worker's ticker when `deadline` passed. */
@@ -998,3 +1009,18 @@ function clientAddress(res: HttpResponse): string {
   return s.startsWith('::ffff:') ? s.slice(7) : s;
 }
 
+
+/** RFC 9110 9.2.2: a request that may be sent twice with the effect of once. */
+function isIdempotent(method: string): boolean {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+    case 'OPTIONS':
+    case 'TRACE':
+    case 'PUT':
+    case 'DELETE':
+      return true;
+    default:
+      return false;
+  }
+}
