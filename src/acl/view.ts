@@ -10,13 +10,8 @@
 //   with 400 before the rules' decision is used, so the first is the only one that counts); any
 //   other header, or an empty value, makes one pass over the headers (req.forEach) that keeps
 //   only the names the rules read.
+import { addressText, ipv4Text, type AddressSource } from '../shared/client-address';
 import { IpSample } from './ip';
-
-/** The part of a uWS HttpResponse the view reads (the client address). */
-export interface AddressSource {
-  getRemoteAddress(): ArrayBuffer;
-  getRemoteAddressAsText(): ArrayBuffer;
-}
 
 /** The part of a uWS HttpRequest the view reads lazily (valid only inside the uWS handler). */
 export interface HeaderSource {
@@ -35,14 +30,6 @@ export const SINGLE_HEADERS: readonly string[] = ['host', 'content-length'];
 const GEN = { n: 1 };
 export function nextGeneration(): number {
   return ++GEN.n;
-}
-
-const textDecoder = new TextDecoder();
-/** The client address as text, as the worker logs it (src/worker/exchange.ts clientAddress). */
-export function addressText(src: AddressSource): string {
-  const s = textDecoder.decode(src.getRemoteAddressAsText());
-  // uWS reports IPv4 clients of a dual-stack socket as mapped IPv6
-  return s.startsWith('::ffff:') ? s.slice(7) : s;
 }
 
 // req.forEach target, module-level so that the pass allocates no closure
@@ -207,7 +194,9 @@ export class RequestView {
   /** The client address as text ('' when unknown), read from the source once. */
   srcText(): string {
     if (this.srcIp === '' && this.addr !== null) {
-      this.srcIp = addressText(this.addr);
+      // bytes already read for a src test give the IPv4 text without another read
+      const ip = this.ip;
+      this.srcIp = this.ipLoaded && ip.family === 4 ? ipv4Text(ip.v4) : addressText(this.addr);
       // the same address: the bytes already parsed stand for this text too
       if (this.ipLoaded) this.ip.text = this.srcIp;
     }

@@ -46,6 +46,7 @@ import {
 import { finishResponseCookies, requestCookieLine, responseSetCookie } from './persistence';
 import { CookieTxn } from '../persistence/cookie';
 import { sameLower } from '../shared/ascii';
+import { addressText } from '../shared/client-address';
 import { performance } from 'node:perf_hooks';
 
 /** Request body bytes kept so a request can be re-sent after a failed or stale connection. */
@@ -190,7 +191,7 @@ export class Exchange implements ConnOwner {
     this.uri = q ? url + '?' + q : url;
     this.isHead = this.method === 'HEAD';
     if (this.clientIp === '' && (fe.cfg.forwardfor || fe.logs || (be !== null && (be.cfg.forwardfor || be.keyKind === KEY_SOURCE)))) {
-      this.clientIp = clientAddress(res);
+      this.clientIp = addressText(res);
     }
 
     collectRequestHead(req, be !== null && be.keyKind === KEY_HDR ? be.cfg.balanceHeader : null, fe.tls);
@@ -1002,12 +1003,6 @@ function connectionListed(headers: string[]): string[] | null {
   return out;
 }
 
-const textDecoder = new TextDecoder();
-function clientAddress(res: HttpResponse): string {
-  const s = textDecoder.decode(res.getRemoteAddressAsText());
-  // uWS reports IPv4 clients of a dual-stack socket as mapped IPv6
-  return s.startsWith('::ffff:') ? s.slice(7) : s;
-}
 
 
 /** RFC 9110 9.2.2: a request that may be sent twice with the effect of once. */

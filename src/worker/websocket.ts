@@ -66,6 +66,7 @@ import { finishResponseCookies, requestCookieLine, responseSetCookie, type Persi
 import { collectRequestHead, rebuildHeaders, scratch } from './request-head';
 import { validateRequest } from './request-validate';
 import { KEY_HDR, KEY_SOURCE, balanceKey, type BackendRuntime, type FrontendRuntime, type WorkerRuntime } from './runtime';
+import { addressText } from '../shared/client-address';
 
 /** Largest message relayed either way (uWS maxPayloadLength; the decoder's limit for the server). */
 export const WS_MAX_MESSAGE = 16 * 1024 * 1024;
@@ -279,7 +280,7 @@ export class Tunnel implements RequestRecord, PersistentExchange, ResponseSink, 
     const q = req.getQuery();
     this.uri = q ? url + '?' + q : url;
     if (this.clientIp === '' && (fe.cfg.forwardfor || fe.logs || (be !== null && (be.cfg.forwardfor || be.keyKind === KEY_SOURCE)))) {
-      this.clientIp = clientAddress(res);
+      this.clientIp = addressText(res);
     }
     this.key = req.getHeader('sec-websocket-key');
     collectRequestHead(req, be !== null && be.keyKind === KEY_HDR ? be.cfg.balanceHeader : null, fe.tls);
@@ -1064,10 +1065,5 @@ function hasToken(value: string, token: string): boolean {
   return false;
 }
 
-const textDecoder = new TextDecoder();
-function clientAddress(res: HttpResponse): string {
-  const s = textDecoder.decode(res.getRemoteAddressAsText());
-  return s.startsWith('::ffff:') ? s.slice(7) : s;
-}
 
 function noop(): void {}
