@@ -9,6 +9,7 @@ import { C_ADMITTED, C_SCUR, counterRows, createSlab, frontendRow, serverRow, ty
 import { BACKEND_STRIDE, B_ACTIVE, FRONTEND_STRIDE, F_ACTIVE, G_ACTIVE_CONN, SERVER_STRIDE, S_ACTIVE, ServerIndex, type SharedState } from '../shared/state';
 import type { WorkerInit } from '../worker/main';
 import type { WorkerToPrimary } from '../worker/messages';
+import { raiseListenBacklogs } from './listen-backlog';
 
 const WORKER_ENTRY = path.join(__dirname, '..', 'worker', 'main.js');
 const BACKOFF_MIN_MS = 100;
@@ -56,7 +57,15 @@ export class Supervisor {
       this.slots.push(slot);
       ready.push(this.spawn(slot));
     }
-    return Promise.all(ready).then(() => undefined);
+    return Promise.all(ready).then(() => this.raiseBacklogs());
+  }
+
+  /** Listen backlogs from maxconn (listen-backlog.ts); a failure leaves uWS's 512 and is logged. */
+  private raiseBacklogs(): Promise<void> {
+    return raiseListenBacklogs(this.config).then(
+      () => undefined,
+      (e: Error) => this.hooks.log('warning', `listen backlog left at uWebSockets.js's 512: ${e.message}`),
+    );
   }
 
   private spawn(slot: Slot): Promise<void> {
@@ -101,7 +110,10 @@ export class Supervisor {
         setTimeout(() => {
           if (this.stopping) return;
           this.spawn(slot).then(
-            () => this.hooks.log('notice', `worker ${slot.id} restarted`),
+            () => {
+              this.hooks.log('notice', `worker ${slot.id} restarted`);
+              void this.raiseBacklogs();
+            },
             (e: Error) => this.hooks.log('alert', `worker ${slot.id} failed to restart: ${e.message}`),
           );
         }, delay).unref();
