@@ -65,6 +65,13 @@ export class UpstreamConn {
     this.parser.begin(owner, isHead);
   }
 
+  /** A new owner for the response in progress (the old one is gone); the socket reads again. */
+  handOff(owner: ConnOwner): void {
+    this.owner = owner;
+    this.parser.retarget(owner);
+    if (this.socket.isPaused()) this.socket.resume();
+  }
+
   /** Owner: prepare the parser for the response to the request about to be written. */
   expect(isHead: boolean): void {
     this.received = 0;

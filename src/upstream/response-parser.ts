@@ -105,6 +105,16 @@ export class ResponseParser {
     this.partialHeaders = null;
   }
 
+  /** Deliver the rest of the current response to another sink (a client that left). */
+  retarget(sink: ResponseSink): void {
+    if (this.sink !== null) this.sink = sink;
+  }
+
+  /** Content-Length body bytes still to come; -1 when unknown or not in such a body. */
+  get bodyRemaining(): number {
+    return this.bodyLeft;
+  }
+
   /** Feed bytes; throws ResponseParseError on anything llhttp rejects. */
   execute(data: Buffer): void {
     let off = 0;

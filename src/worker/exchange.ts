@@ -47,6 +47,7 @@ import { finishResponseCookies, requestCookieLine, responseSetCookie } from './p
 import { CookieTxn } from '../persistence/cookie';
 import { sameLower } from '../shared/ascii';
 import { addressText } from '../shared/client-address';
+import { drainConnection } from '../upstream/drain';
 import { performance } from 'node:perf_hooks';
 
 /** Request body bytes kept so a request can be re-sent after a failed or stale connection. */
@@ -893,13 +894,17 @@ export class Exchange implements ConnOwner {
     this.finish();
   }
 
-  /** Let go of the server connection: back to the pool if its response completed, else closed. */
+  /**
+   * Let go of the server connection (the client is gone): back to the pool if its response
+   * completed; when the whole request went out, left to finish its response (drain.ts);
+   * otherwise closed.
+   */
   private dropConn(): void {
     const conn = this.conn;
     if (conn === null) return;
     this.conn = null;
     if (this.upstreamComplete) conn.done();
-    else conn.destroy();
+    else if (!this.requestSent || !this.bodyDone || !drainConnection(conn, this.headSent ? this.framing : -1, this.be!.cfg.timeouts.server)) conn.destroy();
   }
 
   private finish(): void {
