@@ -114,6 +114,8 @@ export class Exchange implements ConnOwner {
   server = -1;
   private conn: UpstreamConn | null = null;
   private requestSent = false;
+  /** the request head waits for the first body bytes, to go out in the same write */
+  private headHeld = false;
   private retriesLeft = 0;
   retries = 0;
   private holdsSlot = false;
@@ -368,6 +370,7 @@ export class Exchange implements ConnOwner {
 
   private connectFresh(): void {
     this.requestSent = false;
+    this.headHeld = false;
     this.tConnStart = performance.now();
     this.deadline = Date.now() + this.be!.cfg.timeouts.connect;
     this.conn = this.rt.servers[this.server].pool.connect(this);
@@ -388,6 +391,13 @@ export class Exchange implements ConnOwner {
     this.deadline = Date.now() + this.be!.cfg.timeouts.server;
     if (this.bodyKind === BODY_NONE) {
       conn.writeHead(this.head);
+      return;
+    }
+    if (this.bodySent === 0 && this.pending.length === 0 && !this.bodyDone) {
+      // No body byte yet: uWS hands over the body right after this handler when it came in the
+      // same read (a small POST): the head waits for it so both go in one write (one syscall,
+      // one segment, one wake-up of the server instead of two).
+      this.headHeld = true;
       return;
     }
     sock.cork();
@@ -454,9 +464,16 @@ export class Exchange implements ConnOwner {
     if (conn !== null && this.requestSent && conn.state === CONN_BUSY && conn.owner === this) {
       // sending to the server is server-side activity (HAProxy's timeout server is inactivity)
       if (!this.headSent) this.deadline = Date.now() + this.be!.cfg.timeouts.server;
+      const held = this.headHeld;
+      if (held) {
+        this.headHeld = false;
+        conn.socket.cork();
+        conn.socket.write(this.head);
+      }
       let ok = true;
       if (chunk !== null) ok = this.writeChunk(chunk);
       if (isLast && this.bodyKind === BODY_CHUNKED) ok = conn.socket.write(LAST_CHUNK);
+      if (held) conn.socket.uncork();
       if (!ok) this.pauseClient();
       return;
     }
@@ -691,8 +708,9 @@ export class Exchange implements ConnOwner {
         }
         // A fresh connection closed with no answer (a server dying still completes handshakes
         // from its backlog): an idempotent request can safely go again, as nginx's default
-        // proxy_next_upstream and HAProxy's `retry-on empty-response` do.
-        if (isIdempotent(this.method)) {
+        // proxy_next_upstream and HAProxy's `retry-on empty-response` do; so can any request
+        // whose head was still held back (nothing was written).
+        if (isIdempotent(this.method) || this.headHeld) {
           countResponseError(rt, this.be!, this.server);
           this.retryOrFail('SH', E502);
           return;
@@ -943,6 +961,7 @@ export class Exchange implements ConnOwner {
     this.server = -1;
     this.conn = null;
     this.requestSent = false;
+    this.headHeld = false;
     this.retries = 0;
     this.holdsSlot = false;
     this.headSent = false;
