@@ -1027,8 +1027,6 @@ function connectionListed(headers: string[]): string[] | null {
   return out;
 }
 
-
-
 /** RFC 9110 9.2.2: a request that may be sent twice with the effect of once. */
 function isIdempotent(method: string): boolean {
   switch (method) {
