@@ -138,22 +138,30 @@ function fetch(port: number, path: string, timeoutMs = 3000): Promise<Got> {
 const CRLF = '\r\n';
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 
-describe('hostile upstream', () => {
-  let srv: ScriptedServer;
-  let port: number;
-  let gh: Awaited<ReturnType<typeof startGatehouse>>;
+type Gatehouse = Awaited<ReturnType<typeof startGatehouse>>;
 
+/** A ScriptedServer and a one-worker gatehouse in front of it for the enclosing suite. */
+function scriptedGatehouse(ready: (srv: ScriptedServer, port: number, gh: Gatehouse) => void): void {
+  let srv: ScriptedServer;
+  let gh: Gatehouse;
   before(async () => {
     srv = new ScriptedServer();
     await srv.start();
-    port = await freePort();
+    const port = await freePort();
     gh = await startGatehouse(oneServerYaml(port, 's', srv.port), [port]);
+    ready(srv, port, gh);
   });
-
   after(async () => {
     await gh.stop();
     await srv.close();
   });
+}
+
+describe('hostile upstream', () => {
+  let srv: ScriptedServer;
+  let port: number;
+  let gh: Gatehouse;
+  scriptedGatehouse((s, p, g) => ([srv, port, gh] = [s, p, g]));
 
   /** Warm the pool, run the scripted path, then check the next request. */
   async function scripted(name: string, s: Script): Promise<Got> {
@@ -355,19 +363,8 @@ describe('hostile upstream', () => {
 describe('fresh upstream connection closed before any response byte', () => {
   let srv: ScriptedServer;
   let port: number;
-  let gh: Awaited<ReturnType<typeof startGatehouse>>;
-
-  before(async () => {
-    srv = new ScriptedServer();
-    await srv.start();
-    port = await freePort();
-    gh = await startGatehouse(oneServerYaml(port, 's', srv.port), [port]);
-  });
-
-  after(async () => {
-    await gh.stop();
-    await srv.close();
-  });
+  let gh: Gatehouse;
+  scriptedGatehouse((s, p, g) => ([srv, port, gh] = [s, p, g]));
 
   // POST first: the pool is still empty, so it goes out on a fresh connection.
   test('POST: not re-sent, 502', async () => {
