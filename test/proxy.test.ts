@@ -539,6 +539,33 @@ describe('CLI and lifecycle', () => {
   });
 });
 
+describe('stop signal during startup', () => {
+  test('SIGTERM the moment the port accepts (before the start completes): a graceful stop, exit 0', async () => {
+    const be = await startBackend('b');
+    const port = await freePort();
+    const gh = runCli(['-f', tmpFile('early.yaml', yamlConfig({ port, servers: [{ name: 'b', port: be.port }] }))]);
+    try {
+      // poll much faster than waitForPort: the window between the workers listening and the
+      // primary's handlers being in place is a few milliseconds
+      for (let i = 0; i < 5000; i++) {
+        const up = await new Promise<boolean>((resolve) => {
+          const s = net.connect(port, '127.0.0.1');
+          s.once('connect', () => (s.destroy(), resolve(true)));
+          s.once('error', () => resolve(false));
+        });
+        if (up) break;
+        await sleep(2);
+      }
+      gh.child.kill('SIGTERM');
+      assert.equal(await gh.exited, 0, `killed by the signal instead of stopping: ${gh.output()}`);
+      assert.match(gh.output(), /SIGTERM received/);
+    } finally {
+      await gh.stop('SIGKILL');
+      await be.close();
+    }
+  });
+});
+
 describe('crash recovery', () => {
   test('a worker that crashes is replaced; the others keep serving', async () => {
     const a = await startBackend('web1');
@@ -815,5 +842,53 @@ describe('frontend and global maxconn', () => {
       await gh.stop();
       await slow.be.close();
     }
+  });
+});
+
+describe('streaming uploads', () => {
+  // The server answers as soon as it has the head and echoes each body chunk: a client that
+  // waits for the answer before sending its body must not deadlock.
+  let be: Backend, port: number, gh: Awaited<ReturnType<typeof startGatehouse>>;
+  before(async () => {
+    be = await startBackend('stream', (req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('ready;');
+      req.on('data', (d: Buffer) => res.write(d));
+      req.on('end', () => res.end(';done'));
+    });
+    port = await freePort();
+    gh = await startGatehouse(yamlConfig({ port, workers: 1, servers: [{ name: 's', port: be.port }] }), [port]);
+  });
+  after(async () => {
+    await gh.stop();
+    await be.close();
+  });
+
+  async function waitThenSend(head: string, body: string[]): Promise<string> {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.on('error', () => {});
+    let got = '';
+    sock.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    const until = async (what: string, pred: () => boolean) => {
+      for (let i = 0; i < 300 && !pred(); i++) await sleep(10);
+      assert.ok(pred(), `${what}; got so far: ${JSON.stringify(got)}`);
+    };
+    await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+    sock.write(head);
+    await until('the answer starts before any body byte is sent', () => got.includes('ready;'));
+    for (const part of body) sock.write(part);
+    await until('the body comes back and the answer ends', () => got.includes('hello') && got.includes(';done'));
+    sock.destroy();
+    return got;
+  }
+
+  test('chunked: the server sees the head before any body byte; both directions stream', async () => {
+    const got = await waitThenSend('POST /stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', ['5\r\nhello\r\n', '0\r\n\r\n']);
+    assert.match(got, /^HTTP\/1\.1 200 /);
+  });
+
+  test('Content-Length: a head held for its body still goes out when the body is late', async () => {
+    const got = await waitThenSend('POST /stream HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n', ['hello']);
+    assert.match(got, /^HTTP\/1\.1 200 /);
   });
 });

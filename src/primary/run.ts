@@ -93,10 +93,21 @@ async function stopGeneration(gen: Generation, graceMs: number, statsAlreadyClos
 export async function run(config: Config, opts: RunOptions): Promise<void> {
   // With -sf the old process still holds the stats ports until it hears from us.
   const replacing = opts.finishPids.length > 0;
+  // Workers accept traffic before the start completes: a stop signal in that window is kept
+  // and honoured (gracefully) once the handlers below are in place, instead of killing the
+  // process by the signal's default action.
+  let earlySignal: string | null = null;
+  const early = (signal: string) => () => void (earlySignal ??= signal);
+  const earlyTerm = early('SIGTERM');
+  const earlyInt = early('SIGINT');
+  process.on('SIGTERM', earlyTerm);
+  process.on('SIGINT', earlyInt);
   let gen: Generation;
   try {
     gen = await startGeneration(config, null, 0, replacing);
   } catch (e) {
+    process.off('SIGTERM', earlyTerm);
+    process.off('SIGINT', earlyInt);
     process.exitCode = 1;
     throw e;
   }
@@ -197,4 +208,7 @@ export async function run(config: Config, opts: RunOptions): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGHUP', () => void reload());
+  process.off('SIGTERM', earlyTerm);
+  process.off('SIGINT', earlyInt);
+  if (earlySignal !== null) void shutdown(earlySignal);
 }

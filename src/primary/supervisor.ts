@@ -57,7 +57,9 @@ export class Supervisor {
       this.slots.push(slot);
       ready.push(this.spawn(slot));
     }
-    return Promise.all(ready).then(() => this.raiseBacklogs());
+    // The backlogs are raised in the background: start() (and with it the primary's signal
+    // handlers and the started notice) does not wait for the helper process.
+    return Promise.all(ready).then(() => void this.raiseBacklogs());
   }
 
   /** Listen backlogs from maxconn (listen-backlog.ts); a failure leaves uWS's 512 and is logged. */

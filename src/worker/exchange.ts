@@ -393,11 +393,14 @@ export class Exchange implements ConnOwner {
       conn.writeHead(this.head);
       return;
     }
-    if (this.bodySent === 0 && this.pending.length === 0 && !this.bodyDone) {
+    if (this.bodyKind === BODY_LENGTH && this.bodySent === 0 && this.pending.length === 0 && !this.bodyDone) {
       // No body byte yet: uWS hands over the body right after this handler when it came in the
       // same read (a small POST): the head waits for it so both go in one write (one syscall,
-      // one segment, one wake-up of the server instead of two).
+      // one segment, one wake-up of the server instead of two). Not for chunked uploads: a
+      // streaming client may wait for the server's first bytes before it sends any. Nor
+      // longer than this turn of the event loop, for a client that waits all the same.
       this.headHeld = true;
+      setImmediate(flushHeldHead, this);
       return;
     }
     sock.cork();
@@ -418,6 +421,14 @@ export class Exchange implements ConnOwner {
       this.clientPaused = false;
       this.res.resume();
     }
+  }
+
+  /** The body did not come with the head: send the head alone (see sendRequest). */
+  flushHeldHead(): void {
+    const conn = this.conn;
+    if (!this.headHeld || conn === null || conn.owner !== this || conn.state !== CONN_BUSY) return;
+    this.headHeld = false;
+    conn.socket.write(this.head);
   }
 
   /** Write a body chunk to the server and remember it for replay while small enough. */
@@ -1025,6 +1036,11 @@ function connectionListed(headers: string[]): string[] | null {
     }
   }
   return out;
+}
+
+// setImmediate target: module-level, so holding a head allocates no closure
+function flushHeldHead(ex: Exchange): void {
+  ex.flushHeldHead();
 }
 
 /** RFC 9110 9.2.2: a request that may be sent twice with the effect of once. */
