@@ -170,8 +170,10 @@ test('roundrobin: exact alternation across two worker threads sharing the cursor
   const cfg = config([backend('be', 'roundrobin', [{ name: 'a' }, { name: 'b' }])]);
   const state = SharedState.create(cfg);
   const N = 200;
-  // control[0] = whose turn (pick number); control[1 + k] = server chosen at pick k
-  const control = new Int32Array(new SharedArrayBuffer(4 * (N + 1)));
+  // control[0] = whose turn (pick number); control[1 + k] = server chosen at pick k;
+  // control[N + 1] = workers started (the turns begin once both are up: a loaded machine can
+  // take seconds to start a thread, which is not what this test measures)
+  const control = new Int32Array(new SharedArrayBuffer(4 * (N + 2)));
   const distSrc = path.join(__dirname, '..', 'src');
   const code = `
     const { workerData, parentPort } = require('node:worker_threads');
@@ -181,10 +183,13 @@ test('roundrobin: exact alternation across two worker threads sharing the cursor
     const state = SharedState.attach(buffer, cfg);
     const lb = createBalancers(cfg, state, new ServerIndex(cfg))[0];
     let ok = true;
+    Atomics.add(control, n + 1, 1);
+    Atomics.notify(control, n + 1);
+    for (let v; (v = Atomics.load(control, n + 1)) < 2 && ok; ) ok = Atomics.wait(control, n + 1, v, 60000) !== 'timed-out';
     for (let k = me; k < n && ok; k += 2) {
-      // wait for our turn (turn k), bounded: 5 s without progress fails the test
+      // wait for our turn (turn k), bounded: 30 s without progress fails the test
       while (ok && Atomics.load(control, 0) !== k) {
-        ok = Atomics.wait(control, 0, Atomics.load(control, 0), 5000) !== 'timed-out' || Atomics.load(control, 0) === k;
+        ok = Atomics.wait(control, 0, Atomics.load(control, 0), 30000) !== 'timed-out' || Atomics.load(control, 0) === k;
       }
       if (!ok) break;
       Atomics.store(control, 1 + k, lb.pick(null, -1));
@@ -201,7 +206,7 @@ test('roundrobin: exact alternation across two worker threads sharing the cursor
     });
   const [ok0, ok1] = await Promise.all([run(0), run(1)]);
   assert.ok(ok0 && ok1, 'a worker timed out waiting for its turn');
-  const seq = Array.from(control.subarray(1));
+  const seq = Array.from(control.subarray(1, N + 1));
   assert.equal(seq.filter((s) => s === 0).length, N / 2);
   assert.equal(seq.filter((s) => s === 1).length, N / 2);
   for (let i = 1; i < N; i++) assert.notEqual(seq[i], seq[i - 1], `same server twice at pick ${i}`);
