@@ -55,6 +55,16 @@ backends:
     assert.doesNotMatch(gh.output(), /listen backlog left/);
   });
 
+  test('after a reload (SIGHUP) the new workers\' sockets get theirs too', async () => {
+    gh.child.kill('SIGHUP');
+    for (let i = 0; i < 200 && !gh.output().includes('previous configuration finished'); i++) await sleep(50);
+    assert.match(gh.output(), /previous configuration finished/);
+    const want = Math.min(3000, somaxconn);
+    for (let i = 0; i < 100 && backlogs(big).some((b) => b !== want); i++) await sleep(50);
+    assert.deepEqual(backlogs(big), [want, want]);
+    assert.deepEqual(backlogs(small), [512, 512]);
+  });
+
   test('every connection is served by gatehouse (the helper process took none)', async () => {
     for (let i = 0; i < 300; i++) {
       const r = await request(i % 2 === 0 ? big : small, { path: `/${i}` });

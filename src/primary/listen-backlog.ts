@@ -47,9 +47,18 @@ async function listeningInodes(ports: ReadonlyMap<number, number>): Promise<Map<
   return out;
 }
 
-/** This process's descriptors of those sockets, grouped by the backlog they should get. */
+/**
+ * Sockets already given their backlog (by inode). They are never handed out again: during a
+ * reload the old workers close their listening sockets, and a duplicate still open in the
+ * helper would keep such a socket in the SO_REUSEPORT group with nobody accepting, so the
+ * connections queued on it would be reset when the helper exits.
+ */
+const raised = new Set<string>();
+
+/** This process's descriptors of those sockets not raised yet, grouped by the backlog they should get. */
 async function descriptorsByBacklog(ports: ReadonlyMap<number, number>): Promise<Map<number, number[]>> {
   const inodes = await listeningInodes(ports);
+  for (const ino of raised) inodes.delete(ino);
   const out = new Map<number, number[]>();
   if (inodes.size === 0) return out;
   for (const name of await fsp.readdir('/proc/self/fd')) {
@@ -60,8 +69,10 @@ async function descriptorsByBacklog(ports: ReadonlyMap<number, number>): Promise
       continue; // closed meanwhile
     }
     if (!link.startsWith('socket:[')) continue;
-    const port = inodes.get(link.slice(8, -1));
+    const ino = link.slice(8, -1);
+    const port = inodes.get(ino);
     if (port === undefined) continue;
+    raised.add(ino);
     const backlog = ports.get(port)!;
     const list = out.get(backlog);
     if (list === undefined) out.set(backlog, [Number(name)]);
