@@ -204,11 +204,8 @@ export function writeHttplog(b: Uint8Array, p: number, r: RequestRecord, n: Name
   b[p++] = 45;
   b[p++] = 32;
   const t = r.termination;
-  if (t.length >= 4) p = writeUtf8(b, p, t);
-  else {
-    p = writeUtf8(b, p, t);
-    for (let i = t.length; i < 4; i++) b[p++] = 45;
-  }
+  p = writeUtf8(b, p, t);
+  for (let i = t.length; i < 4; i++) b[p++] = 45;
   p = writeGauges(b, p, r, g);
   b[p++] = 32;
   b[p++] = 34; // '"'

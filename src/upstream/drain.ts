@@ -18,11 +18,14 @@ export const DRAIN_LIMIT = 128 * 1024;
  * closes it.
  */
 export function drainConnection(conn: UpstreamConn, framing: number, timeoutMs: number): boolean {
-  if (conn.state !== CONN_BUSY || conn.parser.complete) return false;
-  if (framing === FRAMING_CLOSE) return false;
-  if (framing === FRAMING_LENGTH && conn.parser.bodyRemaining > DRAIN_LIMIT) return false;
+  if (conn.state !== CONN_BUSY || conn.parser.complete || tooCostly(framing, conn.parser.bodyRemaining)) return false;
   new Drain(conn, timeoutMs);
   return true;
+}
+
+/** A close-delimited body, or more Content-Length bytes to come than DRAIN_LIMIT. */
+function tooCostly(framing: number, lengthLeft: number): boolean {
+  return framing === FRAMING_CLOSE || (framing === FRAMING_LENGTH && lengthLeft > DRAIN_LIMIT);
 }
 
 class Drain implements ConnOwner {
@@ -60,7 +63,7 @@ class Drain implements ConnOwner {
 
   onResponseHead(_status: number, _reason: string, _headers: string[], framing: number, length: number, keepAlive: boolean): void {
     this.conn.keepAlive = keepAlive;
-    if (framing === FRAMING_CLOSE || (framing === FRAMING_LENGTH && length > DRAIN_LIMIT)) this.close();
+    if (tooCostly(framing, length)) this.close();
   }
 
   onResponseBody(chunk: Buffer): void {

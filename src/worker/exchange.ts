@@ -30,7 +30,7 @@ import { E408, E502, E503, E504, requestErrorPage, writeErrorPage, type ErrorPag
 import { collectRequestHead, rebuildHeaders, scratch } from './request-head';
 import { ACT_DENY, ACT_FORWARD, ACT_REDIRECT, RequestView, evalRequest, evalResponse, fillRequestView, type Decision } from '../rules';
 import { validateRequest } from './request-validate';
-import { KEY_HDR, KEY_SOURCE, balanceKey, type BackendRuntime, type FrontendRuntime, type WorkerRuntime } from './runtime';
+import { KEY_HDR, balanceKey, needsClientAddress, type BackendRuntime, type FrontendRuntime, type WorkerRuntime } from './runtime';
 import {
   countConnectError,
   countRequestEnd,
@@ -193,7 +193,7 @@ export class Exchange implements ConnOwner {
     const q = req.getQuery();
     this.uri = q ? url + '?' + q : url;
     this.isHead = this.method === 'HEAD';
-    if (this.clientIp === '' && (fe.cfg.forwardfor || fe.logs || (be !== null && (be.cfg.forwardfor || be.keyKind === KEY_SOURCE)))) {
+    if (this.clientIp === '' && needsClientAddress(fe, be)) {
       this.clientIp = addressText(res);
     }
 

@@ -37,6 +37,14 @@ export const KEY_SOURCE = 1;
 export const KEY_URI = 2;
 export const KEY_HDR = 3;
 
+/**
+ * Whether a request needs the client address as text: X-Forwarded-For, access logs, or a
+ * `balance source` hash (each read is a getpeername(), so only then).
+ */
+export function needsClientAddress(fe: FrontendRuntime, be: BackendRuntime | null): boolean {
+  return fe.cfg.forwardfor || fe.logs || (be !== null && (be.cfg.forwardfor || be.keyKind === KEY_SOURCE));
+}
+
 /** What `be`'s balancer hashes for a request (null: its algorithm hashes nothing). */
 export function balanceKey(be: BackendRuntime, clientIp: string, uri: string, hashHeader: string | null): string | null {
   const kind = be.keyKind;

@@ -65,7 +65,7 @@ import { E502, E503, E504, requestErrorPage, writeErrorPage, type ErrorPage } fr
 import { finishResponseCookies, requestCookieLine, responseSetCookie, type PersistentExchange } from './persistence';
 import { collectRequestHead, rebuildHeaders, scratch } from './request-head';
 import { validateRequest } from './request-validate';
-import { KEY_HDR, KEY_SOURCE, balanceKey, type BackendRuntime, type FrontendRuntime, type WorkerRuntime } from './runtime';
+import { KEY_HDR, balanceKey, needsClientAddress, type BackendRuntime, type FrontendRuntime, type WorkerRuntime } from './runtime';
 import { addressText } from '../shared/client-address';
 
 /** Largest message relayed either way (uWS maxPayloadLength; the decoder's limit for the server). */
@@ -279,7 +279,7 @@ export class Tunnel implements RequestRecord, PersistentExchange, ResponseSink, 
     const url = req.getUrl();
     const q = req.getQuery();
     this.uri = q ? url + '?' + q : url;
-    if (this.clientIp === '' && (fe.cfg.forwardfor || fe.logs || (be !== null && (be.cfg.forwardfor || be.keyKind === KEY_SOURCE)))) {
+    if (this.clientIp === '' && needsClientAddress(fe, be)) {
       this.clientIp = addressText(res);
     }
     this.key = req.getHeader('sec-websocket-key');
