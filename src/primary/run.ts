@@ -12,6 +12,7 @@ import { LogSink } from '../log/sink';
 import { SharedState } from '../shared/state';
 import { PrimaryTelemetry } from '../stats/telemetry-primary';
 import { CounterCarry, carryOverServerState } from './carry-over';
+import { SignalRouter, statusLines } from './signals';
 import { Supervisor } from './supervisor';
 
 type Level = 'info' | 'notice' | 'warning' | 'alert';
@@ -93,21 +94,15 @@ async function stopGeneration(gen: Generation, graceMs: number, statsAlreadyClos
 export async function run(config: Config, opts: RunOptions): Promise<void> {
   // With -sf the old process still holds the stats ports until it hears from us.
   const replacing = opts.finishPids.length > 0;
-  // Workers accept traffic before the start completes: a stop signal in that window is kept
-  // and honoured (gracefully) once the handlers below are in place, instead of killing the
-  // process by the signal's default action.
-  let earlySignal: string | null = null;
-  const early = (signal: string) => () => void (earlySignal ??= signal);
-  const earlyTerm = early('SIGTERM');
-  const earlyInt = early('SIGINT');
-  process.on('SIGTERM', earlyTerm);
-  process.on('SIGINT', earlyInt);
+  // Workers accept traffic before the start completes: signals in that window are kept and
+  // acted on once the handlers below are ready (signals.ts), never by their default actions.
+  const signals = new SignalRouter();
+  signals.install();
   let gen: Generation;
   try {
     gen = await startGeneration(config, null, 0, replacing);
   } catch (e) {
-    process.off('SIGTERM', earlyTerm);
-    process.off('SIGINT', earlyInt);
+    signals.uninstall();
     process.exitCode = 1;
     throw e;
   }
@@ -139,6 +134,10 @@ export async function run(config: Config, opts: RunOptions): Promise<void> {
 
   let stopping = false;
   let reloading = false;
+  /** a reload signal came during a reload: read the files once more when it ends */
+  let reloadAgain = false;
+  /** SIGTTOU without SIGTTIN yet: the listeners stay closed, across reloads too */
+  let paused = false;
 
   const shutdown = async (signal: string) => {
     if (stopping) {
@@ -161,10 +160,15 @@ export async function run(config: Config, opts: RunOptions): Promise<void> {
     process.exit(0);
   };
 
-  const reload = async () => {
-    if (stopping || reloading) return;
+  const reload = async (signal: string) => {
+    if (stopping) return;
+    if (reloading) {
+      // The files may have changed again since this reload read them.
+      reloadAgain = true;
+      return;
+    }
     if (opts.reload === undefined) {
-      gen.log('warning', 'SIGHUP: no configuration files to re-read');
+      gen.log('warning', `${signal}: no configuration files to re-read`);
       return;
     }
     reloading = true;
@@ -173,7 +177,7 @@ export async function run(config: Config, opts: RunOptions): Promise<void> {
       try {
         next = opts.reload();
       } catch (e) {
-        gen.log('alert', `SIGHUP: the new configuration is invalid; still running the old one.\n${(e as Error).message}`);
+        gen.log('alert', `${signal}: the new configuration is invalid; still running the old one.\n${(e as Error).message}`);
         return;
       }
       for (const w of next.warnings) gen.log('warning', w);
@@ -186,29 +190,58 @@ export async function run(config: Config, opts: RunOptions): Promise<void> {
         fresh = await startGeneration(next.config, old, 5000, false);
       } catch (e) {
         await old.telemetry.startStatsServers(5000).catch(() => undefined);
-        old.log('alert', `SIGHUP: cannot start the new configuration (${(e as Error).message}); still running the old one`);
+        old.log('alert', `${signal}: cannot start the new configuration (${(e as Error).message}); still running the old one`);
         return;
       }
       gen = fresh;
-      fresh.log('notice', `SIGHUP: configuration reloaded: ${next.config.global.workers} worker(s), ${describe(next.config)}`);
+      if (paused && fresh.supervisor.pause()) fresh.log('notice', `${signal}: the new workers' listeners stay paused until SIGTTIN`);
+      fresh.log('notice', `${signal}: configuration reloaded: ${next.config.global.workers} worker(s), ${describe(next.config)}`);
       await stopGeneration(old, old.config.global.gracePeriod, true);
       // Every old worker has exited: its counts are final.
       fresh.carry?.freeze();
       const m = fresh.carry?.matched;
       fresh.log(
         'notice',
-        `SIGHUP: previous configuration finished` +
+        `${signal}: previous configuration finished` +
           (m ? `; counters carried over for ${m.frontends} frontend(s), ${m.backends} backend(s), ${m.servers} server(s)` : ''),
       );
     } finally {
       reloading = false;
+      if (reloadAgain) {
+        reloadAgain = false;
+        void reload(signal);
+      }
     }
   };
 
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGHUP', () => void reload());
-  process.off('SIGTERM', earlyTerm);
-  process.off('SIGINT', earlyInt);
-  if (earlySignal !== null) void shutdown(earlySignal);
+  const pause = (signal: string) => {
+    if (stopping || paused) return;
+    paused = true;
+    gen.supervisor.pause();
+    gen.log('notice', `${signal}: listeners paused: no new connections, open ones are still served (SIGTTIN resumes)`);
+  };
+
+  const resume = async (signal: string) => {
+    if (stopping || !paused) return;
+    paused = false;
+    const errors = await gen.supervisor.resume();
+    if (errors.length === 0) gen.log('notice', `${signal}: listening again`);
+    else gen.log('alert', `${signal}: listening again, except: ${errors.join('; ')}`);
+  };
+
+  const status = async () => {
+    try {
+      for (const line of statusLines(await gen.telemetry.snapshot())) gen.log('notice', line);
+    } catch (e) {
+      gen.log('warning', `status report failed: ${(e as Error).message}`);
+    }
+  };
+
+  signals.attach((action, signal) => {
+    if (action === 'stop') void shutdown(signal);
+    else if (action === 'reload') void reload(signal);
+    else if (action === 'pause') pause(signal);
+    else if (action === 'resume') void resume(signal);
+    else void status();
+  });
 }

@@ -31,6 +31,8 @@ interface Slot {
   startedAt: number;
   backoff: number;
   ready: boolean;
+  /** called when the worker answers 'resume' */
+  onResumed: ((error: string | null) => void) | null;
 }
 
 export class Supervisor {
@@ -38,6 +40,8 @@ export class Supervisor {
   private readonly rows: CounterRows;
   private readonly index: ServerIndex;
   private stopping = false;
+  /** listeners closed by pause() (SIGTTOU); workers (re)started meanwhile are paused too */
+  private paused = false;
 
   constructor(
     private readonly config: Config,
@@ -53,7 +57,7 @@ export class Supervisor {
     const n = this.config.global.workers;
     const ready: Promise<void>[] = [];
     for (let id = 0; id < n; id++) {
-      const slot: Slot = { id, slab: createSlab(this.rows), thread: null, startedAt: 0, backoff: BACKOFF_MIN_MS, ready: false };
+      const slot: Slot = { id, slab: createSlab(this.rows), thread: null, startedAt: 0, backoff: BACKOFF_MIN_MS, ready: false, onResumed: null };
       this.slots.push(slot);
       ready.push(this.spawn(slot));
     }
@@ -86,7 +90,13 @@ export class Supervisor {
       t.on('message', (m: WorkerToPrimary) => {
         if (m.type === 'ready') {
           slot.ready = true;
+          // a worker restarted during a pause listened briefly; it stops accepting at once
+          if (this.paused) t.postMessage({ type: 'pause' });
           resolve();
+        } else if (m.type === 'resumed') {
+          const done = slot.onResumed;
+          slot.onResumed = null;
+          done?.(typeof m.error === 'string' ? m.error : null);
         } else if (m.type === 'fatal') {
           reject(new Error(String(m.message)));
         } else if (m.type === 'crashed') {
@@ -100,6 +110,9 @@ export class Supervisor {
       });
       t.on('exit', (code) => {
         slot.thread = null;
+        const resumed = slot.onResumed;
+        slot.onResumed = null;
+        resumed?.(null);
         this.releaseShare(slot);
         this.hooks.onWorkerGone(slot.id);
         if (!slot.ready) reject(new Error(`worker ${slot.id} exited with code ${code} before listening`));
@@ -169,6 +182,41 @@ export class Supervisor {
     hard.unref();
     await Promise.all(exits);
     clearTimeout(hard);
+  }
+
+  /** SIGTTOU: every worker closes its listeners and keeps serving its open connections. */
+  pause(): boolean {
+    if (this.stopping || this.paused) return false;
+    this.paused = true;
+    for (const s of this.slots) s.thread?.postMessage({ type: 'pause' });
+    return true;
+  }
+
+  /**
+   * SIGTTIN: every worker listens again. Resolves with the bind errors (empty: all listen);
+   * the new listening sockets get their backlogs like at start.
+   */
+  async resume(): Promise<string[]> {
+    if (this.stopping || !this.paused) return [];
+    this.paused = false;
+    const answers: Promise<string | null>[] = [];
+    for (const s of this.slots) {
+      const t = s.thread;
+      if (t === null || !s.ready) continue;
+      answers.push(
+        new Promise<string | null>((resolve) => {
+          s.onResumed = resolve;
+          t.postMessage({ type: 'resume' });
+        }),
+      );
+    }
+    const errors = (await Promise.all(answers)).filter((e): e is string => e !== null);
+    void this.raiseBacklogs();
+    return [...new Set(errors)];
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
   }
 
   get workerCount(): number {

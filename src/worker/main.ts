@@ -33,6 +33,10 @@ class Worker {
   readonly ws: WebSocketProxy;
   private readonly apps: uWS.TemplatedApp[] = [];
   private readonly listenSockets: uWS.us_listen_socket[] = [];
+  /** the frontend of each app in `apps` (same index) */
+  private readonly appFrontends: FrontendRuntime[] = [];
+  /** listeners closed by pause() */
+  private paused = false;
   private readonly free: Exchange[] = [];
   private readonly ticker: NodeJS.Timeout;
   private stopping = false;
@@ -51,13 +55,23 @@ class Worker {
   }
 
   async listen(): Promise<void> {
-    const jobs: Promise<void>[] = [];
     for (const fe of this.rt.frontends) {
       // Stats listeners are served by the primary thread.
       if (fe.cfg.stats !== null && fe.cfg.stats.enable) continue;
       // uWS.App, or uWS.SSLApp with SNI certificates for a frontend with ssl binds
       const app = createFrontendApp(fe.cfg, (res, req) => this.onRequest(fe, res, req), this.ws.behavior(fe));
       this.apps.push(app);
+      this.appFrontends.push(fe);
+    }
+    await this.bindAll();
+  }
+
+  /** Listen on every bind of every frontend app (start, and resume after a pause). */
+  private async bindAll(): Promise<void> {
+    const jobs: Promise<void>[] = [];
+    for (let i = 0; i < this.apps.length; i++) {
+      const app = this.apps[i];
+      const fe = this.appFrontends[i];
       for (const b of fe.cfg.binds) {
         jobs.push(
           new Promise<void>((resolve, reject) => {
@@ -74,6 +88,34 @@ class Worker {
       }
     }
     await Promise.all(jobs);
+  }
+
+  private closeListeners(): void {
+    for (const s of this.listenSockets) uWS.us_listen_socket_close(s);
+    this.listenSockets.length = 0;
+  }
+
+  /**
+   * SIGTTOU (HAProxy): stop accepting new connections, keep serving the open ones, until
+   * resume(). The ports stay bound by nothing of this worker meanwhile.
+   */
+  pause(): void {
+    if (this.stopping || this.paused) return;
+    this.paused = true;
+    this.closeListeners();
+  }
+
+  /** SIGTTIN: listen again. A bind that fails now is reported; the worker keeps its connections. */
+  resume(): void {
+    if (this.stopping || !this.paused) return;
+    this.paused = false;
+    this.bindAll().then(
+      () => this.post({ type: 'resumed' }),
+      (e: Error) => {
+        // a partial rebind serves what it got; the primary logs what it could not get
+        this.post({ type: 'resumed', error: e.message });
+      },
+    );
   }
 
   private onRequest(fe: FrontendRuntime, res: uWS.HttpResponse, req: uWS.HttpRequest): void {
@@ -120,8 +162,7 @@ class Worker {
     if (this.stopping) return;
     this.stopping = true;
     this.rt.draining = true;
-    for (const s of this.listenSockets) uWS.us_listen_socket_close(s);
-    this.listenSockets.length = 0;
+    this.closeListeners();
     const linger = Math.min(DRAIN_LINGER_MS, graceMs);
     this.lingerUntil = Date.now() + linger;
     setTimeout(() => {
@@ -141,7 +182,7 @@ class Worker {
     this.exited = true;
     clearInterval(this.ticker);
     try {
-      for (const s of this.listenSockets) uWS.us_listen_socket_close(s);
+      this.closeListeners();
       for (const s of this.rt.servers) s.pool.closeAll();
       for (const app of this.apps) (app as unknown as { close(): void }).close();
     } finally {
@@ -167,6 +208,8 @@ class Worker {
 
   onMessage(msg: PrimaryToWorker): void {
     if (msg.type === 'stop') this.stop(Number(msg.graceMs));
+    else if (msg.type === 'pause') this.pause();
+    else if (msg.type === 'resume') this.resume();
     else this.rt.telemetry?.onMessage(msg);
   }
 }
