@@ -260,8 +260,8 @@ async function main() {
   fs.writeFileSync(path.join(www, '1m'), crypto.randomBytes(1048576));
   if (ids.includes('h')) { const fd = fs.openSync(path.join(www, '1g'), 'w'); fs.ftruncateSync(fd, DOWNLOAD_MB * 1048576); fs.closeSync(fd); }
 
-  const [B1, B2, P_GATEHOUSE, P_HAPROXY, P_NGINX] = await pickPorts(5);
-  const proxyPorts = { gatehouse: P_GATEHOUSE, haproxy: P_HAPROXY, nginx: P_NGINX };
+  const [B1, B2, P_GATEHOUSE, P_HAPROXY, P_NGINX, P_FLOOR] = await pickPorts(6);
+  const proxyPorts = { gatehouse: P_GATEHOUSE, haproxy: P_HAPROXY, nginx: P_NGINX, floor: P_FLOOR };
   const backendPorts = [B1, B2];
 
   // backends: two nginx, one worker each
@@ -326,6 +326,10 @@ async function main() {
         child = launch('haproxy', 'haproxy', ['-db', '-f', files.haproxy], { logFile, cpus: PROXY_CPUS });
       } else if (name === 'nginx') {
         child = launch('nginx-proxy', 'nginx', ['-p', files.nginx_dir, '-c', files.nginx, '-e', path.join(files.nginx_dir, 'error.log'), '-g', 'daemon off;'], { logFile, cpus: PROXY_CPUS });
+      } else if (name === 'floor') {
+        // floor-proxy.mjs: one thread, bodiless GETs, keep-alive clients only (see its header)
+        if (sc.kind !== 'wrk' || sc.workers !== 1 || sc.method !== 'GET' || sc.close) continue;
+        child = launch('floor', process.execPath, [path.join(HERE, 'floor-proxy.mjs'), P_FLOOR, B1, B2], { logFile, cpus: PROXY_CPUS });
       } else if (name === 'gatehouse') {
         if (!fs.existsSync(GATEHOUSE_CLI)) { started.push({ name, port, error: gh.note }); continue; }
         let file = files.gatehouse_cfg;
@@ -597,7 +601,7 @@ function renderMarkdown(R) {
     `${R.settings.proxy_cpus ? `; proxies pinned to CPU ${R.settings.proxy_cpus}` : ''}${R.settings.load_cpus ? `; wrk/clients/backends pinned to CPU ${R.settings.load_cpus}` : ''}`);
   L.push(`- gatehouse: ${R.gatehouse.note || 'not selected'}`);
   L.push('');
-  const nameOf = { gatehouse: 'gatehouse', haproxy: 'HAProxy', nginx: 'nginx' };
+  const nameOf = { gatehouse: 'gatehouse', haproxy: 'HAProxy', nginx: 'nginx', floor: 'floor (bare uWS+net+llhttp)' };
   const wrkRows = R.scenarios.filter((s) => s.kind === 'wrk');
   if (wrkRows.length) {
     L.push('## Throughput and latency', '');
