@@ -313,3 +313,70 @@ describe('certificate validation', () => {
     assert.ok(p.output().includes(mismatch), p.output());
   });
 });
+
+describe('TLSv1.2 ciphers (bind ciphers, ssl-default-bind-ciphers)', () => {
+  const allowed = 'ECDHE-RSA-AES128-GCM-SHA256';
+  const refused = 'ECDHE-RSA-AES256-GCM-SHA384';
+
+  /** The TLSv1.2 cipher negotiated when the client offers only `cipher`, or the handshake error. */
+  function negotiate(port: number, cipher: string): Promise<string> {
+    return new Promise((resolve) => {
+      const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ciphers: cipher, maxVersion: 'TLSv1.2' }, () => {
+        const name = s.getCipher().name;
+        s.end();
+        resolve(name);
+      });
+      s.on('error', (e: NodeJS.ErrnoException) => resolve(`refused (${e.code ?? e.message})`));
+    });
+  }
+
+  for (const form of ['yaml', 'haproxy.cfg'] as const) {
+    test(`only the listed ciphers are negotiated, on the default and the SNI certificates (${form})`, async () => {
+      const port = await freePort();
+      const text =
+        form === 'yaml'
+          ? yaml(port, `, ciphers: "${allowed}"`)
+          : `global\n  nbthread 1\n  ssl-default-bind-ciphers ${allowed}\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n` +
+            `frontend fe\n  bind 127.0.0.1:${port} ssl crt ${defaultPem} crt ${certDir}\n  default_backend be\nbackend be\n  server s1 127.0.0.1:${backend.port}\n`;
+      const gh = await startGatehouse(text, [port], { ext: form === 'yaml' ? '.yaml' : '.cfg' });
+      try {
+        assert.equal(await negotiate(port, allowed), allowed);
+        assert.match(await negotiate(port, refused), /^refused/);
+        // the SNI certificate's context has the same list
+        const sni = await handshake(port, 'a.test', { ciphers: allowed, maxVersion: 'TLSv1.2' });
+        assert.equal(sni.cn, 'a.test');
+        // TLSv1.3 keeps uWS's suites (it cannot set them), and requests still pass
+        const r = await httpsGet(port, undefined, '/c');
+        assert.equal(r.status, 200);
+      } finally {
+        await gh.stop();
+      }
+    });
+  }
+
+  test('without a cipher setting both ciphers are negotiated', async () => {
+    const port = await freePort();
+    const gh = await startGatehouse(yaml(port), [port]);
+    try {
+      assert.equal(await negotiate(port, allowed), allowed);
+      assert.equal(await negotiate(port, refused), refused);
+    } finally {
+      await gh.stop();
+    }
+  });
+
+  test('a list that selects no cipher, ciphers without ssl, binds of one frontend that disagree: exit 1', () => {
+    let r = check(yamlWith(`{ address: "127.0.0.1:8443", ssl: true, crt: "${defaultPem}", ciphers: "NOT-A-CIPHER" }`));
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /ciphers.*invalid cipher list/);
+    r = check(`global\n  ssl-default-bind-ciphers NOPE\nfrontend fe\n  bind 127.0.0.1:8443 ssl crt ${defaultPem}\n  default_backend be\nbackend be\n  server s1 127.0.0.1:9\n`, '.cfg');
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /\.cfg:2:\d+: error: .*invalid cipher list/);
+    r = check(yamlWith(`{ address: "127.0.0.1:8443", ciphers: "${allowed}" }`));
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /"ciphers" without "ssl: true"/);
+    r = check(yamlWith(`{ address: "127.0.0.1:8443", ssl: true, crt: "${defaultPem}", ciphers: "${allowed}" }, { address: "127.0.0.1:8444", ssl: true, crt: "${defaultPem}" }`));
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /must use the same ciphers/);
+  });
+});

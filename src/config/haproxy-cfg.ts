@@ -288,11 +288,12 @@ class CfgParser {
       case 'maxconn':
       case 'nbthread':
       case 'hard-stop-after':
+      case 'ssl-default-bind-ciphers':
       case 'tune.bufsize':
       case 'tune.http.maxhdr': {
-        const v = this.arg(w, 1, kw === 'pidfile' ? '<file>' : kw === 'hard-stop-after' ? '<time>' : '<number>');
+        const v = this.arg(w, 1, kw === 'pidfile' ? '<file>' : kw === 'hard-stop-after' ? '<time>' : kw === 'ssl-default-bind-ciphers' ? '<ciphers>' : '<number>');
         if (!v || !this.noMore(w, 2, kw)) return;
-        const key = { pidfile: 'pidfile', maxconn: 'maxconn', nbthread: 'workers', 'hard-stop-after': 'grace', 'tune.bufsize': 'max_header_size', 'tune.http.maxhdr': 'max_headers' }[kw];
+        const key = { pidfile: 'pidfile', maxconn: 'maxconn', nbthread: 'workers', 'hard-stop-after': 'grace', 'ssl-default-bind-ciphers': 'ssl_default_bind_ciphers', 'tune.bufsize': 'max_header_size', 'tune.http.maxhdr': 'max_headers' }[kw];
         g.set(key, this.entry(v));
         return;
       }
@@ -566,10 +567,11 @@ class CfgParser {
     if (!this.cap(s, w[0], 'FE')) return;
     const a = this.arg(w, 1, '[addr]:port[,...] as arguments');
     if (!a) return;
-    // TLS options: `ssl`, `crt FILE_OR_DIR` (repeatable), `ssl-min-ver V`, `alpn LIST`.
+    // TLS options: `ssl`, `crt FILE_OR_DIR` (repeatable), `ssl-min-ver V`, `ciphers LIST`, `alpn LIST`.
     let ssl: Word | null = null;
     const crts: Word[] = [];
     let minVer: Word | null = null;
+    let ciphers: Word | null = null;
     for (let i = 2; i < w.length; i++) {
       const o = w[i].text;
       if (o === 'name' && i + 1 < w.length) {
@@ -580,12 +582,17 @@ class CfgParser {
         ssl = w[i];
         continue;
       }
-      if (o === 'crt' || o === 'ssl-min-ver' || o === 'alpn') {
-        const v = this.arg(w, i + 1, o === 'crt' ? 'a certificate file or directory' : o === 'alpn' ? 'a protocol list such as http/1.1' : 'a TLS version such as TLSv1.2');
+      if (o === 'crt' || o === 'ssl-min-ver' || o === 'alpn' || o === 'ciphers') {
+        const v = this.arg(
+          w,
+          i + 1,
+          o === 'crt' ? 'a certificate file or directory' : o === 'alpn' ? 'a protocol list such as http/1.1' : o === 'ciphers' ? 'an OpenSSL cipher list' : 'a TLS version such as TLSv1.2',
+        );
         if (!v) return;
         i++;
         if (o === 'crt') crts.push(v);
         else if (o === 'ssl-min-ver') minVer = v;
+        else if (o === 'ciphers') ciphers = v;
         else {
           const protos = v.text.split(',');
           const other = protos.filter((x) => x !== 'http/1.1' && x !== 'http/1.0');
@@ -593,7 +600,7 @@ class CfgParser {
         }
         continue;
       }
-      const tls = ['crt-list', 'ca-file', 'verify', 'ciphers', 'ciphersuites', 'ssl-max-ver', 'curves', 'npn', 'strict-sni', 'no-sslv3', 'no-tlsv10', 'no-tlsv11', 'no-tlsv12', 'no-tlsv13', 'force-tlsv12', 'force-tlsv13', 'crl-file', 'ecdhe', 'allow-0rtt'].includes(o) ? ' (gatehouse TLS supports ssl, crt, ssl-min-ver and alpn)' : '';
+      const tls = ['crt-list', 'ca-file', 'verify', 'ciphersuites', 'ssl-max-ver', 'curves', 'npn', 'strict-sni', 'no-sslv3', 'no-tlsv10', 'no-tlsv11', 'no-tlsv12', 'no-tlsv13', 'force-tlsv12', 'force-tlsv13', 'crl-file', 'ecdhe', 'allow-0rtt'].includes(o) ? ' (gatehouse TLS supports ssl, crt, ssl-min-ver, ciphers and alpn)' : '';
       this.error(w[i], `bind option '${o}' is not supported by gatehouse yet${tls}`);
       return;
     }
@@ -609,6 +616,10 @@ class CfgParser {
       this.error(minVer, "bind option 'ssl-min-ver' needs 'ssl' on the same bind line", 'ssl', 'no ssl');
       return;
     }
+    if (ssl === null && ciphers !== null) {
+      this.error(ciphers, "bind option 'ciphers' needs 'ssl' on the same bind line", 'ssl', 'no ssl');
+      return;
+    }
     const tlsEntry = (address: string): Entry => {
       if (ssl === null) return this.entry(a, address);
       const value: Record<string, unknown> = { address, ssl: true, crt: crts.length === 1 ? crts[0].text : crts.map((c) => c.text) };
@@ -616,6 +627,10 @@ class CfgParser {
       if (minVer !== null) {
         value.ssl_min_ver = minVer.text;
         sub.ssl_min_ver = this.at(minVer);
+      }
+      if (ciphers !== null) {
+        value.ciphers = ciphers.text;
+        sub.ciphers = this.at(ciphers);
       }
       return { value, pos: this.at(a), sub, crtItems: crts.length > 1 ? crts.map((c) => this.at(c)) : undefined };
     };

@@ -46,6 +46,8 @@ export interface GlobalConfig {
   maxUri: number;
   /** grace period on SIGTERM/SIGINT before in-flight requests are cut */
   gracePeriod: number;
+  /** `ssl-default-bind-ciphers`: the cipher list of ssl binds without their own, or null */
+  sslDefaultBindCiphers: string | null;
 }
 
 export interface BindAddress {
@@ -64,6 +66,11 @@ export interface BindAddress {
   certs: string[];
   /** `ssl-min-ver` as written (SSLv3, TLSv1.0 .. TLSv1.3), or null */
   sslMinVer: string | null;
+  /**
+   * OpenSSL cipher list for TLSv1.2 (`ciphers`, else global `ssl-default-bind-ciphers`), or
+   * null for uWebSockets.js's default. TLSv1.3 suites are not configurable in uWS.
+   */
+  ciphers: string | null;
 }
 
 export interface StatsConfig {

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import { isIP } from 'node:net';
 import * as nodePath from 'node:path';
 import * as os from 'node:os';
+import * as tls from 'node:tls';
 import {
   type BackendConfig,
   type BalanceAlgorithm,
@@ -33,7 +34,7 @@ type Obj = Record<string, unknown>;
 // ---- key vocabulary (snake_case, HAProxy's words) ----
 
 const TOP_KEYS = ['global', 'defaults', 'frontends', 'backends', 'listen'] as const;
-const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace'] as const;
+const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers'] as const;
 /** Keys a `defaults` section may hold; frontends, backends and listens inherit them. */
 const COMMON_KEYS = [
   'mode', 'timeout', 'retries', 'redispatch', 'forwardfor', 'httplog', 'log', 'log_format', 'dontlognull',
@@ -80,8 +81,24 @@ const COOKIE_KEYS = [
 ] as const;
 const STATS_KEYS = ['enable', 'uri', 'auth', 'realm', 'refresh', 'hide_version', 'admin', 'prometheus'] as const;
 const LOG_KEYS = ['target', 'facility', 'level', 'format'] as const;
-const BIND_KEYS = ['address', 'ssl', 'crt', 'ssl_min_ver'] as const;
+const BIND_KEYS = ['address', 'ssl', 'crt', 'ssl_min_ver', 'ciphers'] as const;
 const SSL_VERSIONS = ['SSLv3', 'TLSv1.0', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+
+type BindTls = Pick<BindAddress, 'ssl' | 'certs' | 'sslMinVer' | 'ciphers'>;
+
+/**
+ * Why OpenSSL would refuse a cipher list (null: it selects at least one cipher). Checked at load:
+ * uWS's SSLApp refuses such a list only when a worker builds it ("App construction failed"),
+ * and its addServerName crashes the process on one.
+ */
+export function cipherListProblem(list: string): string | null {
+  try {
+    tls.createSecureContext({ ciphers: list });
+    return null;
+  } catch (e) {
+    return (e as Error).message.replace(/^error:[0-9A-Fa-f]+:[^:]*:[^:]*:/, '');
+  }
+}
 
 const BALANCE_NAMES = ['roundrobin', 'static-rr', 'leastconn', 'source', 'first', 'random', 'uri', 'hdr(NAME)'];
 const FACILITIES = [
@@ -369,7 +386,21 @@ class Builder {
       maxHeaders: c.int(o, 'max_headers', path, 1, 10000) ?? DEFAULT_MAX_HEADERS,
       maxUri: c.int(o, 'max_uri', path, 16, 16 * 1024 * 1024) ?? DEFAULT_MAX_URI,
       gracePeriod: c.duration(o, 'grace', path) ?? DEFAULT_GRACE_MS,
+      sslDefaultBindCiphers: this.ciphers(o, 'ssl_default_bind_ciphers', path),
     };
+  }
+
+  /** An OpenSSL cipher list at o[key] (null when absent), refused when it selects no cipher. */
+  private ciphers(o: Obj, key: string, path: Path): string | null {
+    const c = this.c;
+    const v = c.nullableStr(o, key, path, { expected: 'an OpenSSL cipher list such as ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256' });
+    if (v === undefined || v === null) return null;
+    const problem = cipherListProblem(v);
+    if (problem !== null) {
+      c.error([...path, key], `invalid cipher list: ${problem}`, 'an OpenSSL cipher list (TLSv1.2 ciphers; see `openssl ciphers`)', describeValue(v));
+      return null;
+    }
+    return v;
   }
 
   /** A list of log targets; in a proxy section also "global" (use global.log, HAProxy's `log global`). */
@@ -578,7 +609,8 @@ class Builder {
     };
   }
 
-  binds(v: unknown, path: Path): BindAddress[] {
+  /** `defaultCiphers`: global ssl_default_bind_ciphers, for ssl binds without their own */
+  binds(v: unknown, path: Path, defaultCiphers: string | null = null): BindAddress[] {
     const c = this.c;
     const out: BindAddress[] = [];
     const expected = '"ADDR:PORT" such as "*:80", "127.0.0.1:8080" or "[::]:443", or { address, ssl: true, crt: FILE_OR_DIR }';
@@ -587,7 +619,7 @@ class Builder {
     asList(v).forEach((item, i) => {
       const p = Array.isArray(v) ? [...path, i] : path;
       let text: string;
-      let tls: { ssl: boolean; certs: string[]; sslMinVer: string | null } | undefined = { ssl: false, certs: [], sslMinVer: null };
+      let tls: BindTls | undefined = { ssl: false, certs: [], sslMinVer: null, ciphers: null };
       if (isObj(item)) {
         c.keys(item, p, BIND_KEYS, 'bind');
         const a = c.str(item, 'address', p, { expected: '"ADDR:PORT"' });
@@ -615,21 +647,27 @@ class Builder {
         return;
       }
       seen.add(key);
+      if (tls.ssl && tls.ciphers === null) tls.ciphers = defaultCiphers;
       out.push({ host: hp.host, port: hp.port, text, ...tls });
     });
     // One uWS app serves all binds of a frontend, and an app is either TLS or plain.
     if (out.some((x) => x.ssl) && out.some((x) => !x.ssl)) {
       c.error(path, 'a frontend cannot mix ssl and plain binds: put ssl and plain binds in separate frontends', 'all binds ssl, or none', out.map((x) => `"${x.text}"${x.ssl ? ' ssl' : ''}`).join(', '));
+    } else if (new Set(out.map((x) => x.ciphers)).size > 1) {
+      // ...and an app has one TLS context (and its SNI certificates) for all its binds.
+      c.error(path, 'the ssl binds of one frontend must use the same ciphers: put binds with other ciphers in another frontend', 'one cipher list', out.map((x) => `"${x.text}": ${x.ciphers ?? 'default'}`).join(', '));
     }
     return out;
   }
 
-  /** The TLS part of a bind map: `ssl`, `crt` (files or directories), `ssl_min_ver`. Undefined on error. */
-  private bindTls(o: Obj, p: Path): { ssl: boolean; certs: string[]; sslMinVer: string | null } | undefined {
+  /** The TLS part of a bind map: `ssl`, `crt` (files or directories), `ssl_min_ver`, `ciphers`. Undefined on error. */
+  private bindTls(o: Obj, p: Path): BindTls | undefined {
     const c = this.c;
     const before = c.errors.length;
     const ssl = c.bool(o, 'ssl', p) ?? false;
     const sslMinVer = c.nullableStr(o, 'ssl_min_ver', p) ?? null;
+    const ciphers = this.ciphers(o, 'ciphers', p);
+    if (!ssl && ciphers !== null) c.error([...p, 'ciphers'], '"ciphers" without "ssl: true"', 'ssl: true', describeValue(o.ssl ?? false));
     const certs: string[] = [];
     if (sslMinVer !== null) {
       if (!SSL_VERSIONS.includes(sslMinVer)) {
@@ -670,7 +708,7 @@ class Builder {
         }
       });
     }
-    return c.errors.length === before ? { ssl, certs, sslMinVer } : undefined;
+    return c.errors.length === before ? { ssl, certs, sslMinVer, ciphers } : undefined;
   }
 
   stats(v: unknown, path: Path): StatsConfig | null {
@@ -961,7 +999,7 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
     if (p.kind !== 'backend') {
       const bindPath = [...p.path, 'bind'];
       const errorsBefore = c.errors.length;
-      const binds = b.binds(p.raw.bind, bindPath);
+      const binds = b.binds(p.raw.bind, bindPath, global.sslDefaultBindCiphers);
       if (binds.length === 0 && c.errors.length === errorsBefore) {
         const at = has(p.raw, 'bind') ? bindPath : p.path;
         c.add('error', at, `${p.kind} "${p.name}" needs at least one bind address`, '"ADDR:PORT" such as "*:80"', has(p.raw, 'bind') ? describeValue(p.raw.bind) : 'nothing', true);

@@ -12,6 +12,8 @@
 // - No ALPN is negotiated and there is no HTTP/2: clients speak HTTP/1.1.
 // - SSLApp() throws "App construction failed" on a bad file; addServerName() crashes instead.
 // - The minimum protocol is TLSv1.2 (uSockets sets it); AppOptions has no way to change it.
+// - ssl_ciphers is the OpenSSL cipher list of TLSv1.2 (TLSv1.3 suites keep their defaults); a
+//   list that selects nothing makes SSLApp() throw "App construction failed".
 import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import uWS from 'uWebSockets.js';
@@ -69,7 +71,10 @@ export function createFrontendApp(fe: FrontendConfig, handler: RequestHandler, w
     const problem = checkPemFile(file).error;
     if (problem) throw new Error(`frontend ${fe.name}: certificate ${file}: ${problem}`);
   }
-  const opts = (file: string): uWS.AppOptions => ({ key_file_name: file, cert_file_name: file });
+  // The validator made every ssl bind of a frontend agree on one cipher list.
+  const ciphers = fe.binds[0].ciphers;
+  const opts = (file: string): uWS.AppOptions =>
+    ciphers === null ? { key_file_name: file, cert_file_name: file } : { key_file_name: file, cert_file_name: file, ssl_ciphers: ciphers };
   const app = uWS.SSLApp(opts(certs[0]));
   routes(app);
   const claimed = new Set<string>();
