@@ -143,6 +143,8 @@ class CfgParser {
 
   private readonly global = new Map<string, Entry>();
   private globalLogs: LogItem[] = [];
+  /** `stats socket` lines of the global section, in order */
+  private statsSockets: Entry[] = [];
   private readonly proxies: Section[] = [];
   private readonly namedDefaults = new Map<string, Section>();
   private lastDefaults: Section | null = null;
@@ -277,6 +279,47 @@ class CfgParser {
 
   // ---- global ----
 
+  /**
+   * `stats socket PATH [mode M] [level L] [...]` (the runtime API, src/stats/cli.ts) and
+   * `stats timeout T`. Socket options without a meaning here are ignored with a warning.
+   */
+  private globalStats(w: Word[]): void {
+    const sub = w[1]?.text;
+    if (sub === 'timeout') {
+      const v = this.arg(w, 2, '<time>');
+      if (v && this.noMore(w, 3, 'stats timeout')) this.global.set('stats_timeout', this.entry(v));
+      return;
+    }
+    if (sub !== 'socket') {
+      this.warn(w[0], `'stats ${sub ?? ''}' is ignored in the global section (gatehouse knows 'stats socket' and 'stats timeout' there)`);
+      return;
+    }
+    const a = this.arg(w, 2, '<path> of a unix socket');
+    if (!a) return;
+    if (!a.text.startsWith('/')) {
+      this.warn(a, `'stats socket ${a.text}' is ignored: gatehouse serves the runtime API on unix socket paths only`);
+      return;
+    }
+    const value: Record<string, unknown> = { path: a.text };
+    const sub2: Record<string, Pos> = { path: this.at(a) };
+    for (let i = 3; i < w.length; i++) {
+      const o = w[i].text;
+      if (o === 'mode' || o === 'level') {
+        const v = this.arg(w, i + 1, o === 'mode' ? 'octal permissions such as 660' : 'user, operator or admin');
+        if (!v) return;
+        value[o] = v.text;
+        sub2[o] = this.at(v);
+        i++;
+        continue;
+      }
+      // user/group/uid/gid take a value; expose-fd takes one (listeners)
+      const withValue = ['user', 'group', 'uid', 'gid', 'expose-fd', 'severity-output', 'maxconn', 'name', 'process', 'thread'].includes(o);
+      this.warn(w[i], `stats socket option '${o}' is ignored`);
+      if (withValue) i++;
+    }
+    this.statsSockets.push({ value, pos: this.at(w[0]), sub: sub2 });
+  }
+
   private globalLine(w: Word[]): void {
     const kw = w[0].text;
     const g = this.global;
@@ -297,6 +340,9 @@ class CfgParser {
         g.set(key, this.entry(v));
         return;
       }
+      case 'stats':
+        this.globalStats(w);
+        return;
       case 'log': {
         if (w[1]?.text === 'global') {
           this.error(w[1], "'log global' is only meaningful in a defaults, frontend, backend or listen section");
@@ -1120,6 +1166,14 @@ class CfgParser {
     const g: Record<string, unknown> = {};
     this.emitEntries(g, ['global'], this.global);
     if (this.globalLogs.length) g.log = this.emitLogs(['global', 'log'], this.globalLogs);
+    if (this.statsSockets.length) {
+      this.reg(['global', 'stats_socket'], this.statsSockets[0].pos);
+      g.stats_socket = this.statsSockets.map((e, i) => {
+        this.reg(['global', 'stats_socket', i], e.pos);
+        for (const [k, sp] of Object.entries(e.sub ?? {})) this.reg(['global', 'stats_socket', i, k], sp);
+        return e.value;
+      });
+    }
     if (Object.keys(g).length) doc.global = g;
 
     // One defaults shared by every proxy becomes the YAML `defaults`; otherwise resolve per proxy.

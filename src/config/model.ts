@@ -32,6 +32,15 @@ export interface LogTarget {
   format: 'rfc3164' | 'rfc5424' | 'raw';
 }
 
+/** `stats socket PATH [mode M] [level L]`: HAProxy's runtime API on a unix socket (src/stats/cli.ts). */
+export interface StatsSocketConfig {
+  path: string;
+  /** file permissions (octal as written, e.g. 660), null: the umask decides */
+  mode: number | null;
+  /** user: read only; operator (HAProxy's default): read only here too; admin: server changes */
+  level: 'user' | 'operator' | 'admin';
+}
+
 export interface GlobalConfig {
   workers: number;
   daemon: boolean;
@@ -48,6 +57,10 @@ export interface GlobalConfig {
   gracePeriod: number;
   /** `ssl-default-bind-ciphers`: the cipher list of ssl binds without their own, or null */
   sslDefaultBindCiphers: string | null;
+  /** runtime API sockets (`stats socket`) */
+  statsSockets: StatsSocketConfig[];
+  /** `stats timeout`: how long a runtime API connection may stay idle */
+  statsTimeout: number;
 }
 
 export interface BindAddress {

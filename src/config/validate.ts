@@ -11,6 +11,7 @@ import {
   type BackendConfig,
   type BalanceAlgorithm,
   type BindAddress,
+  type StatsSocketConfig,
   type Config,
   type CookieConfig,
   DEFAULT_HEALTH_CHECK,
@@ -34,7 +35,9 @@ type Obj = Record<string, unknown>;
 // ---- key vocabulary (snake_case, HAProxy's words) ----
 
 const TOP_KEYS = ['global', 'defaults', 'frontends', 'backends', 'listen'] as const;
-const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers'] as const;
+const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers', 'stats_socket', 'stats_timeout'] as const;
+const STATS_SOCKET_KEYS = ['path', 'mode', 'level'] as const;
+const DEFAULT_STATS_TIMEOUT_MS = 10_000;
 /** Keys a `defaults` section may hold; frontends, backends and listens inherit them. */
 const COMMON_KEYS = [
   'mode', 'timeout', 'retries', 'redispatch', 'forwardfor', 'httplog', 'log', 'log_format', 'dontlognull',
@@ -387,7 +390,42 @@ class Builder {
       maxUri: c.int(o, 'max_uri', path, 16, 16 * 1024 * 1024) ?? DEFAULT_MAX_URI,
       gracePeriod: c.duration(o, 'grace', path) ?? DEFAULT_GRACE_MS,
       sslDefaultBindCiphers: this.ciphers(o, 'ssl_default_bind_ciphers', path),
+      statsSockets: has(o, 'stats_socket') ? this.statsSockets(o.stats_socket, [...path, 'stats_socket']) : [],
+      statsTimeout: c.duration(o, 'stats_timeout', path, 1) ?? DEFAULT_STATS_TIMEOUT_MS,
     };
+  }
+
+  /** A list of runtime API sockets; a bare string is a path. */
+  private statsSockets(v: unknown, path: Path): StatsSocketConfig[] {
+    const c = this.c;
+    const out: StatsSocketConfig[] = [];
+    if (v === null || v === false) return out;
+    const expected = 'a unix socket path, or { path, mode, level }';
+    asList(v).forEach((item, i) => {
+      const p = Array.isArray(v) ? [...path, i] : path;
+      const pathExpected = 'an absolute unix socket path such as /run/gatehouse/admin.sock';
+      if (typeof item === 'string' && !item.startsWith('/')) {
+        c.bad(p, pathExpected, item);
+        return;
+      }
+      const o = typeof item === 'string' ? { path: item } : c.map(item, p, expected, false);
+      if (!o) return;
+      if (typeof item !== 'string') c.keys(o, p, STATS_SOCKET_KEYS, 'a stats socket');
+      const sockPath = c.str(o, 'path', p, { re: /^\//, expected: pathExpected });
+      if (sockPath === undefined) {
+        if (!has(o, 'path')) c.error(p, 'missing required key "path"', expected, 'nothing');
+        return;
+      }
+      const modeText = has(o, 'mode') ? String(o.mode) : null;
+      let mode: number | null = null;
+      if (modeText !== null) {
+        if (/^[0-7]{1,4}$/.test(modeText)) mode = parseInt(modeText, 8);
+        else c.error([...p, 'mode'], 'invalid mode', 'octal permissions such as 660', describeValue(o.mode));
+      }
+      if (out.some((s) => s.path === sockPath)) c.error(p, `duplicate stats socket "${sockPath}"`);
+      out.push({ path: sockPath, mode, level: c.oneOf(o, 'level', p, ['user', 'operator', 'admin'] as const) ?? 'operator' });
+    });
+    return out;
   }
 
   /** An OpenSSL cipher list at o[key] (null when absent), refused when it selects no cipher. */

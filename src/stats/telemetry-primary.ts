@@ -3,9 +3,10 @@
 // themselves: see WorkerTelemetry), serves the stats listeners.
 import type { Config, LogTarget } from '../config/model';
 import * as C from '../shared/counters';
-import { ServerIndex, type SharedState } from '../shared/state';
+import { G_ACTIVE_CONN, G_STARTED, S_WEIGHT, ServerIndex, type SharedState } from '../shared/state';
 import { LogSink } from '../log/sink';
 import { applyAdmin, type AdminForm, type AdminResult } from './admin';
+import { CliServer, type CliBackend } from './cli';
 import { CounterStore, RateTracker } from './counters-store';
 import { HistogramStore } from './histogram-store';
 import { TAG, isTelemetry, type HistogramRequest } from './messages';
@@ -28,7 +29,7 @@ function sameTargets(a: LogTarget[], b: LogTarget[]): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-export class PrimaryTelemetry implements StatsBackend {
+export class PrimaryTelemetry implements StatsBackend, CliBackend {
   private readonly index: ServerIndex;
   private readonly counters: CounterStore;
   private readonly rates: RateTracker;
@@ -38,6 +39,8 @@ export class PrimaryTelemetry implements StatsBackend {
   private readonly sinks: (LogSink | null)[];
   private readonly ownSinks: LogSink[] = [];
   private readonly servers: StatsServer[] = [];
+  /** runtime API sockets (`stats socket`) */
+  private readonly cliServers: CliServer[] = [];
   private rateTimer: NodeJS.Timeout | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -197,6 +200,15 @@ export class PrimaryTelemetry implements StatsBackend {
       this.servers.push(server);
       await server.listen(retryMs);
     }
+    for (const spec of this.config.global.statsSockets) {
+      const cli = new CliServer(spec, this, this.config.global.statsTimeout, (text) => this.logSink.event('warning', text));
+      try {
+        await cli.listen();
+      } catch (e) {
+        throw new Error(`cannot bind stats socket ${spec.path}: ${(e as Error).message}`);
+      }
+      this.cliServers.push(cli);
+    }
   }
 
   /** Ports the stats listeners are bound to, in frontend/bind order. */
@@ -206,8 +218,26 @@ export class PrimaryTelemetry implements StatsBackend {
 
   /** Stop serving stats (first thing on shutdown, so a successor can bind the ports). */
   async closeStatsServers(): Promise<void> {
-    await Promise.all(this.servers.map((s) => s.close()));
+    await Promise.all([...this.servers.map((s) => s.close()), ...this.cliServers.map((s) => s.close())]);
     this.servers.length = 0;
+    this.cliServers.length = 0;
+  }
+
+  hasBackend(name: string): boolean {
+    return this.index.backendByName.has(name);
+  }
+
+  weightOf(backend: string, server: string): { current: number; initial: number } | null {
+    const bi = this.index.backendByName.get(backend);
+    if (bi === undefined) return null;
+    const local = this.config.backends[bi].servers.findIndex((s) => s.name === server);
+    if (local < 0) return null;
+    return { current: this.state.get(this.index.server(bi, local), S_WEIGHT), initial: this.config.backends[bi].servers[local].weight };
+  }
+
+  info(): { maxconn: number; currConns: number; workers: number; startedSec: number } {
+    const g = this.state.global;
+    return { maxconn: this.config.global.maxconn, currConns: Atomics.load(g, G_ACTIVE_CONN), workers: this.config.global.workers, startedSec: g[G_STARTED] };
   }
 
   async stop(): Promise<void> {
