@@ -12,7 +12,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-sock-'));
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
 
 /** Send one line the way `echo LINE | socat stdio SOCKET` does; resolves with all the answer. */
-function cli(sock: string, line: string): Promise<string> {
+function cli(sock: string, line: string, newline = true): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = net.connect(sock);
     let out = '';
@@ -20,7 +20,8 @@ function cli(sock: string, line: string): Promise<string> {
     s.on('data', (d: string) => (out += d));
     s.on('close', () => resolve(out));
     s.on('error', reject);
-    s.write(line + '\n');
+    // all of it at once and then EOF, as socat does with a piped command
+    s.end(newline ? line + '\n' : line);
   });
 }
 
@@ -97,6 +98,9 @@ test('show info, show stat, weights and server states through the admin socket; 
     assert.equal(await cli(admin, 'set weight be/web1 999'), 'Weight is out of range (0-256).\n\n');
     assert.match(await cli(admin, 'set server be/web1 state sleepy'), /expects 'ready', 'drain' and 'maint'/);
     assert.match(await cli(admin, 'frobnicate'), /^Unknown command: 'frobnicate'.*\n(.*\n)*  show stat/);
+
+    // the last line may come without its newline (printf 'show info' | socat ...)
+    assert.equal(await cli(admin, 'get weight be/web1', false), '1 (initial 1)\n\n');
 
     // several commands on one line; interactive mode keeps the connection for the next line
     assert.equal(await cli(admin, 'get weight be/web1; get weight be/web2'), '1 (initial 1)\n\n2 (initial 4)\n\n');

@@ -58,7 +58,9 @@ export class CliServer {
     private readonly idleMs: number,
     private readonly log: (text: string) => void,
   ) {
-    this.server = net.createServer((sock) => this.serve(sock));
+    // Half-open: `echo CMD | socat stdio SOCKET` shuts its side down right after the command,
+    // and still expects the answer.
+    this.server = net.createServer({ allowHalfOpen: true }, (sock) => this.serve(sock));
   }
 
   async listen(): Promise<void> {
@@ -104,6 +106,8 @@ export class CliServer {
     let buf = '';
     let interactive = false;
     let busy = false;
+    /** the client has sent everything it will send */
+    let ended = false;
     const pump = async (): Promise<void> => {
       if (busy) return;
       busy = true;
@@ -114,7 +118,7 @@ export class CliServer {
             if (buf.length > MAX_LINE) {
               sock.end('Line too long.\n\n');
               buf = '';
-            }
+            } else if (ended && !sock.destroyed) sock.end();
             return;
           }
           const line = buf.slice(0, nl).replace(/\r$/, '');
@@ -149,6 +153,12 @@ export class CliServer {
     };
     sock.on('data', (d: string) => {
       buf += d;
+      void pump();
+    });
+    sock.on('end', () => {
+      ended = true;
+      // a last command without its newline still runs
+      if (buf.trim() !== '') buf += '\n';
       void pump();
     });
   }
