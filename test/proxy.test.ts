@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import { spawnSync } from 'node:child_process';
 import {
+  CLI,
   csvCell,
   freePort,
   rawExchange,
@@ -768,6 +770,90 @@ describe('maxconn and the queue', () => {
       await gh.stop();
       await slow.close();
     }
+  });
+});
+
+describe('option forwardfor except / header / if-none', () => {
+  /** A backend that answers with the forwarded-for headers it received, as JSON. */
+  async function headerEcho() {
+    return startBackend('echo', (req, res) => {
+      req.resume();
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ xff: req.headers['x-forwarded-for'] ?? null, real: req.headers['x-real-ip'] ?? null }));
+    });
+  }
+  const seen = async (port: number, headers: Record<string, string> = {}) => JSON.parse((await request(port, { headers })).body.toString()) as { xff: string | null; real: string | null };
+
+  test('YAML: a client inside `except` gets no header; another header name; if_none keeps the client\'s', async () => {
+    const echo = await headerEcho();
+    const p1 = await freePort();
+    const p2 = await freePort();
+    const p3 = await freePort();
+    const p4 = await freePort();
+    const fe = (name: string, port: number, xff: string) => `  ${name}: { bind: ["127.0.0.1:${port}"], default_backend: be, forwardfor: ${xff} }\n`;
+    const cfg = `global: { workers: 1 }
+defaults:
+  timeout: { connect: 1s, client: 5s, server: 5s }
+frontends:
+${fe('inside', p1, '{ except: 127.0.0.0/8 }')}${fe('outside', p2, '{ except: "10.0.0.0/8" }')}${fe('named', p3, '{ header: X-Real-IP }')}${fe('ifnone', p4, '{ if_none: true }')}backends:
+  be:
+    servers: [{ name: echo, address: "127.0.0.1:${echo.port}" }]
+`;
+    const gh = await startGatehouse(cfg, [p1, p2, p3, p4]);
+    try {
+      assert.deepEqual(await seen(p1), { xff: null, real: null });
+      assert.deepEqual(await seen(p2), { xff: '127.0.0.1', real: null });
+      assert.deepEqual(await seen(p3), { xff: null, real: '127.0.0.1' });
+      assert.deepEqual(await seen(p4, { 'x-forwarded-for': '203.0.113.9' }), { xff: '203.0.113.9', real: null });
+      assert.deepEqual(await seen(p4), { xff: '127.0.0.1', real: null });
+    } finally {
+      await gh.stop();
+      await echo.close();
+    }
+  });
+
+  test('haproxy.cfg: `option forwardfor except 127.0.0.0/8` in defaults; the backend\'s own options win', async () => {
+    const echo = await headerEcho();
+    const p1 = await freePort();
+    const p2 = await freePort();
+    const cfg = `global
+  nbthread 1
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 5s
+  timeout server 5s
+  option forwardfor except 127.0.0.0/8
+frontend a
+  bind 127.0.0.1:${p1}
+  default_backend plain
+frontend b
+  bind 127.0.0.1:${p2}
+  default_backend named
+backend plain
+  server echo 127.0.0.1:${echo.port}
+backend named
+  option forwardfor header X-Real-IP if-none
+  server echo 127.0.0.1:${echo.port}
+`;
+    const gh = await startGatehouse(cfg, [p1, p2], { ext: '.cfg' });
+    try {
+      assert.deepEqual(await seen(p1), { xff: null, real: null });
+      assert.deepEqual(await seen(p2), { xff: null, real: '127.0.0.1' });
+      assert.deepEqual(await seen(p2, { 'x-real-ip': '198.51.100.4' }), { xff: null, real: '198.51.100.4' });
+    } finally {
+      await gh.stop();
+      await echo.close();
+    }
+  });
+
+  test('bad arguments are configuration errors', () => {
+    const r1 = spawnSync(process.execPath, [CLI, '-c', '-f', tmpFile('x.cfg', 'frontend f\n  bind 127.0.0.1:1\n  option forwardfor sometimes\n')], { encoding: 'utf8' });
+    assert.equal(r1.status, 1);
+    assert.match(r1.stderr + r1.stdout, /x\.cfg:3:\d+: error: unknown 'option forwardfor' argument 'sometimes'/);
+    const r2 = spawnSync(process.execPath, [CLI, '-c', '-f', tmpFile('x.yaml', 'frontends:\n  f: { bind: ["127.0.0.1:1"], forwardfor: { except: 300.1.1.1/8 } }\n')], { encoding: 'utf8' });
+    assert.equal(r2.status, 1);
+    assert.match(r2.stderr + r2.stdout, /forwardfor\.except: invalid network/);
   });
 });
 

@@ -543,6 +543,13 @@ class CfgParser {
       case 'errorfile':
         this.warn(w[0], "'errorfile' is ignored: gatehouse answers errors with its built-in pages (the same wording as HAProxy's)");
         return;
+      case 'capture':
+        // only what the access log shows; traffic is the same
+        this.warn(w[0], "'capture' is ignored: access lines do not carry captured headers or cookies");
+        return;
+      case 'compression':
+        this.warn(w[0], "'compression' is ignored: gatehouse passes responses as the server sent them (compress at the server)");
+        return;
       case 'http-reuse':
         // gatehouse always reuses idle server connections after a clean response (HAProxy's 'always')
         if (!this.cap(s, w[0], 'BE')) return;
@@ -795,10 +802,7 @@ class CfgParser {
       case 'httpchk':
         return this.optionHttpchk(s, w, n, rest, on);
       case 'forwardfor':
-        if (on && w.length > rest) {
-          this.error(w[rest], `'option forwardfor ${w[rest].text}' is not supported by gatehouse yet`);
-          return;
-        }
+        if (on && w.length > rest) return this.forwardforOptions(s, w, n, rest);
         return flag('forwardfor', 'ALL');
       case 'redispatch':
         return flag('redispatch', 'BE');
@@ -822,6 +826,29 @@ class CfgParser {
     }
     if (K.OPTIONS.includes(o)) this.error(n, `'option ${o}' is not supported by gatehouse yet`);
     else this.error(n, `unknown option '${o}'${didYouMean(o, K.OPTIONS)}`, '', `'${o}'`);
+  }
+
+  /** `option forwardfor [except <network>] [header <name>] [if-none]`: a map for the validator. */
+  private forwardforOptions(s: Section, w: Word[], n: Word, rest: number): void {
+    const value: Record<string, unknown> = {};
+    const sub: Record<string, Pos> = {};
+    for (let i = rest; i < w.length; i++) {
+      const o = w[i].text;
+      if (o === 'except' || o === 'header') {
+        const v = this.arg(w, i + 1, o === 'except' ? '<network>' : '<name>');
+        if (!v) return;
+        value[o] = v.text;
+        sub[o] = this.at(v);
+        i++;
+      } else if (o === 'if-none') {
+        value.if_none = true;
+        sub.if_none = this.at(w[i]);
+      } else {
+        this.error(w[i], `unknown 'option forwardfor' argument '${o}' (expected except <network>, header <name> or if-none)`);
+        return;
+      }
+    }
+    s.set.set('forwardfor', { value, pos: this.at(n), sub });
   }
 
   /** `option httpchk [<method>] [<uri>] [<version>]`; HAProxy's default request is OPTIONS / HTTP/1.0. */
@@ -1053,6 +1080,13 @@ class CfgParser {
         s.set.set('stats.admin', this.entry(sub, true));
         return;
       }
+      case 'show-legends':
+      case 'show-node':
+      case 'show-desc':
+      case 'show-modules':
+        // what HAProxy's page shows besides the tables; the stats themselves are unchanged
+        this.warn(sub, `'stats ${kw}' is ignored: gatehouse's stats page has its own layout`);
+        return;
     }
     if (K.STATS_KEYWORDS.includes(kw)) this.error(sub, `'stats ${kw}' is not supported by gatehouse yet`);
     else this.error(sub, `unknown stats keyword '${kw}'${didYouMean(kw, K.STATS_KEYWORDS)}`, '', `'${kw}'`);

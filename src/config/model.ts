@@ -2,6 +2,8 @@
 // everything downstream (primary, workers, health thread, stats) reads only this.
 // Durations are milliseconds. Plain data only: it is structured-cloned to worker threads.
 
+import type { IpNet } from '../acl/ip';
+
 export type BalanceAlgorithm =
   | 'roundrobin'
   | 'static-rr'
@@ -100,6 +102,17 @@ export interface StatsConfig {
   prometheus: string | null;
 }
 
+/** `option forwardfor except NET header NAME if-none`: absent when none of them is given. */
+export interface ForwardForOptions {
+  /** the header to add, lower case (HAProxy's default x-forwarded-for) */
+  header: string;
+  /** clients in this network get no header (as written, and parsed) */
+  exceptText: string | null;
+  except: IpNet | null;
+  /** add it only when the request has none already */
+  ifNone: boolean;
+}
+
 export interface FrontendConfig {
   name: string;
   /** true when this frontend came from a `listen` section */
@@ -110,6 +123,7 @@ export interface FrontendConfig {
   timeouts: Timeouts;
   maxconn: number;
   forwardfor: boolean;
+  forwardforOptions?: ForwardForOptions;
   httplog: boolean;
   logFormat: 'httplog' | 'json';
   dontlognull: boolean;
@@ -291,6 +305,7 @@ export interface BackendConfig {
   retries: number;
   redispatch: boolean;
   forwardfor: boolean;
+  forwardforOptions?: ForwardForOptions;
   persist: boolean;
   allbackups: boolean;
   healthCheck: HealthCheckConfig;

@@ -12,6 +12,7 @@ import {
   type BalanceAlgorithm,
   type BindAddress,
   type StatsSocketConfig,
+  type ForwardForOptions,
   type Config,
   type CookieConfig,
   DEFAULT_HEALTH_CHECK,
@@ -24,6 +25,7 @@ import {
   type StatsConfig,
   type Timeouts,
 } from './model';
+import { parseIpv4Pattern, parseIpv6Pattern, type IpNet } from '../acl/ip';
 import { ConfigError, type ConfigIssue, describeValue, formatPath, type SourceMap } from './errors';
 import { DURATION_EXPECTED, parseDuration } from './duration';
 import { didYouMean } from './suggest';
@@ -37,6 +39,7 @@ type Obj = Record<string, unknown>;
 const TOP_KEYS = ['global', 'defaults', 'frontends', 'backends', 'listen'] as const;
 const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers', 'stats_socket', 'stats_timeout'] as const;
 const STATS_SOCKET_KEYS = ['path', 'mode', 'level'] as const;
+const FORWARDFOR_KEYS = ['except', 'header', 'if_none'] as const;
 const DEFAULT_STATS_TIMEOUT_MS = 10_000;
 /** Keys a `defaults` section may hold; frontends, backends and listens inherit them. */
 const COMMON_KEYS = [
@@ -88,6 +91,16 @@ const BIND_KEYS = ['address', 'ssl', 'crt', 'ssl_min_ver', 'ciphers'] as const;
 const SSL_VERSIONS = ['SSLv3', 'TLSv1.0', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
 type BindTls = Pick<BindAddress, 'ssl' | 'certs' | 'sslMinVer' | 'ciphers'>;
+
+/**
+ * `forwardfor` and its options as one setting: the section's when it sets forwardfor, else the
+ * defaults' (options travel with the switch that turned the header on).
+ */
+function forwardfor(s: Settings, d: Settings): { forwardfor: boolean; forwardforOptions?: ForwardForOptions } {
+  const from = s.forwardfor !== undefined ? s : d;
+  const on = from.forwardfor ?? false;
+  return on && from.forwardforOptions !== undefined ? { forwardfor: on, forwardforOptions: from.forwardforOptions } : { forwardfor: on };
+}
 
 /**
  * Why OpenSSL would refuse a cipher list (null: it selects at least one cipher). Checked at load:
@@ -351,6 +364,7 @@ interface Settings {
   retries?: number;
   redispatch?: boolean;
   forwardfor?: boolean;
+  forwardforOptions?: ForwardForOptions;
   httplog?: boolean;
   logs?: LogTarget[] | 'global';
   logFormat?: 'httplog' | 'json';
@@ -393,6 +407,20 @@ class Builder {
       statsSockets: has(o, 'stats_socket') ? this.statsSockets(o.stats_socket, [...path, 'stats_socket']) : [],
       statsTimeout: c.duration(o, 'stats_timeout', path, 1) ?? DEFAULT_STATS_TIMEOUT_MS,
     };
+  }
+
+  /** `{ except: NET, header: NAME, if_none: BOOL }` */
+  private forwardforOptions(o: Obj, path: Path): ForwardForOptions {
+    const c = this.c;
+    c.keys(o, path, FORWARDFOR_KEYS, 'forwardfor');
+    const header = c.str(o, 'header', path, { re: TOKEN_RE, expected: 'a header name' });
+    const exceptText = c.nullableStr(o, 'except', path, { expected: 'a network such as 127.0.0.0/8 or ::1/128' }) ?? null;
+    let except: IpNet | null = null;
+    if (exceptText !== null) {
+      except = parseIpv4Pattern(exceptText) ?? parseIpv6Pattern(exceptText);
+      if (except === null) c.error([...path, 'except'], 'invalid network', 'an IPv4 or IPv6 address with an optional /mask, such as 127.0.0.0/8', describeValue(exceptText));
+    }
+    return { header: (header ?? 'X-Forwarded-For').toLowerCase(), exceptText, except, ifNone: c.bool(o, 'if_none', path) ?? false };
   }
 
   /** A list of runtime API sockets; a bare string is a path. */
@@ -514,7 +542,11 @@ class Builder {
     }
     s.retries = c.int(o, 'retries', path, 0, 100);
     s.redispatch = c.bool(o, 'redispatch', path);
-    s.forwardfor = c.bool(o, 'forwardfor', path);
+    if (has(o, 'forwardfor') && isObj(o.forwardfor)) {
+      // a map of options turns it on (HAProxy: option forwardfor except .. header .. if-none)
+      s.forwardforOptions = this.forwardforOptions(o.forwardfor, [...path, 'forwardfor']);
+      s.forwardfor = true;
+    } else s.forwardfor = c.bool(o, 'forwardfor', path);
     s.httplog = c.bool(o, 'httplog', path);
     if (has(o, 'log')) s.logs = this.logs(o.log, [...path, 'log'], true);
     s.logFormat = c.oneOf(o, 'log_format', path, ['httplog', 'json'] as const);
@@ -1024,7 +1056,7 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
         timeouts,
         retries: s.retries ?? d.retries ?? DEFAULT_RETRIES,
         redispatch: s.redispatch ?? d.redispatch ?? false,
-        forwardfor: s.forwardfor ?? d.forwardfor ?? false,
+        ...forwardfor(s, d),
         persist: s.persist ?? d.persist ?? false,
         allbackups: s.allbackups ?? d.allbackups ?? false,
         healthCheck: hc,
@@ -1056,7 +1088,7 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
         mode: 'http',
         timeouts,
         maxconn: s.maxconn ?? d.maxconn ?? global.maxconn,
-        forwardfor: s.forwardfor ?? d.forwardfor ?? false,
+        ...forwardfor(s, d),
         httplog: s.httplog ?? d.httplog ?? false,
         logFormat: s.logFormat ?? d.logFormat ?? 'httplog',
         dontlognull: s.dontlognull ?? d.dontlognull ?? false,

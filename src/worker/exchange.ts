@@ -30,7 +30,7 @@ import { E408, E502, E503, E504, requestErrorPage, writeErrorPage, type ErrorPag
 import { collectRequestHead, rebuildHeaders, scratch } from './request-head';
 import { ACT_DENY, ACT_FORWARD, ACT_REDIRECT, RequestView, evalRequest, evalResponse, fillRequestView, type Decision } from '../rules';
 import { validateRequest } from './request-validate';
-import { KEY_HDR, balanceKey, needsClientAddress, type BackendRuntime, type FrontendRuntime, type WorkerRuntime } from './runtime';
+import { KEY_HDR, balanceKey, forwardedForLine, needsClientAddress, type BackendRuntime, type FrontendRuntime, type WorkerRuntime } from './runtime';
 import {
   countConnectError,
   countRequestEnd,
@@ -219,7 +219,7 @@ export class Exchange implements ConnOwner {
     let head = this.method + ' ' + this.uri + ' HTTP/1.1\r\n' + scratch.headers;
     if (be !== null && be.cookies !== null) head += requestCookieLine(this, be.cookies, be.firstServer, scratch.cookie);
     else if (scratch.cookie !== null) head += 'cookie: ' + scratch.cookie + CRLF;
-    if (fe.cfg.forwardfor || (be !== null && be.cfg.forwardfor)) head += 'x-forwarded-for: ' + this.clientIp + CRLF;
+    if (fe.cfg.forwardfor || (be !== null && be.cfg.forwardfor)) head += forwardedForLine(fe, be, this.clientIp, scratch.headers);
     if (fe.tls) head += 'x-forwarded-proto: https\r\n';
     if (scratch.chunked) {
       this.bodyKind = BODY_CHUNKED;

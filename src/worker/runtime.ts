@@ -12,6 +12,7 @@ import type { Exchange } from './exchange';
 import { BackendCookies } from './persistence';
 import type { RequestLimits } from './request-validate';
 import { Decision, ResponseView, RoutingTable } from '../rules';
+import { ipInNet } from '../acl/ip';
 
 export interface BackendRuntime {
   index: number;
@@ -43,6 +44,21 @@ export const KEY_HDR = 3;
  */
 export function needsClientAddress(fe: FrontendRuntime, be: BackendRuntime | null): boolean {
   return fe.cfg.forwardfor || fe.logs || (be !== null && (be.cfg.forwardfor || be.keyKind === KEY_SOURCE));
+}
+
+/**
+ * The forwarded-for line of a request ('' for none): `option forwardfor` of the backend (whose
+ * options win, as in HAProxy) or of the frontend. `except` spares clients of a network; `if_none`
+ * spares requests that carry the header already (`headers`: the forwarded header lines).
+ */
+export function forwardedForLine(fe: FrontendRuntime, be: BackendRuntime | null, clientIp: string, headers: string): string {
+  const cfg = be !== null && be.cfg.forwardfor ? be.cfg : fe.cfg.forwardfor ? fe.cfg : null;
+  if (cfg === null) return '';
+  const o = cfg.forwardforOptions;
+  if (o === undefined) return 'x-forwarded-for: ' + clientIp + '\r\n';
+  if (o.except !== null && clientIp !== '' && ipInNet(clientIp, o.except)) return '';
+  if (o.ifNone && ('\n' + headers.toLowerCase()).includes('\n' + o.header + ':')) return '';
+  return o.header + ': ' + clientIp + '\r\n';
 }
 
 /** What `be`'s balancer hashes for a request (null: its algorithm hashes nothing). */

@@ -65,7 +65,7 @@ import { E502, E503, E504, requestErrorPage, writeErrorPage, type ErrorPage } fr
 import { finishResponseCookies, requestCookieLine, responseSetCookie, type PersistentExchange } from './persistence';
 import { collectRequestHead, rebuildHeaders, scratch } from './request-head';
 import { validateRequest } from './request-validate';
-import { KEY_HDR, balanceKey, needsClientAddress, type BackendRuntime, type FrontendRuntime, type WorkerRuntime } from './runtime';
+import { KEY_HDR, balanceKey, forwardedForLine, needsClientAddress, type BackendRuntime, type FrontendRuntime, type WorkerRuntime } from './runtime';
 import { addressText } from '../shared/client-address';
 
 /** Largest message relayed either way (uWS maxPayloadLength; the decoder's limit for the server). */
@@ -307,7 +307,7 @@ export class Tunnel implements RequestRecord, PersistentExchange, ResponseSink, 
     let head = 'GET ' + this.uri + ' HTTP/1.1\r\n' + this.upgradeHeaders(scratch.headers);
     if (be !== null && be.cookies !== null) head += requestCookieLine(this, be.cookies, be.firstServer, scratch.cookie);
     else if (scratch.cookie !== null) head += 'cookie: ' + scratch.cookie + CRLF;
-    if (fe.cfg.forwardfor || (be !== null && be.cfg.forwardfor)) head += 'x-forwarded-for: ' + this.clientIp + CRLF;
+    if (fe.cfg.forwardfor || (be !== null && be.cfg.forwardfor)) head += forwardedForLine(fe, be, this.clientIp, scratch.headers);
     if (fe.tls) head += 'x-forwarded-proto: https\r\n';
     this.head = head + 'connection: upgrade\r\nupgrade: websocket\r\n\r\n';
 
