@@ -215,10 +215,6 @@ export class Supervisor {
     return [...new Set(errors)];
   }
 
-  get isPaused(): boolean {
-    return this.paused;
-  }
-
   get workerCount(): number {
     return this.slots.filter((s) => s.thread !== null).length;
   }
