@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { isIP } from 'node:net';
 import * as nodePath from 'node:path';
 import * as os from 'node:os';
-import * as tls from 'node:tls';
+import * as nodeTls from 'node:tls';
 import {
   type BackendConfig,
   type BalanceAlgorithm,
@@ -109,7 +109,7 @@ function forwardfor(s: Settings, d: Settings): { forwardfor: boolean; forwardfor
  */
 export function cipherListProblem(list: string): string | null {
   try {
-    tls.createSecureContext({ ciphers: list });
+    nodeTls.createSecureContext({ ciphers: list });
     return null;
   } catch (e) {
     return (e as Error).message.replace(/^error:[0-9A-Fa-f]+:[^:]*:[^:]*:/, '');
