@@ -106,8 +106,7 @@ export interface StatsConfig {
 export interface ForwardForOptions {
   /** the header to add, lower case (HAProxy's default x-forwarded-for) */
   header: string;
-  /** clients in this network get no header (as written, and parsed) */
-  exceptText: string | null;
+  /** clients in this network get no header */
   except: IpNet | null;
   /** add it only when the request has none already */
   ifNone: boolean;

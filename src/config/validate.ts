@@ -420,7 +420,7 @@ class Builder {
       except = parseIpv4Pattern(exceptText) ?? parseIpv6Pattern(exceptText);
       if (except === null) c.error([...path, 'except'], 'invalid network', 'an IPv4 or IPv6 address with an optional /mask, such as 127.0.0.0/8', describeValue(exceptText));
     }
-    return { header: (header ?? 'X-Forwarded-For').toLowerCase(), exceptText, except, ifNone: c.bool(o, 'if_none', path) ?? false };
+    return { header: (header ?? 'X-Forwarded-For').toLowerCase(), except, ifNone: c.bool(o, 'if_none', path) ?? false };
   }
 
   /** A list of runtime API sockets; a bare string is a path. */

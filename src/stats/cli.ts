@@ -174,9 +174,7 @@ export class CliServer {
     }
     if (a === 'get' && b === 'weight') {
       const target = this.target(w[2]);
-      if (typeof target === 'string') return target;
-      const wt = this.backend.weightOf(target.backend, target.server)!;
-      return `${wt.current} (initial ${wt.initial})\n\n`;
+      return typeof target === 'string' ? target : `${target.current} (initial ${target.initial})\n\n`;
     }
     if (a === 'set' && b === 'weight') return this.change(w[2], 'weight', w[3]);
     if (a === 'set' && b === 'server') {
@@ -211,15 +209,16 @@ export class CliServer {
     return fields.map(([k, v]) => `${k}: ${v}`).join('\n') + '\n\n';
   }
 
-  /** `<bk>/<srv>` resolved, or the answer that says why not. */
-  private target(arg: string | undefined): { backend: string; server: string } | string {
+  /** `<bk>/<srv>` resolved with its weights, or the answer that says why not. */
+  private target(arg: string | undefined): { backend: string; server: string; current: number; initial: number } | string {
     const slash = arg === undefined ? -1 : arg.indexOf('/');
     if (arg === undefined || slash <= 0 || slash === arg.length - 1) return "Require 'backend/server'.\n\n";
     const backend = arg.slice(0, slash);
     const server = arg.slice(slash + 1);
     if (!this.backend.hasBackend(backend)) return 'No such backend.\n\n';
-    if (this.backend.weightOf(backend, server) === null) return 'No such server.\n\n';
-    return { backend, server };
+    const weight = this.backend.weightOf(backend, server);
+    if (weight === null) return 'No such server.\n\n';
+    return { backend, server, ...weight };
   }
 
   /** An admin change through the same path as the stats page's admin form. */
@@ -231,9 +230,8 @@ export class CliServer {
     if (action === 'weight') {
       const m = weight === undefined || weight === null ? null : /^(\d+)(%?)$/.exec(weight);
       if (m === null) return 'Require <weight>.\n\n';
-      const initial = this.backend.weightOf(target.backend, target.server)!.initial;
       // HAProxy: a percentage is relative to the configured (initial) weight
-      value = String(m[2] === '%' ? Math.floor((initial * Number(m[1])) / 100) : Number(m[1]));
+      value = String(m[2] === '%' ? Math.floor((target.initial * Number(m[1])) / 100) : Number(m[1]));
     }
     const result = this.backend.admin({ backend: target.backend, servers: [target.server], action, weight: value }, 'stats socket');
     return result === 'ERRP' ? (action === 'weight' ? 'Weight is out of range (0-256).\n\n' : 'Invalid parameters.\n\n') : '\n';

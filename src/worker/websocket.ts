@@ -1065,5 +1065,4 @@ function hasToken(value: string, token: string): boolean {
   return false;
 }
 
-
 function noop(): void {}
