@@ -219,7 +219,7 @@ export class Exchange implements ConnOwner {
     let head = this.method + ' ' + this.uri + ' HTTP/1.1\r\n' + scratch.headers;
     if (be !== null && be.cookies !== null) head += requestCookieLine(this, be.cookies, be.firstServer, scratch.cookie);
     else if (scratch.cookie !== null) head += 'cookie: ' + scratch.cookie + CRLF;
-    if (fe.cfg.forwardfor || (be !== null && be.cfg.forwardfor)) head += forwardedForLine(fe, be, this.clientIp, scratch.headers);
+    head += forwardedForLine(fe, be, this.clientIp, scratch.headers);
     if (fe.tls) head += 'x-forwarded-proto: https\r\n';
     if (scratch.chunked) {
       this.bodyKind = BODY_CHUNKED;

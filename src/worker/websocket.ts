@@ -307,7 +307,7 @@ export class Tunnel implements RequestRecord, PersistentExchange, ResponseSink, 
     let head = 'GET ' + this.uri + ' HTTP/1.1\r\n' + this.upgradeHeaders(scratch.headers);
     if (be !== null && be.cookies !== null) head += requestCookieLine(this, be.cookies, be.firstServer, scratch.cookie);
     else if (scratch.cookie !== null) head += 'cookie: ' + scratch.cookie + CRLF;
-    if (fe.cfg.forwardfor || (be !== null && be.cfg.forwardfor)) head += forwardedForLine(fe, be, this.clientIp, scratch.headers);
+    head += forwardedForLine(fe, be, this.clientIp, scratch.headers);
     if (fe.tls) head += 'x-forwarded-proto: https\r\n';
     this.head = head + 'connection: upgrade\r\nupgrade: websocket\r\n\r\n';
 
