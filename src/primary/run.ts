@@ -12,6 +12,7 @@ import { LogSink } from '../log/sink';
 import { SharedState } from '../shared/state';
 import { PrimaryTelemetry } from '../stats/telemetry-primary';
 import { CounterCarry, carryOverServerState } from './carry-over';
+import { migrateReqProblem } from './migrate-req';
 import { SignalRouter, statusLines } from './signals';
 import { Supervisor } from './supervisor';
 
@@ -106,6 +107,15 @@ export async function run(config: Config, opts: RunOptions): Promise<void> {
     process.exitCode = 1;
     throw e;
   }
+  // Said once per process, when listeners first close under running ones (a reload, or -sf).
+  let migrateChecked = false;
+  const checkMigrateReq = async (g: Generation, what: string) => {
+    if (migrateChecked) return;
+    migrateChecked = true;
+    const problem = await migrateReqProblem();
+    if (problem !== null) g.log('warning', `${what}: ${problem}`);
+  };
+  if (replacing) await checkMigrateReq(gen, '-sf');
   for (const pid of opts.finishPids) {
     try {
       process.kill(pid, 'SIGTERM');
@@ -196,6 +206,7 @@ export async function run(config: Config, opts: RunOptions): Promise<void> {
       gen = fresh;
       if (paused && fresh.supervisor.pause()) fresh.log('notice', `${signal}: the new workers' listeners stay paused until SIGTTIN`);
       fresh.log('notice', `${signal}: configuration reloaded: ${next.config.global.workers} worker(s), ${describe(next.config)}`);
+      await checkMigrateReq(fresh, signal);
       await stopGeneration(old, old.config.global.gracePeriod, true);
       // Every old worker has exited: its counts are final.
       fresh.carry?.freeze();

@@ -162,7 +162,12 @@ class Worker {
     if (this.stopping) return;
     this.stopping = true;
     this.rt.draining = true;
-    this.closeListeners();
+    // After this loop turn: connections the kernel has already reported on the listening
+    // sockets are accepted first, not reset by the close (a reload's new workers are listening
+    // beside them; see primary/migrate-req.ts for the ones that come after).
+    setImmediate(() => {
+      if (!this.exited) this.closeListeners(); // exit() closed them with the apps
+    });
     const linger = Math.min(DRAIN_LINGER_MS, graceMs);
     this.lingerUntil = Date.now() + linger;
     setTimeout(() => {

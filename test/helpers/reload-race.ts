@@ -1,0 +1,64 @@
+// Run inside a fresh network namespace (`unshare -n node reload-race.js 0|1`), where
+// net.ipv4.tcp_migrate_req can be set without touching the host's: a backend, a gatehouse with
+// 2 workers, 8 clients each opening a new connection per request for 4.5 s, and a SIGHUP every
+// 600 ms. Prints one JSON line: answers, failures by error code, reloads done, gatehouse's log.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { backendYaml, freePort, runCli, sleep, startBackend, tmpFile } from './net';
+
+const LOAD_MS = 4500;
+const CLIENTS = 8;
+const RELOAD_EVERY_MS = 600;
+
+/** One request on a new connection: 'ok', or why it failed. */
+function once(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let data = '';
+    let failed: string | null = null;
+    s.setEncoding('latin1');
+    s.on('data', (d: string) => (data += d));
+    s.on('error', (e: NodeJS.ErrnoException) => (failed = e.code ?? e.message));
+    s.on('close', () => resolve(failed ?? (data.startsWith('HTTP/1.1 200') ? 'ok' : `answer ${JSON.stringify(data.slice(0, 40))}`)));
+    s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  });
+}
+
+async function main(): Promise<void> {
+  const migrate = process.argv[2];
+  execFileSync('ip', ['link', 'set', 'lo', 'up']);
+  fs.writeFileSync('/proc/sys/net/ipv4/tcp_migrate_req', migrate);
+  const web = await startBackend('web');
+  const port = await freePort();
+  const gh = runCli(['-f', tmpFile('race.yaml', backendYaml({ port, servers: [{ name: 'web', port: web.port }], workers: 2 }))]);
+  for (let i = 0; i < 300 && !gh.output().includes('gatehouse started'); i++) await sleep(50);
+  const outcomes = new Map<string, number>();
+  const end = Date.now() + LOAD_MS;
+  const clients = Array.from({ length: CLIENTS }, async () => {
+    while (Date.now() < end) {
+      const r = await once(port);
+      outcomes.set(r, (outcomes.get(r) ?? 0) + 1);
+    }
+  });
+  const reloads = setInterval(() => gh.child.kill('SIGHUP'), RELOAD_EVERY_MS);
+  await Promise.all(clients);
+  clearInterval(reloads);
+  // let the last reload finish before stopping
+  for (let i = 0; i < 60 && (gh.output().match(/previous configuration finished/g) ?? []).length < (gh.output().match(/configuration reloaded/g) ?? []).length; i++) await sleep(50);
+  await gh.stop();
+  await web.close();
+  process.stdout.write(
+    JSON.stringify({
+      ok: outcomes.get('ok') ?? 0,
+      failed: Object.fromEntries([...outcomes].filter(([k]) => k !== 'ok')),
+      reloads: (gh.output().match(/configuration reloaded/g) ?? []).length,
+      log: gh.output(),
+    }) + '\n',
+  );
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`${e.stack ?? e.message}\n`);
+  process.exit(1);
+});
