@@ -54,6 +54,36 @@ test('insert + indirect: the persistence cookie is removed before forwarding', (
   assert.deepEqual([forged.server, forged.status, forged.forward], [-1, CK_INVALID, 'a=1']);
 });
 
+test('the forwarded header is rewritten as HAProxy 2.6 rewrites it (differential.test.ts compares them through node:http, which trims trailing spaces)', () => {
+  const indirect = cfg({ indirect: true });
+  const prefix = cfg({ mode: 'prefix' });
+  const m = matcher(['web1', 'web2']);
+  const cases: [CookieConfig, string, string, number][] = [
+    // [config, Cookie, forwarded, server picked]
+    [indirect, 'x=1; SERVERID=web2;', 'x=1; ', 1], // the delimiter after it stays, with one space
+    [indirect, 'x=1; SERVERID=web2;;', 'x=1; ;', 1],
+    [indirect, 'SERVERID=web2;;x', ';x', 1], // a removal at the start brings ';' to position 0
+    [indirect, 'x=1,SERVERID=web2', 'x=1', 1], // ',' ends a cookie too
+    [indirect, 'SERVERID=web2,x=1', 'x=1', 1],
+    [indirect, 'x = 1; SERVERID = web2; y = 2', 'x=1; y=2', 1], // spaces around '=' go
+    [indirect, 'x="a;b"; SERVERID=web2', 'x="a;b"', 1], // quoted ';' is not a delimiter
+    [indirect, 'x="unterminated; SERVERID=web2', 'x="unterminated; SERVERID=web2', -1],
+    [indirect, '$Version=1; SERVERID=web2; $Path=/; x=1', '$Version=1; x=1', 1], // $attributes go with their cookie
+    [indirect, 'x=1; SERVERID; y=2', 'x=1; SERVERID; y=2', -1],
+    [cfg(), 'x = 1; y=2', 'x=1; y=2', -1], // normalised even without our cookie
+    [cfg(), 'x=1 ; y=2', 'x=1 ; y=2', -1],
+    [prefix, 'SERVERID = web2~abc ; x = 1', 'SERVERID=abc ; x=1', 1],
+    [prefix, 'SERVERID=web2~a~b,x=1', 'SERVERID=a~b,x=1', 1],
+  ];
+  for (const [c, header, forward, server] of cases) {
+    const t = read(header, c, m);
+    assert.deepEqual([t.forward, t.server], [forward, server], header);
+  }
+  // unchanged headers come back as the same string, not a copy
+  const h = 'a=1; b=2';
+  assert.equal(read(h, indirect, m).forward, h);
+});
+
 test('forged, empty or unknown values fall back to balancing', () => {
   const m = matcher(['web1', null]);
   for (const v of ['evil', '', 'web', 'web1x', 'WEB1', '"web1"']) {

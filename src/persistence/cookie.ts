@@ -93,10 +93,15 @@ function isSpace(c: number): boolean {
 /**
  * Reads the persistence cookie from a request's Cookie header (several Cookie headers: join them
  * with "; " first) and picks the server it names. Fills `txn` (call `txn.reset()` first):
- * server/status, the decoded dates, and `forward`, the Cookie header to send upstream:
- * - insert + indirect: every NAME=... pair removed ('' when nothing else is left);
+ * server/status, the decoded dates, and `forward`, the Cookie header to send upstream, rewritten
+ * as HAProxy 2.6 rewrites it (http_manage_client_side_cookies), so a server sees the same bytes
+ * behind either proxy:
+ * - cookies end at ';' or ',' outside double quotes; spaces around '=' are removed from every
+ *   NAME=VALUE cookie (not from `$attributes` or cookies without '=');
+ * - insert + indirect: every NAME=... occurrence is removed with the delimiter before it (the
+ *   first one with the delimiter after it), '' when nothing is left;
  * - prefix: NAME=SRV~APP becomes NAME=APP;
- * - otherwise the input string itself.
+ * - otherwise, and whenever nothing changed, the input string itself.
  * The first occurrence naming a usable server wins (HAProxy tries each occurrence in turn); a
  * forged, empty or expired value just leaves server = -1: the request is balanced normally.
  */
@@ -113,124 +118,199 @@ export function readRequestCookie(
   }
   const name = cfg.name;
   // Cheap reject: most requests of a site without the cookie never reach the parser below.
-  if (header.indexOf(name) < 0) {
+  if (header.indexOf(name) < 0 && !hasSpaceAroundEquals(header)) {
     txn.forward = header;
     return;
   }
   const prefixMode = cfg.mode === 'prefix';
   const strip = cfg.mode === 'insert' && cfg.indirect;
-  const maxidle = Math.floor(cfg.maxidle / 1000);
-  const maxlife = Math.floor(cfg.maxlife / 1000);
-  // Built lazily: stays null (no allocation) unless some pair must change.
-  let out: string | null = null;
-  let copied = 0; // header[0..copied) is already accounted for in `out`
-  const len = header.length;
-  let pos = 0;
-  while (pos < len) {
-    // One pair: [spaces] attr [spaces] [= [spaces] value [spaces]] up to ';'
-    let semi = header.indexOf(';', pos);
-    if (semi < 0) semi = len;
-    let a = pos;
-    while (a < semi && isSpace(header.charCodeAt(a))) a++;
-    const eq = header.indexOf('=', a);
-    const hasEq = eq >= 0 && eq < semi;
-    let ae = hasEq ? eq : semi;
-    while (ae > a && isSpace(header.charCodeAt(ae - 1))) ae--;
-    if (hasEq && ae - a === name.length && header.startsWith(name, a)) {
-      let vb = eq + 1;
-      while (vb < semi && isSpace(header.charCodeAt(vb))) vb++;
-      let ve = semi;
-      while (ve > vb && isSpace(header.charCodeAt(ve - 1))) ve--;
-      // The server's part of the value ends at `delim`.
-      let delim = ve;
-      let last = 0;
-      let first = 0;
-      if (prefixMode) {
-        const t = header.indexOf(PREFIX_DELIM, vb);
-        delim = t >= 0 && t < ve ? t : ve;
-      } else {
-        const bar = header.indexOf(DATE_DELIM, vb);
-        if (bar >= 0 && bar < ve) {
-          delim = bar;
-          if (ve - (bar + 1) >= 5) {
-            const d = b64tos30(header, bar + 1);
-            if (d > 0) last = d << 2;
-          }
-          const bar2 = header.indexOf(DATE_DELIM, bar + 1);
-          if (bar2 >= 0 && bar2 < ve && ve - bar2 > 5) {
-            const d = b64tos30(header, bar2 + 1);
-            if (d > 0) first = d << 2;
-          }
-        }
-      }
-      let usable = txn.server < 0; // once a server is assigned, later occurrences are ignored
-      if (usable) {
-        if (first && maxlife && (nowSec - first > maxlife || first - nowSec > FUTURE_SLACK_S)) {
-          txn.status = CK_OLD;
-          usable = false;
-        } else if (last && maxidle && (nowSec - last > maxidle || last - nowSec > FUTURE_SLACK_S)) {
-          txn.status = CK_EXPIRED;
-          usable = false;
-        } else {
-          txn.lastSeen = last;
-          txn.firstSeen = first;
-        }
-      }
-      if (usable && delim > vb) {
-        const values = match.values;
-        const vlen = delim - vb;
-        for (let i = 0; i < values.length; i++) {
-          const v = values[i];
-          if (v === null || v.length !== vlen || !header.startsWith(v, vb)) continue;
-          if (match.usable(i)) {
-            txn.server = i;
-            txn.status = CK_VALID;
-            break;
-          }
-          if (match.persist) {
-            txn.server = i;
-            txn.status = CK_DOWN;
-            break;
-          }
-          txn.status = CK_DOWN; // keep looking: another server may share the value
-        }
-      }
-      if (usable && txn.server < 0 && txn.status === CK_NONE) txn.status = CK_INVALID;
-      if (txn.server < 0 && !usable && txn.status === CK_NONE) txn.status = CK_INVALID;
-
-      if (prefixMode && delim < ve) {
-        // NAME=SRV~APP -> NAME=APP: the application sees its own cookie only.
-        out = (out ?? '') + header.slice(copied, vb);
-        copied = delim + 1;
-      } else if (strip) {
-        // Remove the pair with one of its separators, keeping the rest well-formed.
-        out = (out ?? '') + header.slice(copied, pos);
-        copied = semi < len ? semi + 1 : len;
-      }
+  // `h` is replaced (never mutated) when a cookie is rewritten; untouched, it stays `header`.
+  let h = header;
+  let end = h.length;
+  /** start of the run of our cookies to remove (the delimiter before it), -1: none pending */
+  let delFrom = -1;
+  /** some cookie stays: the header is not dropped even if the last ones are removed */
+  let preserve = false;
+  let first = true;
+  for (let prev = 0, next = 0; prev < end; prev = next) {
+    // prev: the delimiter before this cookie (0 for the first); ab..ae: its name; eq: its '='
+    // (or the delimiter); vb..ve: its value without surrounding spaces; next: the delimiter after.
+    // Not `prev === 0`: a removal at the start can bring a later cookie's delimiter to 0.
+    let ab = first ? 0 : prev + 1;
+    first = false;
+    while (ab < end && isSpace(h.charCodeAt(ab))) ab++;
+    let eq = ab;
+    let ae = ab;
+    while (eq < end) {
+      const c = h.charCodeAt(eq);
+      if (c === 61 /* = */ || c === 44 /* , */ || c === 59 /* ; */) break;
+      eq++;
+      if (!isSpace(c)) ae = eq;
     }
-    pos = semi + 1;
+    let vb = eq;
+    let ve = eq;
+    next = eq;
+    if (eq < end && h.charCodeAt(eq) === 61) {
+      vb = eq + 1;
+      while (vb < end && isSpace(h.charCodeAt(vb))) vb++;
+      next = cookieValueEnd(h, vb, end);
+      ve = next;
+      while (ve > vb && isSpace(h.charCodeAt(ve - 1))) ve--;
+    }
+    if (ab < end && h.charCodeAt(ab) === 36 /* $ */) continue; // RFC 2109 attribute: goes with its cookie
+    const hasValue = eq !== next;
+    if (hasValue && (ae !== eq || vb > eq + 1)) {
+      // "NAME = VALUE" -> "NAME=VALUE"
+      h = h.slice(0, ae) + '=' + h.slice(vb);
+      const delta = ae + 1 - vb;
+      eq = ae;
+      vb = ae + 1;
+      ve += delta;
+      next += delta;
+      end += delta;
+    }
+    if (!hasValue || ae - ab !== name.length || !h.startsWith(name, ab)) {
+      // not ours: the header stays, and a pending removal of ours before this cookie is done now
+      preserve = true;
+      if (delFrom >= 0) {
+        const delta = removeRange(h, end, delFrom, prev);
+        h = removed;
+        next += delta;
+        end += delta;
+        delFrom = -1;
+      }
+      continue;
+    }
+    const delim = readServerValue(h, vb, ve, cfg, match, nowSec, txn);
+    if (prefixMode && delim < ve) {
+      // NAME=SRV~APP -> NAME=APP: the application sees its own cookie only.
+      h = h.slice(0, vb) + h.slice(delim + 1);
+      const delta = vb - (delim + 1);
+      next += delta;
+      end += delta;
+      delFrom = -1;
+      preserve = true;
+    } else if (strip && delFrom < 0) {
+      delFrom = prev;
+    }
   }
-  if (out === null) {
-    txn.forward = header;
-    return;
-  }
-  out += header.slice(copied);
-  txn.forward = tidyCookieHeader(out);
+  if (delFrom >= 0) end = preserve ? delFrom : 0;
+  txn.forward = end === h.length ? h : h.slice(0, end);
 }
 
-/** Trims the separators a removal may leave behind ("a=1; ; b=2", leading/trailing "; "). */
-function tidyCookieHeader(s: string): string {
-  let parts: string[] | null = null;
-  let start = 0;
-  const len = s.length;
-  for (let i = 0; i <= len; i++) {
-    if (i === len || s.charCodeAt(i) === 59 /* ; */) {
-      const p = s.slice(start, i).trim();
-      if (p.length) (parts ??= []).push(p);
-      start = i + 1;
+/**
+ * One occurrence of the persistence cookie, value h[vb..ve): decodes its dates, checks
+ * maxidle/maxlife and picks the server it names into `txn`. Returns where the server's part of
+ * the value ends (the '~' in prefix mode, the '|' before the dates, or ve).
+ */
+function readServerValue(h: string, vb: number, ve: number, cfg: CookieConfig, match: CookieMatcher, nowSec: number, txn: CookieTxn): number {
+  let delim = ve;
+  let last = 0;
+  let first = 0;
+  if (cfg.mode === 'prefix') {
+    const t = h.indexOf(PREFIX_DELIM, vb);
+    delim = t >= 0 && t < ve ? t : ve;
+  } else {
+    const bar = h.indexOf(DATE_DELIM, vb);
+    if (bar >= 0 && bar < ve) {
+      delim = bar;
+      if (ve - (bar + 1) >= 5) {
+        const d = b64tos30(h, bar + 1);
+        if (d > 0) last = d << 2;
+      }
+      const bar2 = h.indexOf(DATE_DELIM, bar + 1);
+      if (bar2 >= 0 && bar2 < ve && ve - bar2 > 5) {
+        const d = b64tos30(h, bar2 + 1);
+        if (d > 0) first = d << 2;
+      }
     }
   }
-  return parts === null ? '' : parts.join('; ');
+  const maxidle = Math.floor(cfg.maxidle / 1000);
+  const maxlife = Math.floor(cfg.maxlife / 1000);
+  let usable = txn.server < 0; // once a server is assigned, later occurrences are ignored
+  if (usable) {
+    if (first && maxlife && (nowSec - first > maxlife || first - nowSec > FUTURE_SLACK_S)) {
+      txn.status = CK_OLD;
+      usable = false;
+    } else if (last && maxidle && (nowSec - last > maxidle || last - nowSec > FUTURE_SLACK_S)) {
+      txn.status = CK_EXPIRED;
+      usable = false;
+    } else {
+      txn.lastSeen = last;
+      txn.firstSeen = first;
+    }
+  }
+  if (usable && delim > vb) {
+    const values = match.values;
+    const vlen = delim - vb;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (v === null || v.length !== vlen || !h.startsWith(v, vb)) continue;
+      if (match.usable(i)) {
+        txn.server = i;
+        txn.status = CK_VALID;
+        break;
+      }
+      if (match.persist) {
+        txn.server = i;
+        txn.status = CK_DOWN;
+        break;
+      }
+      txn.status = CK_DOWN; // keep looking: another server may share the value
+    }
+  }
+  if (usable && txn.server < 0 && txn.status === CK_NONE) txn.status = CK_INVALID;
+  if (txn.server < 0 && !usable && txn.status === CK_NONE) txn.status = CK_INVALID;
+  return delim;
+}
+
+/** Any space or tab next to an '=' (HAProxy removes them from NAME = VALUE cookies). */
+const SPACE_AROUND_EQUALS = /[ \t]=|=[ \t]/;
+function hasSpaceAroundEquals(s: string): boolean {
+  return SPACE_AROUND_EQUALS.test(s);
+}
+
+/** End of a cookie value from `at`: the first ';' or ',' outside a quoted string (with \ escapes). */
+function cookieValueEnd(s: string, at: number, end: number): number {
+  let quoted = false;
+  for (let i = at; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (quoted) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) quoted = false;
+    } else if (c === 34) quoted = true;
+    else if (c === 59 || c === 44) return i;
+  }
+  return end;
+}
+
+/** removeRange's new header (module scratch: the function returns the length change). */
+let removed = '';
+
+/**
+ * Removes our cookies from `from` (the delimiter before them, or 0) up to `to` (the delimiter
+ * before the cookie that stays), as HAProxy's http_del_hdr_value does: at the start, with the
+ * delimiter after them and the spaces that follow; elsewhere, with the spaces before `from`,
+ * keeping the delimiter at `to` and one space. Sets `removed`; returns how far positions after
+ * `to` move.
+ */
+function removeRange(s: string, end: number, from: number, to: number): number {
+  let keep = '';
+  let p = from;
+  let n = to;
+  if (p === 0) {
+    if (n < end) n++;
+    while (n < end && isSpace(s.charCodeAt(n))) n++;
+  } else {
+    while (p > 0 && isSpace(s.charCodeAt(p - 1))) p--;
+    if (n < end) {
+      keep = n - p > 1 ? s[n] + ' ' : s[n];
+      n++;
+      while (n < end && isSpace(s.charCodeAt(n))) n++;
+    }
+  }
+  removed = s.slice(0, p) + keep + s.slice(n);
+  return p + keep.length - n;
 }
 
 /**
