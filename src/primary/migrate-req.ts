@@ -13,10 +13,10 @@ import { promises as fsp } from 'node:fs';
 const SYSCTL = '/proc/sys/net/ipv4/tcp_migrate_req';
 
 /** Why connections queued on closing listeners would be reset, or null when the kernel migrates them. */
-export async function migrateReqProblem(file = SYSCTL): Promise<string | null> {
+export async function migrateReqProblem(): Promise<string | null> {
   let value: string;
   try {
-    value = (await fsp.readFile(file, 'latin1')).trim();
+    value = (await fsp.readFile(SYSCTL, 'latin1')).trim();
   } catch {
     return 'this kernel has no net.ipv4.tcp_migrate_req (Linux 5.14+): connections queued on the old workers\' listening sockets when they close are reset';
   }
