@@ -4,25 +4,19 @@
 // 600 ms. Prints one JSON line: answers, failures by error code, reloads done, gatehouse's log.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
-import { backendYaml, freePort, runCli, sleep, startBackend, tmpFile } from './net';
+import { backendYaml, freePort, request, runCli, sleep, startBackend, tmpFile } from './net';
 
 const LOAD_MS = 4500;
 const CLIENTS = 8;
 const RELOAD_EVERY_MS = 600;
 
-/** One request on a new connection: 'ok', or why it failed. */
+/** One request on a new connection (request() has no agent): 'ok', or why it failed. */
 function once(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    let data = '';
-    let failed: string | null = null;
-    s.setEncoding('latin1');
-    s.on('data', (d: string) => (data += d));
-    s.on('error', (e: NodeJS.ErrnoException) => (failed = e.code ?? e.message));
-    s.on('close', () => resolve(failed ?? (data.startsWith('HTTP/1.1 200') ? 'ok' : `answer ${JSON.stringify(data.slice(0, 40))}`)));
-    s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-  });
+  return request(port).then(
+    (r) => (r.status === 200 ? 'ok' : `status ${r.status}`),
+    // Node gives a close without any answer the same code as a reset: keep them apart
+    (e: NodeJS.ErrnoException) => (e.message === 'socket hang up' ? 'closed without an answer' : (e.code ?? e.message)),
+  );
 }
 
 async function main(): Promise<void> {
