@@ -168,6 +168,9 @@ async function main(argv: string[]): Promise<number> {
   const inChild = process.env[DAEMON_CHILD_ENV] === '1';
   if ((args.daemon || config.global.daemon) && !inChild) return daemonize(argv);
 
+  // Node internals the workers rely on: a missing one is a clear start-up error (caught below)
+  // instead of a worker thread failing on its first request.
+  await import('./shared/node-internals');
   await run(config, {
     pidfile: args.pidfile ?? config.global.pidfile,
     finishPids: args.finishPids,

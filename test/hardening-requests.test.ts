@@ -289,9 +289,9 @@ describe('hostile request corpus', () => {
 
 describe('validateRequest (pure)', () => {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const v = require('../src/worker/request-validate') as typeof import('../src/worker/request-validate');
+  const v = require('../src/proxy/request-validate') as typeof import('../src/proxy/request-validate');
   const limits = { maxHeaderSize: 16384, maxHeaders: 101, maxUri: 8192 };
-  const facts = (f: Partial<import('../src/worker/request-validate').RequestFacts> = {}) => ({
+  const facts = (f: Partial<import('../src/proxy/request-validate').RequestFacts> = {}) => ({
     headerCount: 1, headBytes: 11, clCount: 0, clValue: '', te: null, hostCount: 1, badField: false, ...f,
   });
   const cases: [string, number, string, string | undefined, ReturnType<typeof facts>][] = [

@@ -12,7 +12,8 @@ import * as path from 'node:path';
 import WebSocket, { WebSocketServer } from 'ws';
 import { loadConfig } from '../src/config/load';
 import { OP_BINARY, OP_CLOSE, OP_TEXT, WsDecoder, WsFrameError, encodeClose, encodeFrame, type WsFrameSink } from '../src/upstream/ws-frame';
-import { HeadParseError, acceptFor, checkSwitchingProtocols, parseResponseHead } from '../src/upstream/ws-handshake';
+import { acceptFor, checkSwitchingProtocols } from '../src/upstream/ws-handshake';
+import { ResponseParseError, ResponseParser, type ResponseSink } from '../src/upstream/response-parser';
 import { backendYaml, freePort, RawTcpServer, request, sleep, startGatehouse, tmpFile } from './helpers/net';
 
 type Gatehouse = Awaited<ReturnType<typeof startGatehouse>>;
@@ -814,17 +815,17 @@ describe('ws-frame: encoder and decoder', () => {
     const key = 'dGhlIHNhbXBsZSBub25jZQ==';
     assert.equal(acceptFor(key), 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
     const ok = Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\nSec-WebSocket-Protocol: chat\r\nX-Extra:  kept \r\n\r\n\x81\x00`, 'latin1');
-    assert.equal(parseResponseHead(ok.subarray(0, 40), 65536), null);
-    const h = parseResponseHead(ok, 65536)!;
+    assert.equal(upgradeHead([ok.subarray(0, 40)]), null);
+    const h = upgradeHead([ok.subarray(0, 40), ok.subarray(40)])!;
     assert.equal(h.status, 101);
-    assert.equal(h.length, ok.length - 2);
+    assert.equal(h.rest.length, 2);
     assert.deepEqual(h.headers.slice(-2), ['X-Extra', 'kept']);
     assert.equal(checkSwitchingProtocols(h, key, 'x, chat'), null);
     assert.match(String(checkSwitchingProtocols(h, key, 'x')), /subprotocol/);
     assert.match(String(checkSwitchingProtocols(h, 'AAAAAAAAAAAAAAAAAAAAAA==', 'chat')), /Accept/);
-    const ext = parseResponseHead(Buffer.from(`HTTP/1.1 101 OK\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-accept: ${acceptFor(key)}\r\nsec-websocket-extensions: permessage-deflate\r\n\r\n`), 65536)!;
+    const ext = upgradeHead([Buffer.from(`HTTP/1.1 101 OK\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-accept: ${acceptFor(key)}\r\nsec-websocket-extensions: permessage-deflate\r\n\r\n`)])!;
     assert.match(String(checkSwitchingProtocols(ext, key, '')), /extension/);
-    const noUpgrade = parseResponseHead(Buffer.from(`HTTP/1.1 101 OK\r\nconnection: upgrade\r\nsec-websocket-accept: ${acceptFor(key)}\r\n\r\n`), 65536)!;
+    const noUpgrade = upgradeHead([Buffer.from(`HTTP/1.1 101 OK\r\nconnection: upgrade\r\nsec-websocket-accept: ${acceptFor(key)}\r\n\r\n`)])!;
     assert.match(String(checkSwitchingProtocols(noUpgrade, key, '')), /Upgrade/);
     for (const bad of [
       'HTTP/1.1 1010 x\r\n\r\n',
@@ -834,9 +835,40 @@ describe('ws-frame: encoder and decoder', () => {
       'HTTP/1.1 101 x\r\nname: a\nb\r\n\r\n',
       'HTTP/1.1 101 x\r\nname: a\x00\r\n\r\n',
     ]) {
-      assert.throws(() => parseResponseHead(Buffer.from(bad, 'latin1'), 65536), HeadParseError, JSON.stringify(bad));
+      assert.throws(() => upgradeHead([Buffer.from(bad, 'latin1')]), ResponseParseError, JSON.stringify(bad));
     }
-    assert.throws(() => parseResponseHead(Buffer.alloc(70000, 0x61), 65536), HeadParseError);
-    assert.equal(parseResponseHead(Buffer.from('HTTP/1.1 403\r\n\r\n'), 65536)!.reason, '');
+    assert.throws(() => upgradeHead([Buffer.alloc(70000, 0x61)]), ResponseParseError);
+    // a refused upgrade is an ordinary answer, with an empty reason allowed
+    const refused = upgradeHead([Buffer.from('HTTP/1.1 403\r\ncontent-length: 0\r\n\r\n')])!;
+    assert.equal(refused.status, 403);
+    assert.equal(refused.reason, '');
+    // a 101 to a request that asked for no upgrade is no valid answer
+    assert.throws(() => upgradeHead([ok], false), ResponseParseError);
   });
 });
+
+/**
+ * The server's answer to an upgrade request as the proxy parses it (ResponseParser in upgrade
+ * mode), fed in `reads`; null while the head is incomplete. `upgrade` false: a plain request.
+ */
+function upgradeHead(reads: Buffer[], upgrade = true): { status: number; reason: string; headers: string[]; minor: number; rest: Buffer } | null {
+  const p = new ResponseParser();
+  let head: { status: number; reason: string; headers: string[]; minor: number; rest: Buffer } | null = null;
+  const sink: ResponseSink = {
+    onResponseHead(status, reason, headers) {
+      head = { status, reason, headers, minor: p.versionMinor, rest: Buffer.alloc(0) };
+    },
+    onResponseBody() {},
+    onResponseComplete() {},
+    onResponseUpgrade(rest) {
+      head!.rest = Buffer.from(rest);
+    },
+  };
+  p.begin(sink, false, upgrade);
+  try {
+    for (const r of reads) p.execute(r);
+  } finally {
+    p.close();
+  }
+  return head;
+}

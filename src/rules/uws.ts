@@ -1,7 +1,8 @@
 // Filling the RequestView from a uWS request, for the worker. The client address and (with the
 // HDR_LAZY plan) the headers are read only when a rule needs them (src/acl/view.ts); reading
 // them allocates no closure (module-level forEach targets, as in src/worker/request-head.ts).
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { ClientRequest } from '../proxy/client';
+import type { AddressSource } from '../shared/client-address';
 import type { RequestView } from '../acl/view';
 import { HDR_ALL, HDR_LAZY, type HeaderPlan } from './engine';
 
@@ -13,7 +14,7 @@ import { HDR_ALL, HDR_LAZY, type HeaderPlan } from './engine';
  * Call it inside the uWS handler, and evaluate before it returns: the request is only valid
  * there (evalRequest detaches a lazy header source when it is done).
  */
-export function fillRequestView(view: RequestView, req: HttpRequest, res: HttpResponse, dstPort: number, tls: boolean, headers: HeaderPlan | boolean): void {
+export function fillRequestView(view: RequestView, req: ClientRequest, res: AddressSource, dstPort: number, tls: boolean, headers: HeaderPlan | boolean): void {
   view.reset();
   view.method = req.getCaseSensitiveMethod();
   view.path = req.getUrl();

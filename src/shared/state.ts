@@ -187,3 +187,11 @@ export class SharedState {
     );
   }
 }
+
+/**
+ * Record a new high-water mark (stats smax/qmax). Two workers may race and the lower value win
+ * for a moment; the next peak corrects it, which is good enough for a statistic.
+ */
+export function raiseMax(cells: Int32Array, cell: number, value: number): void {
+  if (value > Atomics.load(cells, cell)) Atomics.store(cells, cell, value);
+}

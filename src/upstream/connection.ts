@@ -4,24 +4,31 @@
 
 import * as net from 'node:net';
 import { ResponseParseError, ResponseParser, type ResponseSink } from './response-parser';
+import { writeStringDirect } from '../shared/node-internals';
 
 export const CONN_CONNECTING = 0;
 export const CONN_BUSY = 1;
 export const CONN_IDLE = 2;
 export const CONN_CLOSED = 3;
+/** switched protocols (a WebSocket after 101): raw bytes to its owner, never pooled again */
+export const CONN_TUNNEL = 4;
 
 /** Failure phases an owner is told about. */
 export const FAIL_CONNECT = 0; // never connected (refused, unreachable)
 export const FAIL_IO = 1; // reset/closed after connecting, before a complete response
 export const FAIL_PARSE = 2; // the server sent something that is not a valid response
 
-export interface ConnOwner extends ResponseSink {
+/** Whoever uses the connection: told about its I/O. */
+export interface ConnOwner {
   onUpstreamConnect(conn: UpstreamConn): void;
   onUpstreamFail(conn: UpstreamConn, phase: number, detail: string): void;
   onUpstreamDrain(): void;
   /** Runs `conn.parse(data)` for the owner, e.g. inside a uWS cork so all writes batch. */
   onUpstreamData(conn: UpstreamConn, data: Buffer): void;
 }
+
+/** An owner that exchanges HTTP on the connection: it also receives the parsed response. */
+export interface HttpConnOwner extends ConnOwner, ResponseSink {}
 
 export interface ConnHome {
   release(conn: UpstreamConn): void;
@@ -44,7 +51,7 @@ export class UpstreamConn {
     host: string,
     port: number,
     readonly home: ConnHome,
-    owner: ConnOwner,
+    owner: HttpConnOwner,
   ) {
     this.owner = owner;
     // Reads land in one buffer per worker thread, handed to the parser and forgotten before the
@@ -57,47 +64,41 @@ export class UpstreamConn {
     this.socket.on('close', this.onClose.bind(this));
   }
 
-  /** Hand the connection to an exchange; the caller then writes its request. */
-  attach(owner: ConnOwner, isHead: boolean): void {
+  /**
+   * Hand the connection to an exchange; the caller then writes its request. `upgrade`: the
+   * request asks to switch protocols (a 101 then ends HTTP on this connection).
+   */
+  attach(owner: HttpConnOwner, isHead: boolean, upgrade: boolean): void {
     this.owner = owner;
     this.state = CONN_BUSY;
     this.received = 0;
-    this.parser.begin(owner, isHead);
+    this.parser.begin(owner, isHead, upgrade);
   }
 
   /** A new owner for the response in progress (the old one is gone); the socket reads again. */
-  handOff(owner: ConnOwner): void {
+  handOff(owner: HttpConnOwner): void {
     this.owner = owner;
     this.parser.retarget(owner);
     if (this.socket.isPaused()) this.socket.resume();
   }
 
-  /** Owner: prepare the parser for the response to the request about to be written. */
-  expect(isHead: boolean): void {
-    this.received = 0;
-    this.parser.begin(this.owner!, isHead);
+  /**
+   * The server switched protocols: from now on every byte goes to `owner` as it arrives (a view
+   * of the shared read buffer: copy what is kept), and the connection never returns to its pool.
+   */
+  becomeTunnel(owner: ConnOwner): void {
+    this.state = CONN_TUNNEL;
+    this.owner = owner;
   }
 
   /**
    * Write a request head that is all the request there is (no body). When nothing is queued in
-   * the socket's Writable, the string goes straight to the TCP handle: Writable's bookkeeping
-   * (write callbacks, a nextTick per write) cost more than the write itself for a small head.
-   * A write the kernel could not take at once completes in libuv, in order with any later
-   * socket.write. A failed write destroys the socket: the owner hears it through 'close'.
+   * the socket's Writable, the string goes straight to the TCP handle (node-internals.ts):
+   * Writable's bookkeeping (write callbacks, a nextTick per write) cost more than the write
+   * itself for a small head.
    */
   writeHead(head: string): void {
-    const sock = this.socket as net.Socket & { _handle: RawHandle | null };
-    const h = sock._handle;
-    if (h === null || sock.writableLength !== 0 || sock.connecting) {
-      sock.write(head);
-      return;
-    }
-    const req = new WriteWrap();
-    req.handle = h;
-    req.oncomplete = noop;
-    req.async = false;
-    const err = h.writeUtf8String(req, head);
-    if (err !== 0) sock.destroy(new Error('write failed (' + err + ')'));
+    writeStringDirect(this.socket, head);
   }
 
   /** Called by the owner from onUpstreamData. Parse errors become onUpstreamFail(FAIL_PARSE). */
@@ -163,16 +164,20 @@ export class UpstreamConn {
   }
 
   private onClose(): void {
-    const wasConnecting = this.state === CONN_CONNECTING;
+    const was = this.state;
     const owner = this.owner;
-    if (this.state !== CONN_CLOSED) {
+    if (was !== CONN_CLOSED) {
       this.state = CONN_CLOSED;
       this.home.forget(this);
     }
     this.owner = null;
     if (owner === null) return;
-    if (wasConnecting) {
+    if (was === CONN_CONNECTING) {
       owner.onUpstreamFail(this, FAIL_CONNECT, 'connection refused');
+      return;
+    }
+    if (was === CONN_TUNNEL) {
+      owner.onUpstreamFail(this, FAIL_IO, 'connection closed');
       return;
     }
     // A close-delimited body ends here; anything else unfinished is an I/O failure.
@@ -188,18 +193,5 @@ export class UpstreamConn {
 }
 
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
-
-/** Node's stream handle write request (the object net.Socket uses internally). */
-interface RawWriteReq {
-  handle: RawHandle;
-  oncomplete: () => void;
-  async: boolean;
-}
-interface RawHandle {
-  writeUtf8String(req: RawWriteReq, s: string): number;
-}
-// process.binding is deprecated for new uses, but 'stream_wrap' is on Node's allow-list and
-// is the only way to reach the handle's write without net.Socket's Writable layer.
-const { WriteWrap } = (process as unknown as { binding(name: string): { WriteWrap: new () => RawWriteReq } }).binding('stream_wrap');
 
 function noop(): void {}

@@ -6,8 +6,8 @@
 // Bounded: a response larger than DRAIN_LIMIT, close-delimited, or slower than `timeout server`
 // closes the connection instead.
 
-import { CONN_BUSY, type ConnOwner, type UpstreamConn } from './connection';
-import { FRAMING_CLOSE, FRAMING_LENGTH } from './response-parser';
+import { CONN_BUSY, type HttpConnOwner, type UpstreamConn } from './connection';
+import { FRAMING_CLOSE, FRAMING_LENGTH, FRAMING_UPGRADE } from './response-parser';
 
 /** Response bytes worth reading to keep a connection (more: closing is cheaper). */
 export const DRAIN_LIMIT = 128 * 1024;
@@ -23,12 +23,12 @@ export function drainConnection(conn: UpstreamConn, framing: number, timeoutMs: 
   return true;
 }
 
-/** A close-delimited body, or more Content-Length bytes to come than DRAIN_LIMIT. */
+/** A close-delimited body, a switch of protocols, or more Content-Length bytes to come than DRAIN_LIMIT. */
 function tooCostly(framing: number, lengthLeft: number): boolean {
-  return framing === FRAMING_CLOSE || (framing === FRAMING_LENGTH && lengthLeft > DRAIN_LIMIT);
+  return framing === FRAMING_CLOSE || framing === FRAMING_UPGRADE || (framing === FRAMING_LENGTH && lengthLeft > DRAIN_LIMIT);
 }
 
-class Drain implements ConnOwner {
+class Drain implements HttpConnOwner {
   private bytes = 0;
   private done = false;
   private readonly timer: NodeJS.Timeout;
@@ -72,6 +72,8 @@ class Drain implements ConnOwner {
   }
 
   onResponseComplete(): void {}
+
+  onResponseUpgrade(): void {}
 
   private close(): void {
     if (this.done) return;

@@ -1,7 +1,7 @@
 // Per-worker keep-alive pools, one per server. LIFO reuse keeps the warmest connections busy
 // and lets the idle tail age out.
 
-import { CONN_IDLE, UpstreamConn, type ConnHome, type ConnOwner } from './connection';
+import { CONN_IDLE, UpstreamConn, type ConnHome, type HttpConnOwner } from './connection';
 
 export class ServerPool implements ConnHome {
   private readonly idle: UpstreamConn[] = [];
@@ -24,7 +24,7 @@ export class ServerPool implements ConnHome {
     }
   }
 
-  connect(owner: ConnOwner): UpstreamConn {
+  connect(owner: HttpConnOwner): UpstreamConn {
     this.open++;
     return new UpstreamConn(this.server, this.host, this.port, this, owner);
   }

@@ -1,36 +1,18 @@
 // Strict HTTP/1.1 response framing, by Node's own llhttp (the fastest option measured, see
-// docs/DESIGN.md). This is the only module that touches the internal binding, so a future
-// hand-written parser can replace it without the proxy noticing.
+// docs/DESIGN.md; the binding is reached through shared/node-internals.ts). This is the only
+// module that drives the parser, so a future hand-written one can replace it without the proxy
+// noticing. One parser serves HTTP exchanges and WebSocket upgrades (upgrade mode, see begin()).
 
 import { sameLower } from '../shared/ascii';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const { HTTPParser } = require('_http_common') as { HTTPParser: HTTPParserCtor };
-
-interface HTTPParserInstance {
-  initialize(type: number, resource: object, maxHeaderSize?: number, lenient?: number): void;
-  execute(data: Buffer): number | Error;
-  finish(): Error | undefined;
-  close(): void;
-  [k: number]: unknown;
-}
-interface HTTPParserCtor {
-  new (): HTTPParserInstance;
-  RESPONSE: number;
-  kOnMessageBegin: number;
-  kOnHeaders: number;
-  kOnHeadersComplete: number;
-  kOnBody: number;
-  kOnMessageComplete: number;
-  kOnExecute: number;
-  kLenientNone: number;
-}
+import { HTTPParser, type HTTPParserInstance } from '../shared/node-internals';
 
 /** How the response body is delimited upstream, which decides how it is framed to the client. */
 export const FRAMING_NONE = 0; // no body (HEAD, 1xx, 204, 304, Content-Length: 0)
 export const FRAMING_LENGTH = 1; // Content-Length
 export const FRAMING_CHUNKED = 2; // Transfer-Encoding: chunked (delivered de-chunked)
 export const FRAMING_CLOSE = 3; // read until the server closes
+export const FRAMING_UPGRADE = 4; // 101 to an upgrade request: what follows is another protocol
 
 export interface ResponseSink {
   /** `headers` is llhttp's flat [name, value, ...] array. Return nothing. */
@@ -44,6 +26,11 @@ export interface ResponseSink {
   ): void;
   onResponseBody(chunk: Buffer): void;
   onResponseComplete(): void;
+  /**
+   * After a 101 head (FRAMING_UPGRADE): the bytes that followed it in the same read, which
+   * belong to the new protocol (a view: copy to keep). The parser takes no more bytes.
+   */
+  onResponseUpgrade(rest: Buffer): void;
 }
 
 export class ResponseParseError extends Error {
@@ -79,6 +66,14 @@ export class ResponseParser {
   private stopped = false;
   /** false once bytes arrived after the final response: the connection must not be reused */
   framingOk = true;
+  /** HTTP minor version of the last head (1 for HTTP/1.1) */
+  versionMinor = 1;
+  /** the request asked to switch protocols: a 101 ends HTTP here (undici's client-h1 does the same) */
+  private upgrade = false;
+  /** a 101 came: the rest of the stream is not HTTP */
+  private upgraded = false;
+  /** a 101 came to a request that asked for no upgrade */
+  private unexpected101 = false;
 
   constructor() {
     this.p = new HTTPParser();
@@ -91,8 +86,12 @@ export class ResponseParser {
     this.p[HTTPParser.kOnExecute] = noop;
   }
 
-  /** Expect the response to a new request. `isHead`: the request was HEAD (no body follows). */
-  begin(sink: ResponseSink, isHead: boolean): void {
+  /**
+   * Expect the response to a new request. `isHead`: the request was HEAD (no body follows);
+   * `upgrade`: it asked to switch protocols, so a 101 is its final answer.
+   */
+  begin(sink: ResponseSink, isHead: boolean, upgrade = false): void {
+    this.upgrade = upgrade;
     if (this.stopped) {
       this.stopped = false;
       this.p.initialize(HTTPParser.RESPONSE, {}, MAX_HEAD, HTTPParser.kLenientNone);
@@ -100,6 +99,8 @@ export class ResponseParser {
     this.bodyLeft = -1;
     this.sink = sink;
     this.skipBody = isHead;
+    this.upgraded = false;
+    this.unexpected101 = false;
     this.complete = false;
     this.finalHeadSeen = false;
     this.partialHeaders = null;
@@ -147,6 +148,11 @@ export class ResponseParser {
       }
       if (!this.stopped) return; // llhttp took everything
       off += r;
+      if (this.upgraded) {
+        if (this.sink !== null) this.sink.onResponseUpgrade(off === 0 ? data : data.subarray(off));
+        return;
+      }
+      if (this.unexpected101) throw new ResponseParseError('HPE_UNEXPECTED_101', 'switching protocols to a request that asked for no upgrade');
     }
   }
 
@@ -200,7 +206,7 @@ export class ResponseParser {
 
   private onHeadersComplete(
     _major: number,
-    _minor: number,
+    minor: number,
     headers: string[] | undefined,
     _method: unknown,
     _url: unknown,
@@ -215,6 +221,20 @@ export class ResponseParser {
       this.partialHeaders = null;
     }
     if (hs === undefined) hs = [];
+    this.versionMinor = minor;
+    if (status === 101) {
+      // llhttp stops after any 101 (the stream is another protocol from here); 2 says the same
+      this.stopped = true;
+      if (!this.upgrade || this.complete || this.sink === null) {
+        this.unexpected101 = true;
+        return 2;
+      }
+      this.upgraded = true;
+      this.finalHeadSeen = true;
+      this.complete = true;
+      this.sink.onResponseHead(101, reason ?? '', hs, FRAMING_UPGRADE, -1, false);
+      return 2;
+    }
     // Interim 1xx responses (100 Continue, 103 Early Hints) are not forwarded: the client side
     // answers Expect itself, and llhttp then parses the final response on the same stream.
     if (status < 200) return 0;

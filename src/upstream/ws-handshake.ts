@@ -1,6 +1,5 @@
-// The server's answer to a proxied WebSocket upgrade: a small strict parser for the response
-// head (llhttp's parser is not used here because a 101 ends HTTP on the connection and the
-// shared ResponseParser treats every 1xx as interim), and the RFC 6455 4.1 checks of a 101.
+// The server's answer to a proxied WebSocket upgrade: the RFC 6455 4.1 checks of a 101 (the
+// head itself is parsed by the shared ResponseParser in upgrade mode).
 
 import { createHash } from 'node:crypto';
 
@@ -13,51 +12,12 @@ export function acceptFor(key: string): string {
     .digest('base64');
 }
 
-export class HeadParseError extends Error {}
-
-export interface ResponseHead {
+/** What the 101 checks read of the server's answer (parsed by ResponseParser in upgrade mode). */
+export interface SwitchingHead {
   /** HTTP minor version (0 or 1) */
   minor: number;
-  status: number;
-  reason: string;
   /** flat [name, value, ...], names as the server sent them */
   headers: string[];
-  /** bytes of the head, blank line included */
-  length: number;
-}
-
-// the reason phrase may be empty, and some servers leave out the space before it (llhttp accepts that)
-const STATUS_LINE = /^HTTP\/1\.([01]) ([0-9]{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?$/;
-const NAME_OK = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const VALUE_BAD = /[\x00-\x08\x0a-\x1f\x7f]/;
-
-/**
- * Parse one response head at the start of `buf`. Returns null when the blank line has not
- * arrived yet; throws HeadParseError on anything malformed, including a head over `maxHead` bytes,
- * obsolete line folding and bare CR or LF.
- */
-export function parseResponseHead(buf: Buffer, maxHead: number): ResponseHead | null {
-  const end = buf.indexOf('\r\n\r\n');
-  if (end < 0) {
-    if (buf.length > maxHead) throw new HeadParseError('response head too large');
-    return null;
-  }
-  if (end + 4 > maxHead) throw new HeadParseError('response head too large');
-  const lines = buf.toString('latin1', 0, end).split('\r\n');
-  const m = STATUS_LINE.exec(lines[0]);
-  if (m === null) throw new HeadParseError('invalid status line');
-  const headers: string[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new HeadParseError('invalid header line');
-    const name = line.slice(0, colon);
-    if (!NAME_OK.test(name)) throw new HeadParseError('invalid header name');
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
-    if (VALUE_BAD.test(value)) throw new HeadParseError('invalid header value');
-    headers.push(name, value);
-  }
-  return { minor: Number(m[1]), status: Number(m[2]), reason: m[3] ?? '', headers, length: end + 4 };
 }
 
 /** All values of a header (case-insensitive name), joined with ', '; null when absent. */
@@ -83,7 +43,7 @@ export function hasToken(value: string | null, token: string): boolean {
  * Upgrade/Connection tokens, Sec-WebSocket-Accept for `key`, a subprotocol among those offered,
  * and no extension (none is offered).
  */
-export function checkSwitchingProtocols(head: ResponseHead, key: string, offered: string): string | null {
+export function checkSwitchingProtocols(head: SwitchingHead, key: string, offered: string): string | null {
   if (head.minor !== 1) return '101 on HTTP/1.0';
   const h = head.headers;
   if (!hasToken(headerValue(h, 'upgrade'), 'websocket')) return 'no Upgrade: websocket';

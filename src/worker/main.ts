@@ -9,7 +9,7 @@ import { SharedState } from '../shared/state';
 import { WorkerTelemetry } from '../stats/telemetry-worker';
 import type { FrontendRuntime } from './runtime';
 import { WorkerRuntime } from './runtime';
-import { Exchange } from './exchange';
+import { Exchange } from '../proxy/exchange';
 import { createFrontendApp } from './tls';
 import { WebSocketProxy } from './websocket';
 import type { PrimaryToWorker, WorkerToPrimary } from './messages';
@@ -38,6 +38,8 @@ class Worker {
   /** listeners closed by pause() */
   private paused = false;
   private readonly free: Exchange[] = [];
+  private readonly recycleB = this.recycle.bind(this);
+  private readonly takeExchangeB = this.takeExchange.bind(this);
   private readonly ticker: NodeJS.Timeout;
   private stopping = false;
   private lingerUntil = 0;
@@ -47,8 +49,7 @@ class Worker {
     const state = SharedState.attach(init.stateBuffer, init.config);
     const telemetry = new WorkerTelemetry(init.config, init.workerId, post as (m: unknown) => void, state);
     this.rt = new WorkerRuntime(init.config, state, init.slab, init.workerId, telemetry);
-    this.rt.onExchangeDone = (ex) => this.recycle(ex);
-    this.ws = new WebSocketProxy(this.rt);
+    this.ws = new WebSocketProxy(this.rt, this.takeExchangeB);
     // not from inside the uWS close handler that ended the last tunnel
     this.ws.onEmpty = () => setImmediate(() => this.exitIfIdle());
     this.ticker = setInterval(() => this.tick(), TICK_MS);
@@ -120,8 +121,11 @@ class Worker {
 
   private onRequest(fe: FrontendRuntime, res: uWS.HttpResponse, req: uWS.HttpRequest): void {
     if (TEST_HOOKS && req.getUrl() === '/.gatehouse/crash-worker') throw new Error('crash requested by a test hook');
-    const ex = this.free.pop() ?? new Exchange();
-    ex.start(this.rt, fe, res, req);
+    this.takeExchange().start(this.rt, fe, res, req);
+  }
+
+  private takeExchange(): Exchange {
+    return this.free.pop() ?? new Exchange(this.recycleB);
   }
 
   private recycle(ex: Exchange): void {

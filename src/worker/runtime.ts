@@ -4,13 +4,11 @@ import type { BackendConfig, Config, FrontendConfig } from '../config/model';
 import type { Balancer } from '../balancing/balancer';
 import { createBalancers } from '../balancing';
 import { C_ADMITTED, backendRow, counterRows, frontendRow, serverRow, type CounterRows } from '../shared/counters';
-import { raiseMax } from './accounting';
-import { FRONTEND_STRIDE, F_ACTIVE, F_SMAX, G_ACTIVE_CONN, SERVER_STRIDE, S_ACTIVE, ServerIndex, SharedState } from '../shared/state';
+import { FRONTEND_STRIDE, F_ACTIVE, F_SMAX, G_ACTIVE_CONN, SERVER_STRIDE, S_ACTIVE, ServerIndex, SharedState, raiseMax } from '../shared/state';
 import { ServerPool } from '../upstream/pool';
 import type { WorkerTelemetry } from '../stats/telemetry-worker';
-import type { Exchange } from './exchange';
-import { BackendCookies } from './persistence';
-import type { RequestLimits } from './request-validate';
+import { BackendCookies } from '../proxy/persistence';
+import type { RequestLimits } from '../proxy/request-validate';
 import { Decision, ResponseView, RoutingTable } from '../rules';
 import { ipInNet } from '../acl/ip';
 
@@ -30,7 +28,29 @@ export interface BackendRuntime {
   /** some server has a maxconn, so requests may have to queue */
   hasMaxconn: boolean;
   /** requests of this worker waiting for a server slot, oldest first */
-  queue: Exchange[];
+  queue: QueueWaiter[];
+}
+
+/** A request waiting in a backend's queue for a server slot (maxconn). */
+export interface QueueWaiter {
+  /** a slot may have freed: try again; false = still full (it stays queued) */
+  retryFromQueue(): boolean;
+}
+
+/** A request waiting in a frontend's queue for a frontend/global maxconn slot. */
+export interface AdmissionWaiter {
+  /** a slot may have freed: try again; false = still full (it stays queued) */
+  retryAdmission(): boolean;
+}
+
+/** A request in flight, whose deadlines the worker's ticker watches. */
+export interface TimedRequest {
+  /** ms epoch of the connect/queue/server deadline, 0 for none */
+  deadline: number;
+  /** ms epoch of the client inactivity deadline (timeout client), 0 for none */
+  clientDeadline: number;
+  onTimeout(): void;
+  onClientTimeout(): void;
 }
 
 export const KEY_NONE = 0;
@@ -81,7 +101,7 @@ export interface FrontendRuntime {
   /** concurrent requests allowed through this frontend, all workers (frontend maxconn) */
   maxconn: number;
   /** requests of this worker waiting for a frontend or global maxconn slot, oldest first */
-  queue: Exchange[];
+  queue: AdmissionWaiter[];
 }
 
 export interface ServerRuntime {
@@ -101,8 +121,8 @@ export class WorkerRuntime {
   readonly backends: BackendRuntime[];
   readonly frontends: FrontendRuntime[];
   readonly servers: ServerRuntime[] = [];
-  /** exchanges in flight, scanned by the ticker for timeouts */
-  readonly active = new Set<Exchange>();
+  /** requests in flight, scanned by the ticker for timeouts */
+  readonly active = new Set<TimedRequest>();
   readonly limits: RequestLimits;
   /** content routing (acl, use_backend, http-request/response rules); decisions are reused */
   readonly routing: RoutingTable;
@@ -192,9 +212,6 @@ export class WorkerRuntime {
       }
     }
   }
-
-  /** set by the worker: recycle a finished exchange */
-  onExchangeDone: (ex: Exchange) => void = () => {};
 
   constructor(
     readonly config: Config,

@@ -1,8 +1,8 @@
-// Builds the header block forwarded upstream from a uWS request, in one pass over
+// Builds the header block forwarded upstream from a client request, in one pass over
 // req.forEach. Results land in a module-level scratch object: a worker thread handles one
 // request head at a time, and this keeps the per-request path free of closures.
 
-import type { HttpRequest } from 'uWebSockets.js';
+import type { ClientRequest } from './client';
 import { isValidField } from './request-validate';
 
 export const scratch = {
@@ -75,7 +75,7 @@ function collect(name: string, value: string): void {
  * hashes (balance hdr), or null. The cookie header is kept apart (scratch.cookie) because
  * persistence may rewrite it; the caller forwards it.
  */
-export function collectRequestHead(req: HttpRequest, hashHeader: string | null, tls = false): void {
+export function collectRequestHead(req: ClientRequest, hashHeader: string | null, tls = false): void {
   dropForwardedProto = tls;
   scratch.headers = '';
   scratch.contentLength = 0;

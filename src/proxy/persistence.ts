@@ -1,7 +1,6 @@
-// Cookie persistence on the request path: glue between the exchange and the pure functions of
+// Cookie persistence on the request path: glue between the proxy core and the pure functions of
 // src/persistence/cookie.ts (HAProxy's `cookie NAME insert|rewrite|prefix ...`).
 
-import type { HttpResponse } from 'uWebSockets.js';
 import type { CookieConfig } from '../config/model';
 import {
   CookieTxn,
@@ -14,6 +13,7 @@ import {
   staticInsertCookies,
   type CookieMatcher,
 } from '../persistence/cookie';
+import type { HeaderWriter } from './client';
 import { ADMIN_MAINT, SERVER_STRIDE, S_ADMIN, S_HEALTH, type SharedState } from '../shared/state';
 
 /** Per-backend persistence data, built once at start-up. */
@@ -40,45 +40,47 @@ export class BackendCookies implements CookieMatcher {
   }
 }
 
-export interface PersistentExchange {
+/** What the response side of persistence needs to know about the request's trip. */
+export interface PersistenceTrip {
   cookieTxn: CookieTxn;
-  persistServer: number;
+  /** global index of the server that answered */
+  server: number;
   /** the server was chosen because of the request's cookie */
   direct: boolean;
-  server: number;
   method: string;
 }
 
-/** Reads the request cookie: pins ex.persistServer, returns the Cookie line to forward ('' for none). */
-export function requestCookieLine(ex: PersistentExchange, bc: BackendCookies, firstServer: number, cookie: string | null): string {
-  const txn = ex.cookieTxn;
+/**
+ * Reads the request cookie into `txn` (txn.server: the backend-local index of the server it
+ * pins, -1 for none); returns the Cookie line to forward ('' for none).
+ */
+export function requestCookieLine(txn: CookieTxn, bc: BackendCookies, cookie: string | null): string {
   txn.reset();
   readRequestCookie(cookie ?? undefined, bc.cfg, bc, (Date.now() / 1000) | 0, txn);
-  if (txn.server >= 0) ex.persistServer = firstServer + txn.server;
   const fwd = txn.forward;
   return fwd.length === 0 ? '' : 'cookie: ' + fwd + '\r\n';
 }
 
 /** A server Set-Cookie header as it should reach the client, or null to drop it. */
-export function responseSetCookie(ex: PersistentExchange, bc: BackendCookies, firstServer: number, value: string): string | null {
-  return rewriteSetCookie(value, bc.cfg, bc.values[ex.server - firstServer], ex.direct, ex.cookieTxn);
+export function responseSetCookie(t: PersistenceTrip, bc: BackendCookies, firstServer: number, value: string): string | null {
+  return rewriteSetCookie(value, bc.cfg, bc.values[t.server - firstServer], t.direct, t.cookieTxn);
 }
 
 /** After the server's headers: insert our cookie (and Cache-Control: private for nocache). */
 export function finishResponseCookies(
-  ex: PersistentExchange,
+  t: PersistenceTrip,
   bc: BackendCookies,
   firstServer: number,
-  res: HttpResponse,
+  out: HeaderWriter,
   status: number,
   headers: string[],
 ): void {
   const nowSec = (Date.now() / 1000) | 0;
-  if (!shouldInsertCookie(bc.cfg, ex.cookieTxn, ex.direct, ex.method === 'POST', nowSec)) return;
-  const local = ex.server - firstServer;
+  if (!shouldInsertCookie(bc.cfg, t.cookieTxn, t.direct, t.method === 'POST', nowSec)) return;
+  const local = t.server - firstServer;
   const sc =
-    bc.staticSetCookie !== null ? bc.staticSetCookie[local] : insertCookieHeader(bc.cfg, bc.values[local], nowSec, ex.cookieTxn.firstSeen);
-  res.writeHeader('set-cookie', sc);
+    bc.staticSetCookie !== null ? bc.staticSetCookie[local] : insertCookieHeader(bc.cfg, bc.values[local], nowSec, t.cookieTxn.firstSeen);
+  out.writeHeader('set-cookie', sc);
   if (!bc.cfg.nocache) return;
   let cc: string | undefined;
   let pragma: string | undefined;
@@ -89,6 +91,6 @@ export function finishResponseCookies(
     else if (n === 'pragma') pragma = headers[i + 1];
     else if (n === 'expires' || n === 'etag' || n === 'last-modified') expiresOrValidator = true;
   }
-  const v = nocacheHeader(bc.cfg, true, isResponseCacheable(ex.method, status, cc, pragma, expiresOrValidator));
-  if (v !== null) res.writeHeader('cache-control', v);
+  const v = nocacheHeader(bc.cfg, true, isResponseCacheable(t.method, status, cc, pragma, expiresOrValidator));
+  if (v !== null) out.writeHeader('cache-control', v);
 }

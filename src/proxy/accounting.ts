@@ -1,5 +1,5 @@
 // What a request counts, in the worker's counters slab and the shared server/backend cells: one
-// place for HTTP exchanges (exchange.ts) and WebSocket tunnels (websocket.ts), so both show up in
+// place for HTTP exchanges (exchange.ts) and WebSocket tunnels (../worker/websocket.ts), so both show up in
 // stats and balancing alike. These run per request: plain arguments, no allocation, small enough
 // for V8 to inline. A row of -1 means "no such row" (counter rows start at 0).
 
@@ -25,15 +25,9 @@ import {
   C_WRETR,
 } from '../shared/counters';
 import { BACKEND_STRIDE, B_ACTIVE, B_SMAX, SERVER_STRIDE, S_ACTIVE, S_OBSERVE_ERRORS, S_SMAX } from '../shared/state';
-import type { BackendRuntime, WorkerRuntime } from './runtime';
+import type { BackendRuntime, WorkerRuntime } from '../worker/runtime';
+import { raiseMax } from '../shared/state';
 
-/**
- * Record a new high-water mark (stats smax/qmax). Two workers may race and the lower value win
- * for a moment; the next peak corrects it, which is good enough for a statistic.
- */
-export function raiseMax(cells: Int32Array, cell: number, value: number): void {
-  if (value > Atomics.load(cells, cell)) Atomics.store(cells, cell, value);
-}
 
 /** A request arrived on the frontend whose counters start at `feRow`. */
 export function countRequestStart(slab: Float64Array, feRow: number, acceptMs: number): void {

@@ -1,7 +1,7 @@
 // HAProxy's built-in error answers (status line and body as HAProxy 2.6 sends them), so
 // clients and monitoring that match on them keep working.
 
-import type { HttpResponse } from 'uWebSockets.js';
+import type { ClientResponse } from './client';
 
 export interface ErrorPage {
   status: string;
@@ -33,7 +33,7 @@ export function requestErrorPage(status: number): ErrorPage {
 }
 
 /** Write `page` as the whole answer (call it inside res.cork); `close` ends the connection after it. */
-export function writeErrorPage(res: HttpResponse, page: ErrorPage, close: boolean): void {
+export function writeErrorPage(res: ClientResponse, page: ErrorPage, close: boolean): void {
   res.writeStatus(page.status);
   res.writeHeader('content-type', 'text/html');
   res.writeHeader('cache-control', 'no-cache');

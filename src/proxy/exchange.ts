@@ -1,0 +1,754 @@
+// One client request and its trip to a server: the hot path, top to bottom.
+//
+// start() builds the request's plan (plan.ts: routing, validation, the upstream head) and its
+// session (session.ts: counters, admission, the log record); dispatch() asks the server attempt
+// (attempt.ts) for a server and takes a pooled keep-alive connection or opens one. From there
+// this file only moves bytes: the request body up, the response (framed by llhttp in
+// ResponseParser) down to the client, with backpressure both ways. A WebSocket upgrade is the
+// same trip until the server answers 101; then the engine's Upgrader takes over the client and
+// the connection (src/worker/websocket.ts). Exchange objects are recycled so their bound
+// callbacks are made once, not per request.
+
+import { C_BIN, C_CLI_ABRT, C_DRESP, C_ERESP, C_SRV_ABRT } from '../shared/counters';
+import { CONN_BUSY, FAIL_CONNECT, FAIL_IO, FAIL_PARSE, type UpstreamConn } from '../upstream/connection';
+import { FRAMING_LENGTH, FRAMING_NONE, FRAMING_UPGRADE } from '../upstream/response-parser';
+import { checkSwitchingProtocols } from '../upstream/ws-handshake';
+import { ACT_FORWARD, evalResponse } from '../rules';
+import type { CookieTxn } from '../persistence/cookie';
+import type { FrontendRuntime, WorkerRuntime } from '../worker/runtime';
+import { countConnectError, countResponseError, countStatus, observeStatus } from './accounting';
+import { ASSIGN_FULL, ASSIGN_NOSRV, RETRY_NONE, RETRY_SAME } from './attempt';
+import type { ClientRequest, ClientResponse } from './client';
+import { E408, E502, E503, E504, requestErrorPage, type ErrorPage } from './error-pages';
+import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, PLAN_FORWARD, PLAN_REJECT } from './plan';
+import { writeResponseHeaders } from './response-head';
+import { Session } from './session';
+import { drainConnection } from '../upstream/drain';
+import { performance } from 'node:perf_hooks';
+
+/** Request body bytes kept so a request can be re-sent after a failed or stale connection. */
+const REPLAY_LIMIT = 64 * 1024;
+/** Request body bytes buffered while connecting before the client is paused. */
+const PENDING_LIMIT = 256 * 1024;
+
+const CRLF = '\r\n';
+const LAST_CHUNK = '0\r\n\r\n';
+
+/** The front engine's side of a protocol switch (uWS: WebSocket termination). */
+export interface Upgrader {
+  /**
+   * The server accepted the upgrade with a valid 101 (`headers`): answer the client, then relay
+   * between it and `conn` (now out of the pool) until both sides are done, and end the
+   * exchange's record with ex.endTunnel(). `rest`: bytes the server sent after its 101.
+   */
+  switchProtocols(ex: Exchange, res: ClientResponse, conn: UpstreamConn, headers: string[], rest: Buffer): void;
+}
+
+export class Exchange extends Session {
+  private readonly onClientDataB = this.onClientData.bind(this);
+  private readonly onWritableB = this.onWritable.bind(this);
+  private readonly feedCorkedB = this.feedCorked.bind(this);
+
+  // request body
+  private bodyDone = true;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private replay: Buffer[] = [];
+  private bodySent = 0;
+  private clientPaused = false;
+
+  // server side
+  private conn: UpstreamConn | null = null;
+  private requestSent = false;
+  /** the request head waits for the first body bytes, to go out in the same write */
+  private headHeld = false;
+  private upgrader: Upgrader | null = null;
+  /** the server's 101 waits for the end of the parser's callbacks (see switchProtocols) */
+  private upgradeHeaders: string[] | null = null;
+  private upgradeRest: Buffer | null = null;
+  /** the exchange became a tunnel: the upgrader owns the client and the connection */
+  private tunneled = false;
+
+  // response side
+  private upstreamComplete = false;
+  private framing = FRAMING_NONE;
+  private total = 0;
+  /**
+   * Response bytes the client could not take yet (Content-Length responses): body offsets
+   * [outOffset, outOffset + stageLen). One buffer per exchange object, reused by every request
+   * it serves, so a long download under backpressure allocates nothing per read.
+   */
+  private stage: Buffer | null = null;
+  private stageLen = 0;
+  private outOffset = 0;
+  private upstreamPaused = false;
+  private feedData: Buffer | null = null;
+  private feedConn: UpstreamConn | null = null;
+  private tConnStart = 0;
+  private tSent = 0;
+
+  constructor(private readonly recycle: (ex: Exchange) => void) {
+    super();
+  }
+
+  /** `upgrader`: the engine routed a WebSocket upgrade here and handles the switch. */
+  start(rt: WorkerRuntime, fe: FrontendRuntime, res: ClientResponse, req: ClientRequest, upgrader: Upgrader | null = null): void {
+    this.beginSession(rt, fe, res);
+    this.upgrader = upgrader;
+    const plan = this.plan;
+    const outcome = plan.build(rt, fe, req, res, upgrader !== null);
+    this.setBackend(plan.be);
+    this.method = plan.method;
+    this.uri = plan.uri;
+    this.clientIp = plan.clientIp;
+    if (outcome !== PLAN_FORWARD) {
+      // the body, if any, is never read
+      this.bodyDone = true;
+      if (outcome === PLAN_REJECT) this.reject(requestErrorPage(plan.bad));
+      else this.answerDecision(plan.decision!);
+      return;
+    }
+    this.bodyDone = plan.bodyKind === BODY_NONE;
+    res.onAborted(this.onAbortedB);
+    if (!this.bodyDone) {
+      res.onData(this.onClientDataB);
+      this.clientDeadline = Date.now() + fe.cfg.timeouts.client;
+    }
+    const be = this.be;
+    if (be === null) {
+      this.answer(E503, 'SC');
+      return;
+    }
+    this.attempt.begin(rt, be, plan.persistServer, this.acceptMs);
+    if (this.admit()) this.dispatch(-1);
+  }
+
+  protected onAdmitted(): void {
+    this.dispatch(-1);
+  }
+
+  /** Pick a server (avoiding `exclude`) and get a connection to it. */
+  private dispatch(exclude: number): void {
+    const r = this.attempt.assign(this.plan.key, exclude);
+    if (r === ASSIGN_NOSRV) {
+      this.answer(E503, 'SC');
+      return;
+    }
+    if (r === ASSIGN_FULL) {
+      // Every usable server is at its maxconn: wait for a slot, up to `timeout queue`.
+      this.attempt.enqueue(this, exclude);
+      this.deadline = Date.now() + this.be!.cfg.timeouts.queue;
+      return;
+    }
+    // An upgrade gets a connection of its own: after a 101 it never goes back to the pool.
+    const conn = this.upgrader === null ? this.rt.servers[this.attempt.server].pool.takeIdle() : null;
+    if (conn !== null) {
+      this.conn = conn;
+      conn.attach(this, this.plan.isHead, false);
+      this.tc = 0;
+      this.sendRequest();
+    } else {
+      this.connectFresh();
+    }
+  }
+
+  /** Called by the worker when a slot may have freed: try again; false = still full. */
+  retryFromQueue(): boolean {
+    if (this.res === null || this.finished) {
+      this.leaveQueues();
+      return true;
+    }
+    if (this.attempt.stillFull()) return false;
+    this.leaveQueues();
+    this.deadline = 0;
+    this.dispatch(this.attempt.exclude);
+    return true;
+  }
+
+  private connectFresh(): void {
+    this.requestSent = false;
+    this.headHeld = false;
+    this.tConnStart = performance.now();
+    this.deadline = Date.now() + this.be!.cfg.timeouts.connect;
+    this.conn = this.rt.servers[this.attempt.server].pool.connect(this);
+  }
+
+  onUpstreamConnect(conn: UpstreamConn): void {
+    if (conn !== this.conn) return;
+    conn.attach(this, this.plan.isHead, this.upgrader !== null);
+    this.tc = performance.now() - this.tConnStart;
+    this.sendRequest();
+  }
+
+  // ---- the request: head and body up to the server ----
+
+  private sendRequest(): void {
+    const conn = this.conn!;
+    const sock = conn.socket;
+    const plan = this.plan;
+    this.requestSent = true;
+    this.tSent = performance.now();
+    this.deadline = Date.now() + this.be!.cfg.timeouts.server;
+    if (plan.bodyKind === BODY_NONE) {
+      conn.writeHead(plan.head);
+      return;
+    }
+    if (plan.bodyKind === BODY_LENGTH && this.bodySent === 0 && this.pending.length === 0 && !this.bodyDone) {
+      // No body byte yet: uWS hands over the body right after this handler when it came in the
+      // same read (a small POST): the head waits for it so both go in one write (one syscall,
+      // one segment, one wake-up of the server instead of two). Not for chunked uploads: a
+      // streaming client may wait for the server's first bytes before it sends any. Nor
+      // longer than this turn of the event loop, for a client that waits all the same.
+      this.headHeld = true;
+      setImmediate(flushHeldHead, this);
+      return;
+    }
+    sock.cork();
+    sock.write(plan.head);
+    // Chunks kept for replay were already counted; re-send them first on a retry.
+    let ok = true;
+    if (this.bodySent > 0) {
+      for (let i = 0; i < this.replay.length; i++) ok = this.writeBody(this.replay[i]);
+    }
+    const pend = this.pending;
+    for (let i = 0; i < pend.length; i++) ok = this.writeChunk(pend[i]);
+    pend.length = 0;
+    this.pendingBytes = 0;
+    if (this.bodyDone && plan.bodyKind === BODY_CHUNKED) ok = sock.write(LAST_CHUNK);
+    sock.uncork();
+    if (!ok) this.pauseClient();
+    else if (this.clientPaused && this.res !== null) {
+      this.clientPaused = false;
+      this.res.resume();
+    }
+  }
+
+  /** The body did not come with the head: send the head alone (see sendRequest). */
+  flushHeldHead(): void {
+    const conn = this.conn;
+    if (!this.headHeld || conn === null || conn.owner !== this || conn.state !== CONN_BUSY) return;
+    this.headHeld = false;
+    conn.socket.write(this.plan.head);
+  }
+
+  /** Write a body chunk to the server and remember it for replay while small enough. */
+  private writeChunk(chunk: Buffer): boolean {
+    this.bodySent += chunk.length;
+    if (this.bodySent <= REPLAY_LIMIT) this.replay.push(chunk);
+    else if (this.replay.length > 0) this.replay.length = 0;
+    return this.writeBody(chunk);
+  }
+
+  private writeBody(chunk: Buffer): boolean {
+    const sock = this.conn!.socket;
+    if (this.plan.bodyKind === BODY_CHUNKED) {
+      if (chunk.length === 0) return true;
+      sock.write(chunk.length.toString(16) + CRLF);
+      sock.write(chunk);
+      return sock.write(CRLF);
+    }
+    return sock.write(chunk);
+  }
+
+  private onClientData(ab: ArrayBuffer, isLast: boolean): void {
+    const n = ab.byteLength;
+    this.bytesIn += n;
+    this.rt.slab[this.fe.row + C_BIN] += n;
+    // The engine reuses the memory behind `ab` after this call returns: copy it.
+    if (isLast) this.bodyDone = true;
+    this.clientDeadline = isLast ? (this.upstreamPaused ? this.clientDeadline : 0) : Date.now() + this.fe.cfg.timeouts.client;
+    // The answer is already complete (the server replied before reading the whole body):
+    // the rest of the upload has nowhere to go.
+    if (this.responded || this.finished) {
+      if (isLast && this.finished) this.recycle(this);
+      return;
+    }
+    const chunk = n > 0 ? Buffer.from(new Uint8Array(ab)) : null;
+    // uWS 20.30 keeps its fixed ~10 s timer running during an upload (incoming body bytes do
+    // not reset it), so any upload longer than that was cut. pause()+resume() re-arms it;
+    // gatehouse's own `timeout client` still catches a client that stops sending.
+    if (!isLast && !this.clientPaused && this.res !== null) {
+      this.res.pause();
+      this.res.resume();
+    }
+    const conn = this.conn;
+    if (conn !== null && this.requestSent && conn.state === CONN_BUSY && conn.owner === this) {
+      // sending to the server is server-side activity (HAProxy's timeout server is inactivity)
+      if (!this.headSent) this.deadline = Date.now() + this.be!.cfg.timeouts.server;
+      const held = this.headHeld;
+      if (held) {
+        this.headHeld = false;
+        conn.socket.cork();
+        conn.socket.write(this.plan.head);
+      }
+      let ok = true;
+      if (chunk !== null) ok = this.writeChunk(chunk);
+      if (isLast && this.plan.bodyKind === BODY_CHUNKED) ok = conn.socket.write(LAST_CHUNK);
+      if (held) conn.socket.uncork();
+      if (!ok) this.pauseClient();
+      return;
+    }
+    if (chunk !== null) {
+      this.pending.push(chunk);
+      this.pendingBytes += n;
+      if (this.pendingBytes > PENDING_LIMIT) this.pauseClient();
+    }
+  }
+
+  private pauseClient(): void {
+    if (this.clientPaused || this.res === null || this.bodyDone) return;
+    this.clientPaused = true;
+    this.res.pause();
+  }
+
+  onUpstreamDrain(): void {
+    if (this.clientPaused && this.res !== null) {
+      this.clientPaused = false;
+      this.res.resume();
+    }
+  }
+
+  // ---- the response: down to the client ----
+
+  onUpstreamData(conn: UpstreamConn, data: Buffer): void {
+    if (conn !== this.conn) return;
+    if (this.res === null) {
+      conn.destroy();
+      return;
+    }
+    this.deadline = Date.now() + this.be!.cfg.timeouts.server;
+    this.feedConn = conn;
+    this.feedData = data;
+    this.res.cork(this.feedCorkedB);
+    this.feedData = null;
+    this.feedConn = null;
+    if (this.upgradeHeaders !== null) this.switchProtocols();
+    else if (this.upstreamComplete && this.conn === conn) this.releaseConn();
+  }
+
+  private feedCorked(): void {
+    this.feedConn!.parse(this.feedData!);
+  }
+
+  onResponseHead(status: number, reason: string, headers: string[], framing: number, length: number, keepAlive: boolean): void {
+    const res = this.res;
+    if (res === null) return;
+    if (framing === FRAMING_UPGRADE) {
+      // Acted on once the parser returns (switchProtocols): uWS's upgrade replaces the client
+      // socket, which must not happen inside the cork this runs in.
+      this.upgradeHeaders = headers;
+      return;
+    }
+    this.conn!.keepAlive = keepAlive;
+    this.status = status;
+    this.framing = framing;
+    this.total = length;
+    this.tr = performance.now() - this.tSent;
+    this.headSent = true;
+    const be = this.be!;
+    const server = this.attempt.server;
+    observeStatus(this.rt, server, status);
+    if (this.plan.responseRules) {
+      const rv = this.rt.responseView;
+      rv.reset();
+      rv.status = status;
+      for (let i = 0; i < headers.length; i += 2) rv.addHeader(headers[i], headers[i + 1]);
+      const d = this.rt.responseDecision;
+      evalResponse(this.rt.routing, this.fe.index, be.index, this.plan.view!, rv, d);
+      if (d.action !== ACT_FORWARD) {
+        // The server's answer is discarded (its body is read and dropped; the connection
+        // stays reusable once it completes).
+        this.writeDecision(d);
+        this.rt.slab[be.row + C_DRESP]++;
+        this.rt.slab[this.fe.row + C_DRESP]++;
+        this.termination = 'PH';
+        return;
+      }
+      if (d.headersChanged) headers = rv.headers.slice(0, rv.headersLen);
+    }
+    res.writeStatus(status + ' ' + reason);
+    writeResponseHeaders(res, headers, status, be, this, this.plan.clientClose, false);
+    countStatus(this.rt.slab, status, this.fe.row, be.row, this.rt.servers[server].row);
+  }
+
+  /** PersistenceTrip (response-head.ts): the request's cookie state. */
+  get cookieTxn(): CookieTxn {
+    return this.plan.cookieTxn;
+  }
+  get direct(): boolean {
+    return this.attempt.direct;
+  }
+
+  onResponseUpgrade(rest: Buffer): void {
+    // a view of the connection's read buffer: keep a copy for the tunnel
+    this.upgradeRest = rest.length > 0 ? Buffer.from(rest) : null;
+  }
+
+  /** The server answered the upgrade with 101: check it, then hand everything to the upgrader. */
+  private switchProtocols(): void {
+    const conn = this.conn!;
+    const res = this.res;
+    const headers = this.upgradeHeaders!;
+    const rest = this.upgradeRest ?? EMPTY;
+    this.upgradeHeaders = null;
+    this.upgradeRest = null;
+    const plan = this.plan;
+    if (res === null) {
+      this.dropConn();
+      this.attempt.release();
+      this.finish();
+      return;
+    }
+    if (checkSwitchingProtocols({ minor: conn.parser.versionMinor, headers }, plan.wsKey, plan.wsOffered) !== null) {
+      this.conn = null;
+      conn.destroy();
+      countResponseError(this.rt, this.be!, this.attempt.server);
+      this.attempt.release();
+      this.answer(E502, 'PH');
+      return;
+    }
+    this.status = 101;
+    this.tr = performance.now() - this.tSent;
+    this.headSent = true;
+    this.deadline = 0;
+    const server = this.attempt.server;
+    observeStatus(this.rt, server, 101);
+    countStatus(this.rt.slab, 101, this.fe.row, this.be!.row, this.rt.servers[server].row);
+    // the tunnel's own ticker watches it from now on
+    this.rt.active.delete(this);
+    this.tunneled = true;
+    this.conn = null;
+    this.res = null;
+    this.upgrader!.switchProtocols(this, res, conn, headers, rest);
+  }
+
+  /** From the tunnel: bytes it relayed, already counted in the stats as they passed. */
+  countTunnel(bytesIn: number, bytesOut: number): void {
+    this.bytesIn += bytesIn;
+    this.liveIn += bytesIn;
+    this.bytesOut += bytesOut;
+    this.liveOut += bytesOut;
+  }
+
+  /** From the tunnel: both sides are done (the tunnel set `termination` if not clean). */
+  endTunnel(): void {
+    this.responded = true;
+    this.attempt.release();
+    this.finish();
+  }
+
+  onResponseBody(chunk: Buffer): void {
+    const res = this.res;
+    if (res === null || this.responded) return;
+    this.bytesOut += chunk.length;
+    if (this.framing === FRAMING_LENGTH) {
+      // Free the server's slot before the last byte reaches the client, so the client's next
+      // request (possibly on another worker) never sees this one as still active.
+      if (this.bytesOut >= this.total) this.attempt.release();
+      if (this.stageLen > 0) {
+        this.stageChunk(chunk);
+        return;
+      }
+      const off = res.getWriteOffset();
+      const r = res.tryEnd(chunk, this.total);
+      if (r[1]) {
+        this.responded = true;
+      } else if (!r[0]) {
+        // uWS took part of it (up to its write offset); keep the whole chunk and resend the rest
+        this.outOffset = off;
+        this.stageChunk(chunk);
+        this.pauseUpstream();
+        res.onWritable(this.onWritableB);
+      }
+      return;
+    }
+    if (!res.write(chunk)) {
+      this.pauseUpstream();
+      res.onWritable(this.onWritableB);
+    }
+  }
+
+  /** Keep a copy of `chunk` (a view of the shared read buffer) until the client can take it. */
+  private stageChunk(chunk: Buffer): void {
+    const need = this.stageLen + chunk.length;
+    let stage = this.stage;
+    if (stage === null || stage.length < need) {
+      const grown = Buffer.allocUnsafe(Math.max(need, 64 * 1024));
+      if (stage !== null && this.stageLen > 0) stage.copy(grown, 0, 0, this.stageLen);
+      this.stage = stage = grown;
+    }
+    chunk.copy(stage, this.stageLen);
+    this.stageLen = need;
+  }
+
+  onResponseComplete(): void {
+    this.upstreamComplete = true;
+    this.attempt.release();
+    const res = this.res;
+    if (res === null || this.responded) return;
+    if (this.framing === FRAMING_NONE) {
+      this.responded = true;
+      const isHead = this.plan.isHead;
+      if (isHead || this.status === 204 || this.status === 304) {
+        if (isHead && this.total >= 0) res.endWithoutBody(this.total);
+        else res.endWithoutBody();
+      } else {
+        res.end();
+      }
+    } else if (this.framing !== FRAMING_LENGTH) {
+      this.responded = true;
+      res.end();
+    }
+    // FRAMING_LENGTH ends inside tryEnd, possibly later from onWritable.
+  }
+
+  /** The client reads slower than the server sends: hold the server, watch the client instead. */
+  private pauseUpstream(): void {
+    if (this.upstreamPaused || this.conn === null) return;
+    this.upstreamPaused = true;
+    this.conn.socket.pause();
+    this.deadline = 0;
+    this.clientDeadline = Date.now() + this.fe.cfg.timeouts.client;
+  }
+
+  private resumeUpstream(): void {
+    if (!this.upstreamPaused) return;
+    this.upstreamPaused = false;
+    if (this.bodyDone) this.clientDeadline = 0;
+    if (this.conn !== null && this.conn.owner === this) {
+      this.deadline = Date.now() + this.be!.cfg.timeouts.server;
+      this.conn.socket.resume();
+    }
+  }
+
+  private onWritable(offset: number): boolean {
+    const res = this.res;
+    if (res === null) return true;
+    this.clientDeadline = Date.now() + this.fe.cfg.timeouts.client;
+    if (this.framing === FRAMING_LENGTH && this.stageLen > 0) {
+      const from = offset > this.outOffset ? offset - this.outOffset : 0;
+      const r = res.tryEnd(this.stage!.subarray(from, this.stageLen), this.total);
+      if (r[1]) {
+        this.stageLen = 0;
+        this.responded = true;
+        this.maybeFinish();
+        return true;
+      }
+      if (!r[0]) return false;
+      this.stageLen = 0;
+      this.outOffset = res.getWriteOffset();
+    }
+    this.resumeUpstream();
+    return true;
+  }
+
+  private releaseConn(): void {
+    const conn = this.conn;
+    if (conn === null) return;
+    this.conn = null;
+    this.upstreamPaused = false;
+    // Reusable only when the whole request went out and the response was cleanly framed.
+    if (!this.bodyDone) conn.keepAlive = false;
+    conn.done();
+    this.attempt.release();
+    this.maybeFinish();
+  }
+
+  private maybeFinish(): void {
+    if (this.responded && this.conn === null) this.finish();
+  }
+
+  // ---- failures ----
+
+  onUpstreamFail(conn: UpstreamConn, phase: number): void {
+    if (conn !== this.conn || this.finished) return;
+    this.conn = null;
+    const rt = this.rt;
+    const server = this.attempt.server;
+    if (this.res === null) {
+      this.attempt.release();
+      this.finish();
+      return;
+    }
+    if (phase === FAIL_CONNECT) {
+      countConnectError(rt, this.be!, server);
+      this.retryOrFail('SC');
+      return;
+    }
+    if (!this.headSent) {
+      if (phase === FAIL_IO && conn.received === 0 && this.canReplay()) {
+        // A reused connection the server closed while idle: re-send once on a fresh one.
+        if (conn.served > 0) {
+          this.connectFresh();
+          return;
+        }
+        // A fresh connection closed with no answer (a server dying still completes handshakes
+        // from its backlog): an idempotent request can safely go again, as nginx's default
+        // proxy_next_upstream and HAProxy's `retry-on empty-response` do; so can any request
+        // whose head was still held back (nothing was written).
+        if (isIdempotent(this.method) || this.headHeld) {
+          countResponseError(rt, this.be!, server);
+          this.retryOrFail('SH', E502);
+          return;
+        }
+      }
+      countResponseError(rt, this.be!, server);
+      this.attempt.release();
+      this.answer(E502, phase === FAIL_PARSE ? 'PH' : 'SH');
+      return;
+    }
+    // The response was already streaming: all we can do is cut the client connection.
+    rt.slab[rt.servers[server].row + C_SRV_ABRT]++;
+    this.attempt.release();
+    this.termination = 'SD';
+    this.cutClient();
+  }
+
+  private canReplay(): boolean {
+    return this.bodySent <= REPLAY_LIMIT;
+  }
+
+  /** Retry on another connection while retries last; then answer `page` (503 by default). */
+  private retryOrFail(termination: string, page: ErrorPage = E503): void {
+    if (this.canReplay() && this.res !== null) {
+      const next = this.attempt.retry();
+      if (next === RETRY_SAME) {
+        this.connectFresh();
+        return;
+      }
+      if (next !== RETRY_NONE) {
+        this.dispatch(this.attempt.exclude);
+        return;
+      }
+    }
+    this.attempt.release();
+    this.answer(page, termination);
+  }
+
+  /** Called by the worker's ticker when `deadline` passed. */
+  onTimeout(): void {
+    if (this.finished) return;
+    if (this.inQueue) {
+      this.leaveQueues();
+      this.answer(E503, 'sQ');
+      return;
+    }
+    const conn = this.conn;
+    if (conn !== null && !this.requestSent) {
+      // connect timeout
+      this.conn = null;
+      conn.destroy();
+      countConnectError(this.rt, this.be!, this.attempt.server);
+      this.retryOrFail('sC');
+      return;
+    }
+    if (conn !== null) {
+      this.conn = null;
+      conn.destroy();
+    }
+    this.attempt.release();
+    if (!this.headSent) {
+      this.rt.slab[this.be!.row + C_ERESP]++;
+      this.answer(E504, 'sH');
+    } else {
+      this.termination = 'sD';
+      this.cutClient();
+    }
+  }
+
+  /** Called by the worker's ticker when the client stalled longer than `timeout client`. */
+  onClientTimeout(): void {
+    this.clientDeadline = 0;
+    if (this.finished) return;
+    this.rt.slab[this.fe.row + C_CLI_ABRT]++;
+    this.dropConn();
+    this.attempt.release();
+    if (!this.headSent) {
+      this.answer(E408, 'cD');
+    } else {
+      this.termination = 'cD';
+      this.cutClient();
+    }
+  }
+
+  protected onAborted(): void {
+    this.res = null;
+    // a deferred reject finishes the exchange itself; a tunnel's client is the upgrader's
+    if (this.rejecting || this.tunneled || this.finished) return;
+    this.leaveQueues();
+    if (!this.responded) {
+      this.termination = this.headSent ? 'CD' : 'CH';
+      this.rt.slab[this.fe.row + C_CLI_ABRT]++;
+      const server = this.attempt.server;
+      if (server >= 0) this.rt.slab[this.rt.servers[server].row + C_CLI_ABRT]++;
+    }
+    this.responded = true;
+    this.dropConn();
+    this.attempt.release();
+    this.finish();
+  }
+
+  /**
+   * Let go of the server connection (the client is gone): back to the pool if its response
+   * completed; when the whole request went out, left to finish its response (drain.ts);
+   * otherwise closed.
+   */
+  private dropConn(): void {
+    const conn = this.conn;
+    if (conn === null) return;
+    this.conn = null;
+    if (this.upstreamComplete) conn.done();
+    else if (!this.requestSent || !this.bodyDone || this.upgrader !== null || !drainConnection(conn, this.headSent ? this.framing : -1, this.be!.cfg.timeouts.server)) conn.destroy();
+  }
+
+  protected onFinished(): void {
+    // The engine keeps delivering an unfinished upload to this object's onData: it may only
+    // serve another request once the body is complete (onClientData recycles it then).
+    if (this.bodyDone || this.res === null) this.recycle(this);
+  }
+
+  /** Clear per-request state so the object can serve another request. */
+  reset(): void {
+    this.resetSession();
+    this.pending.length = 0;
+    this.pendingBytes = 0;
+    this.replay.length = 0;
+    this.bodySent = 0;
+    this.clientPaused = false;
+    this.conn = null;
+    this.requestSent = false;
+    this.headHeld = false;
+    this.upgrader = null;
+    this.upgradeHeaders = null;
+    this.upgradeRest = null;
+    this.tunneled = false;
+    this.upstreamComplete = false;
+    this.stageLen = 0;
+    // a buffer grown for an unusual burst is not kept for every later request
+    if (this.stage !== null && this.stage.length > 256 * 1024) this.stage = null;
+    this.outOffset = 0;
+    this.upstreamPaused = false;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+// setImmediate target: module-level, so holding a head allocates no closure
+function flushHeldHead(ex: Exchange): void {
+  ex.flushHeldHead();
+}
+
+/** RFC 9110 9.2.2: a request that may be sent twice with the effect of once. */
+function isIdempotent(method: string): boolean {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+    case 'OPTIONS':
+    case 'TRACE':
+    case 'PUT':
+    case 'DELETE':
+      return true;
+    default:
+      return false;
+  }
+}

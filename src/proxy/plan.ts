@@ -1,0 +1,174 @@
+// What a request becomes before any server is involved, built once per request while the front
+// engine's request is readable: content routing (rules pick the backend or answer), the client
+// address when something needs it, validation, and the head to send upstream with its cookie
+// and forwarded-for lines. HTTP exchanges and WebSocket upgrades go through the same plan.
+
+import { ACT_FORWARD, RequestView, evalRequest, fillRequestView, type Decision } from '../rules';
+import { CookieTxn } from '../persistence/cookie';
+import { addressText, type AddressSource } from '../shared/client-address';
+import { KEY_HDR, balanceKey, forwardedForLine, needsClientAddress, type BackendRuntime, type FrontendRuntime, type WorkerRuntime } from '../worker/runtime';
+import type { ClientRequest } from './client';
+import { requestCookieLine } from './persistence';
+import { collectRequestHead, rebuildHeaders, scratch } from './request-head';
+import { validateRequest } from './request-validate';
+
+/** Send the request to `plan.be` (null: no backend; the caller answers 503). */
+export const PLAN_FORWARD = 0;
+/** Refused before anything else counts: `plan.bad` is the status (400, 413, 414, 431, 501). */
+export const PLAN_REJECT = 1;
+/** A request rule answered (deny, return, redirect): `plan.decision`. */
+export const PLAN_ANSWER = 2;
+
+export const BODY_NONE = 0;
+export const BODY_LENGTH = 1;
+export const BODY_CHUNKED = 2;
+
+const CRLF = '\r\n';
+
+export class RequestPlan {
+  be: BackendRuntime | null = null;
+  method = '';
+  /** path and query as forwarded (after set-path) */
+  uri = '';
+  isHead = false;
+  /** client address as text; '' when nothing needed it */
+  clientIp = '';
+  /** the request head to send upstream, blank line included */
+  head = '';
+  bodyKind = BODY_NONE;
+  /** the client asked to close (or the worker is draining): the answer says so */
+  clientClose = false;
+  /** what the backend's balancer hashes (null: nothing) */
+  key: string | null = null;
+  /** PLAN_REJECT's status */
+  bad = 0;
+  /** the rules' decision (the worker's shared object: read it before the next request) */
+  decision: Decision | null = null;
+  /** the request as rules see it; kept while response rules may read it */
+  view: RequestView | null = null;
+  /** the chosen backend has response rules to run */
+  responseRules = false;
+  /** the request's persistence cookie, read once */
+  readonly cookieTxn = new CookieTxn();
+  /** the server that cookie pins (global index), -1 for none */
+  persistServer = -1;
+  /** a WebSocket upgrade: the client's key and the subprotocols it offered */
+  upgrade = false;
+  wsKey = '';
+  wsOffered = '';
+
+  /**
+   * Build the plan for `req` arriving on `fe`. `peer` gives the client address; `upgrade`: the
+   * engine routed a WebSocket upgrade here (no body allowed, upgrade headers forwarded).
+   */
+  build(rt: WorkerRuntime, fe: FrontendRuntime, req: ClientRequest, peer: AddressSource, upgrade: boolean): number {
+    // Content routing first: it picks the backend, whose settings shape everything below.
+    let be = fe.backend;
+    const routing = rt.routing;
+    let decision: Decision | null = null;
+    this.clientIp = '';
+    this.upgrade = upgrade;
+    if (routing.requestRules[fe.index]) {
+      const view = (this.view ??= new RequestView());
+      fillRequestView(view, req, peer, fe.port, fe.tls, routing.requestHeaders[fe.index]);
+      decision = rt.decision;
+      evalRequest(routing, fe.index, view, decision);
+      this.clientIp = view.srcIp; // '' unless a rule needed the text: filled below when used
+      if (decision.action === ACT_FORWARD) be = decision.backend >= 0 ? rt.backends[decision.backend] : null;
+    }
+    this.decision = decision;
+    this.responseRules = be !== null && routing.responseRules(fe.index, be.index);
+    if (this.responseRules && decision === null) {
+      fillRequestView((this.view ??= new RequestView()), req, peer, fe.port, fe.tls, true);
+    }
+    this.be = be;
+
+    const method = (this.method = req.getCaseSensitiveMethod());
+    const url = req.getUrl();
+    const q = req.getQuery();
+    this.uri = q ? url + '?' + q : url;
+    this.isHead = method === 'HEAD';
+    if (this.clientIp === '' && needsClientAddress(fe, be)) this.clientIp = addressText(peer);
+    if (upgrade) this.wsKey = req.getHeader('sec-websocket-key');
+
+    collectRequestHead(req, be !== null && be.keyKind === KEY_HDR ? be.cfg.balanceHeader : null, fe.tls);
+    this.clientClose = scratch.close || rt.draining;
+    let hashHeader = scratch.hashHeader;
+    let bad = validateRequest(method, url, q, scratch, rt.limits);
+    // an upgrade request has no body
+    if (bad === 0 && upgrade && (scratch.contentLength > 0 || scratch.chunked)) bad = 400;
+    if (bad !== 0) {
+      this.bad = bad;
+      return PLAN_REJECT;
+    }
+    if (decision !== null) {
+      if (decision.action !== ACT_FORWARD) return PLAN_ANSWER;
+      if (decision.pathChanged) this.uri = this.view!.url();
+      if (decision.headersChanged) {
+        rebuildHeaders(this.view!.headers, this.view!.headersLen);
+        hashHeader = scratch.hashHeader;
+      }
+    }
+
+    let head = method + ' ' + this.uri + ' HTTP/1.1\r\n' + (upgrade ? this.upgradeHeaders(scratch.headers) : scratch.headers);
+    this.persistServer = -1;
+    if (be !== null && be.cookies !== null) {
+      head += requestCookieLine(this.cookieTxn, be.cookies, scratch.cookie);
+      if (this.cookieTxn.server >= 0) this.persistServer = be.firstServer + this.cookieTxn.server;
+    } else if (scratch.cookie !== null) {
+      head += 'cookie: ' + scratch.cookie + CRLF;
+    }
+    head += forwardedForLine(fe, be, this.clientIp, scratch.headers);
+    if (fe.tls) head += 'x-forwarded-proto: https\r\n';
+    if (upgrade) {
+      this.bodyKind = BODY_NONE;
+      head += 'connection: upgrade\r\nupgrade: websocket\r\n';
+    } else if (scratch.chunked) {
+      this.bodyKind = BODY_CHUNKED;
+      head += 'transfer-encoding: chunked\r\n';
+    } else {
+      this.bodyKind = scratch.contentLength > 0 ? BODY_LENGTH : BODY_NONE;
+    }
+    this.head = head + CRLF;
+    this.key = be === null ? null : balanceKey(be, this.clientIp, this.uri, hashHeader);
+    return PLAN_FORWARD;
+  }
+
+  /**
+   * The forwarded header block of an upgrade without Sec-WebSocket-Extensions (the engine
+   * re-frames every message, so no extension such as permessage-deflate can be end to end);
+   * notes the offered subprotocols.
+   */
+  private upgradeHeaders(block: string): string {
+    let out = '';
+    let at = 0;
+    this.wsOffered = '';
+    while (at < block.length) {
+      const end = block.indexOf(CRLF, at) + 2;
+      const line = block.slice(at, end);
+      at = end;
+      if (line.startsWith('sec-websocket-extensions:')) continue;
+      if (line.startsWith('sec-websocket-protocol:')) {
+        const v = line.slice(23, -2).trim();
+        this.wsOffered = this.wsOffered === '' ? v : this.wsOffered + ', ' + v;
+      }
+      out += line;
+    }
+    return out;
+  }
+
+  /** Forget the request (the object serves the next one). */
+  reset(): void {
+    this.be = null;
+    this.head = '';
+    this.decision = null;
+    this.key = null;
+    this.clientIp = '';
+    this.clientClose = false;
+    this.responseRules = false;
+    this.persistServer = -1;
+    this.upgrade = false;
+    this.wsKey = '';
+    this.wsOffered = '';
+  }
+}

@@ -1,0 +1,100 @@
+// The Node.js internals gatehouse relies on, typed and checked in one place:
+// - `_http_common`'s HTTPParser: Node's own llhttp binding, the fastest response framing
+//   measured (docs/DESIGN.md). No public API exposes llhttp; without it gatehouse cannot run.
+// - `process.binding('stream_wrap').WriteWrap` and a socket's `_handle`: writing a small request
+//   head straight to the TCP handle skips net.Socket's Writable bookkeeping (measured: it cost
+//   more than the write). Optional: without them, writes go through socket.write.
+// Each is looked up once at load. Checked on the Node versions in package.json's `engines`.
+
+import type * as net from 'node:net';
+
+export interface HTTPParserInstance {
+  initialize(type: number, resource: object, maxHeaderSize?: number, lenient?: number): void;
+  execute(data: Buffer): number | Error;
+  finish(): Error | undefined;
+  close(): void;
+  [k: number]: unknown;
+}
+
+export interface HTTPParserCtor {
+  new (): HTTPParserInstance;
+  RESPONSE: number;
+  kOnMessageBegin: number;
+  kOnHeaders: number;
+  kOnHeadersComplete: number;
+  kOnBody: number;
+  kOnMessageComplete: number;
+  kOnExecute: number;
+  kLenientNone: number;
+}
+
+/** Node's stream handle write request (the object net.Socket uses internally). */
+interface RawWriteReq {
+  handle: RawHandle;
+  oncomplete: () => void;
+  async: boolean;
+}
+interface RawHandle {
+  writeUtf8String(req: RawWriteReq, s: string): number;
+}
+
+function loadHttpParser(): HTTPParserCtor {
+  let ctor: HTTPParserCtor | undefined;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    ctor = (require('_http_common') as { HTTPParser?: HTTPParserCtor }).HTTPParser;
+  } catch {
+    ctor = undefined;
+  }
+  const ok =
+    typeof ctor === 'function' &&
+    typeof ctor.RESPONSE === 'number' &&
+    typeof ctor.kOnHeadersComplete === 'number' &&
+    typeof ctor.kOnBody === 'number' &&
+    typeof ctor.kOnMessageComplete === 'number';
+  if (!ok || ctor === undefined) {
+    throw new Error(
+      `gatehouse needs Node.js's built-in HTTP parser (require('_http_common').HTTPParser), which Node.js ${process.version} does not provide; use a Node.js version listed in package.json "engines"`,
+    );
+  }
+  return ctor;
+}
+
+function loadWriteWrap(): (new () => RawWriteReq) | null {
+  try {
+    // process.binding is deprecated for new uses, but 'stream_wrap' is on Node's allow-list and
+    // is the only way to reach the handle's write without net.Socket's Writable layer.
+    const b = (process as unknown as { binding(name: string): { WriteWrap?: new () => RawWriteReq } }).binding('stream_wrap');
+    return typeof b.WriteWrap === 'function' ? b.WriteWrap : null;
+  } catch {
+    return null;
+  }
+}
+
+export const HTTPParser: HTTPParserCtor = loadHttpParser();
+const WriteWrap = loadWriteWrap();
+
+/** Whether small writes can bypass net.Socket's Writable (false: every write is socket.write). */
+export const rawWritesAvailable = WriteWrap !== null;
+
+function noop(): void {}
+
+/**
+ * Write `s` to the socket's TCP handle when nothing is queued in its Writable, else through
+ * socket.write; either way in order with later socket.write calls (a write the kernel could
+ * not take at once completes in libuv). A failed raw write destroys the socket: its owner
+ * hears it through 'close'.
+ */
+export function writeStringDirect(sock: net.Socket, s: string): void {
+  const h = (sock as net.Socket & { _handle?: RawHandle | null })._handle;
+  if (WriteWrap === null || h === null || h === undefined || typeof h.writeUtf8String !== 'function' || sock.writableLength !== 0 || sock.connecting) {
+    sock.write(s);
+    return;
+  }
+  const req = new WriteWrap();
+  req.handle = h;
+  req.oncomplete = noop;
+  req.async = false;
+  const err = h.writeUtf8String(req, s);
+  if (err !== 0) sock.destroy(new Error('write failed (' + err + ')'));
+}
