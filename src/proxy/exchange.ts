@@ -11,7 +11,7 @@
 
 import { C_BIN, C_CLI_ABRT, C_DRESP, C_ERESP, C_SRV_ABRT } from '../shared/counters';
 import { CONN_BUSY, FAIL_CONNECT, FAIL_IO, FAIL_PARSE, type UpstreamConn } from '../upstream/connection';
-import { FRAMING_LENGTH, FRAMING_NONE, FRAMING_UPGRADE } from '../upstream/response-parser';
+import { FRAMING_LENGTH, FRAMING_UPGRADE } from '../upstream/response-parser';
 import { checkSwitchingProtocols } from '../upstream/ws-handshake';
 import { ACT_FORWARD, evalResponse } from '../rules';
 import type { CookieTxn } from '../persistence/cookie';
@@ -20,19 +20,13 @@ import { countConnectError, countResponseError, countStatus, observeStatus } fro
 import { ASSIGN_FULL, ASSIGN_NOSRV, RETRY_NONE, RETRY_SAME } from './attempt';
 import type { ClientRequest, ClientResponse } from './client';
 import { E408, E502, E503, E504, requestErrorPage, type ErrorPage } from './error-pages';
-import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, PLAN_FORWARD, PLAN_REJECT } from './plan';
+import { BODY_NONE, PLAN_FORWARD, PLAN_REJECT, isIdempotent } from './plan';
+import { RequestBody } from './request-body';
+import { BODY_BLOCKED, BODY_DONE, ResponseBody } from './response-body';
 import { writeResponseHeaders } from './response-head';
 import { Session } from './session';
 import { drainConnection } from '../upstream/drain';
 import { performance } from 'node:perf_hooks';
-
-/** Request body bytes kept so a request can be re-sent after a failed or stale connection. */
-const REPLAY_LIMIT = 64 * 1024;
-/** Request body bytes buffered while connecting before the client is paused. */
-const PENDING_LIMIT = 256 * 1024;
-
-const CRLF = '\r\n';
-const LAST_CHUNK = '0\r\n\r\n';
 
 /** The front engine's side of a protocol switch (uWS: WebSocket termination). */
 export interface Upgrader {
@@ -49,19 +43,13 @@ export class Exchange extends Session {
   private readonly onWritableB = this.onWritable.bind(this);
   private readonly feedCorkedB = this.feedCorked.bind(this);
 
-  // request body
-  private bodyDone = true;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private replay: Buffer[] = [];
-  private bodySent = 0;
+  private readonly body = new RequestBody();
+  private readonly out = new ResponseBody();
   private clientPaused = false;
 
   // server side
   private conn: UpstreamConn | null = null;
   private requestSent = false;
-  /** the request head waits for the first body bytes, to go out in the same write */
-  private headHeld = false;
   private upgrader: Upgrader | null = null;
   /** the server's 101 waits for the end of the parser's callbacks (see switchProtocols) */
   private upgradeHeaders: string[] | null = null;
@@ -71,16 +59,6 @@ export class Exchange extends Session {
 
   // response side
   private upstreamComplete = false;
-  private framing = FRAMING_NONE;
-  private total = 0;
-  /**
-   * Response bytes the client could not take yet (Content-Length responses): body offsets
-   * [outOffset, outOffset + stageLen). One buffer per exchange object, reused by every request
-   * it serves, so a long download under backpressure allocates nothing per read.
-   */
-  private stage: Buffer | null = null;
-  private stageLen = 0;
-  private outOffset = 0;
   private upstreamPaused = false;
   private feedData: Buffer | null = null;
   private feedConn: UpstreamConn | null = null;
@@ -103,14 +81,14 @@ export class Exchange extends Session {
     this.clientIp = plan.clientIp;
     if (outcome !== PLAN_FORWARD) {
       // the body, if any, is never read
-      this.bodyDone = true;
+      this.body.done = true;
       if (outcome === PLAN_REJECT) this.reject(requestErrorPage(plan.bad));
       else this.answerDecision(plan.decision!);
       return;
     }
-    this.bodyDone = plan.bodyKind === BODY_NONE;
+    this.body.begin(plan.bodyKind);
     res.onAborted(this.onAbortedB);
-    if (!this.bodyDone) {
+    if (!this.body.done) {
       res.onData(this.onClientDataB);
       this.clientDeadline = Date.now() + fe.cfg.timeouts.client;
     }
@@ -167,7 +145,7 @@ export class Exchange extends Session {
 
   private connectFresh(): void {
     this.requestSent = false;
-    this.headHeld = false;
+    this.body.headHeld = false;
     this.tConnStart = performance.now();
     this.deadline = Date.now() + this.be!.cfg.timeouts.connect;
     this.conn = this.rt.servers[this.attempt.server].pool.connect(this);
@@ -184,7 +162,6 @@ export class Exchange extends Session {
 
   private sendRequest(): void {
     const conn = this.conn!;
-    const sock = conn.socket;
     const plan = this.plan;
     this.requestSent = true;
     this.tSent = performance.now();
@@ -193,69 +170,31 @@ export class Exchange extends Session {
       conn.writeHead(plan.head);
       return;
     }
-    if (plan.bodyKind === BODY_LENGTH && this.bodySent === 0 && this.pending.length === 0 && !this.bodyDone) {
-      // No body byte yet: uWS hands over the body right after this handler when it came in the
-      // same read (a small POST): the head waits for it so both go in one write (one syscall,
-      // one segment, one wake-up of the server instead of two). Not for chunked uploads: a
-      // streaming client may wait for the server's first bytes before it sends any. Nor
-      // longer than this turn of the event loop, for a client that waits all the same.
-      this.headHeld = true;
+    if (this.body.holdHead()) {
+      // ...but not longer than this turn of the event loop, for a client that waits all the same
       setImmediate(flushHeldHead, this);
       return;
     }
-    sock.cork();
-    sock.write(plan.head);
-    // Chunks kept for replay were already counted; re-send them first on a retry.
-    let ok = true;
-    if (this.bodySent > 0) {
-      for (let i = 0; i < this.replay.length; i++) ok = this.writeBody(this.replay[i]);
-    }
-    const pend = this.pending;
-    for (let i = 0; i < pend.length; i++) ok = this.writeChunk(pend[i]);
-    pend.length = 0;
-    this.pendingBytes = 0;
-    if (this.bodyDone && plan.bodyKind === BODY_CHUNKED) ok = sock.write(LAST_CHUNK);
-    sock.uncork();
-    if (!ok) this.pauseClient();
+    if (!this.body.sendWithHead(conn.socket, plan.head)) this.pauseClient();
     else if (this.clientPaused && this.res !== null) {
       this.clientPaused = false;
       this.res.resume();
     }
   }
 
-  /** The body did not come with the head: send the head alone (see sendRequest). */
+  /** The body did not come with the head: send the head alone (see RequestBody.holdHead). */
   flushHeldHead(): void {
     const conn = this.conn;
-    if (!this.headHeld || conn === null || conn.owner !== this || conn.state !== CONN_BUSY) return;
-    this.headHeld = false;
+    if (!this.body.headHeld || conn === null || conn.owner !== this || conn.state !== CONN_BUSY) return;
+    this.body.headHeld = false;
     conn.socket.write(this.plan.head);
-  }
-
-  /** Write a body chunk to the server and remember it for replay while small enough. */
-  private writeChunk(chunk: Buffer): boolean {
-    this.bodySent += chunk.length;
-    if (this.bodySent <= REPLAY_LIMIT) this.replay.push(chunk);
-    else if (this.replay.length > 0) this.replay.length = 0;
-    return this.writeBody(chunk);
-  }
-
-  private writeBody(chunk: Buffer): boolean {
-    const sock = this.conn!.socket;
-    if (this.plan.bodyKind === BODY_CHUNKED) {
-      if (chunk.length === 0) return true;
-      sock.write(chunk.length.toString(16) + CRLF);
-      sock.write(chunk);
-      return sock.write(CRLF);
-    }
-    return sock.write(chunk);
   }
 
   private onClientData(ab: ArrayBuffer, isLast: boolean): void {
     const n = ab.byteLength;
     this.bytesIn += n;
     this.rt.slab[this.fe.row + C_BIN] += n;
-    // The engine reuses the memory behind `ab` after this call returns: copy it.
-    if (isLast) this.bodyDone = true;
+    if (isLast) this.body.done = true;
     this.clientDeadline = isLast ? (this.upstreamPaused ? this.clientDeadline : 0) : Date.now() + this.fe.cfg.timeouts.client;
     // The answer is already complete (the server replied before reading the whole body):
     // the rest of the upload has nowhere to go.
@@ -263,6 +202,7 @@ export class Exchange extends Session {
       if (isLast && this.finished) this.recycle(this);
       return;
     }
+    // The engine reuses the memory behind `ab` after this call returns: copy it.
     const chunk = n > 0 ? Buffer.from(new Uint8Array(ab)) : null;
     // uWS 20.30 keeps its fixed ~10 s timer running during an upload (incoming body bytes do
     // not reset it), so any upload longer than that was cut. pause()+resume() re-arms it;
@@ -275,28 +215,14 @@ export class Exchange extends Session {
     if (conn !== null && this.requestSent && conn.state === CONN_BUSY && conn.owner === this) {
       // sending to the server is server-side activity (HAProxy's timeout server is inactivity)
       if (!this.headSent) this.deadline = Date.now() + this.be!.cfg.timeouts.server;
-      const held = this.headHeld;
-      if (held) {
-        this.headHeld = false;
-        conn.socket.cork();
-        conn.socket.write(this.plan.head);
-      }
-      let ok = true;
-      if (chunk !== null) ok = this.writeChunk(chunk);
-      if (isLast && this.plan.bodyKind === BODY_CHUNKED) ok = conn.socket.write(LAST_CHUNK);
-      if (held) conn.socket.uncork();
-      if (!ok) this.pauseClient();
+      if (!this.body.forward(conn.socket, this.plan.head, chunk, isLast)) this.pauseClient();
       return;
     }
-    if (chunk !== null) {
-      this.pending.push(chunk);
-      this.pendingBytes += n;
-      if (this.pendingBytes > PENDING_LIMIT) this.pauseClient();
-    }
+    if (chunk !== null && this.body.hold(chunk)) this.pauseClient();
   }
 
   private pauseClient(): void {
-    if (this.clientPaused || this.res === null || this.bodyDone) return;
+    if (this.clientPaused || this.res === null || this.body.done) return;
     this.clientPaused = true;
     this.res.pause();
   }
@@ -341,8 +267,7 @@ export class Exchange extends Session {
     }
     this.conn!.keepAlive = keepAlive;
     this.status = status;
-    this.framing = framing;
-    this.total = length;
+    this.out.begin(framing, length);
     this.tr = performance.now() - this.tSent;
     this.headSent = true;
     const be = this.be!;
@@ -441,44 +366,16 @@ export class Exchange extends Session {
     const res = this.res;
     if (res === null || this.responded) return;
     this.bytesOut += chunk.length;
-    if (this.framing === FRAMING_LENGTH) {
-      // Free the server's slot before the last byte reaches the client, so the client's next
-      // request (possibly on another worker) never sees this one as still active.
-      if (this.bytesOut >= this.total) this.attempt.release();
-      if (this.stageLen > 0) {
-        this.stageChunk(chunk);
-        return;
-      }
-      const off = res.getWriteOffset();
-      const r = res.tryEnd(chunk, this.total);
-      if (r[1]) {
-        this.responded = true;
-      } else if (!r[0]) {
-        // uWS took part of it (up to its write offset); keep the whole chunk and resend the rest
-        this.outOffset = off;
-        this.stageChunk(chunk);
-        this.pauseUpstream();
-        res.onWritable(this.onWritableB);
-      }
-      return;
-    }
-    if (!res.write(chunk)) {
+    // Free the server's slot before the last byte reaches the client, so the client's next
+    // request (possibly on another worker) never sees this one as still active.
+    if (this.out.framing === FRAMING_LENGTH && this.bytesOut >= this.out.total) this.attempt.release();
+    const r = this.out.push(res, chunk);
+    if (r === BODY_DONE) {
+      this.responded = true;
+    } else if (r === BODY_BLOCKED) {
       this.pauseUpstream();
       res.onWritable(this.onWritableB);
     }
-  }
-
-  /** Keep a copy of `chunk` (a view of the shared read buffer) until the client can take it. */
-  private stageChunk(chunk: Buffer): void {
-    const need = this.stageLen + chunk.length;
-    let stage = this.stage;
-    if (stage === null || stage.length < need) {
-      const grown = Buffer.allocUnsafe(Math.max(need, 64 * 1024));
-      if (stage !== null && this.stageLen > 0) stage.copy(grown, 0, 0, this.stageLen);
-      this.stage = stage = grown;
-    }
-    chunk.copy(stage, this.stageLen);
-    this.stageLen = need;
   }
 
   onResponseComplete(): void {
@@ -486,20 +383,7 @@ export class Exchange extends Session {
     this.attempt.release();
     const res = this.res;
     if (res === null || this.responded) return;
-    if (this.framing === FRAMING_NONE) {
-      this.responded = true;
-      const isHead = this.plan.isHead;
-      if (isHead || this.status === 204 || this.status === 304) {
-        if (isHead && this.total >= 0) res.endWithoutBody(this.total);
-        else res.endWithoutBody();
-      } else {
-        res.end();
-      }
-    } else if (this.framing !== FRAMING_LENGTH) {
-      this.responded = true;
-      res.end();
-    }
-    // FRAMING_LENGTH ends inside tryEnd, possibly later from onWritable.
+    if (this.out.end(res, this.plan.isHead, this.status)) this.responded = true;
   }
 
   /** The client reads slower than the server sends: hold the server, watch the client instead. */
@@ -514,7 +398,7 @@ export class Exchange extends Session {
   private resumeUpstream(): void {
     if (!this.upstreamPaused) return;
     this.upstreamPaused = false;
-    if (this.bodyDone) this.clientDeadline = 0;
+    if (this.body.done) this.clientDeadline = 0;
     if (this.conn !== null && this.conn.owner === this) {
       this.deadline = Date.now() + this.be!.cfg.timeouts.server;
       this.conn.socket.resume();
@@ -525,19 +409,13 @@ export class Exchange extends Session {
     const res = this.res;
     if (res === null) return true;
     this.clientDeadline = Date.now() + this.fe.cfg.timeouts.client;
-    if (this.framing === FRAMING_LENGTH && this.stageLen > 0) {
-      const from = offset > this.outOffset ? offset - this.outOffset : 0;
-      const r = res.tryEnd(this.stage!.subarray(from, this.stageLen), this.total);
-      if (r[1]) {
-        this.stageLen = 0;
-        this.responded = true;
-        this.maybeFinish();
-        return true;
-      }
-      if (!r[0]) return false;
-      this.stageLen = 0;
-      this.outOffset = res.getWriteOffset();
+    const r = this.out.drain(res, offset);
+    if (r === BODY_DONE) {
+      this.responded = true;
+      this.maybeFinish();
+      return true;
     }
+    if (r === BODY_BLOCKED) return false;
     this.resumeUpstream();
     return true;
   }
@@ -548,7 +426,7 @@ export class Exchange extends Session {
     this.conn = null;
     this.upstreamPaused = false;
     // Reusable only when the whole request went out and the response was cleanly framed.
-    if (!this.bodyDone) conn.keepAlive = false;
+    if (!this.body.done) conn.keepAlive = false;
     conn.done();
     this.attempt.release();
     this.maybeFinish();
@@ -576,7 +454,7 @@ export class Exchange extends Session {
       return;
     }
     if (!this.headSent) {
-      if (phase === FAIL_IO && conn.received === 0 && this.canReplay()) {
+      if (phase === FAIL_IO && conn.received === 0 && this.body.replayable) {
         // A reused connection the server closed while idle: re-send once on a fresh one.
         if (conn.served > 0) {
           this.connectFresh();
@@ -586,7 +464,7 @@ export class Exchange extends Session {
         // from its backlog): an idempotent request can safely go again, as nginx's default
         // proxy_next_upstream and HAProxy's `retry-on empty-response` do; so can any request
         // whose head was still held back (nothing was written).
-        if (isIdempotent(this.method) || this.headHeld) {
+        if (isIdempotent(this.method) || this.body.headHeld) {
           countResponseError(rt, this.be!, server);
           this.retryOrFail('SH', E502);
           return;
@@ -604,13 +482,9 @@ export class Exchange extends Session {
     this.cutClient();
   }
 
-  private canReplay(): boolean {
-    return this.bodySent <= REPLAY_LIMIT;
-  }
-
   /** Retry on another connection while retries last; then answer `page` (503 by default). */
   private retryOrFail(termination: string, page: ErrorPage = E503): void {
-    if (this.canReplay() && this.res !== null) {
+    if (this.body.replayable && this.res !== null) {
       const next = this.attempt.retry();
       if (next === RETRY_SAME) {
         this.connectFresh();
@@ -698,35 +572,28 @@ export class Exchange extends Session {
     if (conn === null) return;
     this.conn = null;
     if (this.upstreamComplete) conn.done();
-    else if (!this.requestSent || !this.bodyDone || this.upgrader !== null || !drainConnection(conn, this.headSent ? this.framing : -1, this.be!.cfg.timeouts.server)) conn.destroy();
+    else if (!this.requestSent || !this.body.done || this.upgrader !== null || !drainConnection(conn, this.headSent ? this.out.framing : -1, this.be!.cfg.timeouts.server)) conn.destroy();
   }
 
   protected onFinished(): void {
     // The engine keeps delivering an unfinished upload to this object's onData: it may only
     // serve another request once the body is complete (onClientData recycles it then).
-    if (this.bodyDone || this.res === null) this.recycle(this);
+    if (this.body.done || this.res === null) this.recycle(this);
   }
 
   /** Clear per-request state so the object can serve another request. */
   reset(): void {
     this.resetSession();
-    this.pending.length = 0;
-    this.pendingBytes = 0;
-    this.replay.length = 0;
-    this.bodySent = 0;
+    this.body.reset();
+    this.out.reset();
     this.clientPaused = false;
     this.conn = null;
     this.requestSent = false;
-    this.headHeld = false;
     this.upgrader = null;
     this.upgradeHeaders = null;
     this.upgradeRest = null;
     this.tunneled = false;
     this.upstreamComplete = false;
-    this.stageLen = 0;
-    // a buffer grown for an unusual burst is not kept for every later request
-    if (this.stage !== null && this.stage.length > 256 * 1024) this.stage = null;
-    this.outOffset = 0;
     this.upstreamPaused = false;
   }
 }
@@ -736,19 +603,4 @@ const EMPTY = Buffer.alloc(0);
 // setImmediate target: module-level, so holding a head allocates no closure
 function flushHeldHead(ex: Exchange): void {
   ex.flushHeldHead();
-}
-
-/** RFC 9110 9.2.2: a request that may be sent twice with the effect of once. */
-function isIdempotent(method: string): boolean {
-  switch (method) {
-    case 'GET':
-    case 'HEAD':
-    case 'OPTIONS':
-    case 'TRACE':
-    case 'PUT':
-    case 'DELETE':
-      return true;
-    default:
-      return false;
-  }
 }

@@ -172,3 +172,18 @@ export class RequestPlan {
     this.wsOffered = '';
   }
 }
+
+/** RFC 9110 9.2.2: a request that may be sent twice with the effect of once. */
+export function isIdempotent(method: string): boolean {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+    case 'OPTIONS':
+    case 'TRACE':
+    case 'PUT':
+    case 'DELETE':
+      return true;
+    default:
+      return false;
+  }
+}
