@@ -3,7 +3,8 @@
 // timeouts and idle upstream connections.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import uWS from 'uWebSockets.js';
+import type uWS from 'uWebSockets.js';
+import { requireUws } from './uws-load';
 import type { Config } from '../config/model';
 import { SharedState } from '../shared/state';
 import { WorkerTelemetry } from '../stats/telemetry-worker';
@@ -92,7 +93,7 @@ class Worker {
   }
 
   private closeListeners(): void {
-    for (const s of this.listenSockets) uWS.us_listen_socket_close(s);
+    for (const s of this.listenSockets) requireUws().us_listen_socket_close(s);
     this.listenSockets.length = 0;
   }
 

@@ -16,7 +16,8 @@
 //   list that selects nothing makes SSLApp() throw "App construction failed".
 import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
-import uWS from 'uWebSockets.js';
+import type uWS from 'uWebSockets.js';
+import { requireUws } from './uws-load';
 import type { FrontendConfig } from '../config/model';
 import { checkPemFile } from '../config/validate';
 
@@ -62,7 +63,7 @@ export function certServerNames(file: string): string[] {
 export function createFrontendApp(fe: FrontendConfig, handler: RequestHandler, ws?: WsBehavior): uWS.TemplatedApp {
   // uWS gives requests with a Sec-WebSocket-Key to the ws route first; it yields the others.
   const routes = (r: uWS.TemplatedApp): uWS.TemplatedApp => (ws === undefined ? r.any('/*', handler) : r.any('/*', handler).ws('/*', ws));
-  if (!frontendIsTls(fe)) return routes(uWS.App());
+  if (!frontendIsTls(fe)) return routes(requireUws().App());
   const certs = frontendCerts(fe);
   if (certs.length === 0) throw new Error(`frontend ${fe.name}: ssl bind without a certificate`);
   // Checked at load, but a restarted worker reads the files again: uWS's addServerName crashes
@@ -75,7 +76,7 @@ export function createFrontendApp(fe: FrontendConfig, handler: RequestHandler, w
   const ciphers = fe.binds[0].ciphers;
   const opts = (file: string): uWS.AppOptions =>
     ciphers === null ? { key_file_name: file, cert_file_name: file } : { key_file_name: file, cert_file_name: file, ssl_ciphers: ciphers };
-  const app = uWS.SSLApp(opts(certs[0]));
+  const app = requireUws().SSLApp(opts(certs[0]));
   routes(app);
   const claimed = new Set<string>();
   for (const file of certs) {

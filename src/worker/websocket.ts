@@ -19,7 +19,6 @@
 
 import type * as net from 'node:net';
 import type { HttpRequest, HttpResponse, WebSocket, WebSocketBehavior, us_socket_context_t } from 'uWebSockets.js';
-import uWS from 'uWebSockets.js';
 import { C_BIN, C_BOUT, C_CLI_ABRT, C_SRV_ABRT } from '../shared/counters';
 import type { ClientResponse } from '../proxy/client';
 import type { Exchange, Upgrader } from '../proxy/exchange';
@@ -42,6 +41,7 @@ import {
 } from '../upstream/ws-frame';
 import { hasToken, headerValue } from '../upstream/ws-handshake';
 import type { FrontendRuntime, WorkerRuntime } from './runtime';
+import { requireUws } from './uws-load';
 
 /** Largest message relayed either way (uWS maxPayloadLength; the decoder's limit for the server). */
 export const WS_MAX_MESSAGE = 16 * 1024 * 1024;
@@ -83,7 +83,7 @@ export class WebSocketProxy {
 
   behavior(fe: FrontendRuntime): WebSocketBehavior<WsUserData> {
     return {
-      compression: uWS.DISABLED,
+      compression: requireUws().DISABLED,
       maxPayloadLength: WS_MAX_MESSAGE,
       // timeout tunnel is enforced by tick(): uWS's idleTimeout counts only what the client sends
       // and is limited to 960 s in steps of 4.
