@@ -1,17 +1,15 @@
-// Worker thread entry: one uWS App per frontend, listening on every bind (SO_REUSEPORT lets
-// all workers share the ports), a recycled pool of Exchange objects, and one ticker for
-// timeouts and idle upstream connections.
+// Worker thread entry: the front engines (uws-engine.ts: one uWS App per frontend, every bind
+// shared by all workers through SO_REUSEPORT), a recycled pool of Exchange objects, and one
+// ticker for timeouts and idle upstream connections; stop, pause, resume and crash handling.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import type uWS from 'uWebSockets.js';
-import { requireUws } from './uws-load';
 import type { Config } from '../config/model';
 import { SharedState } from '../shared/state';
 import { WorkerTelemetry } from '../stats/telemetry-worker';
-import type { FrontendRuntime } from './runtime';
 import { WorkerRuntime } from './runtime';
 import { Exchange } from '../proxy/exchange';
-import { createFrontendApp } from './tls';
+import type { FrontEngine } from './engine';
+import { UwsEngine } from './uws-engine';
 import { WebSocketProxy } from './websocket';
 import type { PrimaryToWorker, WorkerToPrimary } from './messages';
 
@@ -24,18 +22,14 @@ export interface WorkerInit {
 
 const TICK_MS = 100;
 const DRAIN_LINGER_MS = 1000;
-/** Test-only fault injection (GATEHOUSE_TEST_HOOKS=1): GET /.gatehouse/crash-worker throws. */
-const TEST_HOOKS = process.env.GATEHOUSE_TEST_HOOKS === '1';
 const POOL_IDLE_MS = 15000;
 
 class Worker {
   readonly rt: WorkerRuntime;
   /** WebSocket tunnels (src/worker/websocket.ts) */
   readonly ws: WebSocketProxy;
-  private readonly apps: uWS.TemplatedApp[] = [];
-  private readonly listenSockets: uWS.us_listen_socket[] = [];
-  /** the frontend of each app in `apps` (same index) */
-  private readonly appFrontends: FrontendRuntime[] = [];
+  /** the front engines serving this worker's frontends */
+  private readonly engines: FrontEngine[] = [];
   /** listeners closed by pause() */
   private paused = false;
   private readonly free: Exchange[] = [];
@@ -57,44 +51,19 @@ class Worker {
   }
 
   async listen(): Promise<void> {
-    for (const fe of this.rt.frontends) {
-      // Stats listeners are served by the primary thread.
-      if (fe.cfg.stats !== null && fe.cfg.stats.enable) continue;
-      // uWS.App, or uWS.SSLApp with SNI certificates for a frontend with ssl binds
-      const app = createFrontendApp(fe.cfg, (res, req) => this.onRequest(fe, res, req), this.ws.behavior(fe));
-      this.apps.push(app);
-      this.appFrontends.push(fe);
-    }
+    // Stats listeners are served by the primary thread.
+    const frontends = this.rt.frontends.filter((fe) => fe.cfg.stats === null || !fe.cfg.stats.enable);
+    if (frontends.length > 0) this.engines.push(new UwsEngine(this.rt, frontends, this.ws, this.takeExchangeB));
     await this.bindAll();
   }
 
-  /** Listen on every bind of every frontend app (start, and resume after a pause). */
+  /** Listen on every bind of every engine (start, and resume after a pause). */
   private async bindAll(): Promise<void> {
-    const jobs: Promise<void>[] = [];
-    for (let i = 0; i < this.apps.length; i++) {
-      const app = this.apps[i];
-      const fe = this.appFrontends[i];
-      for (const b of fe.cfg.binds) {
-        jobs.push(
-          new Promise<void>((resolve, reject) => {
-            app.listen(b.host, b.port, (sock) => {
-              if (sock) {
-                this.listenSockets.push(sock);
-                resolve();
-              } else {
-                reject(new Error(`frontend ${fe.cfg.name}: cannot bind ${b.text} (address in use or not available)`));
-              }
-            });
-          }),
-        );
-      }
-    }
-    await Promise.all(jobs);
+    await Promise.all(this.engines.map((e) => e.listen()));
   }
 
   private closeListeners(): void {
-    for (const s of this.listenSockets) requireUws().us_listen_socket_close(s);
-    this.listenSockets.length = 0;
+    for (const e of this.engines) e.closeListeners();
   }
 
   /**
@@ -118,11 +87,6 @@ class Worker {
         this.post({ type: 'resumed', error: e.message });
       },
     );
-  }
-
-  private onRequest(fe: FrontendRuntime, res: uWS.HttpResponse, req: uWS.HttpRequest): void {
-    if (TEST_HOOKS && req.getUrl() === '/.gatehouse/crash-worker') throw new Error('crash requested by a test hook');
-    this.takeExchange().start(this.rt, fe, res, req);
   }
 
   private takeExchange(): Exchange {
@@ -171,7 +135,7 @@ class Worker {
     // sockets are accepted first, not reset by the close (a reload's new workers are listening
     // beside them; see primary/migrate-req.ts for the ones that come after).
     setImmediate(() => {
-      if (!this.exited) this.closeListeners(); // exit() closed them with the apps
+      if (!this.exited) this.closeListeners(); // exit() closed them with the engines
     });
     const linger = Math.min(DRAIN_LINGER_MS, graceMs);
     this.lingerUntil = Date.now() + linger;
@@ -194,7 +158,7 @@ class Worker {
     try {
       this.closeListeners();
       for (const s of this.rt.servers) s.pool.closeAll();
-      for (const app of this.apps) (app as unknown as { close(): void }).close();
+      for (const e of this.engines) e.close();
     } finally {
       setImmediate(() => process.exit(1));
     }
@@ -209,9 +173,7 @@ class Worker {
     this.ws.closeAll();
     this.rt.telemetry?.flush();
     for (const s of this.rt.servers) s.pool.closeAll();
-    // app.close() also closes keep-alive client connections; a worker that ends with open
-    // uWS sockets would abort the whole process.
-    for (const app of this.apps) (app as unknown as { close(): void }).close();
+    for (const e of this.engines) e.close();
     this.post({ type: 'stopped' });
     setImmediate(() => process.exit(0));
   }
