@@ -634,14 +634,25 @@ export class StickTable {
    * given (rates: the current period's count), sets its expiry, and does not queue it for the
    * peers again. Returns false when the table is full (nopurge).
    */
-  learn(key: Uint8Array, len: number, values: Map<number, number>, expireIn: number): boolean {
+  learn(key: Uint8Array, len: number, values: Map<number, number | [number, number, number]>, expireIn: number): boolean {
     const idx = this.get(key, len, true);
     if (idx < 0) return false;
     const gen = this.generation(idx);
     const bucket = this.lockEntry(idx, gen);
     if (bucket < 0) return false;
     const now = this.now();
-    for (const [id, v] of values) this.setLocked(idx, id, v, now);
+    const d = this.dataBase(idx);
+    for (const [id, v] of values) {
+      if (this.dataOff[id] < 0) continue;
+      if (typeof v === 'number') {
+        this.setLocked(idx, id, v, now);
+      } else {
+        const o = d + this.dataOff[id];
+        this.f64[o] = (now - v[0]) | 0; // the period's start, as the peer's age of it
+        this.f64[o + 1] = v[1];
+        this.f64[o + 2] = v[2];
+      }
+    }
     const b = this.base(idx);
     this.i32[b + E_TOUCH] = now;
     if (this.expire > 0) this.i32[b + E_EXP] = (now + (expireIn > 0 ? Math.min(expireIn, this.expire) : this.expire)) | 0;
@@ -651,10 +662,36 @@ export class StickTable {
     return true;
   }
 
-  /** Raw data slots of a rate for the peers protocol: [tick, curr, prev] relative to now. */
-  rawFreq(idx: number, id: number): [number, number, number] {
-    const d = this.dataBase(idx) + this.dataOff[id];
-    return [(this.now() - this.f64[d]) | 0, this.f64[d + 1], this.f64[d + 2]];
+  /**
+   * Entry idx as the peers protocol sends it (under its lock): key, ms to expiry, and per stored
+   * type (id order) its value, rates as [ms since the period started, current, previous].
+   */
+  exportEntry(idx: number): { key: Uint8Array; expireIn: number; values: (number | [number, number, number])[] } | null {
+    const b = this.base(idx);
+    const bucket = this.i32[b + E_HASH] & this.mask;
+    this.lock(bucket);
+    try {
+      if (this.i32[b + E_USED] === 0) return null;
+      const now = this.now();
+      const at = b * 4 + this.keyAt;
+      const d = this.dataBase(idx);
+      const values: (number | [number, number, number])[] = [];
+      for (const s of this.cfg.store) {
+        const o = d + this.dataOff[s.id];
+        values.push(DATA_TYPES[s.id].std === STD_FRQP ? [(now - this.f64[o]) >>> 0, this.f64[o + 1], this.f64[o + 2]] : this.f64[o]);
+      }
+      return { key: this.u8.slice(at, at + this.i32[b + E_KLEN]), expireIn: this.expire > 0 ? Math.max(0, (this.i32[b + E_EXP] - now) | 0) : 0, values };
+    } finally {
+      this.unlock(bucket);
+    }
+  }
+
+  /** Every used entry index (a full resync for a peer). */
+  usedEntries(): number[] {
+    const out: number[] = [];
+    const high = this.highWater;
+    for (let idx = 0; idx < high; idx++) if (Atomics.load(this.i32, this.base(idx) + E_USED) === 1) out.push(idx);
+    return out;
   }
 
   // ---- the peers sender's update ring ----

@@ -71,8 +71,8 @@ export function dataTypeByName(name: string): DataTypeInfo | undefined {
 
 export type KeyType = 'ip' | 'ipv6' | 'integer' | 'string' | 'binary';
 
-/** HAProxy's peers protocol key type numbers (SMP_T_*: sint 2, ipv4 3, ipv6 4, str 5, bin 6). */
-export const KEY_TYPE_IDS: Record<KeyType, number> = { integer: 2, ip: 3, ipv6: 4, string: 5, binary: 6 };
+/** HAProxy's peers protocol key types (PEER_KT_*: sint 2, ipv4 4, ipv6 5, str 6, bin 7). */
+export const KEY_TYPE_IDS: Record<KeyType, number> = { integer: 2, ip: 4, ipv6: 5, string: 6, binary: 7 };
 
 /** A stick table as the configuration defines it (plain data: structured-cloned to workers). */
 export interface StickTableConfig {
