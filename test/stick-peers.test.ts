@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { request, sleep, startBackend, startGatehouse } from './helpers/net';
+import { request, sleep, startBackend, startGatehouse, waitForPort } from './helpers/net';
 import { distinctPorts, haproxyBinary, startHaproxy } from './helpers/haproxy';
 
 function cli(sock: string, line: string): Promise<string> {
@@ -104,6 +104,7 @@ test('a peer sending garbage or hanging up mid-message is logged and cut; entrie
     fs.rmSync(dir, { recursive: true, force: true });
   });
   assert.equal((await request(gport)).status, 200);
+  await waitForPort(gpeer, 10000); // the peers listener starts after the workers
   const raw = (data: Buffer | string, endIt: boolean): Promise<string> => new Promise((resolve) => {
     const s = net.connect(gpeer, '127.0.0.1');
     let out = '';
@@ -112,7 +113,7 @@ test('a peer sending garbage or hanging up mid-message is logged and cut; entrie
     s.on('close', () => resolve(out));
     s.write(data);
     if (endIt) s.end();
-    else setTimeout(() => s.destroy(), 500);
+    else setTimeout(() => s.destroy(), 2000);
   });
   // wrong name, wrong version, garbage handshake: HAProxy's status codes
   assert.equal(await raw('HAProxyS 2.1\nnotme\nevil 1 1\n', false), '503\n');

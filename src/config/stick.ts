@@ -324,39 +324,40 @@ export function buildStick(
   const check = (name: string, path: Path): void => {
     if (!byName.has(name)) c.error(path, `no stick table named '${name}'${didYouMean(name, [...byName.keys()])}`, 'a proxy with a stick-table, or PEERS/TABLE of a peers section', `'${name}'`);
   };
-  const resolve = (p: ProxyLike, rules: ProxyRules | undefined): void => {
-    if (rules === undefined) return;
-    const mine = tableOf(p);
-    const at = [...p.path, 'http_request'];
-    walkRules(rules, (o) => {
+  /** Resolves the tables of one rule (or ACL): the proxy's own when none is named. */
+  const visitRule = (p: ProxyLike, mine: string | null, r: unknown, at: Path): void => {
+    walkRules(r as ProxyRules, (o) => {
       if (o.action === 'track-sc' && typeof o.table === 'string') {
-        if (o.table === '') {
-          if (mine === null) c.error(at, `'track-sc${String(o.slot)}' without 'table' needs a stick-table in ${p.kind} '${p.name}'`);
-          else o.table = mine;
-        } else {
-          check(o.table, at);
-        }
+        if (o.table !== '') check(o.table, at);
+        else if (mine === null) c.error(at, `'track-sc${String(o.slot)}' without 'table' needs a stick-table in ${p.kind} '${p.name}'`);
+        else o.table = mine;
       }
       if (typeof o.fetch === 'string' && typeof o.arg === 'string' && /^(sc|src)_/.test(o.fetch)) {
         const src = o.fetch.startsWith('src_');
         const parts = o.arg === '' ? [] : o.arg.split(',');
         const tname = src ? parts[0] : parts[1];
-        if (tname === undefined) {
-          if (src) {
-            if (mine === null) c.error(at, `'${o.fetch}' without a table needs a stick-table in ${p.kind} '${p.name}'`);
-            else o.arg = mine;
-          }
-        } else {
-          check(tname, at);
-        }
+        if (tname !== undefined) check(tname, at);
+        else if (!src) return; // sc_*: the tracked entry's table
+        else if (mine === null) c.error(at, `'${o.fetch}' without a table needs a stick-table in ${p.kind} '${p.name}'`);
+        else o.arg = mine;
       }
     });
+  };
+  const resolve = (p: ProxyLike, rules: ProxyRules | undefined): void => {
+    if (rules === undefined) return;
+    const mine = tableOf(p);
+    const lists: [unknown[], string][] = [
+      [rules.httpRequest, 'http_request'], [rules.httpResponse, 'http_response'], [rules.redirects, 'redirect'], [rules.useBackend, 'use_backend'],
+    ];
+    for (const [list, key] of lists) list.forEach((r, i) => visitRule(p, mine, r, [...p.path, key, i]));
+    for (const a of rules.acls) visitRule(p, mine, a, [...p.path, 'acls', a.name]);
   };
   const feByName = new Map(frontends.map((f) => [f.name, f]));
   const beByName = new Map(backends.map((b) => [b.name, b]));
   for (const p of proxies) {
+    // a listen's backend rules are its frontend's (the same objects): resolved once
     if (p.kind !== 'backend') resolve(p, feByName.get(p.name)?.rules);
-    if (p.kind !== 'frontend') resolve(p, beByName.get(p.name)?.rules);
+    else resolve(p, beByName.get(p.name)?.rules);
   }
 
   // stick on / match / store-request (backends and listens)
