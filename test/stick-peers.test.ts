@@ -92,6 +92,34 @@ test('gatehouse and HAProxy 2.6 in one peers section see each other\'s entries; 
   });
 });
 
+test('two gatehouse instances share a rate limit through peers: the second denies what the first counted', async (t) => {
+  const backend = await startBackend('web');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-peers-'));
+  const [ap, bp, apeer, bpeer] = await distinctPorts(4, [backend.port]);
+  const peers: [string, number][] = [['a', apeer], ['b', bpeer]];
+  const limited = (me: string, port: number) => cfg(me, port, path.join(dir, `${me}.sock`), peers, backend.port)
+    .replace('    default_backend be\n', '    http-request deny deny_status 429 if { sc_http_req_rate(0) gt 5 }\n    default_backend be\n');
+  const a = await startGatehouse(limited('a', ap), [ap], { ext: '.cfg' });
+  const b = await startGatehouse(limited('b', bp), [bp], { ext: '.cfg' });
+  t.after(async () => {
+    await a.stop();
+    await b.stop();
+    await backend.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  await waitForPort(apeer, 10000);
+  await waitForPort(bpeer, 10000);
+  await until('both sockets', async () => fs.existsSync(path.join(dir, 'a.sock')) && fs.existsSync(path.join(dir, 'b.sock')));
+  // the session is up once an entry set on one side shows on the other
+  await cli(path.join(dir, 'a.sock'), 'set table mesh/rl key 10.1.1.1 data.gpc0 1');
+  await until('the peers session', async () => /key=10\.1\.1\.1/.test(await cli(path.join(dir, 'b.sock'), 'show table mesh/rl')));
+  for (let i = 0; i < 5; i++) assert.equal((await request(ap)).status, 200);
+  await until('b to learn a\'s count', async () => /key=127\.0\.0\.1 .*http_req_cnt=5 http_req_rate\(60000\)=5/.test(await cli(path.join(dir, 'b.sock'), 'show table mesh/rl')));
+  assert.equal((await request(bp)).status, 429, 'the 6th request, on the other instance, is over the limit');
+  await until('a to learn b\'s count', async () => /key=127\.0\.0\.1 .*http_req_cnt=6/.test(await cli(path.join(dir, 'a.sock'), 'show table mesh/rl')));
+  assert.equal((await request(ap)).status, 429);
+});
+
 test('a peer sending garbage or hanging up mid-message is logged and cut; entries and service stay', async (t) => {
   const backend = await startBackend('web');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-peers-'));
