@@ -11,6 +11,7 @@ import type { Config } from '../src/config/model';
 import { ACT_DENY, ACT_FORWARD, Decision, RoutingTable, evalRequest } from '../src/rules/engine';
 import { RequestView } from '../src/acl/view';
 import { trackEnd } from '../src/stick/track';
+import { compileStickPersistence } from '../src/stick/persist';
 import { tableNamed } from '../src/stick/registry';
 import { KeyBuf, keyFromText } from '../src/stick/keys';
 import { DT_BYTES_OUT_CNT, DT_CONN_CUR, DT_GPC0, DT_GPT0, DT_HTTP_ERR_CNT, DT_HTTP_REQ_CNT } from '../src/stick/types';
@@ -158,4 +159,37 @@ test('track-sc, sc fetches, sc-inc-gpc0 and sc-set-gpt0 through evalRequest; tra
   // an IPv6 client has no key in an ip table: nothing tracked, counted, no crash
   assert.equal(run('2001:db8::1'), 200);
   assert.equal(t.badKeys, 1);
+});
+
+test('stick on / match / store-request: a key goes back to the server stored for it', () => {
+  const c = cfg(`defaults
+  mode http
+frontend fe
+  bind :80
+  default_backend be
+backend be
+  stick-table type string len 32 size 100 expire 1m
+  stick match req.hdr(x-user) if { path_beg /api }
+  stick store-request req.hdr(x-user)
+  stick on src table ips
+  server s1 127.0.0.1:1
+  server s2 127.0.0.1:2
+  server s3 127.0.0.1:3
+backend ips
+  stick-table type ip size 100
+  server x 127.0.0.1:4
+`);
+  assert.ok(c.stick!.tables.find((t) => t.name === 'be')!.store.some((s) => s.id === 0), 'server_id added to the table');
+  const p = compileStickPersistence(c)[0]!;
+  const v = view('10.0.0.9', [['x-user', 'alice']]);
+  v.path = '/api/x';
+  assert.equal(p.match(v, 3), -1, 'nothing stored yet');
+  p.store(v, 2);
+  assert.equal(p.match(v, 3), 2, 'alice goes back to s3');
+  v.path = '/static';
+  // the match rule does not apply outside /api: the next one (stick on src) finds the client's server
+  assert.equal(p.match(v, 3), 2);
+  const w = view('10.0.0.10', [['x-user', 'bob']]);
+  w.path = '/api';
+  assert.equal(p.match(w, 3), -1);
 });

@@ -373,6 +373,9 @@ export function buildStick(
       const r = guard(c, path, () => parseStickRule(splitWords(text), tableOf(p)));
       if (r === undefined) continue;
       check(r.table, path);
+      // HAProxy stores server_id in every table a stick rule uses, declared or not
+      const t = byName.get(r.table);
+      if (t !== undefined && !t.store.some((s) => s.id === 0)) t.store.unshift({ id: 0, period: 0 });
       rules.push(r);
     }
     const be = beByName.get(p.name);
