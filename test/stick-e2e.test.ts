@@ -141,3 +141,34 @@ backend be
   const metrics = await cli(sock, 'show table');
   assert.match(metrics, /# table: keys, type: string, size:100, used:2\n/);
 });
+
+test('tables on the stats page and in Prometheus (HAProxy exporter names), from the YAML form', async (t) => {
+  const backend = await startBackend('web');
+  const [gp, sp] = await distinctPorts(2, [backend.port]);
+  const yaml = `global: { workers: 2 }
+frontends:
+  fe:
+    bind: ["127.0.0.1:${gp}"]
+    stick_table: "type ip size 2k expire 1m store http_req_rate(10s)"
+    http_request: ["track-sc0 src", "deny deny_status 429 if { sc_http_req_rate(0) gt 2 }"]
+    default_backend: be
+backends:
+  be: { servers: [{ name: s1, address: "127.0.0.1:${backend.port}" }] }
+listen:
+  stats: { bind: ["127.0.0.1:${sp}"], stats: { enable: true, uri: /stats, prometheus: true } }
+`;
+  const gh = await startGatehouse(yaml, [gp, sp]);
+  t.after(async () => {
+    await gh.stop();
+    await backend.close();
+  });
+  const codes: number[] = [];
+  for (let i = 0; i < 4; i++) codes.push((await request(gp)).status);
+  assert.deepEqual(codes, [200, 200, 429, 429]);
+  const metrics = (await request(sp, { path: '/metrics' })).body.toString();
+  assert.match(metrics, /^haproxy_sticktable_size\{name="fe",type="ip"\} 2048$/m);
+  assert.match(metrics, /^haproxy_sticktable_used\{name="fe",type="ip"\} 1$/m);
+  assert.match(metrics, /^gatehouse_sticktable_lock_contended_total\{name="fe",type="ip"\} \d+$/m);
+  const page = (await request(sp, { path: '/stats' })).body.toString();
+  assert.match(page, /<tr class="sticktable" id="table-fe"><td class="name">fe<\/td><td>ip<\/td><td class="" data-v="2048">2048<\/td><td class="" data-v="1">1<\/td>/);
+});

@@ -1,6 +1,7 @@
 // One consistent view of everything the stats outputs show (CSV, JSON, HTML, Prometheus),
 // built in the primary from the shared state, the summed counter slabs and merged histograms.
-import { allTables } from '../stick/registry';
+import { tableNamed } from '../stick/registry';
+import type { StickTable } from '../stick/table';
 import type { Histogram } from 'hdr-histogram-js';
 import type { BackendConfig, Config, ServerConfig } from '../config/model';
 import * as C from '../shared/counters';
@@ -471,7 +472,7 @@ export function buildSnapshot(src: SnapshotSources, nowMs = Date.now()): Snapsho
     proxies,
     frontends,
     backends,
-    tables: [...allTables().values()].map((t) => ({
+    tables: (config.stick?.tables ?? []).map((c) => tableNamed(c.name)).filter((t): t is StickTable => t !== undefined).map((t) => ({
       name: t.name, type: t.cfg.type, size: t.size, used: t.count, refused: t.refusedFull, evicted: t.evicted,
       badKeys: t.badKeys, contended: t.contended, learned: t.learned,
     })),
