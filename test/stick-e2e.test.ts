@@ -172,3 +172,27 @@ listen:
   const page = (await request(sp, { path: '/stats' })).body.toString();
   assert.match(page, /<tr class="sticktable" id="table-fe"><td class="name">fe<\/td><td>ip<\/td><td class="" data-v="2048">2048<\/td><td class="" data-v="1">1<\/td>/);
 });
+
+test('a reload (SIGHUP) keeps the entries of a table whose definition did not change', async (t) => {
+  const backend = await startBackend('web');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-stick-'));
+  const [gp] = await distinctPorts(1, [backend.port]);
+  const sock = path.join(dir, 'gh.sock');
+  const text = cfg(gp, backend.port, sock, 100);
+  const gh = await startGatehouse(text, [gp], { ext: '.cfg' });
+  t.after(async () => {
+    await gh.stop();
+    await backend.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  for (let i = 0; i < 3; i++) assert.equal((await request(gp)).status, 200);
+  await waitForSocket(sock);
+  // the same file, one more rule: the table's definition is the same
+  fs.writeFileSync(gh.configPath, text.replace('    default_backend be\n', '    http-request set-header X-Reloaded 1\n    default_backend be\n'));
+  gh.child.kill('SIGHUP');
+  for (let i = 0; i < 100 && !/configuration reloaded/.test(gh.output()); i++) await sleep(100);
+  assert.match(gh.output(), /SIGHUP: configuration reloaded/);
+  assert.equal((await request(gp)).status, 200);
+  for (let i = 0; i < 50 && !fs.existsSync(sock); i++) await sleep(100);
+  assert.match(await cli(sock, 'show table fe'), /key=127\.0\.0\.1 use=0 exp=\d+ gpc0=0 http_req_cnt=4 /);
+});

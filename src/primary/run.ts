@@ -94,8 +94,9 @@ async function startGeneration(config: Config, prev: Generation | null, statsRet
 /** Stop accepting, let in-flight requests finish within the grace period, release everything. */
 async function stopGeneration(gen: Generation, graceMs: number, statsAlreadyClosed = false): Promise<void> {
   if (!statsAlreadyClosed) await gen.telemetry.closeStatsServers();
-  await gen.supervisor.stop(graceMs);
+  // first: the next generation's peers listener waits for this one's port
   await gen.stick.stop();
+  await gen.supervisor.stop(graceMs);
   await gen.health?.stop();
   await gen.telemetry.stop();
   await gen.sink.close();
