@@ -2,7 +2,7 @@
 NODE ?= node
 TSC := node_modules/.bin/tsc
 
-.PHONY: build test demo bench bench-tls bench-acl clean check-config
+.PHONY: build test test-ha demo bench bench-tls bench-acl bench-stick clean check-config
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -15,6 +15,11 @@ build: node_modules/.installed
 test: build
 	$(TSC) -p tsconfig.test.json
 	$(NODE) --test --test-concurrency=1 --test-timeout=180000 dist-test/test/*.test.js
+
+# two boxes with keepalived in network namespaces (root; skips with its reason otherwise)
+test-ha: build
+	$(TSC) -p tsconfig.test.json
+	$(NODE) --test --test-concurrency=1 --test-timeout=180000 dist-test/test/ha-keepalived.test.js
 
 demo: build
 	$(NODE) dist/demo.js
@@ -29,6 +34,10 @@ bench-tls: build
 # cost of 20 ACL routing rules per request (native-bench/README.md, ~3-4 min)
 bench-acl: build
 	$(NODE) native-bench/acl-cost.mjs
+
+# cost of track-sc0 + a rate ACL per request vs HAProxy (native-bench/README.md, ~2-3 min)
+bench-stick: build
+	$(NODE) native-bench/stick-cost.mjs
 
 clean:
 	rm -rf dist dist-test

@@ -9,6 +9,7 @@ import { parseIpv4Pattern, parseIpv6Pattern, type IpNet } from './ip';
 import { SINGLE_HEADERS } from './view';
 import { parseAclTests } from './parse';
 import { splitWords } from './words';
+import { isStickFetch, StickFetch } from '../stick/fetch';
 
 // fetch codes
 export const F_PATH = 0;
@@ -33,6 +34,8 @@ export const F_RES_HDR_CNT = 18;
 export const F_RES_FHDR_CNT = 19;
 export const F_RES_HDR_VAL = 20;
 export const F_STATUS = 21;
+/** sc_* / src_* (src/stick/fetch.ts): CTest.stick / CFormat.stick hold the compiled fetch */
+export const F_STICK = 22;
 
 const FETCH_CODES: Record<string, number> = {
   path: F_PATH, url: F_URL, query: F_QUERY, url_param: F_URL_PARAM, method: F_METHOD, src: F_SRC, dst_port: F_DST_PORT,
@@ -99,10 +102,16 @@ export class CTest {
   readonly lo: number[] = [];
   readonly hi: number[] = [];
   readonly nets: IpNet[] = [];
+  /** F_STICK: the compiled sc_/src_ fetch */
+  readonly stick: StickFetch | null = null;
 
   /** `side`: the direction of the rule using it (resolves a named ACL's neutral hdr()). */
   constructor(t: AclTest, side: 'req' | 'res') {
     this.fetch = FETCH_CODES[sidedFetch(t.fetch, side)];
+    if (this.fetch === undefined && isStickFetch(t.fetch)) {
+      this.fetch = F_STICK;
+      this.stick = new StickFetch(t.fetch, t.arg);
+    }
     if (this.fetch === undefined) throw new Error(`internal: fetch ${t.fetch} has no evaluator`);
     this.arg = t.arg;
     this.match = MATCH_CODES[t.match];
@@ -245,6 +254,8 @@ export class CFormat {
   readonly args: string[] = [];
   /** per part: 0 none, 1 lower, 2 upper (the last converter wins for these two) */
   readonly convs: number[] = [];
+  /** per part: the compiled sc_/src_ fetch of an F_STICK part, else null */
+  readonly stick: (StickFetch | null)[] = [];
 
   constructor(parts: readonly FormatPart[]) {
     let allLit = true;
@@ -254,10 +265,13 @@ export class CFormat {
         this.fetches.push(-1);
         this.args.push('');
         this.convs.push(0);
+        this.stick.push(null);
       } else {
         allLit = false;
         this.lits.push('');
-        this.fetches.push(FETCH_CODES[p.fetch]);
+        const sticky = FETCH_CODES[p.fetch] === undefined && isStickFetch(p.fetch);
+        this.stick.push(sticky ? new StickFetch(p.fetch, p.arg) : null);
+        this.fetches.push(sticky ? F_STICK : FETCH_CODES[p.fetch]);
         this.args.push(p.arg);
         const last = p.conv[p.conv.length - 1];
         this.convs.push(last === 'lower' ? 1 : last === 'upper' ? 2 : 0);

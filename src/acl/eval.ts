@@ -9,7 +9,7 @@ import {
   CAcl, CCond, CFormat, CTest,
   F_DST_PORT, F_FALSE, F_METHOD, F_PATH, F_QUERY, F_REQ_FHDR, F_REQ_FHDR_CNT, F_REQ_HDR, F_REQ_HDR_CNT, F_REQ_HDR_VAL,
   F_RES_FHDR, F_RES_FHDR_CNT, F_RES_HDR, F_RES_HDR_CNT, F_RES_HDR_VAL, F_SRC, F_SSL_FC, F_STATUS, F_TRUE, F_URL,
-  F_URL_PARAM, F_VER,
+  F_URL_PARAM, F_VER, F_STICK,
   M_BEG, M_BOOL, M_DIR, M_DOM, M_END, M_FOUND, M_INT, M_IP, M_LEN, M_REG, M_STR, M_SUB,
 } from './compile';
 import { ipInNet, sampleInNet } from './ip';
@@ -96,6 +96,10 @@ export function testMatches(t: CTest, req: RequestView, res: ResponseView | null
       return matchReqHeaderInts(t, req);
     case F_STATUS:
       return res !== null && matchInt(t, res.status);
+    case F_STICK: {
+      const v = t.stick!.eval(req);
+      return v === v && matchInt(t, v); // NaN: no sample (not tracked, not stored)
+    }
   }
   if (res === null) return false; // response fetches in a request rule (the validator prevents it)
   switch (t.fetch) {
@@ -529,7 +533,13 @@ export function evalFormat(f: CFormat, req: RequestView, res: ResponseView | nul
       out += f.lits[i];
       continue;
     }
-    const v = sampleText(code, f.args[i], req, res);
+    let v: string;
+    if (code === F_STICK) {
+      const n = f.stick[i]!.eval(req);
+      v = n === n ? String(n) : '';
+    } else {
+      v = sampleText(code, f.args[i], req, res);
+    }
     const conv = f.convs[i];
     out += conv === 1 ? v.toLowerCase() : conv === 2 ? v.toUpperCase() : v;
   }

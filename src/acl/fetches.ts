@@ -1,6 +1,7 @@
 // The sample fetches gatehouse evaluates, their ACL keyword derivatives and default matching
 // methods (HAProxy 2.6 configuration manual, 7.3 and 7.4).
 import type { AclMatch } from '../config/model';
+import { STICK_FETCH_NAMES, stickFetchName } from '../stick/fetch';
 
 export type SampleType = 'str' | 'int' | 'ip' | 'bool';
 /** Where a fetch has data: request rules, response rules (which still see the request line and client), or both. */
@@ -11,7 +12,7 @@ export interface FetchInfo {
   fetch: string;
   type: SampleType;
   /** argument: none, a header name (optional: every header), a URL parameter name (optional: any) */
-  arg: 'none' | 'header' | 'param';
+  arg: 'none' | 'header' | 'param' | 'stick';
   side: Side;
 }
 
@@ -60,6 +61,7 @@ const DERIVATIVE_MATCHES: AclMatch[] = ['beg', 'end', 'sub', 'reg', 'dir', 'dom'
 /** Every keyword accepted as an ACL criterion, for did-you-mean. */
 export const ACL_KEYWORDS: string[] = [
   ...Object.keys(FETCHES),
+  ...STICK_FETCH_NAMES,
   ...Object.keys(DERIVATIVE_BASES).flatMap((b) => DERIVATIVE_MATCHES.map((m) => `${b}_${m}`)),
 ];
 
@@ -107,6 +109,8 @@ export function resolveCriterion(kw: string, side: 'req' | 'res' | 'any'): Resol
  * neutral: the model keeps 'hdr' and compile() resolves it per use.
  */
 export function resolveFetch(name: string, side: 'req' | 'res' | 'any'): FetchInfo | null {
+  const stick = stickFetchName(name);
+  if (stick !== null) return F(stick.fetch, 'int', 'stick', 'any');
   const byside = BY_SIDE[name];
   if (byside !== undefined) return side === 'any' ? { ...FETCHES[name], fetch: byside, side: 'any' } : FETCHES[`${side}.${byside}`];
   return Object.prototype.hasOwnProperty.call(FETCHES, name) ? FETCHES[name] : null;

@@ -7,6 +7,7 @@ import { didYouMean } from '../config/suggest';
 import { ACL_KEYWORDS, FETCHES, KNOWN_UNSUPPORTED, matchAllowed, resolveCriterion, resolveFetch, type FetchInfo } from './fetches';
 import { parseIpv4Pattern, parseIpv6Pattern } from './ip';
 import { RuleSyntaxError } from './words';
+import { stickFetchName } from '../stick/fetch';
 
 export type RuleSide = 'req' | 'res';
 /** 'any': a named `acl` line, whose direction comes from the rules that use it */
@@ -35,6 +36,7 @@ function fetchArg(info: FetchInfo, kw: string, args: string[]): string {
     if (args.length) fail(`fetch '${kw}' takes no argument`);
     return '';
   }
+  if (info.arg === 'stick') return stickFetchArg(kw, args);
   if (args.length > 1) {
     fail(info.arg === 'header'
       ? `'${kw}(${args.join(',')})': the occurrence argument is not supported by gatehouse yet (every occurrence is checked in ACLs)`
@@ -46,6 +48,26 @@ function fetchArg(info: FetchInfo, kw: string, args: string[]): string {
     return a.toLowerCase();
   }
   return a;
+}
+
+/**
+ * sc_X(<ctr>[,<table>]), scN_X([<table>]), src_X([<table>]) -> the model's argument: "N" or
+ * "N,table" for sc fetches, the table (or '' = the proxy's own, resolved by the validator) for src.
+ */
+function stickFetchArg(kw: string, args: string[]): string {
+  const n = stickFetchName(kw)!;
+  const table = (t: string | undefined): string => {
+    if (t === undefined) return '';
+    if (!/^[A-Za-z0-9_.:/-]+$/.test(t)) fail(`'${t}' is not a table name (in '${kw}')`);
+    return t;
+  };
+  if (n.slotArg) {
+    if (args.length < 1 || args.length > 2 || !/^[0-2]$/.test(args[0])) fail(`'${kw}' expects a sticky counter number 0, 1 or 2 and an optional table: ${kw}(0) or ${kw}(0,table)`);
+    return args.length === 2 ? `${args[0]},${table(args[1])}` : args[0];
+  }
+  if (args.length > 1) fail(`'${kw}' takes at most one argument (a table name)`);
+  if (n.slot >= 0) return args.length === 1 ? `${n.slot},${table(args[0])}` : String(n.slot);
+  return table(args[0]);
 }
 
 function unknownFetch(kw: string, candidates: readonly string[]): never {

@@ -12,6 +12,7 @@
 //   only the names the rules read.
 import { addressText, ipv4Text, type AddressSource } from '../shared/client-address';
 import { IpSample } from './ip';
+import type { Trackers } from '../stick/track';
 
 /** The part of a uWS HttpRequest the view reads lazily (valid only inside the uWS handler). */
 export interface HeaderSource {
@@ -65,6 +66,8 @@ export class RequestView {
   tls = false;
   /** memo key of named ACL results (see nextGeneration) */
   gen = nextGeneration();
+  /** stick counters (http-request track-scN); null until a rule of this view's requests tracks */
+  trackers: Trackers | null = null;
 
   /** where the client address comes from when srcIp is '' (the uWS response) */
   addr: AddressSource | null = null;
@@ -108,6 +111,7 @@ export class RequestView {
     this.singles[0] = null;
     this.singles[1] = null;
     this.gen = nextGeneration();
+    if (this.trackers !== null) this.trackers.reset();
   }
 
   /** Something rules can see changed (header edit, set-path): named ACL results are stale. */

@@ -15,6 +15,7 @@ import { didYouMean } from './suggest';
 import { tokenizeLine, type Word } from './cfg-tokenize';
 import * as K from './cfg-keywords';
 import { joinWords } from '../acl/words';
+import { PeersBlock } from './stick-cfg';
 
 type Kind = 'defaults' | 'frontend' | 'backend' | 'listen';
 type Path = (string | number)[];
@@ -154,7 +155,9 @@ class CfgParser {
   // Line state
   private file = '';
   private lineNo = 0;
-  private current: Section | 'global' | 'skip' | null = null;
+  private current: Section | PeersBlock | 'global' | 'skip' | null = null;
+  /** `peers` sections (src/config/stick-cfg.ts) */
+  private readonly peersBlocks: PeersBlock[] = [];
 
   constructor(env: Record<string, string | undefined>) {
     this.env = { ...env };
@@ -195,7 +198,7 @@ class CfgParser {
     const lines = text.split(/\r?\n/);
     for (let i = 0; i < lines.length; i++) {
       this.lineNo = i + 1;
-      const cur = this.current as Section | 'global' | 'skip' | null; // (assigned by line() below)
+      const cur = this.current as Section | PeersBlock | 'global' | 'skip' | null; // (assigned by line() below)
       const section = cur === null || cur === 'skip' ? '' : cur === 'global' ? 'global' : cur.name;
       const t = tokenizeLine(lines[i], { env: this.env, file, line: this.lineNo, section });
       if (t.error) {
@@ -213,6 +216,11 @@ class CfgParser {
   private line(w: Word[]): void {
     const kw = w[0].text;
     if ((K.SECTIONS as readonly string[]).includes(kw)) return this.sectionHeader(kw as (typeof K.SECTIONS)[number], w);
+    if (kw === 'peers') {
+      // stick-table peers (src/config/stick-cfg.ts)
+      this.current = PeersBlock.open(w, this.peersBlocks, { at: (x) => this.at(x), error: (x, m) => this.error(x, m), warn: (x, m) => this.warn(x, m) }) ?? 'skip';
+      return;
+    }
     if (K.OTHER_SECTIONS.includes(kw)) {
       this.error(w[0], `section '${kw}' is not supported by gatehouse yet`);
       this.current = 'skip';
@@ -225,6 +233,7 @@ class CfgParser {
       return;
     }
     if (cur === 'global') return this.globalLine(w);
+    if (cur instanceof PeersBlock) return cur.line(w);
     this.proxyLine(cur, w);
   }
 
@@ -343,6 +352,11 @@ class CfgParser {
       case 'stats':
         this.globalStats(w);
         return;
+      case 'localpeer': {
+        const v = this.arg(w, 1, '<name>');
+        if (v && this.noMore(w, 2, kw)) g.set('localpeer', this.entry(v));
+        return;
+      }
       case 'log': {
         if (w[1]?.text === 'global') {
           this.error(w[1], "'log global' is only meaningful in a defaults, frontend, backend or listen section");
@@ -532,6 +546,9 @@ class CfgParser {
         if (v && this.noMore(w, 2, kw)) s.set.set('default_backend', this.entry(v));
         return;
       }
+      case 'stick-table':
+      case 'stick':
+        return this.stickLine(s, w);
       case 'acl':
       case 'use_backend':
       case 'http-request':
@@ -567,6 +584,26 @@ class CfgParser {
     }
     const section = s.kind === 'defaults' ? 'defaults' : s.kind;
     this.error(w[0], `unknown keyword '${kw}' in '${section}' section${didYouMean(kw, K.PROXY_KEYWORDS)}`, '', `'${kw}'`);
+  }
+
+  /** `stick-table ...` (YAML stick_table) and `stick on|match|store-request ...` (YAML stick, a list). */
+  private stickLine(s: Section, w: Word[]): void {
+    const kw = w[0].text;
+    if (s.kind === 'defaults') {
+      this.error(w[0], `'${kw}' is not allowed in a defaults section; put it in the frontend, backend or listen section`);
+      return;
+    }
+    if (!this.arg(w, 1, kw === 'stick' ? 'on, match or store-request' : "'type' and 'size'")) return;
+    const text = joinWords(w.slice(1).map((x) => x.text));
+    if (kw === 'stick-table') {
+      if (s.set.has('stick_table')) this.error(w[0], `only one 'stick-table' per ${s.kind} (HAProxy's rule)`);
+      else s.set.set('stick_table', this.entry(w[0], text));
+      return;
+    }
+    if (!this.cap(s, w[0], 'BE', true, 'stick rules pick a server; they belong in a backend or listen section')) return;
+    const prev = s.set.get('stick');
+    const list = prev ? (prev.value as string[]) : [];
+    s.set.set('stick', { value: [...list, text], pos: prev?.pos ?? this.at(w[0]), items: [...(prev?.items ?? []), this.at(w[0])] });
   }
 
   /**
@@ -1209,6 +1246,7 @@ class CfgParser {
       });
     }
     if (Object.keys(g).length) doc.global = g;
+    if (this.peersBlocks.length) doc.peers = PeersBlock.emit(this.peersBlocks, (path, pos) => this.reg(path, pos));
 
     // One defaults shared by every proxy becomes the YAML `defaults`; otherwise resolve per proxy.
     const parents = new Set(this.proxies.map((p) => p.parent));

@@ -3,6 +3,7 @@
 // Durations are milliseconds. Plain data only: it is structured-cloned to worker threads.
 
 import type { IpNet } from '../acl/ip';
+import type { StickConfig, StickPersistRule, StickRule } from '../stick/model';
 
 export type BalanceAlgorithm =
   | 'roundrobin'
@@ -215,6 +216,8 @@ export type HttpRule = { cond: AclCondition | null } & (
   | { action: 'del-header'; name: string; match: HeaderNameMatch }
   | { action: 'replace-header'; name: string; regex: string; replace: FormatPart[] }
   | { action: 'set-path'; value: FormatPart[] }
+  // stick tables (src/stick, docs/stick-tables.md)
+  | StickRule
 );
 
 export interface UseBackendRule {
@@ -295,6 +298,8 @@ export interface ServerConfig {
 
 export interface BackendConfig {
   name: string;
+  /** `stick on|match|store-request` rules (persistence through a stick table), in order */
+  stickRules?: StickPersistRule[];
   fromListen: boolean;
   mode: 'http';
   balance: BalanceAlgorithm;
@@ -323,6 +328,8 @@ export interface Config {
   global: GlobalConfig;
   frontends: FrontendConfig[];
   backends: BackendConfig[];
+  /** stick tables and peers (src/config/stick.ts); absent when the configuration has none */
+  stick?: StickConfig;
 }
 
 export const DEFAULT_TIMEOUTS: Timeouts = {

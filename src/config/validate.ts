@@ -30,14 +30,15 @@ import { ConfigError, type ConfigIssue, describeValue, formatPath, type SourceMa
 import { DURATION_EXPECTED, parseDuration } from './duration';
 import { didYouMean } from './suggest';
 import { readRules, RULE_KEYS, type BackendRef } from './validate-rules';
+import { buildStick, STICK_PROXY_KEYS } from './stick';
 
 type Path = (string | number)[];
 type Obj = Record<string, unknown>;
 
 // ---- key vocabulary (snake_case, HAProxy's words) ----
 
-const TOP_KEYS = ['global', 'defaults', 'frontends', 'backends', 'listen'] as const;
-const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers', 'stats_socket', 'stats_timeout'] as const;
+const TOP_KEYS = ['global', 'defaults', 'frontends', 'backends', 'listen', 'peers'] as const;
+const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers', 'stats_socket', 'stats_timeout', 'localpeer'] as const;
 const STATS_SOCKET_KEYS = ['path', 'mode', 'level'] as const;
 const FORWARDFOR_KEYS = ['except', 'header', 'if_none'] as const;
 const DEFAULT_STATS_TIMEOUT_MS = 10_000;
@@ -50,9 +51,9 @@ const COMMON_KEYS = [
 const BACKEND_SIDE = new Set(['retries', 'redispatch', 'balance', 'health_check', 'persist', 'allbackups', 'cookie']);
 /** Common keys that only mean something on the frontend side. */
 const FRONTEND_SIDE = new Set(['httplog', 'log', 'log_format', 'dontlognull', 'maxconn', 'default_backend']);
-const FRONTEND_KEYS = [...COMMON_KEYS, 'bind', 'stats', ...RULE_KEYS];
-const BACKEND_KEYS = [...COMMON_KEYS, 'servers', ...RULE_KEYS];
-const LISTEN_KEYS = [...COMMON_KEYS, 'bind', 'stats', 'servers', ...RULE_KEYS];
+const FRONTEND_KEYS = [...COMMON_KEYS, 'bind', 'stats', ...RULE_KEYS, ...STICK_PROXY_KEYS];
+const BACKEND_KEYS = [...COMMON_KEYS, 'servers', ...RULE_KEYS, ...STICK_PROXY_KEYS];
+const LISTEN_KEYS = [...COMMON_KEYS, 'bind', 'stats', 'servers', ...RULE_KEYS, ...STICK_PROXY_KEYS];
 /** Where a key that is valid somewhere else belongs, for a better message than "unknown key". */
 const PLACEMENT: Record<string, string> = {
   bind: 'frontends and listen sections',
@@ -1144,9 +1145,11 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
     c.error([], 'no frontend or listen section: nothing would accept connections', 'at least one frontend or listen section', 'none');
   }
 
+  const stick = buildStick(c, top, proxies, frontends, backends); // stick tables and peers (src/config/stick.ts)
+
   // Warnings ride along after the errors so `gatehouse -c` shows everything at once.
   if (c.errors.length) throw new ConfigError([...sortIssues(c.errors), ...sortIssues(c.warnings)]);
-  return { config: { sources: [src.file], global, frontends, backends }, warnings: sortIssues(c.warnings) };
+  return { config: { sources: [src.file], global, frontends, backends, ...(stick ? { stick } : {}) }, warnings: sortIssues(c.warnings) };
 }
 
 /** Source order, so the report reads top to bottom (the sort is stable for equal positions). */

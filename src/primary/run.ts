@@ -15,6 +15,8 @@ import { CounterCarry, carryOverServerState } from './carry-over';
 import { migrateReqProblem } from './migrate-req';
 import { SignalRouter, statusLines } from './signals';
 import { Supervisor } from './supervisor';
+import { attachTables } from '../stick/registry';
+import { StickService } from '../stick/service';
 
 type Level = 'info' | 'notice' | 'warning' | 'alert';
 
@@ -38,14 +40,19 @@ interface Generation {
   /** the previous generation's counters under this configuration's names (null at start) */
   carry: CounterCarry | null;
   log: (level: Level, text: string) => void;
+  /** stick tables' purge and peers (src/stick/service.ts) */
+  stick: StickService;
 }
 
 /** Start workers (and, unless `deferStats`, stats) for one configuration. */
 async function startGeneration(config: Config, prev: Generation | null, statsRetryMs: number, deferStats: boolean): Promise<Generation> {
   const state = SharedState.create(config);
   if (prev !== null) carryOverServerState(prev.config, prev.state, config, state);
+  // stick tables: memory shared with the workers (in workerData), kept across a reload when unchanged
+  attachTables(config, prev?.config ?? null);
   const sink = new LogSink(config.global.logs);
   const log = (level: Level, text: string) => sink.event(level, text);
+  const stick = new StickService(config, log);
   const telemetry = new PrimaryTelemetry(config, state, sink);
   // Counters of objects that keep their names carry over; the old generation's slabs are read
   // live while it drains, then folded into a fixed base (see carry-over.ts).
@@ -68,7 +75,7 @@ async function startGeneration(config: Config, prev: Generation | null, statsRet
       telemetry.onWorkerMessage(id, msg);
     },
   });
-  const gen: Generation = { config, state, sink, telemetry, supervisor, health: null, carry, log };
+  const gen: Generation = { config, state, sink, telemetry, supervisor, health: null, carry, log, stick };
   try {
     await supervisor.start();
     if (!deferStats) await telemetry.startStatsServers(statsRetryMs);
@@ -80,12 +87,15 @@ async function startGeneration(config: Config, prev: Generation | null, statsRet
     throw e;
   }
   gen.health = startHealthThread(config, state.buffer, log);
+  await stick.start();
   return gen;
 }
 
 /** Stop accepting, let in-flight requests finish within the grace period, release everything. */
 async function stopGeneration(gen: Generation, graceMs: number, statsAlreadyClosed = false): Promise<void> {
   if (!statsAlreadyClosed) await gen.telemetry.closeStatsServers();
+  // first: the next generation's peers listener waits for this one's port
+  await gen.stick.stop();
   await gen.supervisor.stop(graceMs);
   await gen.health?.stop();
   await gen.telemetry.stop();

@@ -12,6 +12,11 @@ import { AclScope, CCond, CFormat, readsRequestHeader } from '../acl/compile';
 import { evalCondition, evalFormat } from '../acl/eval';
 import type { RequestView, ResponseView } from '../acl/view';
 import { errorPageBody, reasonPhrase } from './pages';
+import { openTables, tableNamed } from '../stick/registry';
+import type { StickTable } from '../stick/table';
+import { KeyBuf, keyFromIp, keyFromText } from '../stick/keys';
+import { Trackers, trackStart } from '../stick/track';
+import { DT_GPC0, DT_GPC0_RATE, DT_GPC1, DT_GPC1_RATE, DT_GPT0 } from '../stick/types';
 
 /** Forward the request to `backend` (or, on the response side, send the response on). */
 export const ACT_FORWARD = 0;
@@ -31,6 +36,9 @@ const R_ADD_HEADER = 5;
 const R_DEL_HEADER = 6;
 const R_REPLACE_HEADER = 7;
 const R_SET_PATH = 8;
+const R_TRACK = 9;
+const R_SC_INC = 10;
+const R_SC_SET_GPT0 = 11;
 
 const RT_LOCATION = 0;
 const RT_PREFIX = 1;
@@ -63,6 +71,14 @@ class CRule {
   ignoreEmpty = false;
   /** extra response headers of a redirect (cache-control, set-cookie), flat */
   redirHeaders: string[] = [];
+  // stick tables: track-scN (key in `value`), sc-inc-gpcN, sc-set-gpt0 (value in `value`)
+  slot = 0;
+  stickTable: StickTable | null = null;
+  /** track key is the client address, read in binary form (ip / ipv6 tables) */
+  keySrc = false;
+  /** sc-inc-gpcN: the counter and its rate */
+  counter = DT_GPC0;
+  counterRate = DT_GPC0_RATE;
 }
 
 function compileRule(r: HttpRule, scope: AclScope, side: 'req' | 'res'): CRule {
@@ -123,6 +139,28 @@ function compileRule(r: HttpRule, scope: AclScope, side: 'req' | 'res'): CRule {
       break;
     case 'set-path':
       c.kind = R_SET_PATH;
+      c.value = new CFormat(r.value);
+      break;
+    case 'track-sc': {
+      c.kind = R_TRACK;
+      c.slot = r.slot;
+      c.value = new CFormat(r.key);
+      const t = tableNamed(r.table);
+      if (t === undefined) throw new Error(`internal: track-sc${r.slot} names no open stick table '${r.table}' (the validator checks it)`);
+      c.stickTable = t;
+      const k = r.key[0];
+      c.keySrc = r.key.length === 1 && k.kind === 'fetch' && k.fetch === 'src' && k.conv.length === 0 && (t.cfg.type === 'ip' || t.cfg.type === 'ipv6');
+      break;
+    }
+    case 'sc-inc-gpc':
+      c.kind = R_SC_INC;
+      c.slot = r.slot;
+      c.counter = r.counter === 0 ? DT_GPC0 : DT_GPC1;
+      c.counterRate = r.counter === 0 ? DT_GPC0_RATE : DT_GPC1_RATE;
+      break;
+    case 'sc-set-gpt0':
+      c.kind = R_SC_SET_GPT0;
+      c.slot = r.slot;
       c.value = new CFormat(r.value);
       break;
   }
@@ -293,6 +331,8 @@ function requestHeaderUse(p: CompiledRules, use: HeaderUse): void {
         formatHeaders(r.value, use);
         break;
       case R_SET_PATH:
+      case R_TRACK:
+      case R_SC_SET_GPT0:
         formatHeaders(r.value, use);
         break;
       case R_DENY:
@@ -334,6 +374,7 @@ export class RoutingTable {
   constructor(config: Config) {
     const backendIndex = new Map<string, number>();
     config.backends.forEach((b, i) => backendIndex.set(b.name, i));
+    openTables(config); // rules and sc_/src_ fetches find their stick tables by name
     this.nb = config.backends.length;
     this.backends = config.backends.map((b) => (b.rules ? new CompiledRules({ ...b.rules, useBackend: [] }, backendIndex) : null));
     this.frontends = config.frontends.map((f) => (f.rules ? new CompiledRules(f.rules, backendIndex) : null));
@@ -427,6 +468,10 @@ function runRequestRules(p: CompiledRules, req: RequestView, out: Decision): boo
       req.touch();
       continue;
     }
+    if (r.kind >= R_TRACK) {
+      stickAction(r, req, null);
+      continue;
+    }
     req.loadHeaders();
     if (editHeaders(r, req, null, req)) {
       out.headersChanged = true;
@@ -468,12 +513,62 @@ function runResponseRules(p: CompiledRules, req: RequestView, res: ResponseView,
       out.reply(r, req, res);
       return true;
     }
+    if (r.kind >= R_TRACK) {
+      stickAction(r, req, res);
+      continue;
+    }
     if (editHeaders(r, req, res, res)) {
       out.headersChanged = true;
       req.touch();
     }
   }
   return false;
+}
+
+const keyBuf = new KeyBuf();
+
+/**
+ * track-scN, sc-inc-gpcN, sc-set-gpt0. A slot already tracking keeps its entry (HAProxy: the
+ * first track-scN of a request wins). A key that cannot be one of the table's type is counted
+ * (StickTable.badKeys) and nothing is tracked; an empty sample tracks nothing, as in HAProxy.
+ */
+function stickAction(r: CRule, req: RequestView, res: ResponseView | null): void {
+  let tr = req.trackers;
+  if (r.kind === R_TRACK) {
+    if (tr === null) tr = req.trackers = new Trackers();
+    if (tr.tables[r.slot] !== null) return;
+    const t = r.stickTable!;
+    let ok: boolean;
+    if (r.keySrc) {
+      const ip = req.srcAddress();
+      ok = ip !== null && keyFromIp(t.cfg.type, ip, keyBuf);
+    } else {
+      const s = evalFormat(r.value!, req, res);
+      if (s === '') return;
+      ok = keyFromText(t.cfg.type, s, t.cfg.keyLen, keyBuf);
+    }
+    if (!ok) {
+      t.countBadKey();
+      return;
+    }
+    const idx = t.get(keyBuf.bytes, keyBuf.len, true);
+    if (idx < 0) return; // full with nopurge: counted by the table
+    trackStart(tr, r.slot, t, idx);
+    req.touch(); // sc_* fetches read something else now
+    return;
+  }
+  const t = tr === null ? null : tr.tables[r.slot];
+  if (t === null || tr === null) return;
+  const idx = tr.idx[r.slot];
+  const gen = tr.gen[r.slot];
+  if (r.kind === R_SC_INC) {
+    t.inc(idx, gen, r.counter, t.dataOff[r.counterRate] >= 0 ? r.counterRate : -1);
+  } else {
+    const v = Number(evalFormat(r.value!, req, res));
+    if (!Number.isInteger(v)) return;
+    t.set(idx, gen, DT_GPT0, v >>> 0);
+  }
+  req.touch();
 }
 
 /** set/add/del/replace-header on `target`'s flat header array; true when it changed. */

@@ -5,6 +5,7 @@ import { didYouMean } from '../config/suggest';
 import { conditionStart, parseCondition, parseFormat, type ConditionContext, type RuleSide } from '../acl/parse';
 import { RuleSyntaxError } from '../acl/words';
 import { ERROR_PAGE_STATUSES } from './pages';
+import { parseStickAction, STICK_REQUEST_ACTIONS, STICK_RESPONSE_ACTIONS, stickActionName } from './stick-actions';
 
 function fail(message: string): never {
   throw new RuleSyntaxError(message);
@@ -12,8 +13,8 @@ function fail(message: string): never {
 
 const HEADER_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-export const REQUEST_ACTIONS = ['allow', 'deny', 'return', 'redirect', 'set-header', 'add-header', 'del-header', 'replace-header', 'set-path'];
-export const RESPONSE_ACTIONS = ['allow', 'deny', 'return', 'set-header', 'add-header', 'del-header', 'replace-header'];
+export const REQUEST_ACTIONS = ['allow', 'deny', 'return', 'redirect', 'set-header', 'add-header', 'del-header', 'replace-header', 'set-path', ...STICK_REQUEST_ACTIONS];
+export const RESPONSE_ACTIONS = ['allow', 'deny', 'return', 'set-header', 'add-header', 'del-header', 'replace-header', ...STICK_RESPONSE_ACTIONS];
 /** HAProxy 2.6 actions gatehouse does not implement: "not supported" rather than "unknown". */
 const KNOWN_REQUEST = [
   'auth', 'cache-use', 'capture', 'del-acl', 'del-map', 'disable-l7-retry', 'do-resolve', 'early-hint', 'normalize-uri',
@@ -55,7 +56,7 @@ function noMore(args: readonly string[], from: number, action: string): void {
 /** One `http-request` (side 'req') or `http-response` (side 'res') rule, without the keyword. */
 export function parseHttpRule(words: readonly string[], opts: ConditionContext): HttpRule {
   const side: RuleSide = opts.side;
-  const action = words[0];
+  const action = stickActionName(words[0]);
   const kw = side === 'req' ? 'http-request' : 'http-response';
   const supported = side === 'req' ? REQUEST_ACTIONS : RESPONSE_ACTIONS;
   if (action === undefined) fail(`'${kw}' expects an action such as ${supported.slice(0, 4).join(', ')}`);
@@ -67,6 +68,8 @@ export function parseHttpRule(words: readonly string[], opts: ConditionContext):
     fail(`unknown '${kw}' action '${action}'${didYouMean(action, [...supported, ...known])}`);
   }
   const { args, cond } = splitCond(words, 1, opts);
+  const stick = parseStickAction(words[0], args, cond, side);
+  if (stick !== null) return stick;
   switch (action) {
     case 'allow':
       noMore(args, 0, action);

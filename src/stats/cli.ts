@@ -15,6 +15,8 @@ import type { AdminForm, AdminResult } from './admin';
 import type { RenderKind } from './render-task';
 import type { Snapshot } from './snapshot';
 import { gatehouseVersion } from './version';
+import { tableCommand } from '../stick/cli';
+import { allTables } from '../stick/registry';
 
 /** What the runtime API reads and changes (PrimaryTelemetry). */
 export interface CliBackend {
@@ -44,6 +46,9 @@ const HELP = [
   '  set server <bk>/<srv> weight <weight>   : change a server\'s weight',
   '  disable server <bk>/<srv>               : set a server in maintenance mode',
   '  enable server <bk>/<srv>                : re-enable a server that was previously in maintenance mode',
+  '  show table [<table> [data.<type> <op> <value>]... | <table> key <key>] : report table usage stats or dump this table\'s contents',
+  '  clear table <table> [data.<type> <op> <value>]... | [key <key>]        : remove an entry from a table',
+  '  set table <table> key <key> [data.<data_type> <value>]*                : update or create a table entry\'s data',
 ].join('\n');
 
 export class CliServer {
@@ -185,6 +190,8 @@ export class CliServer {
       if (w[3] === 'weight') return this.change(w[2], 'weight', w[4]);
       return "'set server <srv>' only supports 'state' and 'weight' in gatehouse.\n\n";
     }
+    // stick tables (src/stick/cli.ts)
+    if ((a === 'show' || a === 'clear' || a === 'set') && b === 'table') return tableCommand(w, allTables(), this.spec.level);
     if ((a === 'disable' || a === 'enable') && b === 'server') return this.change(w[2], a === 'disable' ? 'maint' : 'ready', null);
     return `Unknown command: '${w.join(' ')}'. Please enter one of the following commands only:\n${HELP}\n\n`;
   }

@@ -201,6 +201,18 @@ form.admin .actions{margin-top:4px;padding:4px;background:#eef2f6;border:1px sol
 input.weight{width:70px}
 `;
 
+/** Stick tables (src/stick): one row each, the figures `show table` and the metrics give. */
+function stickTables(s: Snapshot): string {
+  const tables = s.tables ?? [];
+  if (tables.length === 0) return '';
+  const head = ['table', 'type', 'size', 'used', 'evicted', 'refused (full)', 'bad keys', 'learned (peers)', 'lock waits'];
+  const rows = tables
+    .map((t) => `<tr class="sticktable" id="table-${esc(t.name)}"><td class="name">${esc(t.name)}</td><td>${esc(t.type)}</td>` +
+      [t.size, t.used, t.evicted, t.refused, t.badKeys, t.learned, t.contended].map((v) => td('', v)).join('') + '</tr>')
+    .join('');
+  return `<h2>Stick tables</h2><table class="stats sticktables"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 export function renderHtml(s: Snapshot, o: PageOptions): string {
   const ver = o.hideVersion ? '' : ` <span class="ver">version ${esc(gatehouseVersion())}</span>`;
   const refresh = o.refresh > 0 ? `<meta http-equiv="refresh" content="${o.refresh}">` : '';
@@ -227,6 +239,7 @@ export function renderHtml(s: Snapshot, o: PageOptions): string {
     `<h1>gatehouse statistics report${ver}</h1>` +
     `<div class="top">${info}<div class="legend">${legend}</div></div>${msg}` +
     s.proxies.map((p) => proxyTable(p, o)).join('') +
+    stickTables(s) +
     `</body></html>`
   );
 }

@@ -216,6 +216,25 @@ export function renderPrometheus(s: Snapshot, hideVersion: boolean): string {
     d('bck', 'backup_servers', 'gauge', 'Total number of backup UP servers with a non-zero weight.'),
   ]), sv);
 
+  // stick tables: HAProxy's exporter has size and used; the rest are gatehouse's own
+  const tables = s.tables ?? [];
+  if (tables.length) {
+    const tl = (t: (typeof tables)[number]): Labels => [['name', t.name], ['type', t.type]];
+    const fam: [string, 'gauge' | 'counter', string, (t: (typeof tables)[number]) => number][] = [
+      ['haproxy_sticktable_size', 'gauge', 'Stick table size.', (t) => t.size],
+      ['haproxy_sticktable_used', 'gauge', 'Number of entries used in this stick table.', (t) => t.used],
+      ['gatehouse_sticktable_refused_total', 'counter', 'New entries refused because the table was full (nopurge).', (t) => t.refused],
+      ['gatehouse_sticktable_evicted_total', 'counter', 'Entries evicted to make room for new ones.', (t) => t.evicted],
+      ['gatehouse_sticktable_bad_keys_total', 'counter', 'Samples that could not be a key of the table type.', (t) => t.badKeys],
+      ['gatehouse_sticktable_lock_contended_total', 'counter', 'Table lock acquisitions that had to wait for another thread.', (t) => t.contended],
+      ['gatehouse_sticktable_learned_total', 'counter', 'Entry updates learned from peers.', (t) => t.learned],
+    ];
+    for (const [name, type, help, get] of fam) {
+      e.family(name, type, help);
+      for (const t of tables) e.sample(name, tl(t), get(t));
+    }
+  }
+
   emitLatency(e, 'frontend', 'frontend', s.frontends.map((f) => ({ labels: [['proxy', f.name]] as Labels, hist: f.hist })));
   emitLatency(e, 'backend', 'backend', s.backends.map((b) => ({ labels: [['proxy', b.name]] as Labels, hist: b.hist })));
   emitLatency(e, 'server', 'server', servers.map(({ b, sv: v }) => ({ labels: [['proxy', b.name], ['server', v.name]] as Labels, hist: v.hist })));

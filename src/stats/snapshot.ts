@@ -1,5 +1,7 @@
 // One consistent view of everything the stats outputs show (CSV, JSON, HTML, Prometheus),
 // built in the primary from the shared state, the summed counter slabs and merged histograms.
+import { tableNamed } from '../stick/registry';
+import type { StickTable } from '../stick/table';
 import type { Histogram } from 'hdr-histogram-js';
 import type { BackendConfig, Config, ServerConfig } from '../config/model';
 import * as C from '../shared/counters';
@@ -89,6 +91,23 @@ export interface Snapshot {
   proxies: ProxyView[];
   frontends: FrontendView[];
   backends: BackendView[];
+  /** stick tables (src/stick): size, entries and counters about the table itself */
+  tables?: StickTableView[];
+}
+
+export interface StickTableView {
+  name: string;
+  type: string;
+  size: number;
+  used: number;
+  /** new entries refused (table full with nopurge) */
+  refused: number;
+  evicted: number;
+  /** keys that could not be one of the table's type */
+  badKeys: number;
+  /** lock acquisitions that had to wait */
+  contended: number;
+  learned: number;
 }
 
 /** Merged latency histograms per row, indexed like the counter rows of each kind. */
@@ -453,6 +472,10 @@ export function buildSnapshot(src: SnapshotSources, nowMs = Date.now()): Snapsho
     proxies,
     frontends,
     backends,
+    tables: (config.stick?.tables ?? []).map((c) => tableNamed(c.name)).filter((t): t is StickTable => t !== undefined).map((t) => ({
+      name: t.name, type: t.cfg.type, size: t.size, used: t.count, refused: t.refusedFull, evicted: t.evicted,
+      badKeys: t.badKeys, contended: t.contended, learned: t.learned,
+    })),
   };
 }
 
