@@ -196,3 +196,68 @@ test('a reload (SIGHUP) keeps the entries of a table whose definition did not ch
   for (let i = 0; i < 50 && !fs.existsSync(sock); i++) await sleep(100);
   assert.match(await cli(sock, 'show table fe'), /key=127\.0\.0\.1 use=0 exp=\d+ gpc0=0 http_req_cnt=4 /);
 });
+
+test('stick on src pins a client to the server it first got; http_err_cnt and conn_cur counted at the end of each request, as HAProxy 2.6', async (t) => {
+  // a 404 for /missing, the name otherwise
+  const handler = (name: string) => (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+    req.resume();
+    res.statusCode = req.url === '/missing' ? 404 : 200;
+    res.end(name);
+  };
+  const web1 = await startBackend('web1', handler('web1'));
+  const web2 = await startBackend('web2', handler('web2'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-stick-'));
+  const [gp, hp] = await distinctPorts(2, [web1.port, web2.port]);
+  const text = (port: number, sock: string) => `global
+    nbthread 2
+    stats socket ${sock} level admin
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+frontend fe
+    bind 127.0.0.1:${port}
+    default_backend be
+backend be
+    balance roundrobin
+    stick-table type ip size 1k expire 60s store server_id,http_err_cnt,conn_cur
+    http-request track-sc0 src
+    stick on src
+    server s1 127.0.0.1:${web1.port}
+    server s2 127.0.0.1:${web2.port}
+`;
+  const gh = await startGatehouse(text(gp, path.join(dir, 'gh.sock')), [gp], { ext: '.cfg' });
+  const bin = haproxyBinary();
+  const ha = bin === null ? null : await startHaproxy(bin, text(hp, path.join(dir, 'ha.sock')), [hp]);
+  t.after(async () => {
+    await gh.stop();
+    await ha?.stop();
+    await web1.close();
+    await web2.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const run = async (port: number): Promise<string[]> => {
+    const out: string[] = [];
+    for (const p of ['/', '/', '/missing', '/', '/missing', '/']) {
+      const r = await request(port, { path: p });
+      out.push(`${r.status} ${r.body}`);
+    }
+    return out;
+  };
+  const got = await run(gp);
+  // roundrobin alone would alternate: stick on src keeps every request on the first server
+  assert.equal(new Set(got.map((l) => l.split(' ')[1])).size, 1, got.join(', '));
+  await waitForSocket(path.join(dir, 'gh.sock'));
+  const table = await cli(path.join(dir, 'gh.sock'), 'show table be');
+  assert.match(table, /key=127\.0\.0\.1 use=0 exp=\d+ server_id=\d conn_cur=0 http_err_cnt=2\n/);
+  if (ha !== null) {
+    const haGot = await run(hp);
+    assert.deepEqual(haGot.map((l) => l.split(' ')[0]), got.map((l) => l.split(' ')[0]), 'the same statuses');
+    assert.equal(new Set(haGot.map((l) => l.split(' ')[1])).size, 1, 'HAProxy sticks too');
+    await waitForSocket(path.join(dir, 'ha.sock'));
+    // HAProxy 2.6 also stores the server's name (server_key); gatehouse does not (docs/stick-tables.md)
+    const haTable = comparable(await cli(path.join(dir, 'ha.sock'), 'show table be')).replace(/ server_key=\S+/, '');
+    assert.equal(comparable(table).replace(/server_id=\d/, 'server_id=N'), haTable.replace(/server_id=\d/, 'server_id=N'));
+  }
+});

@@ -118,6 +118,8 @@ export class Exchange extends Session {
       this.deadline = Date.now() + this.be!.cfg.timeouts.queue;
       return;
     }
+    const stick = this.be!.stick;
+    if (stick !== null) stick.store(this.plan.view!, this.attempt.server - this.be!.firstServer);
     // An upgrade gets a connection of its own: after a 101 it never goes back to the pool.
     const conn = this.upgrader === null ? this.rt.servers[this.attempt.server].pool.takeIdle() : null;
     if (conn !== null) {

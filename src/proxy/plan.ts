@@ -78,7 +78,8 @@ export class RequestPlan {
     }
     this.decision = decision;
     this.responseRules = be !== null && routing.responseRules(fe.index, be.index);
-    if (this.responseRules && decision === null) {
+    // response rules read the request later; stick rules read it once the backend is known
+    if ((this.responseRules || (be !== null && be.stick !== null)) && decision === null) {
       fillRequestView((this.view ??= new RequestView()), req, peer, fe.port, fe.tls, true);
     }
     this.be = be;
@@ -117,6 +118,11 @@ export class RequestPlan {
       if (this.cookieTxn.server >= 0) this.persistServer = be.firstServer + this.cookieTxn.server;
     } else if (scratch.cookie !== null) {
       head += 'cookie: ' + scratch.cookie + CRLF;
+    }
+    if (be !== null && be.stick !== null && this.persistServer < 0) {
+      // `stick match`: the server stored for this request's key, while it is usable
+      const s = be.stick.match(this.view!, be.cfg.servers.length);
+      if (s >= 0 && rt.state.usable(be.firstServer + s)) this.persistServer = be.firstServer + s;
     }
     head += forwardedForLine(fe, be, this.clientIp, scratch.headers);
     if (fe.tls) head += 'x-forwarded-proto: https\r\n';

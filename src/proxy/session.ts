@@ -12,6 +12,7 @@ import { ServerAttempt } from './attempt';
 import type { ClientResponse } from './client';
 import { E408, writeErrorPage, type ErrorPage } from './error-pages';
 import { RequestPlan } from './plan';
+import { trackEnd } from '../stick/track';
 import { performance } from 'node:perf_hooks';
 
 export abstract class Session implements RequestRecord, AdmissionWaiter, QueueWaiter, TimedRequest {
@@ -256,6 +257,9 @@ export abstract class Session implements RequestRecord, AdmissionWaiter, QueueWa
     const server = this.attempt.server;
     const srvRow = server >= 0 ? rt.servers[server].row : -1;
     countRequestEnd(rt.slab, this.fe.row, beRow, srvRow, this.bytesIn - this.liveIn, this.bytesOut - this.liveOut, this.ta, this.tr, this.tc);
+    // stick counters that need the answer: conn_cur, http_err_*, bytes_in/out
+    const view = this.plan.view;
+    if (view !== null) trackEnd(view.trackers, this.status, this.bytesIn, this.bytesOut);
     rt.active.delete(this);
     if (this.admitted) {
       this.admitted = false;

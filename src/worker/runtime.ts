@@ -11,6 +11,7 @@ import { BackendCookies } from '../proxy/persistence';
 import type { RequestLimits } from '../proxy/request-validate';
 import { Decision, ResponseView, RoutingTable } from '../rules';
 import { ipInNet } from '../acl/ip';
+import { compileStickPersistence, type StickPersistence } from '../stick/persist';
 
 export interface BackendRuntime {
   index: number;
@@ -29,6 +30,8 @@ export interface BackendRuntime {
   hasMaxconn: boolean;
   /** requests of this worker waiting for a server slot, oldest first */
   queue: QueueWaiter[];
+  /** `stick on|match|store-request` rules, or null */
+  stick: StickPersistence | null;
 }
 
 /** A request waiting in a backend's queue for a server slot (maxconn). */
@@ -226,6 +229,7 @@ export class WorkerRuntime {
     this.index = new ServerIndex(config);
     this.rows = counterRows(config);
     const balancers = createBalancers(config, state, this.index);
+    const stick = compileStickPersistence(config);
     // Keep as many idle server connections as this worker's share of maxconn could need at
     // once, so a burst of concurrent clients does not churn connections (5,000 clients in
     // native-bench scenario f opened thousands per run with a cap of 1024).
@@ -259,6 +263,7 @@ export class WorkerRuntime {
         cookies: b.cookie === null ? null : new BackendCookies(b.cookie, state, first, b.servers, b.persist),
         hasMaxconn: b.servers.some((s) => s.maxconn > 0),
         queue: [],
+        stick: stick[bi],
       };
     });
     this.frontends = config.frontends.map((f, fi) => ({
