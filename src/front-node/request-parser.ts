@@ -171,8 +171,8 @@ export class RequestHeadParser {
             ? this.fail(414, 'request line too long', pos)
             : this.fail(431, 'request head too large', pos);
         }
-        if (this.phase === PH_START && !this.requestLinePrefixOk(buf, pos, end)) {
-          return this.fail(400, 'invalid request line', pos);
+        if (this.phase === PH_START ? !this.requestLinePrefixOk(buf, pos, end) : !headerPrefixOk(buf, pos, end)) {
+          return this.fail(400, this.phase === PH_START ? 'invalid request line' : 'invalid header', pos);
         }
         break;
       }
@@ -429,6 +429,23 @@ export class RequestHeadParser {
       else if (len === 7 && sameIgnoreCase(v.slice(s, e), 'upgrade')) this.connUpgrade = true;
     }
   }
+}
+
+/** An incomplete field line: false when its bytes so far cannot start a valid one (HAProxy
+ * refuses byte by byte, so a CR followed by anything but LF gets its 400 at once). */
+function headerPrefixOk(buf: Buffer, s: number, e: number): boolean {
+  let i = s;
+  // a CR may only be the last byte so far (its LF still to come)
+  const last = buf[e - 1] === CR ? e - 1 : e;
+  if (buf[i] === SP || buf[i] === HT) {
+    for (; i < last; i++) if (!VCHAR[buf[i]]) return false;
+    return true;
+  }
+  while (i < last && TCHAR[buf[i]]) i++;
+  if (i === last) return last === e || i > s || last === s;
+  if (i === s || buf[i] !== 58) return false;
+  for (i++; i < last; i++) if (!VCHAR[buf[i]]) return false;
+  return true;
 }
 
 /** 1*DIGIT; -1 when malformed, -2 when beyond 2^53-1. */

@@ -14,6 +14,8 @@ export interface EchoServer {
   answered: number;
   /** requests whose client went away or failed before the answer */
   aborted: number;
+  /** per client port: dispatched and answered counts */
+  byClientPort: Map<number, { dispatched: number; answered: number }>;
   last: H1Request | null;
   lastBody: Buffer;
   close(): Promise<void>;
@@ -23,12 +25,16 @@ export async function startEchoServer(
   options: Partial<FrontOptions> = {},
   answer?: (req: H1Request, res: H1Response, body: Buffer, echo: EchoServer) => void,
 ): Promise<EchoServer> {
-  const echo = { dispatched: 0, answered: 0, aborted: 0, last: null, lastBody: Buffer.alloc(0) } as unknown as EchoServer;
+  const echo = { dispatched: 0, answered: 0, aborted: 0, byClientPort: new Map(), last: null, lastBody: Buffer.alloc(0) } as unknown as EchoServer;
   const server = createFrontServer(
     {
       onRequest(req, res) {
         echo.dispatched++;
         echo.last = req;
+        let per = echo.byClientPort.get(req.remotePort);
+        if (per === undefined) echo.byClientPort.set(req.remotePort, (per = { dispatched: 0, answered: 0 }));
+        per.dispatched++;
+        const counts = per;
         res.onAborted(() => echo.aborted++);
         const parts: Buffer[] = [];
         req.onBody((chunk, last) => {
@@ -38,6 +44,7 @@ export async function startEchoServer(
           echo.lastBody = body;
           if (answer) return answer(req, res, body, echo);
           echo.answered++;
+          counts.answered++;
           const text = Buffer.from(`${req.method} ${req.target} ${body.length}\n`);
           res.writeHead(200, 'OK', ['content-type', 'text/plain'], text.length, false);
           res.write(text);
