@@ -57,6 +57,15 @@ export async function startEchoServer(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   echo.server = server;
   echo.port = (server.address() as net.AddressInfo).port;
-  echo.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  const open = new Set<net.Socket>();
+  server.on('connection', (s: net.Socket) => {
+    open.add(s);
+    s.on('close', () => open.delete(s));
+  });
+  echo.close = () =>
+    new Promise<void>((resolve) => {
+      for (const s of open) s.destroy();
+      server.close(() => resolve());
+    });
   return echo;
 }
