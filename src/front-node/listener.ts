@@ -78,7 +78,10 @@ export function bindSharedSocket(host: string, port: number, v6only = false): Sh
   const { TCP, constants } = tcpWrap();
   const h = new TCP(constants.SERVER);
   const v6 = host.includes(':');
-  const err = v6 ? h.bind6(host, port, v6only ? constants.UV_TCP_IPV6ONLY : 0) : h.bind(host, port);
+  // libuv defers EADDRINUSE from bind() to listen(); getsockname() reports it now
+  const out: { port?: number } = {};
+  let err = v6 ? h.bind6(host, port, v6only ? constants.UV_TCP_IPV6ONLY : 0) : h.bind(host, port);
+  if (err === 0) err = h.getsockname(out);
   if (err !== 0) {
     h.close();
     const name = errnoName(err);
@@ -86,8 +89,6 @@ export function bindSharedSocket(host: string, port: number, v6only = false): Sh
     e.code = name;
     throw e;
   }
-  const out: { port?: number } = {};
-  h.getsockname(out);
   let open = true;
   return {
     fd: h.fd,
