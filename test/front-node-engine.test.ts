@@ -390,6 +390,48 @@ request = function() return req end
     }
   });
 
+  test('a client that half-closes after its request still gets the answer, held body bytes included', async () => {
+    const srv = await startEchoServer({}, (req, res, body) => {
+      const b = Buffer.from(`${req.target} ${body.length}`);
+      res.writeHead(200, 'OK', [], b.length, false);
+      res.write(b);
+      res.end();
+    });
+    const { createFrontServer } = await import('../src/front-node/server');
+    // this handler starts reading the body only after a while: the FIN is already in
+    const late = createFrontServer({
+      onRequest(req, res) {
+        setTimeout(() => {
+          let n = 0;
+          req.onBody((c, last) => {
+            n += c.length;
+            if (!last) return;
+            const b = Buffer.from(String(n));
+            res.writeHead(200, 'OK', [], b.length, false);
+            res.write(b);
+            res.end();
+          });
+        }, 100);
+      },
+    });
+    await new Promise<void>((r) => late.listen(0, '127.0.0.1', r));
+    try {
+      const two = await raw(srv.port, ['GET /1 HTTP/1.1\r\nHost: a\r\n\r\nPOST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc'], { end: true, waitMs: 500 });
+      assert.deepEqual(statuses(two.out), [200, 200]);
+      assert.match(two.out, /\/2 3$/);
+      assert.ok(two.closed);
+      const port = (late.address() as net.AddressInfo).port;
+      const held = await raw(port, ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello'], { end: true, waitMs: 500 });
+      assert.deepEqual(statuses(held.out), [200]);
+      assert.match(held.out, /\r\n\r\n5$/);
+      const cut = await raw(port, ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\nhello'], { end: true, waitMs: 500 });
+      assert.deepEqual(statuses(cut.out), [400]);
+    } finally {
+      await new Promise((r) => late.close(r));
+      await srv.close();
+    }
+  });
+
   test('obs-fold is unfolded into spaces (HAProxy 2.6), bare LF lines are accepted', async () => {
     const r = await raw(echo.port, ['GET /f HTTP/1.1\r\nHost: a\r\nX-Fold: one\r\n  two\r\n\r\n'], { waitMs: 300 });
     assert.deepEqual(statuses(r.out), [200]);

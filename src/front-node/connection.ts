@@ -231,8 +231,8 @@ export class H1Connection implements ChunkSink {
       this.process(p, 0);
     }
     if (this.state >= ST_CLOSING) return;
-    if (this.clientEnded && this.state === ST_HEAD) {
-      // pipelined requests sent before a FIN have been answered: what is left is truncated
+    if (this.clientEnded && (this.state === ST_HEAD || (this.state === ST_BODY && this.pending === null))) {
+      // what the client sent before its FIN has been used: what is left is truncated
       this.onEnd();
       return;
     }
@@ -598,7 +598,8 @@ export class H1Connection implements ChunkSink {
         }
         return;
       case ST_BODY:
-        this.bodyFailed(400);
+        // body bytes still held (the handler has not read them yet) may complete it
+        if (this.pending === null) this.bodyFailed(400);
         return;
       case ST_CLOSING:
         this.state = ST_CLOSED;
