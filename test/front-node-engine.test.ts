@@ -432,6 +432,43 @@ request = function() return req end
     }
   });
 
+  test('timeout client counts only the client: a handler that reads the body late (queued) is not cut', async () => {
+    const { createFrontServer } = await import('../src/front-node/server');
+    const slow = createFrontServer(
+      {
+        onRequest(req, res) {
+          setTimeout(() => {
+            req.onBody((_c, last) => {
+              if (!last) return;
+              res.writeHead(200, 'OK', [], 2, false);
+              res.write(Buffer.from('ok'));
+              res.end();
+            });
+          }, 700);
+        },
+      },
+      { timeoutClient: 400 },
+    );
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    try {
+      const port = (slow.address() as net.AddressInfo).port;
+      // the body came at once; the handler reads it after 700 ms, beyond timeout client
+      const r = await raw(port, ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nok'], { waitMs: 1000 });
+      assert.deepEqual(statuses(r.out), [200]);
+      // Expect: 100-continue: the 100 goes out when the handler reads, and only then does the
+      // client's time count (this client never sends its body: 408 after timeout client)
+      const e = await raw(port, ['POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n'], { waitMs: 2000 });
+      assert.deepEqual(statuses(e.out), [100, 408]);
+      assert.ok(e.ms >= 1100, `408 after ${e.ms} ms`);
+      // once the body is wanted, a client that stalls gets 408 after timeout client
+      const stalled = await raw(port, ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nx'], { waitMs: 2000 });
+      assert.deepEqual(statuses(stalled.out), [408]);
+      assert.ok(stalled.ms >= 1000 && stalled.ms < 1900, `408 after ${stalled.ms} ms`);
+    } finally {
+      await new Promise((r) => slow.close(r));
+    }
+  });
+
   test('obs-fold is unfolded into spaces (HAProxy 2.6), bare LF lines are accepted', async () => {
     const r = await raw(echo.port, ['GET /f HTTP/1.1\r\nHost: a\r\nX-Fold: one\r\n  two\r\n\r\n'], { waitMs: 300 });
     assert.deepEqual(statuses(r.out), [200]);

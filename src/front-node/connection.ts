@@ -215,6 +215,8 @@ export class H1Connection implements ChunkSink {
     if (!this.readPaused) {
       this.readPaused = true;
       this.socket.pause();
+      // the client is not the one waiting: no `timeout client` while we do not read
+      if (this.state === ST_BODY && !this.socket.writableNeedDrain) this.socket.setTimeout(0);
     }
   }
 
@@ -241,6 +243,7 @@ export class H1Connection implements ChunkSink {
     if (this.readPaused && !blocked && !full) {
       this.readPaused = false;
       this.socket.resume();
+      if (this.state === ST_BODY) this.socket.setTimeout(this.opts.timeoutClient);
     }
   }
 
@@ -265,7 +268,7 @@ export class H1Connection implements ChunkSink {
     }
     this.state = ST_WAIT;
     // waiting for the server: the client is not expected to do anything
-    if (!this.resStarted) this.socket.setTimeout(0);
+    if (!this.socket.writableNeedDrain) this.socket.setTimeout(0);
   }
 
   // ------------------------------------------------------------------ dispatch
@@ -301,7 +304,8 @@ export class H1Connection implements ChunkSink {
       this.reqComplete = this.bodyRemaining === 0;
     }
     this.state = this.reqComplete ? ST_WAIT : ST_BODY;
-    this.socket.setTimeout(this.reqComplete ? 0 : this.opts.timeoutClient);
+    // `timeout client` for the body starts when the handler reads it (it may wait in a queue first)
+    this.socket.setTimeout(0);
     p.reset();
     try {
       this.handler.onRequest(req, res);
@@ -338,6 +342,7 @@ export class H1Connection implements ChunkSink {
 
   private startBody(): void {
     if (this.state !== ST_BODY) return;
+    this.socket.setTimeout(this.opts.timeoutClient);
     if (this.req !== null && this.req.expectContinue && !this.continueSent && !this.resStarted) {
       this.continueSent = true;
       this.socket.write(CONTINUE, 'latin1');
@@ -385,7 +390,6 @@ export class H1Connection implements ChunkSink {
     else if (v10) s += 'connection: keep-alive\r\n';
     this.closeAfter = close;
     this.headText = s + '\r\n';
-    this.socket.setTimeout(this.opts.timeoutClient);
   }
 
   /** @internal */ write(res: NodeResponse, chunk: Buffer): boolean {
@@ -411,7 +415,10 @@ export class H1Connection implements ChunkSink {
       sock.write(chunk);
     }
     sock.uncork();
-    return !sock.writableNeedDrain;
+    if (!sock.writableNeedDrain) return true;
+    // the client is not taking the answer: `timeout client` runs until it drains
+    sock.setTimeout(this.opts.timeoutClient);
+    return false;
   }
 
   private flushHead(): boolean {
@@ -427,6 +434,7 @@ export class H1Connection implements ChunkSink {
   }
 
   private onDrain(): void {
+    if (this.state !== ST_BODY) this.socket.setTimeout(0);
     const cb = this.writableCb;
     if (cb !== null && this.res !== null && !this.resDone) cb();
   }
@@ -569,13 +577,13 @@ export class H1Connection implements ChunkSink {
     }
   }
 
-  /** `timeout client`: no progress while the client sends a body or reads the answer. */
+  /** `timeout client`: no progress while the client sends a body or while it does not take the answer. */
   private onClientTimeout(): void {
-    if (this.state === ST_BODY) {
+    if (this.state === ST_BODY && !this.resStarted) {
       this.bodyFailed(408);
       return;
     }
-    if (this.resStarted && !this.resDone) {
+    if (this.state === ST_BODY || (this.resStarted && !this.resDone) || this.socket.writableNeedDrain) {
       const res = this.res;
       if (res !== null) res.markAborted(true);
       this.state = ST_CLOSED;
