@@ -1,0 +1,753 @@
+// One client connection of the node:net front engine: PROXY header (accept-proxy), request
+// heads, bodies, answers in order, keep-alive, timeouts. The contract is in api.ts.
+//
+// States: PROXY (waiting for the PROXY header) -> HEAD (idle or a partial head) -> BODY (request
+// dispatched, body arriving) -> WAIT (request complete, answer not finished; pipelined bytes are
+// held, and reading stops once they exceed a head's size) -> HEAD again, or CLOSING (an answer
+// with Connection: close went out: the rest is read and dropped for lingerMs, then closed).
+// Bytes that could not be used yet wait in `pending` (a view of the read, or a concatenation
+// when a head spans reads). Timers: one per connection for http-request / http-keep-alive /
+// linger; socket.setTimeout for `timeout client` (Node refreshes it on every read and write).
+
+import type { Socket } from 'node:net';
+import type { FrontOptions, H1Handler, H1Request, H1Response } from './api';
+import { errorAnswer } from './error-answers';
+import {
+  CHUNKS_DONE,
+  CHUNKS_ERROR,
+  ChunkedDecoder,
+  type ChunkSink,
+  HEAD_DONE,
+  HEAD_ERROR,
+  HEAD_INCOMPLETE,
+  RequestHeadParser,
+} from './request-parser';
+import { decodeProxyHeader, PP_DONE, PP_ERROR } from '../net/proxy-protocol';
+
+const ST_PROXY = 0;
+const ST_HEAD = 1;
+const ST_BODY = 2;
+const ST_WAIT = 3;
+const ST_CLOSING = 4;
+const ST_DETACHED = 5;
+const ST_CLOSED = 6;
+
+const MODE_NONE = 0; // no body (HEAD, 204, 304)
+const MODE_LENGTH = 1;
+const MODE_CHUNKED = 2;
+const MODE_CLOSE = 3; // close-delimited (HTTP/1.0 client, unknown length)
+
+const EMPTY = Buffer.alloc(0);
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+
+type BodyCallback = (chunk: Buffer, last: boolean) => void;
+
+/** "::ffff:a.b.c.d" (dual-stack bind) as a.b.c.d, as HAProxy logs it */
+function plainAddress(a: string | undefined): string {
+  if (a === undefined) return '';
+  return a.startsWith('::ffff:') && a.indexOf('.') > 0 ? a.slice(7) : a;
+}
+
+export class H1Connection implements ChunkSink {
+  private state: number;
+  private pending: Buffer | null = null;
+  private readonly parser: RequestHeadParser;
+  private decoder: ChunkedDecoder | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  /** the head timer counts keep-alive idleness (expiry closes silently) rather than http-request */
+  private idle = false;
+  private inProcess = false;
+  private readPaused = false;
+  private clientEnded = false;
+  remoteAddress: string;
+  remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** requests dispatched on this connection */
+  requests = 0;
+
+  // ---- the current exchange ----
+  private req: NodeRequest | null = null;
+  private res: NodeResponse | null = null;
+  private bodyRemaining = 0;
+  private reqComplete = false;
+  private bodyCb: BodyCallback | null = null;
+  private bodyPaused = false;
+  private continueSent = false;
+  private keepAlive = true;
+  private headMethod = false;
+  // answer
+  private resStarted = false;
+  private resDone = false;
+  private mode = MODE_NONE;
+  private bodyLength = -1;
+  private sent = 0;
+  private headText: string | null = null;
+  private closeAfter = false;
+  private writableCb: (() => void) | null = null;
+
+  private readonly onTimerBound = (): void => this.onTimer();
+  private readonly resumeBound = (): void => this.resumeProcessing();
+
+  constructor(
+    readonly socket: Socket,
+    private readonly handler: H1Handler,
+    private readonly opts: FrontOptions,
+  ) {
+    this.parser = new RequestHeadParser(opts);
+    this.remoteAddress = plainAddress(socket.remoteAddress);
+    this.remotePort = socket.remotePort ?? 0;
+    this.localAddress = plainAddress(socket.localAddress);
+    this.localPort = socket.localPort ?? 0;
+    this.state = opts.acceptProxy ? ST_PROXY : ST_HEAD;
+    socket.setNoDelay(true);
+    socket.on('data', (d: Buffer) => this.onData(d));
+    socket.on('end', () => this.onEnd());
+    socket.on('close', () => this.onClose());
+    socket.on('error', () => {}); // 'close' follows
+    socket.on('timeout', () => this.onClientTimeout());
+    socket.on('drain', () => this.onDrain());
+    // HAProxy counts http-request from the accept: an empty connection gets 408 too
+    this.arm(opts.timeoutHttpRequest, false);
+  }
+
+  // ------------------------------------------------------------------ reading
+
+  private onData(d: Buffer): void {
+    if (this.state >= ST_CLOSING) return; // lingering: dropped
+    if (this.pending !== null) {
+      d = Buffer.concat([this.pending, d]);
+      this.pending = null;
+    }
+    this.process(d, 0);
+  }
+
+  private process(buf: Buffer, pos: number): void {
+    this.inProcess = true;
+    try {
+      this.loop(buf, pos);
+    } finally {
+      this.inProcess = false;
+    }
+  }
+
+  private loop(buf: Buffer, pos: number): void {
+    const end = buf.length;
+    for (;;) {
+      switch (this.state) {
+        case ST_PROXY: {
+          const r = decodeProxyHeader(pos === 0 ? buf : buf.subarray(pos));
+          if (r.status === PP_ERROR) {
+            this.socket.destroy(); // HAProxy closes on a bad PROXY header
+            return;
+          }
+          if (r.status !== PP_DONE) return this.keep(buf, pos);
+          const h = r.header;
+          if (h !== null && !h.local && h.srcAddress !== '') {
+            this.remoteAddress = h.srcAddress;
+            this.remotePort = h.srcPort;
+          }
+          pos += r.length;
+          this.state = ST_HEAD;
+          continue;
+        }
+        case ST_HEAD: {
+          if (pos >= end) return;
+          const p = this.parser;
+          const wasStarted = p.started;
+          const next = p.execute(buf, pos);
+          if (!wasStarted && this.idle && (p.started || next < end)) {
+            // the next request's first bytes: http-request runs from here
+            this.arm(this.opts.timeoutHttpRequest, false);
+          }
+          if (p.status === HEAD_INCOMPLETE) return this.keep(buf, next);
+          if (p.status === HEAD_ERROR) return this.refuse(p.errorStatus);
+          pos = next;
+          this.dispatch();
+          continue;
+        }
+        case ST_BODY: {
+          if (this.bodyCb === null || this.bodyPaused) {
+            this.keep(buf, pos);
+            this.pauseReading();
+            return;
+          }
+          if (pos >= end) return;
+          if (this.decoder !== null) {
+            const dec = this.decoder;
+            pos = dec.execute(buf, pos, end, this);
+            if (dec.status === CHUNKS_ERROR) return this.bodyFailed(400);
+            if (dec.status === CHUNKS_DONE) {
+              if (this.req !== null) this.req.trailers = dec.trailers;
+              this.bodyDone();
+            }
+            continue;
+          }
+          const n = Math.min(this.bodyRemaining, end - pos);
+          this.bodyRemaining -= n;
+          const last = this.bodyRemaining === 0;
+          const chunk = pos === 0 && n === end ? buf : buf.subarray(pos, pos + n);
+          pos += n;
+          if (last) this.reqComplete = true;
+          this.deliver(chunk, last);
+          if (last) this.bodyDone();
+          continue;
+        }
+        case ST_WAIT:
+          // pipelined bytes wait for the answer; past a head's worth, stop reading
+          this.keep(buf, pos);
+          if (this.pending !== null && this.pending.length > this.opts.maxHeadSize) this.pauseReading();
+          return;
+        default:
+          return;
+      }
+    }
+  }
+
+  /** Holds buf[pos..] for later. */
+  private keep(buf: Buffer, pos: number): void {
+    if (pos >= buf.length) return;
+    const rest = pos === 0 ? buf : buf.subarray(pos);
+    this.pending = this.pending === null ? rest : Buffer.concat([this.pending, rest]);
+  }
+
+  private pauseReading(): void {
+    if (!this.readPaused) {
+      this.readPaused = true;
+      this.socket.pause();
+      // the client is not the one waiting: no `timeout client` while we do not read
+      if (this.state === ST_BODY && !this.socket.writableNeedDrain) this.socket.setTimeout(0);
+    }
+  }
+
+  /** Runs held bytes (next tick when called from inside the loop) and reads again. */
+  private resumeProcessing(): void {
+    if (this.state >= ST_CLOSING) return;
+    if (this.inProcess) {
+      process.nextTick(this.resumeBound);
+      return;
+    }
+    const p = this.pending;
+    if (p !== null) {
+      this.pending = null;
+      this.process(p, 0);
+    }
+    if (this.state >= ST_CLOSING) return;
+    if (this.clientEnded && (this.state === ST_HEAD || (this.state === ST_BODY && this.pending === null))) {
+      // what the client sent before its FIN has been used: what is left is truncated
+      this.onEnd();
+      return;
+    }
+    const blocked = this.state === ST_BODY && (this.bodyCb === null || this.bodyPaused);
+    const full = this.state === ST_WAIT && this.pending !== null && this.pending.length > this.opts.maxHeadSize;
+    if (this.readPaused && !blocked && !full) {
+      this.readPaused = false;
+      this.socket.resume();
+      if (this.state === ST_BODY) this.socket.setTimeout(this.opts.timeoutClient);
+    }
+  }
+
+  chunkData(buf: Buffer, start: number, end: number): void {
+    if (end > start) this.deliver(buf.subarray(start, end), false);
+  }
+
+  private deliver(chunk: Buffer, last: boolean): void {
+    const cb = this.bodyCb;
+    if (cb !== null) cb(chunk, last);
+  }
+
+  private bodyDone(): void {
+    this.reqComplete = true;
+    if (this.decoder !== null) {
+      this.deliver(EMPTY, true);
+      this.decoder = null;
+    }
+    if (this.resDone) {
+      this.next();
+      return;
+    }
+    this.state = ST_WAIT;
+    // waiting for the server: the client is not expected to do anything
+    if (!this.socket.writableNeedDrain) this.socket.setTimeout(0);
+  }
+
+  // ------------------------------------------------------------------ dispatch
+
+  private dispatch(): void {
+    const p = this.parser;
+    this.clearTimer();
+    this.requests++;
+    const req = new NodeRequest(this, p, this.remoteAddress, this.remotePort, this.localAddress, this.localPort);
+    const res = new NodeResponse(this);
+    this.req = req;
+    this.res = res;
+    this.keepAlive = p.keepAlive;
+    this.headMethod = p.method === 'HEAD';
+    this.bodyCb = null;
+    this.bodyPaused = false;
+    this.continueSent = false;
+    this.resStarted = false;
+    this.resDone = false;
+    this.mode = MODE_NONE;
+    this.bodyLength = -1;
+    this.sent = 0;
+    this.headText = null;
+    this.closeAfter = false;
+    this.writableCb = null;
+    if (p.chunked) {
+      this.decoder = new ChunkedDecoder(this.opts);
+      this.reqComplete = false;
+      this.bodyRemaining = 0;
+    } else {
+      this.decoder = null;
+      this.bodyRemaining = p.contentLength > 0 ? p.contentLength : 0;
+      this.reqComplete = this.bodyRemaining === 0;
+    }
+    this.state = this.reqComplete ? ST_WAIT : ST_BODY;
+    // `timeout client` for the body starts when the handler reads it (it may wait in a queue first)
+    this.socket.setTimeout(0);
+    p.reset();
+    try {
+      this.handler.onRequest(req, res);
+    } catch {
+      // a handler bug must not leave the client waiting
+      if (this.req === req && !this.resDone) {
+        if (!this.resStarted) this.sendAndClose(errorAnswer(500));
+        else this.socket.destroy();
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ request body API
+
+  /** @internal */ registerBody(req: NodeRequest, cb: BodyCallback): void {
+    if (req !== this.req || this.bodyCb !== null) return;
+    this.bodyCb = cb;
+    if (this.reqComplete && this.decoder === null && this.bodyRemaining === 0 && this.state !== ST_BODY) {
+      cb(EMPTY, true);
+      return;
+    }
+    if (!this.bodyPaused) this.startBody();
+  }
+
+  /** @internal */ pauseBody(req: NodeRequest): void {
+    if (req === this.req) this.bodyPaused = true;
+  }
+
+  /** @internal */ resumeBody(req: NodeRequest): void {
+    if (req !== this.req || !this.bodyPaused) return;
+    this.bodyPaused = false;
+    if (this.bodyCb !== null) this.startBody();
+  }
+
+  private startBody(): void {
+    if (this.state !== ST_BODY) return;
+    this.socket.setTimeout(this.opts.timeoutClient);
+    if (this.req !== null && this.req.expectContinue && !this.continueSent && !this.resStarted) {
+      this.continueSent = true;
+      this.socket.write(CONTINUE, 'latin1');
+    }
+    this.resumeProcessing();
+  }
+
+  // ------------------------------------------------------------------ answer API
+
+  /** @internal */ isCurrent(res: NodeResponse): boolean {
+    return res === this.res && !this.resDone && this.state < ST_CLOSING;
+  }
+
+  /** @internal */ writeInterim(res: NodeResponse, status: number, reason: string, headers: string[]): void {
+    if (!this.isCurrent(res) || this.resStarted || this.req === null || this.req.versionMinor === 0) return;
+    if (status === 100) {
+      if (this.continueSent) return;
+      this.continueSent = true;
+    }
+    this.socket.write(statusLine(status, reason) + headerLines(headers) + '\r\n', 'latin1');
+  }
+
+  /** @internal */ writeHead(res: NodeResponse, status: number, reason: string, headers: string[], bodyLength: number, close: boolean): void {
+    if (!this.isCurrent(res) || this.resStarted || this.req === null) return;
+    this.resStarted = true;
+    const v10 = this.req.versionMinor === 0;
+    close = close || !this.keepAlive || (this.clientEnded && this.pending === null);
+    let s = statusLine(status, reason) + headerLines(headers);
+    if (this.headMethod || status === 204 || status === 304 || (status >= 100 && status < 200)) {
+      this.mode = MODE_NONE;
+      if (bodyLength >= 0 && this.headMethod && !hasField(headers, 'content-length')) s += 'content-length: ' + bodyLength + '\r\n';
+    } else if (bodyLength >= 0) {
+      this.mode = MODE_LENGTH;
+      this.bodyLength = bodyLength;
+      if (!hasField(headers, 'content-length')) s += 'content-length: ' + bodyLength + '\r\n';
+    } else if (!v10) {
+      this.mode = MODE_CHUNKED;
+      s += 'transfer-encoding: chunked\r\n';
+    } else {
+      this.mode = MODE_CLOSE;
+      close = true;
+    }
+    if (status === 101) close = false;
+    if (close) s += 'connection: close\r\n';
+    else if (v10) s += 'connection: keep-alive\r\n';
+    this.closeAfter = close;
+    this.headText = s + '\r\n';
+  }
+
+  /** @internal */ write(res: NodeResponse, chunk: Buffer): boolean {
+    if (!this.isCurrent(res) || !this.resStarted) return false;
+    const sock = this.socket;
+    if (this.mode === MODE_NONE || chunk.length === 0) return this.flushHead();
+    if (this.mode === MODE_LENGTH) {
+      const room = this.bodyLength - this.sent;
+      if (room <= 0) return this.flushHead();
+      if (chunk.length > room) chunk = chunk.subarray(0, room);
+    }
+    this.sent += chunk.length;
+    sock.cork();
+    if (this.headText !== null) {
+      sock.write(this.headText, 'latin1');
+      this.headText = null;
+    }
+    if (this.mode === MODE_CHUNKED) {
+      sock.write(chunk.length.toString(16) + '\r\n', 'latin1');
+      sock.write(chunk);
+      sock.write('\r\n', 'latin1');
+    } else {
+      sock.write(chunk);
+    }
+    sock.uncork();
+    if (!sock.writableNeedDrain) return true;
+    // the client is not taking the answer: `timeout client` runs until it drains
+    sock.setTimeout(this.opts.timeoutClient);
+    return false;
+  }
+
+  private flushHead(): boolean {
+    if (this.headText !== null) {
+      this.socket.write(this.headText, 'latin1');
+      this.headText = null;
+    }
+    return !this.socket.writableNeedDrain;
+  }
+
+  /** @internal */ onWritable(res: NodeResponse, cb: () => void): void {
+    if (res === this.res) this.writableCb = cb;
+  }
+
+  private onDrain(): void {
+    if (this.state !== ST_BODY) this.socket.setTimeout(0);
+    const cb = this.writableCb;
+    if (cb !== null && this.res !== null && !this.resDone) cb();
+  }
+
+  /** @internal */ end(res: NodeResponse, trailers: string[] | undefined): void {
+    if (!this.isCurrent(res)) return;
+    if (!this.resStarted) this.writeHead(res, 200, 'OK', [], 0, false);
+    let tail = this.headText ?? '';
+    this.headText = null;
+    if (this.mode === MODE_CHUNKED) tail += '0\r\n' + (trailers !== undefined ? headerLines(trailers) : '') + '\r\n';
+    if (tail.length > 0) this.socket.write(tail, 'latin1');
+    if (this.mode === MODE_LENGTH && this.sent < this.bodyLength) {
+      // a short answer cannot be framed: the client must see the cut
+      this.abort(res);
+      return;
+    }
+    this.resDone = true;
+    this.writableCb = null;
+    if (this.closeAfter || !this.reqComplete || (this.clientEnded && this.pending === null)) {
+      this.closeGracefully();
+      return;
+    }
+    if (this.state === ST_WAIT) this.next();
+  }
+
+  /** @internal */ abort(res: NodeResponse): void {
+    if (res !== this.res || this.state >= ST_CLOSING) return;
+    res.markAborted(false);
+    this.resDone = true;
+    this.state = ST_CLOSED;
+    this.clearTimer();
+    this.socket.resetAndDestroy();
+  }
+
+  /** @internal */ detach(res: NodeResponse): { socket: Socket; head: Buffer } {
+    const sock = this.socket;
+    this.flushHead();
+    const head = this.pending ?? EMPTY;
+    this.pending = null;
+    this.state = ST_DETACHED;
+    this.resDone = true;
+    this.clearTimer();
+    sock.setTimeout(0);
+    sock.removeAllListeners('data');
+    sock.removeAllListeners('end');
+    sock.removeAllListeners('close');
+    sock.removeAllListeners('timeout');
+    sock.removeAllListeners('drain');
+    sock.removeAllListeners('error');
+    if (this.readPaused) {
+      this.readPaused = false;
+      sock.resume();
+    }
+    void res;
+    return { socket: sock, head };
+  }
+
+  // ------------------------------------------------------------------ transitions
+
+  /** The exchange is over on a kept-alive connection: the next request may come. */
+  private next(): void {
+    this.req = null;
+    this.res = null;
+    this.bodyCb = null;
+    this.state = ST_HEAD;
+    this.socket.setTimeout(0);
+    this.arm(this.opts.timeoutHttpKeepAlive, true);
+    this.resumeProcessing();
+  }
+
+  /** A bad head: HAProxy's answer, then close. */
+  private refuse(status: number): void {
+    this.sendAndClose(errorAnswer(status));
+  }
+
+  /** The body cannot complete after dispatch (bad chunk, stall, FIN): answer or cut. */
+  private bodyFailed(status: number): void {
+    const res = this.res;
+    if (res !== null) res.markAborted(true);
+    if (!this.resStarted) this.sendAndClose(errorAnswer(status));
+    else {
+      this.state = ST_CLOSED;
+      this.socket.destroy();
+    }
+  }
+
+  private sendAndClose(answer: Buffer): void {
+    this.socket.write(answer);
+    this.closeGracefully();
+  }
+
+  /** FIN after the answer; what the client still sends is read and dropped for a while. */
+  private closeGracefully(): void {
+    if (this.state >= ST_CLOSING) return;
+    this.state = ST_CLOSING;
+    this.pending = null;
+    this.socket.setTimeout(0);
+    this.socket.end();
+    if (this.readPaused) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
+    this.arm(this.opts.lingerMs, false);
+  }
+
+  private arm(ms: number, idle: boolean): void {
+    this.idle = idle;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = setTimeout(this.onTimerBound, ms);
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+
+  private onTimer(): void {
+    this.timer = null;
+    switch (this.state) {
+      case ST_PROXY:
+        this.socket.destroy();
+        return;
+      case ST_HEAD:
+        // idle keep-alive: silent close (HAProxy); a head (or nothing at all) after accept: 408
+        if (this.idle && !this.parser.started && this.pending === null) {
+          this.state = ST_CLOSED;
+          this.socket.destroy();
+        } else {
+          this.sendAndClose(errorAnswer(408));
+        }
+        return;
+      case ST_CLOSING:
+        this.state = ST_CLOSED;
+        this.socket.destroy();
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** `timeout client`: no progress while the client sends a body or while it does not take the answer. */
+  private onClientTimeout(): void {
+    if (this.state === ST_BODY && !this.resStarted) {
+      this.bodyFailed(408);
+      return;
+    }
+    if (this.state === ST_BODY || (this.resStarted && !this.resDone) || this.socket.writableNeedDrain) {
+      const res = this.res;
+      if (res !== null) res.markAborted(true);
+      this.state = ST_CLOSED;
+      this.socket.destroy();
+    }
+  }
+
+  private onEnd(): void {
+    this.clientEnded = true;
+    switch (this.state) {
+      case ST_PROXY:
+        this.socket.destroy();
+        return;
+      case ST_HEAD:
+        if (this.parser.started || this.pending !== null) this.refuse(400); // truncated head
+        else {
+          this.state = ST_CLOSED;
+          this.clearTimer();
+          this.socket.end();
+        }
+        return;
+      case ST_BODY:
+        // body bytes still held (the handler has not read them yet) may complete it
+        if (this.pending === null) this.bodyFailed(400);
+        return;
+      case ST_CLOSING:
+        this.state = ST_CLOSED;
+        this.clearTimer();
+        this.socket.destroy();
+        return;
+      default:
+        // ST_WAIT: answered, then closed (no abortonclose, as HAProxy's default)
+        return;
+    }
+  }
+
+  private onClose(): void {
+    const wasOpen = this.state < ST_CLOSED;
+    this.state = ST_CLOSED;
+    this.clearTimer();
+    this.pending = null;
+    const res = this.res;
+    if (res !== null && !this.resDone) res.markAborted(wasOpen);
+  }
+}
+
+function statusLine(status: number, reason: string): string {
+  return 'HTTP/1.1 ' + status + ' ' + reason + '\r\n';
+}
+
+function headerLines(h: string[]): string {
+  let s = '';
+  for (let i = 0; i + 1 < h.length; i += 2) s += h[i] + ': ' + h[i + 1] + '\r\n';
+  return s;
+}
+
+function hasField(h: string[], lower: string): boolean {
+  const n = lower.length;
+  for (let i = 0; i < h.length; i += 2) {
+    const name = h[i];
+    if (name.length !== n) continue;
+    let k = 0;
+    for (; k < n; k++) {
+      let c = name.charCodeAt(k);
+      if (c >= 65 && c <= 90) c += 32;
+      if (c !== lower.charCodeAt(k)) break;
+    }
+    if (k === n) return true;
+  }
+  return false;
+}
+
+class NodeRequest implements H1Request {
+  readonly method: string;
+  readonly target: string;
+  readonly versionMinor: 0 | 1;
+  readonly headers: string[];
+  readonly contentLength: number;
+  readonly chunked: boolean;
+  readonly keepAlive: boolean;
+  readonly expectContinue: boolean;
+  readonly upgrade: boolean;
+  trailers: string[] | null = null;
+
+  constructor(
+    private readonly conn: H1Connection,
+    p: RequestHeadParser,
+    readonly remoteAddress: string,
+    readonly remotePort: number,
+    readonly localAddress: string,
+    readonly localPort: number,
+  ) {
+    this.method = p.method;
+    this.target = p.target;
+    this.versionMinor = p.versionMinor;
+    this.headers = p.headers;
+    this.contentLength = p.contentLength;
+    this.chunked = p.chunked;
+    this.keepAlive = p.keepAlive;
+    this.expectContinue = p.expectContinue;
+    this.upgrade = p.upgrade;
+  }
+
+  onBody(cb: BodyCallback): void {
+    this.conn.registerBody(this, cb);
+  }
+
+  pauseBody(): void {
+    this.conn.pauseBody(this);
+  }
+
+  resumeBody(): void {
+    this.conn.resumeBody(this);
+  }
+}
+
+class NodeResponse implements H1Response {
+  private abortedFlag = false;
+  private abortCb: (() => void) | null = null;
+
+  constructor(private readonly conn: H1Connection) {}
+
+  get aborted(): boolean {
+    return this.abortedFlag;
+  }
+
+  /** @internal */ markAborted(notify: boolean): void {
+    if (this.abortedFlag) return;
+    this.abortedFlag = true;
+    const cb = this.abortCb;
+    this.abortCb = null;
+    if (notify && cb !== null) cb();
+  }
+
+  writeInterim(status: number, reason: string, headers: string[]): void {
+    this.conn.writeInterim(this, status, reason, headers);
+  }
+
+  writeHead(status: number, reason: string, headers: string[], bodyLength: number, close: boolean): void {
+    this.conn.writeHead(this, status, reason, headers, bodyLength, close);
+  }
+
+  write(chunk: Buffer): boolean {
+    return this.conn.write(this, chunk);
+  }
+
+  onWritable(cb: () => void): void {
+    this.conn.onWritable(this, cb);
+  }
+
+  end(trailers?: string[]): void {
+    this.conn.end(this, trailers);
+  }
+
+  abort(): void {
+    this.conn.abort(this);
+  }
+
+  onAborted(cb: () => void): void {
+    if (this.abortedFlag) return;
+    this.abortCb = cb;
+  }
+
+  detach(): { socket: Socket; head: Buffer } {
+    return this.conn.detach(this);
+  }
+}

@@ -1,0 +1,179 @@
+// One listening socket shared by every worker thread (Node 20's net servers have no reusePort).
+//
+// Who owns what:
+//  - The primary thread binds the socket (bindSharedSocket) but never listens on it: a bound
+//    socket is not polled, so the primary accepts nothing. It keeps that descriptor open for as
+//    long as the bind exists (reloads included: new workers take the same socket, so a reload
+//    neither closes the port nor resets connections queued in its backlog), and closes it when
+//    the bind goes away (stop, SIGTTOU pause, a reload that drops the bind).
+//  - Each worker gets the descriptor *number* (workerData; threads share one descriptor table)
+//    and calls listenShared(): that takes a duplicate of its own (a short-lived child process
+//    passes the socket back over an IPC channel, which is how a Node process gets a second
+//    descriptor for one socket) and listens on it. The first listen() makes the socket
+//    listening; each worker's event loop then accepts from the one queue.
+//  - Why a duplicate per worker: closing a net.Server closes its descriptor. Were the workers
+//    to listen on the primary's number itself, the first worker to stop (restart, reload,
+//    pause) would close the socket under everyone, and the number could be reused for an
+//    unrelated file while other handles still point at it. With its own duplicate a worker
+//    closes only its own, whenever it likes.
+//
+// Spread (measured, 2 workers, 127.0.0.1, 2 cores): every worker is woken for a connection and
+// the quickest accepts it, so steady arrivals split evenly (ab -c10 without keep-alive, 2000
+// connections: 1011/993; wrk -c100: 41/60 .. 54/47), but a burst of simultaneous connects can
+// land mostly on one worker (h2load -c50: 49/1 .. 14/36; -c200: 42/158), because libuv accepts
+// in a loop until the queue is empty. With UV_TCP_SINGLE_ACCEPT=1 in the process environment
+// libuv yields after each accept (a 1 ns nanosleep, ~50 us in practice), which evens bursts
+// out (-c50: 24/26, -c200: 128/72) at ~45 us of accept cost per connection (ab -c10 on 2000
+// connections: 346 -> 439 ms). enableSingleAccept() sets it; libuv reads it once per process,
+// at the first listen of any TCP server, so it must run before the primary listens on
+// anything (stats pages included).
+
+import { spawn } from 'node:child_process';
+import type * as net from 'node:net';
+
+interface RawTcpHandle {
+  fd: number;
+  bind(address: string, port: number): number;
+  bind6(address: string, port: number, flags: number): number;
+  getsockname(out: { address?: string; port?: number; family?: string }): number;
+  close(cb?: () => void): void;
+}
+
+interface TcpWrapBinding {
+  TCP: new (type: number) => RawTcpHandle;
+  constants: { SERVER: number; SOCKET: number; UV_TCP_IPV6ONLY: number };
+}
+
+function tcpWrap(): TcpWrapBinding {
+  // process.binding('tcp_wrap') is the only way in Node 20 to get a TCP socket that is bound
+  // and not listening; it is on Node's allow-list of bindings (DEP0111 is documentation-only).
+  const p = process as unknown as { binding(name: string): unknown };
+  return p.binding('tcp_wrap') as TcpWrapBinding;
+}
+
+/** A bound, not listening socket held by the primary thread. */
+export interface SharedSocket {
+  /** the descriptor number to give the workers */
+  readonly fd: number;
+  readonly host: string;
+  /** the bound port (useful with port 0) */
+  readonly port: number;
+  close(): void;
+}
+
+/** Whether this Node can create shared sockets (process.binding('tcp_wrap') is there). */
+export function sharedSocketsAvailable(): boolean {
+  try {
+    return typeof tcpWrap().TCP === 'function';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Primary: binds host:port (an IPv6 host with `v6only` as HAProxy's bind option). Throws with
+ * the errno name (EADDRINUSE, EACCES, EADDRNOTAVAIL ...) when the bind fails.
+ */
+export function bindSharedSocket(host: string, port: number, v6only = false): SharedSocket {
+  const { TCP, constants } = tcpWrap();
+  const h = new TCP(constants.SERVER);
+  const v6 = host.includes(':');
+  // libuv defers EADDRINUSE from bind() to listen(); getsockname() reports it now
+  const out: { port?: number } = {};
+  let err = v6 ? h.bind6(host, port, v6only ? constants.UV_TCP_IPV6ONLY : 0) : h.bind(host, port);
+  if (err === 0) err = h.getsockname(out);
+  if (err !== 0) {
+    h.close();
+    const name = errnoName(err);
+    const e = new Error(`cannot bind ${v6 ? '[' + host + ']' : host}:${port}: ${name}`) as NodeJS.ErrnoException;
+    e.code = name;
+    throw e;
+  }
+  let open = true;
+  return {
+    fd: h.fd,
+    host,
+    port: out.port ?? port,
+    close() {
+      if (open) {
+        open = false;
+        h.close();
+      }
+    },
+  };
+}
+
+function errnoName(err: number): string {
+  try {
+    // util.getSystemErrorName maps libuv's negative codes
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('node:util') as typeof import('node:util')).getSystemErrorName(err);
+  } catch {
+    return String(err);
+  }
+}
+
+// The child: its fd 4 is the socket; it sends it back once over the IPC channel (fd 3) and
+// exits. A raw handle is sent, so the child never listens or accepts.
+const DUP_CHILD = `
+const { TCP, constants } = process.binding('tcp_wrap');
+const h = new TCP(constants.SOCKET);
+const err = h.open(4);
+if (err !== 0) { process.exitCode = 2; process.disconnect(); }
+else process.send('fd', h, () => process.disconnect());
+`;
+
+/** A duplicate of descriptor `fd` as a raw TCP handle owned by the calling thread. */
+export function duplicateSocket(fd: number, timeoutMs = 10000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', DUP_CHILD], {
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc', fd],
+      env: {},
+    });
+    let got: unknown = null;
+    let err = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('duplicating the listening socket timed out'));
+    }, timeoutMs);
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('message', (_m: unknown, handle: unknown) => {
+      if (handle !== undefined && handle !== null) got = handle;
+    });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (got !== null) resolve(got);
+      else reject(new Error(`duplicating the listening socket failed (exit ${code}) ${err.trim()}`));
+    });
+  });
+}
+
+/**
+ * Worker: listen with `server` on its own duplicate of the primary's shared socket `fd`.
+ * Resolves once listening. Closing `server` later closes only this worker's duplicate.
+ */
+export async function listenShared(server: net.Server, fd: number, backlog = 511): Promise<void> {
+  const handle = await duplicateSocket(fd);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: Error) => reject(e);
+    server.once('error', onError);
+    // listen(handle): net adopts a handle object as its own
+    (server.listen as (h: unknown, backlog: number, cb: () => void) => net.Server)(handle, backlog, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Optional: make every libuv accept loop in this process take one connection per wake-up, so
+ * bursts spread over the workers (see the figures above). Call at start-up, before anything
+ * in the process listens on TCP; returns false if it comes too late to be sure.
+ */
+export function enableSingleAccept(): void {
+  process.env.UV_TCP_SINGLE_ACCEPT = '1';
+}
