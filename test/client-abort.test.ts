@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { backendYaml, freePort, request, sleep, startBackend, startGatehouse, type Backend } from './helpers/net';
+import { freePort, request, sleep, startBackend, startGatehouse, type Backend } from './helpers/net';
+import { backendYaml } from './helpers/config';
 
 /** Send a raw request, then close the connection after `ms` without reading the answer. */
 function abandon(port: number, raw: string, ms: number): Promise<void> {

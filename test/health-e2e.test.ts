@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, describe, test } from 'node:test';
-import { backendYaml, freePort, request, sleep, startBackend, startGatehouse, waitForPort, type Backend } from './helpers/net';
+import { freePort, request, sleep, startBackend, startGatehouse, waitForPort, type Backend } from './helpers/net';
+import { backendYaml } from './helpers/config';
 
 type Gatehouse = Awaited<ReturnType<typeof startGatehouse>>;
 

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { backendYaml, freePort, request, runCli, sleep, startBackend, tmpFile, waitForPort, type Proc } from './helpers/net';
+import { freePort, request, runCli, sleep, startBackend, tmpFile, waitForPort, type Proc } from './helpers/net';
+import { backendYaml } from './helpers/config';
 
 /** frontend fe -> backend be over `servers`, two workers unless told */
 const config = (port: number, servers: Array<{ name: string; port: number }>, workers = 2): string => backendYaml({ port, servers, workers });

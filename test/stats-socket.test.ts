@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { backendYaml, freePort, request, runCli, sleep, startBackend, startGatehouse, tmpFile, waitForPort } from './helpers/net';
+import { freePort, request, runCli, sleep, startBackend, startGatehouse, tmpFile, waitForPort } from './helpers/net';
+import { backendYaml } from './helpers/config';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-sock-'));
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));

@@ -14,7 +14,8 @@ import { loadConfig } from '../src/config/load';
 import { OP_BINARY, OP_CLOSE, OP_TEXT, WsDecoder, WsFrameError, encodeClose, encodeFrame, type WsFrameSink } from '../src/upstream/ws-frame';
 import { acceptFor, checkSwitchingProtocols } from '../src/upstream/ws-handshake';
 import { ResponseParseError, ResponseParser, type ResponseSink } from '../src/upstream/response-parser';
-import { backendYaml, freePort, RawTcpServer, request, sleep, startGatehouse, tmpFile } from './helpers/net';
+import { freePort, RawTcpServer, request, sleep, startGatehouse, tmpFile } from './helpers/net';
+import { backendYaml } from './helpers/config';
 
 type Gatehouse = Awaited<ReturnType<typeof startGatehouse>>;
 

@@ -4,7 +4,8 @@
 // 600 ms. Prints one JSON line: answers, failures by error code, reloads done, gatehouse's log.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { backendYaml, freePort, request, runCli, sleep, startBackend, tmpFile } from './net';
+import { freePort, request, runCli, sleep, startBackend, tmpFile } from './net';
+import { backendYaml } from './config';
 
 const LOAD_MS = 4500;
 const CLIENTS = 8;
