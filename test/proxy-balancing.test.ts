@@ -7,12 +7,12 @@ import * as http from 'node:http';
 import {
   freePort,
   request,
-  sleep,
   startBackend,
   startGatehouse,
   type Backend,
 } from './helpers/net';
 import { proxyYaml } from './helpers/config';
+import { waitFor } from './helpers/wait';
 
 describe('roundrobin over 2 workers', () => {
   let a: Backend, b: Backend, port: number, gh: Awaited<ReturnType<typeof startGatehouse>>;
@@ -56,7 +56,7 @@ describe('balancing algorithms end to end', () => {
     try {
       // Occupy one server with a slow request, then every quick request must avoid it.
       const pending = request(port, { path: '/slow' });
-      await sleep(200);
+      await waitFor('the slow request to reach a server', () => slow.hits + fast.hits === 1);
       const holder = slow.hits === 1 ? 'slow' : 'fast';
       const other = holder === 'slow' ? 'fast' : 'slow';
       for (let i = 0; i < 10; i++) {

@@ -9,12 +9,12 @@ import * as net from 'node:net';
 import {
   freePort,
   request,
-  sleep,
   startBackend,
   startGatehouse,
   type Backend,
 } from './helpers/net';
 import { proxyYaml } from './helpers/config';
+import { waitFor } from './helpers/wait';
 
 describe('large bodies stream both ways intact', () => {
   let big: Backend, port: number, gh: Awaited<ReturnType<typeof startGatehouse>>;
@@ -146,10 +146,7 @@ describe('streaming uploads', () => {
     sock.on('error', () => {});
     let got = '';
     sock.on('data', (d: Buffer) => (got += d.toString('latin1')));
-    const until = async (what: string, pred: () => boolean) => {
-      for (let i = 0; i < 300 && !pred(); i++) await sleep(10);
-      assert.ok(pred(), `${what}; got so far: ${JSON.stringify(got)}`);
-    };
+    const until = (what: string, pred: () => boolean) => waitFor(() => `${what}; got so far: ${JSON.stringify(got)}`, pred, 3000);
     await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
     sock.write(head);
     await until('the answer starts before any body byte is sent', () => got.includes('ready;'));

@@ -10,13 +10,13 @@ import {
   freePort,
   rawExchange,
   request,
-  sleep,
   startBackend,
   startGatehouse,
   tmpFile,
   type Backend,
 } from './helpers/net';
 import { proxyYaml } from './helpers/config';
+import { waitForOutput } from './helpers/wait';
 
 describe('request and response forwarding', () => {
   let echo: Backend, port: number, gh: Awaited<ReturnType<typeof startGatehouse>>;
@@ -259,7 +259,8 @@ describe('access log', () => {
     const gh = await startGatehouse(cfg, [port]);
     try {
       for (let i = 0; i < 3; i++) assert.equal((await request(port, { path: `/logged?i=${i}` })).status, 200);
-      await sleep(400); // lines are batched off the request path
+      // lines are batched off the request path
+      await waitForOutput(gh, /"GET \/logged/, 3, 5000).catch(() => undefined);
       const lines = gh.output().split('\n').filter((l) => l.includes('"GET /logged'));
       assert.equal(lines.length, 3, gh.output());
       const re = /^127\.0\.0\.1:\d+ \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d\.\d{3}\] fe be\/web1 (-?\d+)\/(-?\d+)\/(-?\d+)\/(-?\d+)\/(\d+) 200 \d+ - - \S{4} \d+\/\d+\/\d+\/\d+\/0 \d+\/\d+ "GET \/logged\?i=\d HTTP\/1\.1"$/;

@@ -9,13 +9,13 @@ import {
   freePort,
   request,
   runCli,
-  sleep,
   startBackend,
   startGatehouse,
   tmpFile,
   waitForPort,
 } from './helpers/net';
 import { proxyYaml } from './helpers/config';
+import { countInOutput, waitFor } from './helpers/wait';
 
 describe('CLI and lifecycle', () => {
   test('-c accepts a valid file and reports errors with file:line:col', async () => {
@@ -39,7 +39,7 @@ describe('CLI and lifecycle', () => {
     const gh = await startGatehouse(proxyYaml({ port, servers: [{ name: 'slow', port: slow.port }] }), [port]);
     try {
       const inflight = request(port);
-      await sleep(200);
+      await waitFor('the request to reach the server', () => slow.hits === 1);
       gh.child.kill('SIGTERM');
       const r = await inflight;
       assert.equal(r.status, 200);
@@ -63,15 +63,17 @@ describe('stop signal during startup', () => {
     try {
       // poll much faster than waitForPort: the window between the workers listening and the
       // primary's handlers being in place is a few milliseconds
-      for (let i = 0; i < 5000; i++) {
-        const up = await new Promise<boolean>((resolve) => {
-          const s = net.connect(port, '127.0.0.1');
-          s.once('connect', () => (s.destroy(), resolve(true)));
-          s.once('error', () => resolve(false));
-        });
-        if (up) break;
-        await sleep(2);
-      }
+      await waitFor(
+        'the port to accept',
+        () =>
+          new Promise<boolean>((resolve) => {
+            const s = net.connect(port, '127.0.0.1');
+            s.once('connect', () => (s.destroy(), resolve(true)));
+            s.once('error', () => resolve(false));
+          }),
+        15000,
+        2,
+      );
       gh.child.kill('SIGTERM');
       assert.equal(await gh.exited, 0, `killed by the signal instead of stopping: ${gh.output()}`);
       assert.match(gh.output(), /SIGTERM received/);
@@ -100,8 +102,13 @@ describe('crash recovery', () => {
           if (r !== null) assert.equal(r.status, 200);
         }
       }
-      // Once the restarts are done, every request succeeds again.
-      await sleep(1500);
+      // Once the restarts are done (every worker that exited is back), every request succeeds again.
+      await waitFor(
+        () => `every exited worker to be restarted:\n${gh.output()}`,
+        () => countInOutput(gh, /worker \d exited/) > 0 && countInOutput(gh, /worker \d restarted/) === countInOutput(gh, /worker \d exited/),
+        15000,
+        20,
+      );
       for (let i = 0; i < 20; i++) assert.equal((await request(port)).status, 200);
       assert.equal(gh.child.exitCode, null, 'the process must survive worker crashes');
       assert.match(gh.output(), /worker \d crashed: Error: crash requested by a test hook/);

@@ -7,20 +7,21 @@ import {
   csvCell,
   freePort,
   request,
-  sleep,
   startBackend,
   startGatehouse,
   statsCsv,
 } from './helpers/net';
 import { proxyYaml, statsListen } from './helpers/config';
+import { waitFor } from './helpers/wait';
 
 /**
  * With one slot and a short `timeout queue`, a request behind one that holds the slot gets a 503
- * in under `withinMs` (before the slot frees), and the first request is still served.
+ * in under `withinMs` (before the slot frees), and the first request is still served. `hits`: the
+ * server's request count (the first request holds the slot once the server has it).
  */
-async function assertQueueTimeout(port: number, withinMs: number, message: string): Promise<void> {
+async function assertQueueTimeout(port: number, hits: () => number, withinMs: number, message: string): Promise<void> {
   const first = request(port, { path: '/first' });
-  await sleep(100);
+  await waitFor('the first request to reach the server', () => hits() === 1);
   const t0 = Date.now();
   const second = await request(port, { path: '/second' });
   assert.equal(second.status, 503);
@@ -77,7 +78,7 @@ describe('maxconn and the queue', () => {
       .replace('timeout: { connect: 1s,', 'timeout: { queue: 300ms, connect: 1s,');
     const gh = await startGatehouse(cfg, [port]);
     try {
-      await assertQueueTimeout(port, 1400, 'the queued request waited for the slot instead of timing out');
+      await assertQueueTimeout(port, () => slow.hits, 1400, 'the queued request waited for the slot instead of timing out');
       assert.equal(slow.hits, 1);
     } finally {
       await gh.stop();
@@ -150,7 +151,7 @@ describe('frontend and global maxconn', () => {
       .replace('timeout: { connect: 1s,', 'timeout: { queue: 300ms, connect: 1s,');
     const gh = await startGatehouse(cfg, [port]);
     try {
-      await assertQueueTimeout(port, 1100, 'the waiting request got the slot instead of timing out');
+      await assertQueueTimeout(port, () => slow.be.hits, 1100, 'the waiting request got the slot instead of timing out');
       assert.equal(slow.be.hits, 1);
       // the slot was given back: later requests pass one after another
       for (let i = 0; i < 2; i++) assert.equal((await request(port, { path: `/after${i}` })).status, 200);

@@ -7,11 +7,11 @@ import {
   freePort,
   rawExchange,
   request,
-  sleep,
   startBackend,
   startGatehouse,
 } from './helpers/net';
 import { proxyYaml } from './helpers/config';
+import { waitFor } from './helpers/wait';
 
 describe('timeout client', () => {
   test('an upload that stalls gets 408 and frees the server; a reader that stalls is cut', async () => {
@@ -35,7 +35,7 @@ describe('timeout client', () => {
       // 10 of 100 announced bytes, then silence
       const raw = await rawExchange(port, 'POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789', 3000);
       assert.match(raw, /^HTTP\/1\.1 408 /);
-      await sleep(200);
+      await waitFor('the server-side upload to close', () => uploadsClosed > 0, 2000).catch(() => undefined);
       assert.equal(uploadsClosed, 1, 'the server-side upload must be abandoned');
 
       // A client that stops reading a 32 MB answer is cut: once it reads again it gets a
