@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { csvCell, csvRow, freePort, request, runCli, sleep, startBackend, statsCsv, tmpFile, waitForPort, type Backend, type CsvRow, type Proc } from './helpers/net';
+import { statsListen } from './helpers/config';
 import { waitFor } from './helpers/wait';
 import { FakeWorker, backend, config, frontend, record, server } from './stats-fixture';
 import type { Config } from '../src/config/model';
@@ -69,11 +70,7 @@ ${c.extraBackend ? `  other:\n    servers:\n      - { name: x, address: "127.0.0
     balance: roundrobin
     servers:
 ${servers}
-listen:
-  stats:
-    bind: ["127.0.0.1:${c.ports.stats}"]
-    stats: { enable: true, uri: /stats }
-`;
+${statsListen(c.ports.stats)}`;
 }
 
 /** Cumulative columns compared across the reload (gauges and rates excluded). */

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { freePort, request, runCli, startBackend, tmpFile, waitForPort } from './helpers/net';
+import { statsListen } from './helpers/config';
 import { waitFor } from './helpers/wait';
 
 function config(port: number, statsPort: number, server: { name: string; port: number }): string {
@@ -17,11 +18,7 @@ backends:
   be:
     servers:
       - { name: ${server.name}, address: "127.0.0.1:${server.port}" }
-listen:
-  stats:
-    bind: ["127.0.0.1:${statsPort}"]
-    stats: { enable: true, uri: /stats }
-`;
+${statsListen(statsPort)}`;
 }
 
 /** Network conditions (stats pages, requests) are polled every 100 ms. */
