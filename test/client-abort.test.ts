@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { backendYaml, freePort, request, sleep, startBackend, startGatehouse, type Backend } from './helpers/net';
+import { freePort, request, sleep, startBackend, startGatehouse, type Backend } from './helpers/net';
+import { waitFor as until } from './helpers/wait';
+import { backendYaml } from './helpers/config';
 
 /** Send a raw request, then close the connection after `ms` without reading the answer. */
 function abandon(port: number, raw: string, ms: number): Promise<void> {
@@ -17,14 +19,6 @@ function abandon(port: number, raw: string, ms: number): Promise<void> {
       resolve();
     }, ms);
   });
-}
-
-async function until(what: string, pred: () => boolean, ms = 5000): Promise<void> {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > ms) assert.fail(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 describe('client aborts: the server connection is drained and reused, or closed', () => {

@@ -8,7 +8,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
-import { freePort, sleep, startGatehouse, oneServerYaml, RawTcpServer } from './helpers/net';
+import { freePort, sleep, startGatehouse, RawTcpServer } from './helpers/net';
+import { oneServerYaml } from './helpers/config';
 import { corpus, type CorpusCase, type SeenRequest } from './corpus/requests';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires

@@ -6,7 +6,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
-import { freePort, request, sleep, startGatehouse, oneServerYaml, RawTcpServer } from './helpers/net';
+import { freePort, request, sleep, startGatehouse, RawTcpServer } from './helpers/net';
+import { oneServerYaml } from './helpers/config';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { HTTPParser } = require('_http_common') as { HTTPParser: ParserCtor };

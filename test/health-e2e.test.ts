@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, describe, test } from 'node:test';
-import { backendYaml, freePort, request, sleep, startBackend, startGatehouse, waitForPort, type Backend } from './helpers/net';
+import { freePort, request, startBackend, startGatehouse, waitForPort, type Backend } from './helpers/net';
+import { waitFor } from './helpers/wait';
+import { backendYaml } from './helpers/config';
 
 type Gatehouse = Awaited<ReturnType<typeof startGatehouse>>;
 
@@ -18,14 +20,6 @@ function yaml(port: number, servers: { name: string; port: number; backup?: bool
     defaults: '  redispatch: true\n',
     backend: `    balance: roundrobin\n${extraBackend}    health_check: { type: http, uri: /health, inter: 200ms, rise: 2, fall: 2 }\n`,
   });
-}
-
-async function waitFor(what: string, pred: () => boolean, timeoutMs = 10000): Promise<void> {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > timeoutMs) assert.fail(`timed out after ${timeoutMs}ms waiting for: ${what}`);
-    await sleep(20);
-  }
 }
 
 /** An upstream in its own process, so the test can SIGKILL it. */

@@ -22,6 +22,7 @@ import {
   SharedState,
 } from '../src/shared/state';
 import { freePort, sleep, startBackend, type Backend } from './helpers/net';
+import { waitFor } from './helpers/wait';
 
 // ---- literal config -------------------------------------------------------------------------
 
@@ -117,15 +118,6 @@ function run(cfg: Config): Run {
 async function stop(r: Run): Promise<void> {
   await r.handle.stop();
   running.delete(r.handle);
-}
-
-async function waitFor(what: string, pred: () => boolean, timeoutMs = 8000): Promise<number> {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > timeoutMs) assert.fail(`timed out after ${timeoutMs}ms waiting for: ${what}`);
-    await sleep(10);
-  }
-  return Date.now() - t0;
 }
 
 /** Log lines cross a message port, so they may arrive just after the buffer changed: wait. */

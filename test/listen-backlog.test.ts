@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { freePort, request, sleep, startBackend, startGatehouse, type Backend } from './helpers/net';
+import { freePort, request, startBackend, startGatehouse, type Backend } from './helpers/net';
+import { waitFor, waitForOutput } from './helpers/wait';
 
 /** Send-Q of each listening socket on `port` = its backlog. */
 function backlogs(port: number): number[] {
@@ -41,7 +42,7 @@ backends:
     gh = await startGatehouse(yaml, [big, small]);
     // the backlogs are raised in the background once every worker listens
     const want = Math.min(3000, somaxconn);
-    for (let i = 0; i < 100 && backlogs(big).some((b) => b !== want); i++) await sleep(50);
+    await waitFor('the raised backlogs', () => backlogs(big).every((b) => b === want), 5000, 50).catch(() => undefined);
   });
 
   after(async () => {
@@ -57,10 +58,10 @@ backends:
 
   test('after a reload (SIGHUP) the new workers\' sockets get theirs too', async () => {
     gh.child.kill('SIGHUP');
-    for (let i = 0; i < 200 && !gh.output().includes('previous configuration finished'); i++) await sleep(50);
+    await waitForOutput(gh, /previous configuration finished/, 1, 10000).catch(() => undefined);
     assert.match(gh.output(), /previous configuration finished/);
     const want = Math.min(3000, somaxconn);
-    for (let i = 0; i < 100 && backlogs(big).some((b) => b !== want); i++) await sleep(50);
+    await waitFor('the raised backlogs', () => backlogs(big).every((b) => b === want), 5000, 50).catch(() => undefined);
     assert.deepEqual(backlogs(big), [want, want]);
     assert.deepEqual(backlogs(small), [512, 512]);
   });

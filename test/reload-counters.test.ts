@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { csvCell, csvRow, freePort, request, runCli, sleep, startBackend, statsCsv, tmpFile, waitForPort, type Backend, type CsvRow, type Proc } from './helpers/net';
+import { statsListen } from './helpers/config';
+import { waitFor } from './helpers/wait';
 import { FakeWorker, backend, config, frontend, record, server } from './stats-fixture';
 import type { Config } from '../src/config/model';
 import { LogSink } from '../src/log/sink';
@@ -28,13 +30,8 @@ async function latencyCounts(statsPort: number): Promise<Map<string, number>> {
 const row = csvRow;
 const cell = csvCell;
 
-async function until(what: string, cond: () => Promise<boolean>, ms = 10000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+/** Network conditions (stats pages, requests) are polled every 50 ms. */
+const until = (what: string, cond: () => Promise<boolean>, ms = 10000) => waitFor(what, cond, ms, 50);
 
 /** Answers to `/slow` requests, held until the test releases them. */
 const held: (() => void)[] = [];
@@ -73,11 +70,7 @@ ${c.extraBackend ? `  other:\n    servers:\n      - { name: x, address: "127.0.0
     balance: roundrobin
     servers:
 ${servers}
-listen:
-  stats:
-    bind: ["127.0.0.1:${c.ports.stats}"]
-    stats: { enable: true, uri: /stats }
-`;
+${statsListen(c.ports.stats)}`;
 }
 
 /** Cumulative columns compared across the reload (gauges and rates excluded). */
@@ -314,7 +307,8 @@ test('CounterCarry: sums by name, maxima as max, gauges and removed objects drop
   };
   const stop = async (g: (typeof gens)[number]) => {
     for (const w of g.workers) w.telemetry.flush();
-    await sleep(10);
+    // flush() posts through setImmediate (see start()): one turn later the primary has it all
+    await new Promise((resolve) => setImmediate(resolve));
     g.workers.forEach((_w, id) => g.primary.removeWorker(id));
     await g.primary.stop();
   };

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { freePort, request, runCli, sleep, startBackend, tmpFile, waitForPort } from './helpers/net';
+import { freePort, request, runCli, startBackend, tmpFile, waitForPort } from './helpers/net';
+import { statsListen } from './helpers/config';
+import { waitFor } from './helpers/wait';
 
 function config(port: number, statsPort: number, server: { name: string; port: number }): string {
   return `global: { workers: 2 }
@@ -16,20 +18,11 @@ backends:
   be:
     servers:
       - { name: ${server.name}, address: "127.0.0.1:${server.port}" }
-listen:
-  stats:
-    bind: ["127.0.0.1:${statsPort}"]
-    stats: { enable: true, uri: /stats }
-`;
+${statsListen(statsPort)}`;
 }
 
-async function until(what: string, cond: () => Promise<boolean>, ms = 10000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+/** Network conditions (stats pages, requests) are polled every 100 ms. */
+const until = (what: string, cond: () => Promise<boolean>, ms = 10000) => waitFor(what, cond, ms, 100);
 
 test('SIGHUP: a bad file keeps the old configuration; a good one takes over in place', async () => {
   const web1 = await startBackend('web1');
@@ -45,7 +38,7 @@ test('SIGHUP: a bad file keeps the old configuration; a good one takes over in p
 
     // A request in flight on the old generation must finish across the reload.
     const inflight = request(port, { path: '/long' });
-    await sleep(200);
+    await until('the request to reach the server', async () => slow.hits === 1);
 
     fs.writeFileSync(file, config(port, statsPort, { name: 'a', port: web1.port }).replace('servers:', 'servrs:'));
     gh.child.kill('SIGHUP');

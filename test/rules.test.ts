@@ -5,18 +5,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { parseHaproxyCfg } from '../src/config/haproxy-cfg';
-import { buildModel } from '../src/config/validate';
 import type { Config } from '../src/config/model';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { ACT_DENY, ACT_FORWARD, ACT_REDIRECT, ACT_RETURN, Decision, HDR_ALL, HDR_LAZY, HDR_NONE, RoutingTable, evalRequest, evalResponse } from '../src/rules/engine';
 import { fillRequestView } from '../src/rules/uws';
 import { RequestView, ResponseView } from '../src/acl/view';
+import { cfgModel } from './helpers/config';
 
 function config(body: string, extra = ''): Config {
   const text = `defaults\n    mode http\nfrontend fe\n    bind 127.0.0.1:8080\n${body}\n${extra}\nbackend web\n    server w 127.0.0.1:9001\nbackend api\n    server a 127.0.0.1:9002\n`;
-  const r = parseHaproxyCfg([{ file: 't.cfg', text }], {});
-  return buildModel(r.doc, r.src).config;
+  return cfgModel(text);
 }
 
 interface Req {
@@ -219,8 +217,7 @@ listen both
     http-request add-header X-Listen 1
     server b 127.0.0.1:9003
 `;
-  const r = parseHaproxyCfg([{ file: 't.cfg', text }], {});
-  const t = new RoutingTable(buildModel(r.doc, r.src).config);
+  const t = new RoutingTable(cfgModel(text));
   assert.equal(run(t, { path: '/api/x' }).backend, 1);
   assert.deepEqual(headers(), [['host', 'example.com'], ['x-fe', '1'], ['x-be', 'api']]);
   assert.equal(run(t, { path: '/api/admin' }).action, ACT_DENY);
@@ -254,8 +251,7 @@ backend web
     http-response set-header Cache-Control max-age=60 if js
     server w 127.0.0.1:9001
 `;
-  const r = parseHaproxyCfg([{ file: 't.cfg', text }], {});
-  const t = new RoutingTable(buildModel(r.doc, r.src).config);
+  const t = new RoutingTable(cfgModel(text));
   const res = new ResponseView();
   const respond = (status: number, hs: [string, string][], path = '/'): [string, string][] => {
     view.reset();

@@ -5,18 +5,14 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { backendYaml, freePort, request, runCli, sleep, startBackend, tmpFile, waitForPort, type Proc } from './helpers/net';
+import { freePort, request, runCli, sleep, startBackend, tmpFile, waitForPort, type Proc } from './helpers/net';
+import { waitFor } from './helpers/wait';
+import { backendYaml } from './helpers/config';
 
 /** frontend fe -> backend be over `servers`, two workers unless told */
 const config = (port: number, servers: Array<{ name: string; port: number }>, workers = 2): string => backendYaml({ port, servers, workers });
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, gh: Proc, ms = 10000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${gh.output()}`);
-    await sleep(50);
-  }
-}
+const until = (what: string, cond: () => boolean | Promise<boolean>, gh: Proc, ms = 10000) => waitFor(() => `${what}:\n${gh.output()}`, cond, ms, 50);
 
 function connects(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -51,7 +47,7 @@ test('SIGUSR1 is HAProxy soft-stop: the request in flight finishes, exit 0, no i
   try {
     await waitForPort(port, 15000, gh);
     const inflight = request(port);
-    await sleep(200);
+    await until('the request to reach the server', () => slow.hits === 1, gh);
     gh.child.kill('SIGUSR1');
     const r = await inflight;
     assert.equal(r.status, 200);
@@ -144,7 +140,7 @@ test('a reload signal the moment the port accepts (before the start completes) i
   try {
     // poll faster than waitForPort: the window between the workers listening and the start
     // completing is short
-    for (let i = 0; i < 5000 && !(await connects(port)); i++) await sleep(2);
+    await waitFor('the port to accept', () => connects(port), 15000, 2);
     gh.child.kill('SIGHUP');
     await until('the reload', () => /SIGHUP: configuration reloaded/.test(gh.output()), gh);
     // Until the old workers have closed their listeners, a new connection may be queued on one

@@ -6,7 +6,9 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { backendYaml, freePort, request, runCli, sleep, startBackend, startGatehouse, tmpFile, waitForPort } from './helpers/net';
+import { freePort, request, runCli, sleep, startBackend, startGatehouse, tmpFile, waitForPort } from './helpers/net';
+import { waitFor, waitForOutput } from './helpers/wait';
+import { backendYaml } from './helpers/config';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-sock-'));
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
@@ -27,15 +29,14 @@ function cli(sock: string, line: string, newline = true): Promise<string> {
 
 /** The data ports accept before the primary binds the socket (stats come up last): wait for it. */
 async function waitForSocket(sock: string): Promise<void> {
-  for (let i = 0; i < 150; i++) {
+  const isSocket = () => {
     try {
-      if (fs.statSync(sock).isSocket()) return;
+      return fs.statSync(sock).isSocket();
     } catch {
-      /* not yet */
+      return false; // not yet
     }
-    await sleep(100);
-  }
-  throw new Error(`no socket at ${sock} after 15 s`);
+  };
+  await waitFor(`a socket at ${sock}`, isSocket, 15000, 20);
 }
 
 async function names(port: number, n: number): Promise<string[]> {
@@ -147,13 +148,10 @@ test('haproxy.cfg: Debian\'s stats socket line loads (foreign options are warnin
 
     fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(`server web1 127.0.0.1:${web1.port}`, `server web1 127.0.0.1:${web1.port} weight 7`));
     gh.child.kill('SIGHUP');
-    for (let i = 0; i < 100 && !/configuration reloaded/.test(gh.output()); i++) await sleep(100);
+    await waitForOutput(gh, /configuration reloaded/, 1, 10000);
     let answer = '';
-    for (let i = 0; i < 50; i++) {
-      answer = await cli(sock, 'get weight be/web1').catch(() => '');
-      if (answer === '7 (initial 7)\n\n') break;
-      await sleep(100);
-    }
+    const weighs7 = async () => (answer = await cli(sock, 'get weight be/web1').catch(() => '')) === '7 (initial 7)\n\n';
+    await waitFor('the new weight on the socket', weighs7, 5000, 100).catch(() => undefined);
     assert.equal(answer, '7 (initial 7)\n\n', gh.output());
   } finally {
     await gh.stop();

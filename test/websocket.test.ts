@@ -14,7 +14,9 @@ import { loadConfig } from '../src/config/load';
 import { OP_BINARY, OP_CLOSE, OP_TEXT, WsDecoder, WsFrameError, encodeClose, encodeFrame, type WsFrameSink } from '../src/upstream/ws-frame';
 import { acceptFor, checkSwitchingProtocols } from '../src/upstream/ws-handshake';
 import { ResponseParseError, ResponseParser, type ResponseSink } from '../src/upstream/response-parser';
-import { backendYaml, freePort, RawTcpServer, request, sleep, startGatehouse, tmpFile } from './helpers/net';
+import { freePort, RawTcpServer, request, sleep, startGatehouse, tmpFile } from './helpers/net';
+import { waitForOutput } from './helpers/wait';
+import { backendYaml } from './helpers/config';
 
 type Gatehouse = Awaited<ReturnType<typeof startGatehouse>>;
 
@@ -509,7 +511,7 @@ backend ws_back
     assert.ok(waited > 800 && waited < 4000, `closed after ${waited} ms`);
     assert.equal((await serverSide).code, 1001);
     // logged like a request: status 101, termination cD
-    for (let i = 0; i < 50 && !/ 101 /.test(gh.output()); i++) await sleep(100);
+    await waitForOutput(gh, / 101 /, 1, 5000).catch(() => undefined);
     const line = gh.output().split('\n').find((l) => / 101 /.test(l) && l.includes('GET /t HTTP/1.1'));
     assert.ok(line, gh.output());
     assert.match(line, /ws_in ws_back\/ws1 /);

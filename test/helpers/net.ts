@@ -220,42 +220,6 @@ export function rawExchange(port: number, data: string | Buffer, idleMs = 1000):
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * A config with frontend `fe` on `port` sending to backend `be` of `servers` (`keys`: more of a
- * server's settings, e.g. "check: true"). `defaults` and `backend` are extra lines, indented, for
- * those sections. Defaults: one worker, short timeouts, one retry.
- */
-export function backendYaml(o: {
-  port: number;
-  servers: { name: string; port: number; keys?: string }[];
-  workers?: number;
-  timeout?: string;
-  retries?: number;
-  defaults?: string;
-  backend?: string;
-}): string {
-  const servers = o.servers.map((s) => `      - { name: ${s.name}, address: "127.0.0.1:${s.port}"${s.keys ? ', ' + s.keys : ''} }`);
-  return `global:
-  workers: ${o.workers ?? 1}
-defaults:
-  timeout: { ${o.timeout ?? 'connect: 1s, client: 5s, server: 2s'} }
-  retries: ${o.retries ?? 1}
-${o.defaults ?? ''}frontends:
-  fe:
-    bind: ["127.0.0.1:${o.port}"]
-    default_backend: be
-backends:
-  be:
-${o.backend ?? ''}    servers:
-${servers.join('\n')}
-`;
-}
-
-/** The smallest useful config: one worker, one frontend on `port`, one server, short timeouts. */
-export function oneServerYaml(port: number, serverName: string, serverPort: number): string {
-  return backendYaml({ port, servers: [{ name: serverName, port: serverPort }] });
-}
-
 /** A raw TCP server on 127.0.0.1 for scripted peers: subclasses handle each connection. */
 export abstract class RawTcpServer {
   port = 0;

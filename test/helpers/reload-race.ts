@@ -4,7 +4,9 @@
 // 600 ms. Prints one JSON line: answers, failures by error code, reloads done, gatehouse's log.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { backendYaml, freePort, request, runCli, sleep, startBackend, tmpFile } from './net';
+import { freePort, request, runCli, startBackend, tmpFile } from './net';
+import { countInOutput, waitFor, waitForOutput } from './wait';
+import { backendYaml } from './config';
 
 const LOAD_MS = 4500;
 const CLIENTS = 8;
@@ -26,7 +28,7 @@ async function main(): Promise<void> {
   const web = await startBackend('web');
   const port = await freePort();
   const gh = runCli(['-f', tmpFile('race.yaml', backendYaml({ port, servers: [{ name: 'web', port: web.port }], workers: 2 }))]);
-  for (let i = 0; i < 300 && !gh.output().includes('gatehouse started'); i++) await sleep(50);
+  await waitForOutput(gh, /gatehouse started/, 1, 15000).catch(() => undefined);
   const outcomes = new Map<string, number>();
   const end = Date.now() + LOAD_MS;
   const clients = Array.from({ length: CLIENTS }, async () => {
@@ -39,7 +41,8 @@ async function main(): Promise<void> {
   await Promise.all(clients);
   clearInterval(reloads);
   // let the last reload finish before stopping
-  for (let i = 0; i < 60 && (gh.output().match(/previous configuration finished/g) ?? []).length < (gh.output().match(/configuration reloaded/g) ?? []).length; i++) await sleep(50);
+  const allFinished = () => countInOutput(gh, /previous configuration finished/) >= countInOutput(gh, /configuration reloaded/);
+  await waitFor('every old generation to finish', allFinished, 3000, 50).catch(() => undefined);
   await gh.stop();
   await web.close();
   process.stdout.write(

@@ -1,0 +1,207 @@
+// End-to-end bodies: large downloads and uploads intact, streaming uploads both ways, uploads
+// trickling for longer than the uWS timer.
+// Real node:http upstreams, gatehouse as a child process, real HTTP clients.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as crypto from 'node:crypto';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import {
+  freePort,
+  request,
+  startBackend,
+  startGatehouse,
+  type Backend,
+} from './helpers/net';
+import { proxyYaml } from './helpers/config';
+import { waitFor } from './helpers/wait';
+
+describe('large bodies stream both ways intact', () => {
+  let big: Backend, port: number, gh: Awaited<ReturnType<typeof startGatehouse>>;
+  // Deterministic pseudo-random bytes so the expected hash is computed independently.
+  const block = crypto.createHash('sha512').update('gatehouse').digest();
+  const pattern = Buffer.alloc(1 << 16);
+  for (let i = 0; i < pattern.length; i++) pattern[i] = block[i % block.length] ^ (i & 0xff);
+
+  function expectedHash(size: number): string {
+    const h = crypto.createHash('sha256');
+    let left = size;
+    while (left > 0) {
+      const n = Math.min(left, pattern.length);
+      h.update(pattern.subarray(0, n));
+      left -= n;
+    }
+    return h.digest('hex');
+  }
+
+  before(async () => {
+    big = await startBackend('big', (req, res) => {
+      if (req.method === 'POST') {
+        const h = crypto.createHash('sha256');
+        let n = 0;
+        req.on('data', (c: Buffer) => {
+          h.update(c);
+          n += c.length;
+        });
+        req.on('end', () => res.end(JSON.stringify({ n, sha: h.digest('hex') })));
+        return;
+      }
+      const size = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('size'));
+      res.writeHead(200, { 'content-length': String(size) });
+      let left = size;
+      const pump = () => {
+        while (left > 0) {
+          const n = Math.min(left, pattern.length);
+          left -= n;
+          if (!res.write(pattern.subarray(0, n))) {
+            res.once('drain', pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      pump();
+    });
+    port = await freePort();
+    gh = await startGatehouse(proxyYaml({ port, workers: 1, servers: [{ name: 'big', port: big.port }] }), [port]);
+  });
+  after(async () => {
+    await gh.stop();
+    await big.close();
+  });
+
+  for (const size of [5 * 1024 * 1024, 200 * 1024 * 1024]) {
+    test(`download ${size >> 20} MB`, async () => {
+      const got = await new Promise<{ n: number; sha: string }>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port, path: `/dl?size=${size}`, agent: false }, (res) => {
+            const h = crypto.createHash('sha256');
+            let n = 0;
+            res.on('data', (c: Buffer) => {
+              h.update(c);
+              n += c.length;
+            });
+            res.on('end', () => resolve({ n, sha: h.digest('hex') }));
+            res.on('error', reject);
+          })
+          .on('error', reject);
+      });
+      assert.equal(got.n, size);
+      assert.equal(got.sha, expectedHash(size));
+    });
+
+    test(`upload ${size >> 20} MB`, async () => {
+      const got = await new Promise<{ n: number; sha: string }>((resolve, reject) => {
+        const req = http.request(
+          { host: '127.0.0.1', port, method: 'POST', path: '/ul', agent: false, headers: { 'content-length': String(size) } },
+          (res) => {
+            const c: Buffer[] = [];
+            res.on('data', (d: Buffer) => c.push(d));
+            res.on('end', () => resolve(JSON.parse(Buffer.concat(c).toString())));
+          },
+        );
+        req.on('error', reject);
+        let left = size;
+        const pump = () => {
+          while (left > 0) {
+            const n = Math.min(left, pattern.length);
+            left -= n;
+            const ok = req.write(pattern.subarray(0, n));
+            if (!ok) {
+              req.once('drain', pump);
+              return;
+            }
+          }
+          req.end();
+        };
+        pump();
+      });
+      assert.equal(got.n, size);
+      assert.equal(got.sha, expectedHash(size));
+    });
+  }
+});
+
+describe('streaming uploads', () => {
+  // The server answers as soon as it has the head and echoes each body chunk: a client that
+  // waits for the answer before sending its body must not deadlock.
+  let be: Backend, port: number, gh: Awaited<ReturnType<typeof startGatehouse>>;
+  before(async () => {
+    be = await startBackend('stream', (req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('ready;');
+      req.on('data', (d: Buffer) => res.write(d));
+      req.on('end', () => res.end(';done'));
+    });
+    port = await freePort();
+    gh = await startGatehouse(proxyYaml({ port, workers: 1, servers: [{ name: 's', port: be.port }] }), [port]);
+  });
+  after(async () => {
+    await gh.stop();
+    await be.close();
+  });
+
+  async function waitThenSend(head: string, body: string[]): Promise<string> {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.on('error', () => {});
+    let got = '';
+    sock.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    const until = (what: string, pred: () => boolean) => waitFor(() => `${what}; got so far: ${JSON.stringify(got)}`, pred, 3000);
+    await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+    sock.write(head);
+    await until('the answer starts before any body byte is sent', () => got.includes('ready;'));
+    for (const part of body) sock.write(part);
+    await until('the body comes back and the answer ends', () => got.includes('hello') && got.includes(';done'));
+    sock.destroy();
+    return got;
+  }
+
+  test('chunked: the server sees the head before any body byte; both directions stream', async () => {
+    const got = await waitThenSend('POST /stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', ['5\r\nhello\r\n', '0\r\n\r\n']);
+    assert.match(got, /^HTTP\/1\.1 200 /);
+  });
+
+  test('Content-Length: a head held for its body still goes out when the body is late', async () => {
+    const got = await waitThenSend('POST /stream HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n', ['hello']);
+    assert.match(got, /^HTTP\/1\.1 200 /);
+  });
+});
+
+describe('long uploads', () => {
+  test('an upload trickling for longer than the 10 s uWS timer still completes', async () => {
+    const be = await startBackend('be', (req, res) => {
+      let n = 0;
+      req.on('data', (c: Buffer) => (n += c.length));
+      req.on('end', () => res.end(`got ${n}`));
+    });
+    const port = await freePort();
+    const gh = await startGatehouse(proxyYaml({ port, workers: 1, servers: [{ name: 'be', port: be.port }] }), [port]);
+    try {
+      const reply = await new Promise<string>((resolve, reject) => {
+        const s = net.connect(port, '127.0.0.1', () => {
+          s.write('POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 13\r\n\r\n');
+          let i = 0;
+          const t = setInterval(() => {
+            s.write('x');
+            if (++i === 13) clearInterval(t);
+          }, 1000); // 13 s in all, each gap well inside timeout client (10 s)
+        });
+        let out = '';
+        s.on('data', (d) => {
+          out += d;
+          if (out.includes('got ')) {
+            s.destroy();
+            resolve(out);
+          }
+        });
+        s.on('close', () => resolve(out));
+        s.on('error', reject);
+      });
+      assert.match(reply, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.match(reply, /got 13$/);
+    } finally {
+      await gh.stop();
+      await be.close();
+    }
+  });
+});
