@@ -118,16 +118,16 @@ test('a complete valid config maps to the exact model', () => {
   ];
   const expected: Config = {
     sources: [FILE],
-    global: { workers: 2, daemon: true, pidfile: '/run/gatehouse.pid', maxconn: 5000, logs, maxHeaderSize: 32768, maxHeaders: 101, maxUri: 8192, gracePeriod: 3000, sslDefaultBindCiphers: null, statsSockets: [], statsTimeout: 10000 },
+    global: { workers: 2, daemon: true, pidfile: '/run/gatehouse.pid', maxconn: 5000, logs, maxHeaderSize: 32768, maxHeaders: 101, maxUri: 8192, gracePeriod: 3000, sslDefaultBindCiphers: null, statsSockets: [], statsTimeout: 10000, engine: 'uws' },
     frontends: [
       {
         name: 'http_in', fromListen: false,
-        binds: [{ host: '0.0.0.0', port: 80, text: '*:80', ssl: false, certs: [], sslMinVer: null, ciphers: null }, { host: '::', port: 8443, text: '[::]:8443', ssl: false, certs: [], sslMinVer: null, ciphers: null }],
+        binds: [{ host: '0.0.0.0', port: 80, text: '*:80', ssl: false, certs: [], sslMinVer: null, ciphers: null, engine: null, acceptProxy: false }, { host: '::', port: 8443, text: '[::]:8443', ssl: false, certs: [], sslMinVer: null, ciphers: null, engine: null, acceptProxy: false }],
         defaultBackend: 'http_back', mode: 'http', timeouts, maxconn: 1000, forwardfor: true, httplog: true,
         logFormat: 'json', dontlognull: true, logs, stats: null,
       },
       {
-        name: 'stats', fromListen: true, binds: [{ host: '0.0.0.0', port: 8080, text: ':8080', ssl: false, certs: [], sslMinVer: null, ciphers: null }],
+        name: 'stats', fromListen: true, binds: [{ host: '0.0.0.0', port: 8080, text: ':8080', ssl: false, certs: [], sslMinVer: null, ciphers: null, engine: null, acceptProxy: false }],
         defaultBackend: null, mode: 'http', timeouts, maxconn: 5000, forwardfor: true, httplog: true,
         logFormat: 'httplog', dontlognull: false, logs,
         stats: {

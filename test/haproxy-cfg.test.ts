@@ -71,7 +71,7 @@ test('the tutorial configuration loads to the expected model', () => {
   assert.equal(config.frontends.length, 2);
   const fe = config.frontends[0];
   assert.equal(fe.name, 'http_in');
-  assert.deepEqual(fe.binds, [{ host: '0.0.0.0', port: 80, text: '*:80', ssl: false, certs: [], sslMinVer: null, ciphers: null }]);
+  assert.deepEqual(fe.binds, [{ host: '0.0.0.0', port: 80, text: '*:80', ssl: false, certs: [], sslMinVer: null, ciphers: null, engine: null, acceptProxy: false }]);
   assert.equal(fe.defaultBackend, 'http_back');
   assert.equal(fe.timeouts.client, 50000);
   // HAProxy logs no traffic for a proxy without `log` lines (no `log global` in defaults).

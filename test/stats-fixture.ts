@@ -23,7 +23,7 @@ export function backend(name: string, servers: ServerConfig[], o: Partial<Backen
 
 export function frontend(name: string, port: number, o: Partial<FrontendConfig> = {}): FrontendConfig {
   return {
-    name, fromListen: false, binds: [{ host: '127.0.0.1', port, text: `127.0.0.1:${port}`, ssl: false, certs: [], sslMinVer: null, ciphers: null }], defaultBackend: null, mode: 'http',
+    name, fromListen: false, binds: [{ host: '127.0.0.1', port, text: `127.0.0.1:${port}`, ssl: false, certs: [], sslMinVer: null, ciphers: null, engine: null, acceptProxy: false }], defaultBackend: null, mode: 'http',
     timeouts: { ...DEFAULT_TIMEOUTS }, maxconn: 0, forwardfor: true, httplog: true, logFormat: 'httplog', dontlognull: false,
     logs: [], stats: null, ...o,
   };
@@ -39,7 +39,7 @@ export function stats(o: Partial<StatsConfig> = {}): StatsConfig {
 export function config(frontends: FrontendConfig[], backends: BackendConfig[], logs: LogTarget[] = []): Config {
   return {
     sources: ['test'],
-    global: { workers: 2, daemon: false, pidfile: null, maxconn: 20000, logs, maxHeaderSize: 16384, maxHeaders: 101, maxUri: 8192, gracePeriod: 1000, sslDefaultBindCiphers: null, statsSockets: [], statsTimeout: 10000 },
+    global: { workers: 2, daemon: false, pidfile: null, maxconn: 20000, logs, maxHeaderSize: 16384, maxHeaders: 101, maxUri: 8192, gracePeriod: 1000, sslDefaultBindCiphers: null, statsSockets: [], statsTimeout: 10000, engine: 'uws' },
     frontends,
     backends,
   };

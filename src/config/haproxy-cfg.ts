@@ -342,10 +342,11 @@ class CfgParser {
       case 'hard-stop-after':
       case 'ssl-default-bind-ciphers':
       case 'tune.bufsize':
-      case 'tune.http.maxhdr': {
-        const v = this.arg(w, 1, kw === 'pidfile' ? '<file>' : kw === 'hard-stop-after' ? '<time>' : kw === 'ssl-default-bind-ciphers' ? '<ciphers>' : '<number>');
+      case 'tune.http.maxhdr':
+      case 'engine': {
+        const v = this.arg(w, 1, kw === 'pidfile' ? '<file>' : kw === 'hard-stop-after' ? '<time>' : kw === 'ssl-default-bind-ciphers' ? '<ciphers>' : kw === 'engine' ? 'uws or node (gatehouse-only)' : '<number>');
         if (!v || !this.noMore(w, 2, kw)) return;
-        const key = { pidfile: 'pidfile', maxconn: 'maxconn', nbthread: 'workers', 'hard-stop-after': 'grace', 'ssl-default-bind-ciphers': 'ssl_default_bind_ciphers', 'tune.bufsize': 'max_header_size', 'tune.http.maxhdr': 'max_headers' }[kw];
+        const key = { pidfile: 'pidfile', maxconn: 'maxconn', nbthread: 'workers', 'hard-stop-after': 'grace', 'ssl-default-bind-ciphers': 'ssl_default_bind_ciphers', 'tune.bufsize': 'max_header_size', 'tune.http.maxhdr': 'max_headers', engine: 'engine' }[kw];
         g.set(key, this.entry(v));
         return;
       }
@@ -662,9 +663,22 @@ class CfgParser {
     const crts: Word[] = [];
     let minVer: Word | null = null;
     let ciphers: Word | null = null;
+    let engine: Word | null = null;
+    let acceptProxy: Word | null = null;
     for (let i = 2; i < w.length; i++) {
       const o = w[i].text;
       if (o === 'name' && i + 1 < w.length) {
+        i++;
+        continue;
+      }
+      if (o === 'accept-proxy') {
+        acceptProxy = w[i];
+        continue;
+      }
+      if (o === 'engine') {
+        // gatehouse-only: which front engine serves this address (uws or node)
+        engine = this.arg(w, i + 1, 'a front engine: uws or node');
+        if (!engine) return;
         i++;
         continue;
       }
@@ -711,9 +725,22 @@ class CfgParser {
       return;
     }
     const tlsEntry = (address: string): Entry => {
-      if (ssl === null) return this.entry(a, address);
-      const value: Record<string, unknown> = { address, ssl: true, crt: crts.length === 1 ? crts[0].text : crts.map((c) => c.text) };
-      const sub: Record<string, Pos> = { address: this.at(a), ssl: this.at(ssl), crt: this.at(crts[0]) };
+      if (ssl === null && engine === null && acceptProxy === null) return this.entry(a, address);
+      const value: Record<string, unknown> = { address };
+      const sub: Record<string, Pos> = { address: this.at(a) };
+      if (engine !== null) {
+        value.engine = engine.text;
+        sub.engine = this.at(engine);
+      }
+      if (acceptProxy !== null) {
+        value.accept_proxy = true;
+        sub.accept_proxy = this.at(acceptProxy);
+      }
+      if (ssl === null) return { value, pos: this.at(a), sub };
+      value.ssl = true;
+      value.crt = crts.length === 1 ? crts[0].text : crts.map((c) => c.text);
+      sub.ssl = this.at(ssl);
+      sub.crt = this.at(crts[0]);
       if (minVer !== null) {
         value.ssl_min_ver = minVer.text;
         sub.ssl_min_ver = this.at(minVer);

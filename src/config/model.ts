@@ -58,6 +58,8 @@ export interface GlobalConfig {
   maxUri: number;
   /** grace period on SIGTERM/SIGINT before in-flight requests are cut */
   gracePeriod: number;
+  /** the front engine of binds that name none (gatehouse-only: `engine uws|node`) */
+  engine: 'uws' | 'node';
   /** `ssl-default-bind-ciphers`: the cipher list of ssl binds without their own, or null */
   sslDefaultBindCiphers: string | null;
   /** runtime API sockets (`stats socket`) */
@@ -87,6 +89,13 @@ export interface BindAddress {
    * null for uWebSockets.js's default. TLSv1.3 suites are not configurable in uWS.
    */
   ciphers: string | null;
+  /**
+   * The front engine for this address: 'uws' (uWebSockets.js) or 'node' (gatehouse's own on
+   * node:net, src/front-node/); null: global.engine. TLS binds run on uWS.
+   */
+  engine: 'uws' | 'node' | null;
+  /** `accept-proxy`: a PROXY protocol v1/v2 header precedes each connection (node engine) */
+  acceptProxy: boolean;
 }
 
 export interface StatsConfig {

@@ -38,7 +38,7 @@ type Obj = Record<string, unknown>;
 // ---- key vocabulary (snake_case, HAProxy's words) ----
 
 const TOP_KEYS = ['global', 'defaults', 'frontends', 'backends', 'listen', 'peers'] as const;
-const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers', 'stats_socket', 'stats_timeout', 'localpeer'] as const;
+const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers', 'stats_socket', 'stats_timeout', 'localpeer', 'engine'] as const;
 const STATS_SOCKET_KEYS = ['path', 'mode', 'level'] as const;
 const FORWARDFOR_KEYS = ['except', 'header', 'if_none'] as const;
 const DEFAULT_STATS_TIMEOUT_MS = 10_000;
@@ -88,7 +88,8 @@ const COOKIE_KEYS = [
 ] as const;
 const STATS_KEYS = ['enable', 'uri', 'auth', 'realm', 'refresh', 'hide_version', 'admin', 'prometheus'] as const;
 const LOG_KEYS = ['target', 'facility', 'level', 'format'] as const;
-const BIND_KEYS = ['address', 'ssl', 'crt', 'ssl_min_ver', 'ciphers'] as const;
+const ENGINES = ['uws', 'node'] as const;
+const BIND_KEYS = ['address', 'ssl', 'crt', 'ssl_min_ver', 'ciphers', 'engine', 'accept_proxy'] as const;
 const SSL_VERSIONS = ['SSLv3', 'TLSv1.0', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
 type BindTls = Pick<BindAddress, 'ssl' | 'certs' | 'sslMinVer' | 'ciphers'>;
@@ -404,6 +405,8 @@ class Builder {
       maxHeaders: c.int(o, 'max_headers', path, 1, 10000) ?? DEFAULT_MAX_HEADERS,
       maxUri: c.int(o, 'max_uri', path, 16, 16 * 1024 * 1024) ?? DEFAULT_MAX_URI,
       gracePeriod: c.duration(o, 'grace', path) ?? DEFAULT_GRACE_MS,
+      // GATEHOUSE_ENGINE: the default for configurations that name none (the test suite's engine matrix)
+      engine: c.oneOf(o, 'engine', path, ENGINES) ?? (process.env.GATEHOUSE_ENGINE === 'node' ? 'node' : 'uws'),
       sslDefaultBindCiphers: this.ciphers(o, 'ssl_default_bind_ciphers', path),
       statsSockets: has(o, 'stats_socket') ? this.statsSockets(o.stats_socket, [...path, 'stats_socket']) : [],
       statsTimeout: c.duration(o, 'stats_timeout', path, 1) ?? DEFAULT_STATS_TIMEOUT_MS,
@@ -681,7 +684,7 @@ class Builder {
   }
 
   /** `defaultCiphers`: global ssl_default_bind_ciphers, for ssl binds without their own */
-  binds(v: unknown, path: Path, defaultCiphers: string | null = null): BindAddress[] {
+  binds(v: unknown, path: Path, defaultCiphers: string | null = null, defaultEngine: 'uws' | 'node' = 'uws'): BindAddress[] {
     const c = this.c;
     const out: BindAddress[] = [];
     const expected = '"ADDR:PORT" such as "*:80", "127.0.0.1:8080" or "[::]:443", or { address, ssl: true, crt: FILE_OR_DIR }';
@@ -691,8 +694,12 @@ class Builder {
       const p = Array.isArray(v) ? [...path, i] : path;
       let text: string;
       let tls: BindTls | undefined = { ssl: false, certs: [], sslMinVer: null, ciphers: null };
+      let engine: 'uws' | 'node' | null = null;
+      let acceptProxy = false;
       if (isObj(item)) {
         c.keys(item, p, BIND_KEYS, 'bind');
+        engine = c.oneOf(item, 'engine', p, ENGINES) ?? null;
+        acceptProxy = c.bool(item, 'accept_proxy', p) ?? false;
         const a = c.str(item, 'address', p, { expected: '"ADDR:PORT"' });
         if (a === undefined) {
           if (!has(item, 'address')) c.error(p, 'missing required key "address"', '"ADDR:PORT" such as "*:443"', 'nothing');
@@ -719,7 +726,9 @@ class Builder {
       }
       seen.add(key);
       if (tls.ssl && tls.ciphers === null) tls.ciphers = defaultCiphers;
-      out.push({ host: hp.host, port: hp.port, text, ...tls });
+      if (tls.ssl && engine === 'node') c.error([...p, 'engine'], 'TLS is not served by the node engine yet: an ssl bind runs on uWebSockets.js', 'engine: uws (or no engine) on an ssl bind', '"node"');
+      if (acceptProxy && (engine ?? defaultEngine) !== 'node') c.error([...p, 'accept_proxy'], 'accept-proxy needs the node engine on this bind (uWebSockets.js cannot read a PROXY header)', 'engine: node (on the bind or in global)', `"${engine ?? defaultEngine}"`);
+      out.push({ host: hp.host, port: hp.port, text, ...tls, engine, acceptProxy });
     });
     // One uWS app serves all binds of a frontend, and an app is either TLS or plain.
     if (out.some((x) => x.ssl) && out.some((x) => !x.ssl)) {
@@ -1070,7 +1079,7 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
     if (p.kind !== 'backend') {
       const bindPath = [...p.path, 'bind'];
       const errorsBefore = c.errors.length;
-      const binds = b.binds(p.raw.bind, bindPath, global.sslDefaultBindCiphers);
+      const binds = b.binds(p.raw.bind, bindPath, global.sslDefaultBindCiphers, global.engine);
       if (binds.length === 0 && c.errors.length === errorsBefore) {
         const at = has(p.raw, 'bind') ? bindPath : p.path;
         c.add('error', at, `${p.kind} "${p.name}" needs at least one bind address`, '"ADDR:PORT" such as "*:80"', has(p.raw, 'bind') ? describeValue(p.raw.bind) : 'nothing', true);

@@ -14,6 +14,7 @@ import { PrimaryTelemetry } from '../stats/telemetry-primary';
 import { CounterCarry, carryOverServerState } from './carry-over';
 import { migrateReqProblem } from './migrate-req';
 import { SignalRouter, statusLines } from './signals';
+import { SharedListeners, engineFallbackNotice } from './shared-listeners';
 import { Supervisor } from './supervisor';
 import { attachTables } from '../stick/registry';
 import { StickService } from '../stick/service';
@@ -42,6 +43,8 @@ interface Generation {
   log: (level: Level, text: string) => void;
   /** stick tables' purge and peers (src/stick/service.ts) */
   stick: StickService;
+  /** listening sockets of node-engine binds, shared by the workers (kept across reloads) */
+  listeners: SharedListeners;
 }
 
 /** Start workers (and, unless `deferStats`, stats) for one configuration. */
@@ -59,7 +62,20 @@ async function startGeneration(config: Config, prev: Generation | null, statsRet
   const carry = prev !== null ? new CounterCarry(prev.telemetry.carrySource(), config) : null;
   telemetry.carry = carry;
   const slabs = new Map<number, Float64Array>();
-  const supervisor = new Supervisor(config, state, {
+  let listeners: SharedListeners;
+  try {
+    listeners = SharedListeners.open(config, prev?.listeners ?? null);
+  } catch (e) {
+    log('alert', `cannot start: ${(e as Error).message}`);
+    await telemetry.stop();
+    await sink.close();
+    throw e;
+  }
+  if (prev === null) {
+    const notice = engineFallbackNotice(config);
+    if (notice !== null) log('notice', notice);
+  }
+  const supervisor = new Supervisor(config, state, listeners.fds(), {
     log,
     onWorkerStarted: (id, slab, send) => {
       slabs.set(id, slab);
@@ -75,13 +91,14 @@ async function startGeneration(config: Config, prev: Generation | null, statsRet
       telemetry.onWorkerMessage(id, msg);
     },
   });
-  const gen: Generation = { config, state, sink, telemetry, supervisor, health: null, carry, log, stick };
+  const gen: Generation = { config, state, sink, telemetry, supervisor, health: null, carry, log, stick, listeners };
   try {
     await supervisor.start();
     if (!deferStats) await telemetry.startStatsServers(statsRetryMs);
   } catch (e) {
     log('alert', `cannot start: ${(e as Error).message}`);
     await supervisor.stop(0);
+    listeners.closeExcept(prev?.listeners ?? null);
     await telemetry.stop();
     await sink.close();
     throw e;
@@ -92,11 +109,13 @@ async function startGeneration(config: Config, prev: Generation | null, statsRet
 }
 
 /** Stop accepting, let in-flight requests finish within the grace period, release everything. */
-async function stopGeneration(gen: Generation, graceMs: number, statsAlreadyClosed = false): Promise<void> {
+async function stopGeneration(gen: Generation, graceMs: number, statsAlreadyClosed = false, next: Generation | null = null): Promise<void> {
   if (!statsAlreadyClosed) await gen.telemetry.closeStatsServers();
   // first: the next generation's peers listener waits for this one's port
   await gen.stick.stop();
   await gen.supervisor.stop(graceMs);
+  // the next generation's workers listen on the sockets of the addresses it kept
+  gen.listeners.closeExcept(next?.listeners ?? null);
   await gen.health?.stop();
   await gen.telemetry.stop();
   await gen.sink.close();
@@ -217,7 +236,7 @@ export async function run(config: Config, opts: RunOptions): Promise<void> {
       if (paused && fresh.supervisor.pause()) fresh.log('notice', `${signal}: the new workers' listeners stay paused until SIGTTIN`);
       fresh.log('notice', `${signal}: configuration reloaded: ${next.config.global.workers} worker(s), ${describe(next.config)}`);
       await checkMigrateReq(fresh, signal);
-      await stopGeneration(old, old.config.global.gracePeriod, true);
+      await stopGeneration(old, old.config.global.gracePeriod, true, fresh);
       // Every old worker has exited: its counts are final.
       fresh.carry?.freeze();
       const m = fresh.carry?.matched;

@@ -46,6 +46,8 @@ export class Supervisor {
   constructor(
     private readonly config: Config,
     private readonly state: SharedState,
+    /** listening descriptors of node-engine binds (shared-listeners.ts), by bind key */
+    private readonly fds: Record<string, number>,
     private readonly hooks: SupervisorHooks,
   ) {
     this.rows = counterRows(config);
@@ -80,6 +82,7 @@ export class Supervisor {
       stateBuffer: this.state.buffer,
       slab: slot.slab,
       workerId: slot.id,
+      fds: this.fds,
     };
     const t = new Worker(WORKER_ENTRY, { workerData: init });
     slot.thread = t;

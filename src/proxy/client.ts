@@ -41,8 +41,8 @@ export interface ClientResponse extends HeaderWriter, AddressSource {
   onWritable(handler: (offset: number) => boolean): unknown;
   /** the client went away; nothing may be written after this */
   onAborted(handler: () => void): unknown;
-  /** request body bytes; the memory behind `chunk` is reused after the call */
-  onData(handler: (chunk: ArrayBuffer, isLast: boolean) => void): void;
+  /** request body bytes; the memory behind `chunk` is reused after the call (uWS: an ArrayBuffer) */
+  onData(handler: (chunk: ArrayBuffer | Uint8Array, isLast: boolean) => void): void;
   /** stop / restart reading the request body (backpressure toward the client) */
   pause(): void;
   resume(): void;

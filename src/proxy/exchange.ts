@@ -192,7 +192,7 @@ export class Exchange extends Session {
     conn.socket.write(this.plan.head);
   }
 
-  private onClientData(ab: ArrayBuffer, isLast: boolean): void {
+  private onClientData(ab: ArrayBuffer | Uint8Array, isLast: boolean): void {
     const n = ab.byteLength;
     this.bytesIn += n;
     this.rt.slab[this.fe.row + C_BIN] += n;
@@ -205,7 +205,7 @@ export class Exchange extends Session {
       return;
     }
     // The engine reuses the memory behind `ab` after this call returns: copy it.
-    const chunk = n > 0 ? Buffer.from(new Uint8Array(ab)) : null;
+    const chunk = n > 0 ? Buffer.from(ab instanceof ArrayBuffer ? new Uint8Array(ab) : ab) : null;
     // uWS 20.30 keeps its fixed ~10 s timer running during an upload (incoming body bytes do
     // not reset it), so any upload longer than that was cut. pause()+resume() re-arms it;
     // gatehouse's own `timeout client` still catches a client that stops sending.

@@ -38,6 +38,8 @@ const VALUE_BAD = /[\x00-\x08\x0a-\x1f\x7f]/;
 // origin-form target: visible ASCII only, no fragment (HAProxy rejects '#' since CVE-2023-45539).
 // uWS hands the path over UTF-8 decoded, so raw bytes >= 0x80 show up here as non-ASCII.
 const TARGET_BAD = /[^\x21-\x7e]|#/;
+// absolute-form (RFC 9112 3.2.2), forwarded as received
+const ABSOLUTE_FORM = /^https?:\/\/[^/?#]+/i;
 
 /** Per header, from collectRequestHead(): false when the field must not be forwarded. */
 export function isValidField(name: string, value: string): boolean {
@@ -62,7 +64,8 @@ export function validateRequest(
   // request line: METHOD SP target SP HTTP/1.1 CRLF, then the fields and the final CRLF
   if (method.length + uriLen + 12 + facts.headBytes + 2 > limits.maxHeaderSize) return 431;
   if (facts.headerCount > limits.maxHeaders) return 431;
-  if (url.charCodeAt(0) !== 47 /* '/' */ || TARGET_BAD.test(url)) return 400;
+  // origin-form; absolute-form and OPTIONS * reach here from the node engine only (uWS closes them)
+  if ((url.charCodeAt(0) !== 47 /* '/' */ && !(url === '*' && method === 'OPTIONS') && !ABSOLUTE_FORM.test(url)) || TARGET_BAD.test(url)) return 400;
   if (query !== undefined && TARGET_BAD.test(query)) return 400;
   if (facts.badField) return 400;
   // RFC 9112 3.2: more than one Host is a 400

@@ -277,6 +277,8 @@ export abstract class Session implements RequestRecord, AdmissionWaiter, QueueWa
     this.res = null;
     this.setBackend(null);
     this.plan.reset();
+    this.clientPort = 0;
+    this.httpVersion = 'HTTP/1.1';
     this.attempt.reset();
     this.clientIp = '';
     this.bytesIn = 0;

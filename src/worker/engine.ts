@@ -10,3 +10,21 @@ export interface FrontEngine {
   /** Close everything, client connections included (the worker is exiting). */
   close(): void;
 }
+
+import type { BindAddress, GlobalConfig } from '../config/model';
+
+/**
+ * Which engine serves `b`: TLS binds run on uWS (the node engine has no TLS yet); without a uWS
+ * binary for this Node.js every other bind runs on the node engine; else the bind's own choice
+ * or the global default.
+ */
+export function bindEngine(b: BindAddress, g: GlobalConfig, uwsOk: boolean): 'uws' | 'node' {
+  if (b.ssl) return 'uws';
+  if (!uwsOk) return 'node';
+  return b.engine ?? g.engine;
+}
+
+/** The key of a bind address in the table of shared listening sockets. */
+export function bindKey(b: BindAddress): string {
+  return b.host + '|' + b.port;
+}

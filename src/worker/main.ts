@@ -10,6 +10,11 @@ import { WorkerRuntime } from './runtime';
 import { Exchange } from '../proxy/exchange';
 import type { FrontEngine } from './engine';
 import { UwsEngine } from './uws-engine';
+import { NodeEngine, type NodeFrontend } from './node-engine';
+import { bindEngine, bindKey } from './engine';
+import { loadUws } from './uws-load';
+import type { BindAddress } from '../config/model';
+import type { FrontendRuntime } from './runtime';
 import { WebSocketProxy } from './websocket';
 import type { PrimaryToWorker, WorkerToPrimary } from './messages';
 
@@ -18,6 +23,8 @@ export interface WorkerInit {
   stateBuffer: SharedArrayBuffer;
   slab: Float64Array;
   workerId: number;
+  /** listening descriptors of node-engine binds, by bind key (engine.ts) */
+  fds: Record<string, number>;
 }
 
 const TICK_MS = 100;
@@ -30,6 +37,8 @@ class Worker {
   readonly ws: WebSocketProxy;
   /** the front engines serving this worker's frontends */
   private readonly engines: FrontEngine[] = [];
+  private nodeEngine: NodeEngine | null = null;
+  private readonly fds: Record<string, number>;
   /** listeners closed by pause() */
   private paused = false;
   private readonly free: Exchange[] = [];
@@ -44,6 +53,7 @@ class Worker {
     const state = SharedState.attach(init.stateBuffer, init.config);
     const telemetry = new WorkerTelemetry(init.config, init.workerId, post as (m: unknown) => void, state);
     this.rt = new WorkerRuntime(init.config, state, init.slab, init.workerId, telemetry);
+    this.fds = init.fds;
     this.ws = new WebSocketProxy(this.rt, this.takeExchangeB);
     // not from inside the uWS close handler that ended the last tunnel
     this.ws.onEmpty = () => setImmediate(() => this.exitIfIdle());
@@ -53,7 +63,21 @@ class Worker {
   async listen(): Promise<void> {
     // Stats listeners are served by the primary thread.
     const frontends = this.rt.frontends.filter((fe) => fe.cfg.stats === null || !fe.cfg.stats.enable);
-    if (frontends.length > 0) this.engines.push(new UwsEngine(this.rt, frontends, this.ws, this.takeExchangeB));
+    const g = this.rt.config.global;
+    const uwsOk = loadUws() !== null;
+    const uws: { fe: FrontendRuntime; binds: BindAddress[] }[] = [];
+    const node: NodeFrontend[] = [];
+    for (const fe of frontends) {
+      const u = fe.cfg.binds.filter((b) => bindEngine(b, g, uwsOk) === 'uws');
+      const n = fe.cfg.binds.filter((b) => bindEngine(b, g, uwsOk) === 'node');
+      if (u.length > 0) uws.push({ fe, binds: u });
+      if (n.length > 0) node.push({ fe, fds: n.map((b) => this.fds[bindKey(b)]) });
+    }
+    if (uws.length > 0) this.engines.push(new UwsEngine(this.rt, uws, this.ws, this.takeExchangeB));
+    if (node.length > 0) {
+      this.nodeEngine = new NodeEngine(this.rt, node, this.takeExchangeB, () => setImmediate(() => this.exitIfIdle()));
+      this.engines.push(this.nodeEngine);
+    }
     await this.bindAll();
   }
 
@@ -89,6 +113,11 @@ class Worker {
     );
   }
 
+  /** WebSocket tunnels open on either engine (a graceful stop waits for them) */
+  private tunnels(): number {
+    return this.ws.count + (this.nodeEngine === null ? 0 : this.nodeEngine.tunnelCount);
+  }
+
   private takeExchange(): Exchange {
     return this.free.pop() ?? new Exchange(this.recycleB);
   }
@@ -101,7 +130,7 @@ class Worker {
 
   /** Stopping, nothing in flight (requests or WebSocket tunnels) and the linger is over: exit. */
   private exitIfIdle(): void {
-    if (this.stopping && this.rt.active.size === 0 && this.ws.count === 0 && Date.now() >= this.lingerUntil) this.exit();
+    if (this.stopping && this.rt.active.size === 0 && this.tunnels() === 0 && Date.now() >= this.lingerUntil) this.exit();
   }
 
   private tick(): void {
@@ -140,7 +169,7 @@ class Worker {
     const linger = Math.min(DRAIN_LINGER_MS, graceMs);
     this.lingerUntil = Date.now() + linger;
     setTimeout(() => {
-      if (this.rt.active.size === 0 && this.ws.count === 0) this.exit();
+      if (this.rt.active.size === 0 && this.tunnels() === 0) this.exit();
     }, linger).unref();
     setTimeout(() => this.exit(), Math.max(graceMs, linger)).unref();
   }

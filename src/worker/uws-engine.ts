@@ -3,6 +3,7 @@
 // request goes to a recycled Exchange; WebSocket upgrades go through websocket.ts.
 
 import type uWS from 'uWebSockets.js';
+import type { BindAddress } from '../config/model';
 import type { Exchange } from '../proxy/exchange';
 import type { FrontEngine } from './engine';
 import type { FrontendRuntime, WorkerRuntime } from './runtime';
@@ -17,18 +18,21 @@ export class UwsEngine implements FrontEngine {
   private readonly apps: uWS.TemplatedApp[] = [];
   /** the frontend of each app in `apps` (same index) */
   private readonly appFrontends: FrontendRuntime[] = [];
+  /** the binds of each app this engine serves (same index) */
+  private readonly appBinds: BindAddress[][] = [];
   private readonly listenSockets: uWS.us_listen_socket[] = [];
 
   constructor(
     private readonly rt: WorkerRuntime,
-    frontends: FrontendRuntime[],
+    frontends: { fe: FrontendRuntime; binds: BindAddress[] }[],
     ws: WebSocketProxy,
     private readonly exchange: () => Exchange,
   ) {
-    for (const fe of frontends) {
+    for (const { fe, binds } of frontends) {
       const app = createFrontendApp(fe.cfg, (res, req) => this.onRequest(fe, res, req), ws.behavior(fe));
       this.apps.push(app);
       this.appFrontends.push(fe);
+      this.appBinds.push(binds);
     }
   }
 
@@ -37,7 +41,7 @@ export class UwsEngine implements FrontEngine {
     for (let i = 0; i < this.apps.length; i++) {
       const app = this.apps[i];
       const fe = this.appFrontends[i];
-      for (const b of fe.cfg.binds) {
+      for (const b of this.appBinds[i]) {
         jobs.push(
           new Promise<void>((resolve, reject) => {
             app.listen(b.host, b.port, (sock) => {

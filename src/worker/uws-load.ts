@@ -4,6 +4,7 @@
 // under which gatehouse's workers could not share ports. So the binary is required directly,
 // and without it uWS is "unavailable": binds then run on gatehouse's node:net engine.
 
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as UWS from 'uWebSockets.js';
 
@@ -12,10 +13,24 @@ export type Uws = typeof UWS;
 let loaded: Uws | null | undefined;
 let reason = '';
 
+function binaryFile(): string {
+  return `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
+}
+
+/** Whether this Node.js has a uWebSockets.js binary (checked without loading it). */
+export function uwsAvailable(): boolean {
+  try {
+    const dir = path.dirname(require.resolve('uWebSockets.js/package.json'));
+    return fs.existsSync(path.join(dir, 'binaries', binaryFile()));
+  } catch {
+    return false;
+  }
+}
+
 /** The uWS module, or null when this Node.js has no uWebSockets.js binary (see uwsUnavailable). */
 export function loadUws(): Uws | null {
   if (loaded !== undefined) return loaded;
-  const file = `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
+  const file = binaryFile();
   try {
     const dir = path.dirname(require.resolve('uWebSockets.js/package.json'));
     loaded = require(path.join(dir, 'binaries', file)) as Uws;

@@ -1,0 +1,97 @@
+// gatehouse's own front engine on node:net (src/front-node/): for the frontends configured with
+// `engine node`, and for every frontend where uWebSockets.js has no binary for this Node.js.
+// Every worker listens on the same socket, made once by the primary (listener.ts); each request
+// goes to a recycled Exchange of the proxy core, a WebSocket upgrade through a raw tunnel
+// (node-tunnel.ts) once its server switched protocols.
+
+import type * as net from 'node:net';
+import type { FrontOptions, H1Handler, H1Request, H1Response } from '../front-node/api';
+import { listenShared } from '../front-node/listener';
+import { createFrontServer } from '../front-node/server';
+import type { Exchange } from '../proxy/exchange';
+import type { FrontEngine } from './engine';
+import { NodeClientRequest, NodeClientResponse } from './node-client';
+import { NodeUpgrader } from './node-tunnel';
+import type { FrontendRuntime, WorkerRuntime } from './runtime';
+
+/** A frontend this engine serves, with the shared listening descriptor of each of its binds. */
+export interface NodeFrontend {
+  fe: FrontendRuntime;
+  fds: number[];
+}
+
+export class NodeEngine implements FrontEngine {
+  private servers: net.Server[] = [];
+  private readonly handlers: H1Handler[];
+  private readonly options: Partial<FrontOptions>[];
+  private readonly upgrader: NodeUpgrader;
+
+  constructor(
+    private readonly rt: WorkerRuntime,
+    private readonly frontends: NodeFrontend[],
+    private readonly exchange: () => Exchange,
+    /** called when the last tunnel ended (graceful stop waits for tunnels) */
+    onTunnelsEmpty: () => void,
+  ) {
+    this.upgrader = new NodeUpgrader(onTunnelsEmpty);
+    this.handlers = frontends.map(({ fe }) => ({ onRequest: (req: H1Request, res: H1Response) => this.onRequest(fe, req, res) }));
+    const g = rt.config.global;
+    this.options = frontends.map(({ fe }) => ({
+      maxHeadSize: g.maxHeaderSize,
+      maxHeaders: g.maxHeaders,
+      timeoutHttpRequest: fe.cfg.timeouts.httpRequest,
+      timeoutHttpKeepAlive: fe.cfg.timeouts.httpKeepAlive,
+      timeoutClient: fe.cfg.timeouts.client,
+      acceptProxy: fe.cfg.binds.some((b) => b.acceptProxy === true),
+    }));
+  }
+
+  async listen(): Promise<void> {
+    const jobs: Promise<void>[] = [];
+    for (let i = 0; i < this.frontends.length; i++) {
+      for (const fd of this.frontends[i].fds) {
+        const server = createFrontServer(this.handlers[i], this.options[i]);
+        this.servers.push(server);
+        jobs.push(listenShared(server, fd));
+      }
+    }
+    await Promise.all(jobs);
+  }
+
+  closeListeners(): void {
+    for (const s of this.servers) s.close();
+    this.servers = [];
+  }
+
+  close(): void {
+    this.closeListeners();
+    for (const t of Array.from(this.upgrader.tunnels)) t.cut();
+  }
+
+  /** WebSocket tunnels open on this engine */
+  get tunnelCount(): number {
+    return this.upgrader.tunnels.size;
+  }
+
+  private onRequest(fe: FrontendRuntime, req: H1Request, res: H1Response): void {
+    const ex = this.exchange();
+    ex.clientPort = req.remotePort;
+    ex.httpVersion = req.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
+    const cres = new NodeClientResponse(res, req);
+    const up = req.upgrade && isWebSocketUpgrade(req) ? this.upgrader : null;
+    ex.start(this.rt, fe, cres, new NodeClientRequest(req), up);
+  }
+}
+
+/** Upgrade: websocket with a key: a WebSocket handshake (anything else is an ordinary request). */
+function isWebSocketUpgrade(req: H1Request): boolean {
+  let ws = false;
+  let key = false;
+  const h = req.headers;
+  for (let i = 0; i < h.length; i += 2) {
+    const n = h[i].toLowerCase();
+    if (n === 'upgrade' && h[i + 1].toLowerCase().split(',').some((t) => t.trim() === 'websocket')) ws = true;
+    else if (n === 'sec-websocket-key') key = true;
+  }
+  return ws && key;
+}
