@@ -84,7 +84,8 @@ export class TcpSession {
 
   private readonly timeouts: TcpTimeouts;
   private readonly onEnd: (end: TcpSessionEnd, s: TcpSession) => void;
-  private readonly onPrelude: ((s: TcpSession) => void) | null;
+  /** called when prelude bytes arrive or the client half-closes before attach (inspection) */
+  onPrelude: ((s: TcpSession) => void) | null;
   private readonly maxPrelude: number;
   private readonly t0: number;
   private readonly wall0: number;
