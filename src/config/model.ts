@@ -23,6 +23,9 @@ export interface Timeouts {
   check: number;
   queue: number;
   tunnel: number;
+  /** `timeout client-fin` / `server-fin` (mode tcp, half-closed sides); absent = not set */
+  clientFin?: number;
+  serverFin?: number;
 }
 
 export interface LogTarget {
@@ -135,8 +138,6 @@ export interface FrontendConfig {
   tcplog?: boolean;
   /** tcp-request lines; absent when none */
   tcpRequest?: TcpRequestRules;
-  /** timeout client-fin (server-fin is on the backend) */
-  finTimeouts?: TcpFinTimeouts;
 }
 
 // ---- content routing (src/acl, src/rules compile these once per worker) ----
@@ -323,8 +324,6 @@ export interface BackendConfig {
   rules?: ProxyRules;
   /** tcp-check / ssl-hello-chk / mysql-check / pgsql-check / redis-check / smtpchk; absent: health_check alone */
   tcpCheck?: TcpCheckConfig;
-  /** timeout server-fin (client-fin is on the frontend) */
-  finTimeouts?: TcpFinTimeouts;
 }
 
 // ---- mode tcp (src/tcp; parsed by src/config/tcp.ts) ----
@@ -341,12 +340,6 @@ export interface TcpRequestRules {
   inspectDelay: number;
   connection: TcpRequestRule[];
   content: TcpRequestRule[];
-}
-
-/** Timeouts only a `mode tcp` stream uses (ms, 0 = not set): HAProxy's client-fin / server-fin. */
-export interface TcpFinTimeouts {
-  clientFin: number;
-  serverFin: number;
 }
 
 /** One `tcp-check` step (HAProxy 2.6 tcp-check connect/send/send-binary/expect). */

@@ -475,3 +475,23 @@ export class TcpSession {
     this.onEnd(end, this);
   }
 }
+
+/**
+ * The relay's timeouts for a frontend/backend pair, as HAProxy takes them: client and
+ * client-fin from the frontend; server, server-fin and tunnel from the backend.
+ */
+export function relayTimeouts(
+  fe: { timeouts: { client: number; clientFin?: number } },
+  be: { timeouts: { server: number; tunnel: number; serverFin?: number } },
+  tunnelSet: boolean,
+): TcpTimeouts {
+  return {
+    client: fe.timeouts.client,
+    clientFin: fe.timeouts.clientFin ?? 0,
+    server: be.timeouts.server,
+    serverFin: be.timeouts.serverFin ?? 0,
+    // the model always holds a tunnel value (default 1h for WebSocket); HAProxy applies it to a
+    // TCP stream only when `timeout tunnel` was written, else client/server stay in force
+    tunnel: tunnelSet ? be.timeouts.tunnel : 0,
+  };
+}
