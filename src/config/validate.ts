@@ -1038,6 +1038,8 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
     const rules = readRules(c, p.raw, p.path, p.kind, refs);
     const d = defaults;
     const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...d.timeouts, ...s.timeouts };
+    // HAProxy applies `timeout tunnel` to a TCP stream only when written (the 1h default is for WebSocket)
+    if ((s.mode ?? d.mode) === 'tcp' && s.timeouts.tunnel === undefined && d.timeouts.tunnel === undefined) timeouts.tunnel = 0;
     let servers: ServerConfig[] = [];
     if (p.kind !== 'frontend') {
       const hcPartial: Partial<HealthCheckConfig> = { ...d.health, ...s.health };

@@ -478,20 +478,18 @@ export class TcpSession {
 
 /**
  * The relay's timeouts for a frontend/backend pair, as HAProxy takes them: client and
- * client-fin from the frontend; server, server-fin and tunnel from the backend.
+ * client-fin from the frontend; server, server-fin and tunnel from the backend (a tcp backend's
+ * tunnel is 0 unless `timeout tunnel` was written: src/config/validate.ts).
  */
 export function relayTimeouts(
   fe: { timeouts: { client: number; clientFin?: number } },
   be: { timeouts: { server: number; tunnel: number; serverFin?: number } },
-  tunnelSet: boolean,
 ): TcpTimeouts {
   return {
     client: fe.timeouts.client,
     clientFin: fe.timeouts.clientFin ?? 0,
     server: be.timeouts.server,
     serverFin: be.timeouts.serverFin ?? 0,
-    // the model always holds a tunnel value (default 1h for WebSocket); HAProxy applies it to a
-    // TCP stream only when `timeout tunnel` was written, else client/server stay in force
-    tunnel: tunnelSet ? be.timeouts.tunnel : 0,
+    tunnel: be.timeouts.tunnel,
   };
 }
