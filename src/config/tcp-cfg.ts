@@ -123,6 +123,7 @@ export function cfgTcpCheckLine(k: CfgSink, w: Word[]): void {
       const data = w[2];
       if (data === undefined) return k.error(a, `'tcp-check ${a.text}' expects the data to send`);
       if (w.length > 3 && w[3].text !== 'comment') return k.error(w[3], `'tcp-check ${a.text}' takes one argument (quote data with blanks)`);
+      if (a.text === 'send-binary' && !/^([0-9a-fA-F]{2})+$/.test(data.text)) return k.error(data, "'tcp-check send-binary' expects a hexadecimal string such as 50494e470d0a");
       k.append('tcp_check.steps', a, a.text === 'send' ? { send: data.text } : { send_binary: data.text });
       return;
     }
