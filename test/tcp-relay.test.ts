@@ -5,6 +5,8 @@ import { strict as assert } from 'node:assert';
 import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { TcpSession } from '../src/tcp/relay';
+import { formatTcplog } from '../src/tcp/tcplog';
+import { distinctPorts, haproxyBinary, startHaproxy } from './helpers/haproxy';
 import { freePort, sleep } from './helpers/net';
 import { clientExchange, echo, startFront, startUpstream, type Front, type Upstream } from './helpers/tcp';
 
@@ -298,5 +300,46 @@ describe('tcp relay: timeouts', () => {
     // the server only half-closed (its connection is still established): data phase
     assert.equal(e.termination, 'cD');
     within(e.tt, 280, 2000);
+  });
+});
+
+describe('tcplog lines', () => {
+  it('a session logs as HAProxy 2.6 logs the same exchange in mode tcp (option tcplog)', async () => {
+    const up = await startUpstream(echo);
+    const front = await startFront(up.port);
+    const exchange = async (port: number): Promise<void> => {
+      const r = await clientExchange(port, 'hello').done;
+      assert.equal(r.data.toString(), 'hello');
+    };
+    await exchange(front.port);
+    // (a stray connection from another process probing ports on this shared machine is not ours)
+    let e = await front.nextEnd();
+    while (e.bytesIn !== 5) e = await front.nextEnd();
+    const ours = formatTcplog({
+      clientIp: '127.0.0.1', clientPort: 40000, frontend: 'fe', backend: 'be', server: 's1', end: e,
+      actconn: 1, feconn: 1, beconn: 0, srvconn: 0, retries: 0, srvQueue: 0, backendQueue: 0,
+    });
+    await front.close();
+    // the values a test can know are compared; ports, dates and durations are masked
+    const mask = (l: string) => l.replace(/:\d+ \[[^\]]+\]/, ':P [DATE]').replace(/ \d+\/\d+\/\d+ /, ' TW/TC/TT ');
+    assert.equal(mask(ours), '127.0.0.1:P [DATE] fe be/s1 TW/TC/TT 5 -- 1/1/0/0/0 0/0');
+    const bin = haproxyBinary();
+    if (bin) {
+      const [hport] = await distinctPorts(1, [up.port]);
+      const hp = await startHaproxy(bin, `global\n  log stdout format raw local0\ndefaults\n  mode tcp\n  log global\n  option tcplog\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\nfrontend fe\n  bind 127.0.0.1:${hport}\n  default_backend be\nbackend be\n  server s1 127.0.0.1:${up.port}\n`, [hport]);
+      try {
+        // startHaproxy's own probe connection is logged too: let it end first, then find our line
+        await sleep(300);
+        await exchange(hport);
+        const ourLine = (): string => hp.output().split('\n').find((l) => / fe be\/s1 \d+\/\d+\/\d+ 5 /.test(l)) ?? '';
+        const t0 = Date.now();
+        while (ourLine() === '' && Date.now() - t0 < 3000) await sleep(20);
+        const line = ourLine();
+        assert.equal(mask(line.trim()), mask(ours));
+      } finally {
+        await hp.stop();
+      }
+    }
+    await up.close();
   });
 });
