@@ -2,7 +2,7 @@
 NODE ?= node
 TSC := node_modules/.bin/tsc
 
-.PHONY: build test demo bench bench-tls bench-acl clean check-config
+.PHONY: build test demo bench bench-tls bench-acl bench-tcp clean check-config
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -29,6 +29,10 @@ bench-tls: build
 # cost of 20 ACL routing rules per request (native-bench/README.md, ~3-4 min)
 bench-acl: build
 	$(NODE) native-bench/acl-cost.mjs
+
+# mode tcp: connections/s and 1 MB echo throughput vs HAProxy (native-bench/README.md, ~1 min)
+bench-tcp: build
+	$(NODE) native-bench/tcp.mjs
 
 clean:
 	rm -rf dist dist-test
