@@ -275,6 +275,27 @@ describe('tcp relay: timeouts', () => {
     within(e.tt, 350 + 650, 350 + 2000);
   });
 
+  it('setTimeouts: the backend chosen after accept brings its own server timeout', async () => {
+    const up = await startUpstream(() => undefined);
+    const ends: string[] = [];
+    let tt = -1;
+    const srv = net.createServer({ allowHalfOpen: true }, (c) => {
+      const s = new TcpSession(c, { client: 5000, server: 5000, tunnel: 0, clientFin: 0, serverFin: 0 }, (e) => { ends.push(e.termination); tt = e.tt; });
+      void s.connect({ host: '127.0.0.1', port: up.port }, 1000).then((o) => {
+        if (!o.ok) return;
+        s.setTimeouts({ client: 5000, server: 300, tunnel: 0, clientFin: 0, serverFin: 0 });
+        s.attach(o.socket);
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const a = clientExchange((srv.address() as net.AddressInfo).port, 'x', true);
+    await a.done;
+    srv.close();
+    await up.close();
+    assert.deepEqual(ends, ['sD']);
+    within(tt, 280, 2000);
+  });
+
   it('timeout server-fin: after the client FIN, an idle server is cut at server-fin, not server', async () => {
     const up = await startUpstream(() => undefined);
     const f = await startFront(up.port, { client: 5000, server: 5000, serverFin: 300 });

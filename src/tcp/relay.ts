@@ -82,7 +82,7 @@ export class TcpSession {
   readonly client: net.Socket;
   server: net.Socket | null = null;
 
-  private readonly timeouts: TcpTimeouts;
+  private timeouts: TcpTimeouts;
   private readonly onEnd: (end: TcpSessionEnd, s: TcpSession) => void;
   /** called when prelude bytes arrive or the client half-closes before attach (inspection) */
   onPrelude: ((s: TcpSession) => void) | null;
@@ -167,6 +167,18 @@ export class TcpSession {
 
   get isEnded(): boolean {
     return this.ended;
+  }
+
+  /**
+   * The backend's timeouts once it is chosen (server, tunnel, server-fin come from it; until
+   * then the frontend's client timeout is the one that counts).
+   */
+  setTimeouts(t: TcpTimeouts): void {
+    this.timeouts = t;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = Infinity;
+    this.schedule();
   }
 
   /** Waiting for a server slot (maxconn queue). */
