@@ -42,6 +42,22 @@ describe('mode tcp: the model from haproxy.cfg and from YAML', () => {
     assert.equal(a.backends[1].tcpCheck?.type, 'redis');
   });
 
+  it('gatehouse convert turns the tcp cfg into YAML that loads to the same model', async () => {
+    const file = tmpFile('tcp-convert.cfg', cfg);
+    const p = runCli(['convert', file]);
+    assert.equal(await p.exited, 0);
+    const yamlText = p.output();
+    assert.match(yamlText, /tcp_request:/);
+    const a = loadConfig([file]).config;
+    const b = loadConfig([tmpFile('tcp-convert.yaml', yamlText)]).config;
+    assert.deepEqual({ ...b, sources: [] }, { ...a, sources: [] });
+  });
+
+  it('tcp-request rules on an http frontend are refused, not silently skipped', () => {
+    const text = `defaults\n  mode http\n${TIMEOUTS}frontend fe\n  bind 127.0.0.1:1\n  tcp-request connection reject if { src 10.0.0.0/8 }\n  default_backend be\nbackend be\n  server s 127.0.0.1:2\n`;
+    assert.throws(() => loadConfig([tmpFile('tcp-on-http.cfg', text)]), /tcp-request rules of http frontend 'fe' are not applied by gatehouse yet/);
+  });
+
   it('bad tcp-request and tcp-check lines get clear errors', () => {
     const errorsOf = (name: string, text: string): string => {
       try {

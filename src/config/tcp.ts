@@ -326,8 +326,15 @@ export function checkModes(
           c.error(fp, `http frontend '${fe.name}' tries to use incompatible tcp backend '${be.name}' ${how} (see 'mode')`);
         }
       }
-      if (fe.tcpRequest && fe.tcpRequest.content.some((r) => usesPayload(r.cond, fe.rules))) {
-        c.warn([...fp, 'tcp_request'], `${label} '${fe.name}': L6 sample fetches ignored on HTTP proxies`);
+      const t = fe.tcpRequest;
+      if (t && (t.connection.length > 0 || t.content.length > 0)) {
+        // Refused rather than ignored: a `tcp-request connection reject if { src ... }` that
+        // silently let everyone in would be worse than a config error. (uWebSockets.js has no
+        // connection hook to run them on; the node:net front will.)
+        if (t.content.some((r) => usesPayload(r.cond, fe.rules))) c.warn([...fp, 'tcp_request'], `${label} '${fe.name}': L6 sample fetches ignored on HTTP proxies`);
+        c.error([...fp, 'tcp_request'], `tcp-request rules of http ${label} '${fe.name}' are not applied by gatehouse yet (only mode tcp frontends run them); use http-request rules (e.g. 'http-request deny if { src 10.0.0.0/8 }')`);
+      } else if (t) {
+        c.warn([...fp, 'tcp_request'], `'tcp-request inspect-delay' has no effect on http ${label} '${fe.name}' in gatehouse; ignored`);
       }
       continue;
     }
