@@ -123,6 +123,16 @@ describe('mode rules as haproxy -c decides them', () => {
     assert.equal(loadConfig([tmpFile('mix3b.cfg', text)]).config.backends[0].tcpCheck, undefined);
   });
 
+  it('payload fetches in the rules of an http proxy: HAProxy\'s L6 warning, per rule line', async () => {
+    const text = `defaults\n  mode http\n${TIMEOUTS}frontend fe\n  bind 127.0.0.1:19021\n  http-request deny if { req.len gt 0 }\n  use_backend be if { req.ssl_sni a }\n  default_backend be\nbackend be\n  server s1 127.0.0.1:8080\n`;
+    const r = await bothCheck('l6.cfg', text);
+    assert.equal(r.gh, 0);
+    for (const line of [8, 9]) {
+      assert.match(r.ghOut, new RegExp(`l6\\.cfg:${line}:\\d+: warning: .*Proxy 'fe': L6 sample fetches ignored on HTTP proxies`));
+      if (r.hp !== null) assert.match(r.hpOut, new RegExp(`Proxy 'fe': L6 sample fetches ignored on HTTP proxies \\(declared at \\S+l6\\.cfg:${line}\\)`));
+    }
+  });
+
   it('running a tcp configuration says clearly that mode tcp is not served yet', async () => {
     const file = tmpFile('notserved.cfg', `defaults\n  mode tcp\n${TIMEOUTS}frontend fe\n  bind 127.0.0.1:1\n  default_backend be\nbackend be\n  server s 127.0.0.1:2\n`);
     const p = runCli(['-f', file]);

@@ -331,11 +331,12 @@ export function checkModes(
         // Refused rather than ignored: a `tcp-request connection reject if { src ... }` that
         // silently let everyone in would be worse than a config error. (uWebSockets.js has no
         // connection hook to run them on; the node:net front will.)
-        if (t.content.some((r) => usesPayload(r.cond, fe.rules))) c.warn([...fp, 'tcp_request'], `${label} '${fe.name}': L6 sample fetches ignored on HTTP proxies`);
+        if (t.content.some((r) => usesPayload(r.cond, fe.rules))) c.warn([...fp, 'tcp_request'], `Proxy '${fe.name}': L6 sample fetches ignored on HTTP proxies`);
         c.error([...fp, 'tcp_request'], `tcp-request rules of http ${label} '${fe.name}' are not applied by gatehouse yet (only mode tcp frontends run them); use http-request rules (e.g. 'http-request deny if { src 10.0.0.0/8 }')`);
       } else if (t) {
         c.warn([...fp, 'tcp_request'], `'tcp-request inspect-delay' has no effect on http ${label} '${fe.name}' in gatehouse; ignored`);
       }
+      warnL6(c, fp, fe.name, fe.rules);
       continue;
     }
     // mode tcp
@@ -361,7 +362,10 @@ export function checkModes(
     }
   }
   for (const be of backends) {
-    if (be.mode !== 'tcp') continue;
+    if (be.mode !== 'tcp') {
+      if (!be.fromListen) warnL6(c, pathOf('be', be.name), be.name, be.rules);
+      continue;
+    }
     const bp = pathOf('be', be.name);
     const label = be.fromListen ? 'proxy' : 'backend';
     if (be.cookie !== null) {
@@ -381,6 +385,17 @@ export function checkModes(
       r.httpResponse = [];
       r.redirects = [];
     }
+  }
+}
+
+/** HAProxy's warning for each HTTP rule of an http proxy that reads the TCP payload (it never matches there). */
+function warnL6(c: RuleReporter, p: Path, name: string, rules: ProxyRules | undefined): void {
+  if (!rules) return;
+  const lists: [string, { cond: AclCondition | null }[]][] = [['http_request', rules.httpRequest], ['http_response', rules.httpResponse], ['redirect', rules.redirects], ['use_backend', rules.useBackend]];
+  for (const [key, list] of lists) {
+    list.forEach((r, i) => {
+      if (usesPayload(r.cond, rules)) c.warn([...p, key, i], `Proxy '${name}': L6 sample fetches ignored on HTTP proxies`);
+    });
   }
 }
 
