@@ -236,6 +236,27 @@ describe('TLS passthrough by SNI over real sockets', () => {
     assert.equal(b.cn, 'b.example');
   });
 
+  it('an incomplete hello waits for inspect-delay, then is judged final', async () => {
+    // a front with a short inspect-delay: 3 bytes of a hello never complete it
+    const r = rules({ delay: 300, content: [['accept', '{ req.ssl_hello_type 1 }'], ['reject', null]] });
+    const got: TcpSessionEnd[] = [];
+    const f = net.createServer({ allowHalfOpen: true }, (c) => {
+      const s = new TcpSession(c, { client: 5000, server: 5000, tunnel: 0, clientFin: 0, serverFin: 0 }, (e) => got.push(e));
+      const v = new TcpView();
+      v.reset(c.remoteAddress ?? '', c.localPort ?? 0);
+      inspectSession(s, r, v, (verdict) => (verdict === REJECT ? s.fail('P', 'R') : s.fail('K')));
+    });
+    await new Promise<void>((r2) => f.listen(0, '127.0.0.1', r2));
+    const c = net.connect({ host: '127.0.0.1', port: (f.address() as net.AddressInfo).port });
+    c.on('error', () => undefined);
+    c.write(Buffer.from([0x16, 0x03, 0x01]));
+    await new Promise<void>((r2) => c.on('close', r2));
+    f.close();
+    assert.equal(got.length, 1);
+    assert.equal(got[0].termination, 'PR');
+    assert.ok(got[0].tt >= 280 && got[0].tt < 2000, `decided after ${got[0].tt} ms`);
+  });
+
   it('a plain-text client is rejected by the content rule ("PR")', async () => {
     const c = net.connect({ host: '127.0.0.1', port: (front.address() as net.AddressInfo).port });
     c.on('error', () => undefined);

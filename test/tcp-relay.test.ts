@@ -212,6 +212,33 @@ describe('tcp relay: resets and connect failures cost only their own session', (
   });
 });
 
+describe('tcp relay: phases before data', () => {
+  it('a client that leaves while queued ends "CQ"; a queue timeout is "sQ" with Tw, and no Tc', async () => {
+    const ends: { termination: string; tw: number; tc: number }[] = [];
+    const srv = net.createServer({ allowHalfOpen: true }, (c) => {
+      const s = new TcpSession(c, { client: 5000, server: 5000, tunnel: 0, clientFin: 0, serverFin: 0 }, (e) => ends.push(e));
+      s.queued();
+      // the proxy core's queue timeout, here 300 ms
+      setTimeout(() => s.fail('s', 'Q'), 300);
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as net.AddressInfo).port;
+    const c = net.connect({ host: '127.0.0.1', port });
+    c.on('error', () => undefined);
+    await new Promise<void>((r) => c.on('connect', r));
+    await sleep(50);
+    c.resetAndDestroy();
+    const b = clientExchange(port, 'waiting', true);
+    await b.done;
+    await sleep(50);
+    srv.close();
+    assert.deepEqual(ends.map((e) => e.termination), ['CQ', 'sQ']);
+    assert.equal(ends[1].tc, -1);
+    assert.ok(ends[1].tw >= 280 && ends[1].tw < 2000, `Tw ${ends[1].tw}`); // the time it queued
+    assert.equal(ends[0].tw, -1); // the client left before: no queue time logged
+  });
+});
+
 describe('tcp relay: timeouts', () => {
   const within = (ms: number, lo: number, hi: number) => assert.ok(ms >= lo && ms <= hi, `Tt ${ms} not in [${lo}, ${hi}]`);
 

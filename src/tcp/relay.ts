@@ -475,6 +475,8 @@ export class TcpSession {
     this.prelude = [];
     this.preludeJoined = null;
     const now = performance.now();
+    // a queue timeout still says how long it queued (HAProxy sets t_queue then); an abort does not
+    if (this.tw < 0 && cause === 's' && phase === 'Q' && this.queuedAt >= 0) this.tw = Math.round(now - this.queuedAt);
     const end: TcpSessionEnd = {
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
