@@ -362,6 +362,9 @@ export function checkModes(
     }
   }
   for (const be of backends) {
+    if (be.tcpCheck && be.healthCheck.type === 'http') {
+      c.warn([...pathOf('be', be.name), 'tcp_check'], `tcp_check of ${be.fromListen ? 'listen' : 'backend'} '${be.name}' is ignored: its health_check is an HTTP check (type: http)`);
+    }
     if (be.mode !== 'tcp') {
       if (!be.fromListen) warnL6(c, pathOf('be', be.name), be.name, be.rules);
       continue;
