@@ -2,7 +2,7 @@
 NODE ?= node
 TSC := node_modules/.bin/tsc
 
-.PHONY: build test test-ha demo bench bench-tls bench-acl bench-stick clean check-config
+.PHONY: build test test-ha demo bench bench-tls bench-acl bench-stick bench-tcp clean check-config
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -38,6 +38,10 @@ bench-acl: build
 # cost of track-sc0 + a rate ACL per request vs HAProxy (native-bench/README.md, ~2-3 min)
 bench-stick: build
 	$(NODE) native-bench/stick-cost.mjs
+
+# mode tcp: connections/s and 1 MB echo throughput vs HAProxy (native-bench/README.md, ~1 min)
+bench-tcp: build
+	$(NODE) native-bench/tcp.mjs
 
 clean:
 	rm -rf dist dist-test

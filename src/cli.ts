@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { ConfigError, formatIssue } from './config/errors';
 import { loadConfig } from './config/load';
+import { tcpNotServedYet } from './config/tcp';
 import { run } from './primary/run';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -164,6 +165,12 @@ async function main(argv: string[]): Promise<number> {
     console.log('Configuration file is valid');
     return 0;
   }
+  // Until the node:net listeners serve it (src/tcp, docs/tcp.md), a mode tcp proxy is refused here.
+  const notServed = tcpNotServedYet(loaded.config);
+  if (notServed) {
+    process.stderr.write(`gatehouse: ${notServed}\n`);
+    return 1;
+  }
   const config = loaded.config;
   const inChild = process.env[DAEMON_CHILD_ENV] === '1';
   if ((args.daemon || config.global.daemon) && !inChild) return daemonize(argv);
@@ -177,6 +184,8 @@ async function main(argv: string[]): Promise<number> {
     reload: () => {
       try {
         const next = loadConfig(args.files);
+        const refused = tcpNotServedYet(next.config);
+        if (refused) throw new Error(refused);
         return { config: next.config, warnings: next.warnings.map(formatIssue) };
       } catch (e) {
         if (e instanceof ConfigError) throw new Error(e.issues.map(formatIssue).join('\n'));

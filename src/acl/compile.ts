@@ -36,13 +36,19 @@ export const F_RES_HDR_VAL = 20;
 export const F_STATUS = 21;
 /** sc_* / src_* (src/stick/fetch.ts): CTest.stick / CFormat.stick hold the compiled fetch */
 export const F_STICK = 22;
+// TCP payload fetches (evaluated by src/tcp/inspect.ts)
+export const F_REQ_LEN = 23;
+export const F_SSL_SNI = 24;
+export const F_SSL_HELLO_TYPE = 25;
+export const F_SSL_VER = 26;
 
 const FETCH_CODES: Record<string, number> = {
   path: F_PATH, url: F_URL, query: F_QUERY, url_param: F_URL_PARAM, method: F_METHOD, src: F_SRC, dst_port: F_DST_PORT,
   'req.ver': F_VER, ssl_fc: F_SSL_FC, always_true: F_TRUE, always_false: F_FALSE, 'req.hdr': F_REQ_HDR,
   'req.fhdr': F_REQ_FHDR, 'req.hdr_cnt': F_REQ_HDR_CNT, 'req.fhdr_cnt': F_REQ_FHDR_CNT, 'req.hdr_val': F_REQ_HDR_VAL,
   'res.hdr': F_RES_HDR, 'res.fhdr': F_RES_FHDR, 'res.hdr_cnt': F_RES_HDR_CNT, 'res.fhdr_cnt': F_RES_FHDR_CNT,
-  'res.hdr_val': F_RES_HDR_VAL, status: F_STATUS,
+  'res.hdr_val': F_RES_HDR_VAL, status: F_STATUS, 'req.len': F_REQ_LEN, 'req.ssl_sni': F_SSL_SNI,
+  'req.ssl_hello_type': F_SSL_HELLO_TYPE, 'req.ssl_ver': F_SSL_VER,
 };
 
 // match codes

@@ -277,7 +277,7 @@ export function matchStr(t: CTest, s: string): boolean {
   return false;
 }
 
-function matchInt(t: CTest, v: number): boolean {
+export function matchInt(t: CTest, v: number): boolean {
   switch (t.match) {
     case M_INT:
       return inRanges(t, v);

@@ -44,6 +44,15 @@ export const FETCHES: Record<string, FetchInfo> = {
   'res.fhdr_cnt': F('res.fhdr_cnt', 'int', 'header', 'res'),
   'res.hdr_val': F('res.hdr_val', 'int', 'header', 'res'),
   status: F('status', 'int', 'none', 'res'),
+  // layer-4 payload of a `mode tcp` stream (src/tcp/client-hello.ts; tcp-request content rules)
+  'req.len': F('req.len', 'int', 'none', 'req'),
+  req_len: F('req.len', 'int', 'none', 'req'),
+  'req.ssl_sni': F('req.ssl_sni', 'str', 'none', 'req'),
+  req_ssl_sni: F('req.ssl_sni', 'str', 'none', 'req'),
+  'req.ssl_hello_type': F('req.ssl_hello_type', 'int', 'none', 'req'),
+  req_ssl_hello_type: F('req.ssl_hello_type', 'int', 'none', 'req'),
+  'req.ssl_ver': F('req.ssl_ver', 'int', 'none', 'req'),
+  req_ssl_ver: F('req.ssl_ver', 'int', 'none', 'req'),
   // "hdr" family: direction-dependent (see resolveFetch)
   hdr: F('req.hdr', 'str', 'header', 'req'),
   hdr_cnt: F('req.hdr_cnt', 'int', 'header', 'req'),
@@ -69,8 +78,8 @@ export const ACL_KEYWORDS: string[] = [
 export const KNOWN_UNSUPPORTED = [
   'base', 'base_beg', 'base_end', 'base_sub', 'base_reg', 'base_dir', 'base_dom', 'base32', 'pathq', 'cook', 'req.cook',
   'cook_cnt', 'req.cook_cnt', 'res.cook', 'scook', 'src_port', 'dst', 'so_id', 'fe_id', 'be_id', 'nbsrv', 'be_sess_rate',
-  'fe_sess_rate', 'fe_conn', 'be_conn', 'var', 'req.body', 'req.len', 'req.payload', 'http_auth', 'http_auth_group',
-  'ssl_fc_sni', 'ssl_c_used', 'ssl_fc_protocol', 'req.ssl_sni', 'hdr_ip', 'req.hdr_ip', 'capture.req.uri',
+  'fe_sess_rate', 'fe_conn', 'be_conn', 'var', 'req.body', 'req.payload', 'http_auth', 'http_auth_group',
+  'ssl_fc_sni', 'ssl_c_used', 'ssl_fc_protocol', 'hdr_ip', 'req.hdr_ip', 'capture.req.uri',
   'capture.req.hdr', 'sc_http_req_rate', 'src_conn_rate', 'src_http_req_rate', 'env', 'date', 'rand', 'uuid',
   'unique-id', 'req.proto_http', 'http_first_req', 'ssl_fc_alpn', 'url_ip', 'url_port', 'urlp_val', 'url32',
 ];
@@ -120,6 +129,9 @@ export function resolveFetch(name: string, side: 'req' | 'res' | 'any'): FetchIn
 export function sidedFetch(fetch: string, side: 'req' | 'res'): string {
   return BY_SIDE[fetch] !== undefined ? `${side}.${BY_SIDE[fetch]}` : fetch;
 }
+
+/** Fetches of a TCP stream's first bytes: evaluated by src/tcp/inspect.ts, false in HTTP rules. */
+export const PAYLOAD_FETCHES: readonly string[] = ['req.len', 'req.ssl_sni', 'req.ssl_hello_type', 'req.ssl_ver'];
 
 /** The direction a model fetch needs: 'req' / 'res' only, or 'any'. */
 export function fetchSide(fetch: string): Side {

@@ -8,6 +8,7 @@ import { ACL_KEYWORDS, FETCHES, KNOWN_UNSUPPORTED, matchAllowed, resolveCriterio
 import { parseIpv4Pattern, parseIpv6Pattern } from './ip';
 import { RuleSyntaxError } from './words';
 import { stickFetchName } from '../stick/fetch';
+import { dottedVersion } from '../tcp/client-hello';
 
 export type RuleSide = 'req' | 'res';
 /** 'any': a named `acl` line, whose direction comes from the rules that use it */
@@ -163,10 +164,24 @@ export function parseAclTests(words: readonly string[], opts: AclParseOptions): 
   const out: AclTest[] = [];
   for (const g of groups) {
     if (g.values.length === 0 && out.length + 1 < groups.length) continue;
+    // req.ssl_ver patterns are dotted versions (3.1 = TLS 1.0), kept as integers
+    if (crit.info.fetch === 'req.ssl_ver' && intLike) g.values = g.values.map((v) => dottedRange(v, kw));
     for (const v of g.values) checkPattern(match, v, kw);
     out.push({ fetch: crit.info.fetch, arg, match, icase: g.icase, op, values: g.values });
   }
   return out;
+}
+
+/** `3.1`, `3:3.3` -> the same with major * 65536 + minor integers (HAProxy's dotted version patterns). */
+function dottedRange(v: string, kw: string): string {
+  const one = (x: string): string => {
+    if (x === '') return '';
+    const n = dottedVersion(x);
+    if (n === null) fail(`'${v}' is not a version like 3.1 or a range like 3.1:3.3 (for '${kw}')`);
+    return String(n);
+  };
+  const colon = v.indexOf(':');
+  return colon < 0 ? one(v) : `${one(v.slice(0, colon))}:${one(v.slice(colon + 1))}`;
 }
 
 function readPatternFile(file: string, read?: (path: string) => string): string[] {

@@ -16,6 +16,7 @@ import { tokenizeLine, type Word } from './cfg-tokenize';
 import * as K from './cfg-keywords';
 import { joinWords } from '../acl/words';
 import { PeersBlock } from './stick-cfg';
+import { cfgCheckOption, cfgTcpCheckLine, cfgTcpCheckWithoutOption, cfgTcpRequestLine, TCP_CHECK_OPTIONS, type CfgSink } from './tcp-cfg';
 
 type Kind = 'defaults' | 'frontend' | 'backend' | 'listen';
 type Path = (string | number)[];
@@ -106,6 +107,8 @@ const TIMEOUT_YAML: Record<string, { key: string; cap: 'FE' | 'BE' | 'ALL' }> = 
   check: { key: 'check', cap: 'BE' },
   queue: { key: 'queue', cap: 'BE' },
   tunnel: { key: 'tunnel', cap: 'BE' },
+  'client-fin': { key: 'client_fin', cap: 'FE' },
+  'server-fin': { key: 'server_fin', cap: 'BE' },
 };
 
 const BALANCE_SIMPLE = ['roundrobin', 'static-rr', 'leastconn', 'source', 'first', 'random', 'uri'];
@@ -496,8 +499,8 @@ class CfgParser {
       case 'mode': {
         const m = this.arg(w, 1, '<mode>');
         if (!m || !this.noMore(w, 2, kw)) return;
-        if (m.text === 'http') s.set.set('mode', this.entry(m));
-        else if (m.text === 'tcp' || m.text === 'health') this.error(m, `mode '${m.text}' is not supported by gatehouse yet: it proxies HTTP only`, 'http', `'${m.text}'`);
+        if (m.text === 'http' || m.text === 'tcp') s.set.set('mode', this.entry(m));
+        else if (m.text === 'health') this.error(m, `mode '${m.text}' is not supported by gatehouse yet`, 'http or tcp', `'${m.text}'`);
         else this.error(m, `unknown mode '${m.text}'${didYouMean(m.text, ['http', 'tcp', 'health'])}`, 'http, tcp or health', `'${m.text}'`);
         return;
       }
@@ -523,6 +526,10 @@ class CfgParser {
         return;
       case 'http-check':
         return this.httpCheck(s, w);
+      case 'tcp-check':
+        return cfgTcpCheckLine(this.tcpSink(s), w);
+      case 'tcp-request':
+        return cfgTcpRequestLine(this.tcpSink(s), w);
       case 'retries': {
         if (!this.cap(s, w[0], 'BE')) return;
         const v = this.arg(w, 1, '<number>');
@@ -648,6 +655,29 @@ class CfgParser {
     const key: RuleListKey = kw === 'http-request' ? 'http_request' : kw === 'http-response' ? 'http_response' : 'redirect';
     if (!this.arg(w, 1, kw === 'redirect' ? 'location, prefix or scheme' : '<action>')) return;
     s.ruleLists[key].push({ value: joinWords(w.slice(1).map((x) => x.text)), pos });
+  }
+
+  /** What src/config/tcp-cfg.ts needs of this reader to turn tcp-request / tcp-check lines into YAML keys. */
+  private tcpSink(s: Section): CfgSink {
+    return {
+      kind: s.kind,
+      error: (w, m) => this.error(w, m),
+      warn: (w, m) => this.warn(w, m),
+      warnAt: (key, m) => {
+        const e = s.set.get(key);
+        if (e) this.issue('warning', e.pos, m);
+      },
+      cap: (w, need, label) => this.cap(s, w, need, false, undefined, label),
+      set: (key, w, value) => s.set.set(key, this.entry(w, value)),
+      get: (key) => s.set.get(key)?.value,
+      append: (key, w, value) => {
+        const e = s.set.get(key);
+        const list = Array.isArray(e?.value) ? [...(e!.value as unknown[]), value] : [value];
+        const items = [...(e?.items ?? []), this.at(w)];
+        s.set.set(key, { value: list, pos: e?.pos ?? this.at(w), items });
+      },
+      delete: (key) => void s.set.delete(key),
+    };
   }
 
   private bind(s: Section, w: Word[]): void {
@@ -882,7 +912,10 @@ class CfgParser {
         return flag('allbackups', 'BE');
       case 'persist':
         return flag('persist', 'BE');
+      case 'tcplog':
+        return flag('tcplog', 'FE');
     }
+    if (TCP_CHECK_OPTIONS.includes(o)) return cfgCheckOption(this.tcpSink(s), w, at, on);
     const why = K.OPTIONS_IGNORED[o];
     if (why !== undefined) {
       if (why) this.warn(n, `'option ${o}' is ignored: ${why}`);
@@ -929,6 +962,7 @@ class CfgParser {
     }
     const [meth, uri, ver] = args.length === 1 ? [undefined, args[0], undefined] : args;
     s.set.set('health_check.type', this.entry(n, 'http'));
+    s.set.delete('tcp_check.type'); // the last check option wins
     s.set.set('health_check.method', meth ? this.entry(meth) : this.entry(n, 'OPTIONS'));
     s.set.set('health_check.uri', uri ? this.entry(uri) : this.entry(n, '/'));
     if (!ver) {
@@ -1302,6 +1336,7 @@ class CfgParser {
         });
       }
       if (p.hasBE) this.httpCheckWithoutHttpchk(p);
+      if (p.hasBE) cfgTcpCheckWithoutOption(this.tcpSink(p), p.label);
       const inherited = p.parent?.set;
       const entries = [...p.set].filter(([k, e]) => {
         const fromDefaults = inherited?.get(k) === e;

@@ -24,6 +24,9 @@ export interface Timeouts {
   check: number;
   queue: number;
   tunnel: number;
+  /** `timeout client-fin` / `server-fin` (mode tcp, half-closed sides); absent = not set */
+  clientFin?: number;
+  serverFin?: number;
 }
 
 export interface LogTarget {
@@ -128,7 +131,7 @@ export interface FrontendConfig {
   fromListen: boolean;
   binds: BindAddress[];
   defaultBackend: string | null;
-  mode: 'http';
+  mode: 'http' | 'tcp';
   timeouts: Timeouts;
   maxconn: number;
   forwardfor: boolean;
@@ -141,6 +144,10 @@ export interface FrontendConfig {
   stats: StatsConfig | null;
   /** acl / use_backend / http-request / http-response / redirect; absent when the section has none */
   rules?: ProxyRules;
+  /** `option tcplog` (mode tcp) */
+  tcplog?: boolean;
+  /** tcp-request lines; absent when none */
+  tcpRequest?: TcpRequestRules;
 }
 
 // ---- content routing (src/acl, src/rules compile these once per worker) ----
@@ -310,7 +317,7 @@ export interface BackendConfig {
   /** `stick on|match|store-request` rules (persistence through a stick table), in order */
   stickRules?: StickPersistRule[];
   fromListen: boolean;
-  mode: 'http';
+  mode: 'http' | 'tcp';
   balance: BalanceAlgorithm;
   /** header name for balance hdr(NAME), lower-case; null otherwise */
   balanceHeader: string | null;
@@ -329,6 +336,55 @@ export interface BackendConfig {
    * listen's rules are on its frontend only (HAProxy runs them once for a listen).
    */
   rules?: ProxyRules;
+  /** tcp-check / ssl-hello-chk / mysql-check / pgsql-check / redis-check / smtpchk; absent: health_check alone */
+  tcpCheck?: TcpCheckConfig;
+}
+
+// ---- mode tcp (src/tcp; parsed by src/config/tcp.ts) ----
+
+/** `tcp-request connection|content accept|reject [if|unless cond]` */
+export interface TcpRequestRule {
+  action: 'accept' | 'reject';
+  cond: AclCondition | null;
+}
+
+/** A frontend's tcp-request lines (listen: on its frontend). */
+export interface TcpRequestRules {
+  /** `tcp-request inspect-delay`: ms content rules may wait for more bytes; 0 = evaluate at once */
+  inspectDelay: number;
+  connection: TcpRequestRule[];
+  content: TcpRequestRule[];
+}
+
+/** One `tcp-check` step (HAProxy 2.6 tcp-check connect/send/send-binary/expect). */
+export type TcpCheckStep =
+  | { kind: 'connect'; port: number | null; ssl: boolean; comment: string | null }
+  | { kind: 'send'; data: string; binary: boolean; comment: string | null }
+  | {
+      kind: 'expect';
+      /** string: substring; rstring: regex over the received text; binary: hex substring; rbinary: regex over hex */
+      match: 'string' | 'rstring' | 'binary' | 'rbinary';
+      pattern: string;
+      negate: boolean;
+      /** HAProxy's `min-recv` (-1: the pattern's own length for string/binary, any for regexes) */
+      minRecv: number;
+      comment: string | null;
+    };
+
+/**
+ * The check a TCP backend runs (tcp-check sequences and the protocol checks), beside
+ * health_check's tcp/http types. Absent: health_check decides as before.
+ */
+export interface TcpCheckConfig {
+  type: 'tcp-check' | 'ssl-hello' | 'mysql' | 'pgsql' | 'redis' | 'smtp';
+  steps: TcpCheckStep[];
+  /** mysql-check / pgsql-check user, '' for a mysql-check without one */
+  user: string;
+  /** mysql-check: post-41 (4.1+ handshake reply) */
+  post41: boolean;
+  /** smtpchk: HELO or EHLO and its domain */
+  smtpVerb: string;
+  smtpDomain: string;
 }
 
 export interface Config {

@@ -23,6 +23,7 @@ import {
   type LogTarget,
   type ServerConfig,
   type StatsConfig,
+  type TcpCheckConfig,
   type Timeouts,
 } from './model';
 import { parseIpv4Pattern, parseIpv6Pattern, type IpNet } from '../acl/ip';
@@ -31,6 +32,7 @@ import { DURATION_EXPECTED, parseDuration } from './duration';
 import { didYouMean } from './suggest';
 import { readRules, RULE_KEYS, type BackendRef } from './validate-rules';
 import { buildStick, STICK_PROXY_KEYS } from './stick';
+import { checkModes, readTcpCheck, readTcpRequest } from './tcp';
 
 type Path = (string | number)[];
 type Obj = Record<string, unknown>;
@@ -46,14 +48,16 @@ const DEFAULT_STATS_TIMEOUT_MS = 10_000;
 const COMMON_KEYS = [
   'mode', 'timeout', 'retries', 'redispatch', 'forwardfor', 'httplog', 'log', 'log_format', 'dontlognull',
   'maxconn', 'balance', 'health_check', 'persist', 'allbackups', 'cookie', 'default_backend',
+  // mode tcp (src/config/tcp.ts)
+  'tcplog', 'tcp_check',
 ] as const;
 /** Common keys that only mean something on the backend side (HAProxy warns and ignores them in a frontend). */
-const BACKEND_SIDE = new Set(['retries', 'redispatch', 'balance', 'health_check', 'persist', 'allbackups', 'cookie']);
+const BACKEND_SIDE = new Set(['retries', 'redispatch', 'balance', 'health_check', 'persist', 'allbackups', 'cookie', 'tcp_check']);
 /** Common keys that only mean something on the frontend side. */
-const FRONTEND_SIDE = new Set(['httplog', 'log', 'log_format', 'dontlognull', 'maxconn', 'default_backend']);
-const FRONTEND_KEYS = [...COMMON_KEYS, 'bind', 'stats', ...RULE_KEYS, ...STICK_PROXY_KEYS];
+const FRONTEND_SIDE = new Set(['httplog', 'log', 'log_format', 'dontlognull', 'maxconn', 'default_backend', 'tcplog']);
+const FRONTEND_KEYS = [...COMMON_KEYS, 'bind', 'stats', ...RULE_KEYS, ...STICK_PROXY_KEYS, 'tcp_request'];
 const BACKEND_KEYS = [...COMMON_KEYS, 'servers', ...RULE_KEYS, ...STICK_PROXY_KEYS];
-const LISTEN_KEYS = [...COMMON_KEYS, 'bind', 'stats', 'servers', ...RULE_KEYS, ...STICK_PROXY_KEYS];
+const LISTEN_KEYS = [...COMMON_KEYS, 'bind', 'stats', 'servers', ...RULE_KEYS, ...STICK_PROXY_KEYS, 'tcp_request'];
 /** Where a key that is valid somewhere else belongs, for a better message than "unknown key". */
 const PLACEMENT: Record<string, string> = {
   bind: 'frontends and listen sections',
@@ -65,6 +69,7 @@ const PLACEMENT: Record<string, string> = {
   http_response: 'frontends, backends and listen sections',
   redirect: 'frontends, backends and listen sections',
   use_backend: 'frontends and listen sections',
+  tcp_request: 'frontends and listen sections',
 };
 
 /** uWS 20.30's fixed HTTP idle timeout (HTTP_IDLE_TIMEOUT_S): what http_request and http_keep_alive really are. */
@@ -72,6 +77,7 @@ const UWS_IDLE_MS = 10_000;
 const TIMEOUT_KEYS: Record<string, keyof Timeouts> = {
   connect: 'connect', client: 'client', server: 'server', http_request: 'httpRequest',
   http_keep_alive: 'httpKeepAlive', check: 'check', queue: 'queue', tunnel: 'tunnel',
+  client_fin: 'clientFin', server_fin: 'serverFin',
 };
 const HEALTH_KEYS = [
   'type', 'method', 'uri', 'version', 'host', 'headers', 'expect_status', 'expect_string',
@@ -361,7 +367,10 @@ function isWildcard(host: string): boolean {
 
 /** What a defaults/frontend/backend/listen section sets of the inheritable keys. */
 interface Settings {
-  mode?: 'http';
+  mode?: 'http' | 'tcp';
+  tcplog?: boolean;
+  /** null: explicitly none (clears an inherited one) */
+  tcpCheck?: TcpCheckConfig | null;
   timeouts: Partial<Timeouts>;
   retries?: number;
   redispatch?: boolean;
@@ -523,8 +532,8 @@ class Builder {
       }
     }
     if (has(o, 'mode')) {
-      if (o.mode === 'http') s.mode = 'http';
-      else c.error([...path, 'mode'], 'only HTTP mode is supported', 'http', describeValue(o.mode));
+      if (o.mode === 'http' || o.mode === 'tcp') s.mode = o.mode;
+      else c.error([...path, 'mode'], 'invalid mode', 'http or tcp', describeValue(o.mode));
     }
     if (has(o, 'timeout')) {
       const tp = [...path, 'timeout'];
@@ -552,6 +561,8 @@ class Builder {
       s.forwardfor = true;
     } else s.forwardfor = c.bool(o, 'forwardfor', path);
     s.httplog = c.bool(o, 'httplog', path);
+    s.tcplog = c.bool(o, 'tcplog', path);
+    if (has(o, 'tcp_check')) s.tcpCheck = readTcpCheck(c, o.tcp_check, [...path, 'tcp_check']) ?? null;
     if (has(o, 'log')) s.logs = this.logs(o.log, [...path, 'log'], true);
     s.logFormat = c.oneOf(o, 'log_format', path, ['httplog', 'json'] as const);
     s.dontlognull = c.bool(o, 'dontlognull', path);
@@ -1037,6 +1048,8 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
     const rules = readRules(c, p.raw, p.path, p.kind, refs);
     const d = defaults;
     const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...d.timeouts, ...s.timeouts };
+    // HAProxy applies `timeout tunnel` to a TCP stream only when written (the 1h default is for WebSocket)
+    if ((s.mode ?? d.mode) === 'tcp' && s.timeouts.tunnel === undefined && d.timeouts.tunnel === undefined) timeouts.tunnel = 0;
     let servers: ServerConfig[] = [];
     if (p.kind !== 'frontend') {
       const hcPartial: Partial<HealthCheckConfig> = { ...d.health, ...s.health };
@@ -1057,10 +1070,12 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
           c.warn([...p.path, 'servers', i, 'cookie'], `server cookie "${sv.cookie}" has no effect: ${p.kind} "${p.name}" sets no cookie`);
         }
       }
+      const tcpCheck = s.tcpCheck !== undefined ? s.tcpCheck : d.tcpCheck;
       backends.push({
         name: p.name,
         fromListen: p.kind === 'listen',
-        mode: 'http',
+        mode: s.mode ?? d.mode ?? 'http',
+        ...(tcpCheck ? { tcpCheck } : {}),
         balance: balance.alg,
         balanceHeader: balance.header,
         timeouts,
@@ -1095,7 +1110,7 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
         fromListen: p.kind === 'listen',
         binds,
         defaultBackend: null,
-        mode: 'http',
+        mode: s.mode ?? d.mode ?? 'http',
         timeouts,
         maxconn: s.maxconn ?? d.maxconn ?? global.maxconn,
         ...forwardfor(s, d),
@@ -1106,6 +1121,10 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
         stats,
         ...(rules ? { rules } : {}),
       };
+      const tcplog = s.tcplog ?? d.tcplog;
+      if (tcplog !== undefined) fe.tcplog = tcplog;
+      const tcpRequest = readTcpRequest(c, p.raw.tcp_request, [...p.path, 'tcp_request'], rules);
+      if (tcpRequest) fe.tcpRequest = tcpRequest;
       frontends.push(fe);
       for (const ref of refs) useBackendRefs.push({ fe, ref });
       // A listen's own default_backend wins, then its own servers, then the inherited default_backend.
@@ -1130,6 +1149,7 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
     const why = feNames.has(ref.name) && !beNames.has(ref.name) ? ` ("${ref.name}" is a frontend)` : didYouMean(ref.name, backendNames);
     c.error(ref.path, `use_backend of ${fe.fromListen ? 'listen' : 'frontend'} "${fe.name}" names no backend${why}`, backendNames.length ? `one of ${backendNames.join(', ')}` : 'a backend defined under backends or listen', `"${ref.name}"`);
   }
+  checkModes(c, proxies, frontends, backends);
   // (A listen without servers either routes elsewhere, serves stats, or got the warning above.)
   for (const p of proxies) {
     const sv = p.raw.servers;

@@ -6,10 +6,12 @@ import type { CheckResult } from './check-result';
 import { errnoText } from './check-result';
 import { HttpCheckReply } from './http-check-reply';
 import type { CheckTarget } from './targets';
+import { runTcpCheck, type TcpCheckPlan } from './tcp-check';
 
-export type ProbeSpec = Pick<CheckTarget, 'kind' | 'host' | 'port' | 'timeoutMs' | 'request' | 'expect'>;
+export type ProbeSpec = Pick<CheckTarget, 'kind' | 'host' | 'port' | 'timeoutMs' | 'request' | 'expect'> & { tcpCheck?: TcpCheckPlan | null };
 
 export function probe(spec: ProbeSpec, signal: AbortSignal): Promise<CheckResult> {
+  if (spec.tcpCheck) return runTcpCheck(spec.tcpCheck, spec, signal);
   return new Promise<CheckResult>((resolve) => {
     const started = performance.now();
     const reply = spec.kind === 'http' ? new HttpCheckReply(spec.expect) : null;

@@ -5,6 +5,7 @@ import type { BackendConfig, Config, ServerConfig } from '../config/model';
 import { ServerIndex } from '../shared/state';
 import type { HttpExpect } from './http-check-reply';
 import type { Intervals, RiseFall } from './rise-fall';
+import { buildPlan, type TcpCheckPlan } from './tcp-check';
 
 export interface CheckTarget extends RiseFall, Intervals {
   /** global server index in the SharedArrayBuffer */
@@ -20,6 +21,8 @@ export interface CheckTarget extends RiseFall, Intervals {
   /** the bytes of the HTTP probe request; null for tcp */
   request: Buffer | null;
   expect: HttpExpect;
+  /** tcp-check sequence or protocol check (backend tcp_check, when the check is not HTTP); null otherwise */
+  tcpCheck: TcpCheckPlan | null;
   observe: 'none' | 'layer4' | 'layer7';
   errorLimit: number;
   onError: ServerConfig['onError'];
@@ -73,6 +76,7 @@ function target(config: Config, bi: number, si: number, idx: ServerIndex): Check
     port: s.checkPort ?? s.port,
     timeoutMs: positive(b.timeouts.check, inter),
     request: hc.type === 'http' ? buildHttpRequest(b, s) : null,
+    tcpCheck: hc.type !== 'http' && b.tcpCheck ? buildPlan(b.tcpCheck) : null,
     expect: {
       expectStatus: hc.expectStatus.length > 0 ? hc.expectStatus : [[200, 399]],
       expectString: hc.expectString,

@@ -1,0 +1,200 @@
+// tcp-request connection / content rules and use_backend for a `mode tcp` frontend, over the
+// ACL engine of src/acl plus the payload fetches of client-hello.ts.
+//
+// HAProxy evaluates conditions here in three values (acl_exec_cond): PASS, FAIL, and MISS
+// when a sample "may change" (the ClientHello is not complete yet, or req.len does not match
+// yet) and the data are not final. A MISS in a content rule makes HAProxy wait for more bytes
+// until `tcp-request inspect-delay` expires, the buffer is full or the client half-closes;
+// then everything is final and a MISS counts as no match. AND takes the lowest value, OR the
+// highest, `!` swaps PASS and FAIL and keeps MISS: Kleene logic on 0 / 1 / 3, as HAProxy's bits.
+import type { FrontendConfig, TcpRequestRule } from '../config/model';
+import { AclScope, CAcl, CCond, CTest, F_REQ_LEN, F_SSL_HELLO_TYPE, F_SSL_SNI, F_SSL_VER } from '../acl/compile';
+import { lowerAscii, matchInt, matchStr, testMatches } from '../acl/eval';
+import { RequestView } from '../acl/view';
+import { NEED_MORE, NONE, reqLen, sslHelloType, sslSni, sslVersion } from './client-hello';
+import type { TcpSession } from './relay';
+
+export const FAIL = 0;
+export const MISS = 1;
+export const PASS = 3;
+export type Tri = typeof FAIL | typeof MISS | typeof PASS;
+
+/** What one connection's rules see: the client's first bytes, and its addresses. */
+export class TcpView {
+  payload: Uint8Array = new Uint8Array(0);
+  /** no more bytes will come in time (inspect-delay over, buffer full, client FIN, no delay) */
+  final = true;
+  /** src and dst_port for the shared ACL matchers */
+  readonly req = new RequestView();
+
+  /** `ip` as net.Socket#remoteAddress gives it (IPv4-mapped IPv6 is shown as IPv4, as HAProxy). */
+  reset(srcIp: string, dstPort: number): void {
+    this.req.reset();
+    this.req.srcIp = srcIp.startsWith('::ffff:') && srcIp.includes('.') ? srcIp.slice(7) : srcIp;
+    this.req.dstPort = dstPort;
+    this.payload = new Uint8Array(0);
+    this.final = true;
+  }
+}
+
+function missOr(v: TcpView): Tri {
+  return v.final ? FAIL : MISS;
+}
+
+/** One test in three values. */
+export function testTri(t: CTest, v: TcpView): Tri {
+  switch (t.fetch) {
+    case F_REQ_LEN:
+      // req.len may grow: a non-match is only final when the data are
+      return matchInt(t, reqLen(v.payload)) ? PASS : missOr(v);
+    case F_SSL_HELLO_TYPE: {
+      const n = sslHelloType(v.payload);
+      if (n === NEED_MORE) return missOr(v);
+      return n !== NONE && matchInt(t, n) ? PASS : FAIL;
+    }
+    case F_SSL_VER: {
+      const n = sslVersion(v.payload);
+      if (n === NEED_MORE) return missOr(v);
+      return n !== NONE && matchInt(t, n) ? PASS : FAIL;
+    }
+    case F_SSL_SNI: {
+      const s = sslSni(v.payload);
+      if (s === NEED_MORE) return missOr(v);
+      if (s === null) return FAIL;
+      return matchStr(t, t.fold ? lowerAscii(s) : s) ? PASS : FAIL;
+    }
+  }
+  // src, dst_port, always_true/false...: known at accept
+  return testMatches(t, v.req, null) ? PASS : FAIL;
+}
+
+function aclTri(a: CAcl, v: TcpView): Tri {
+  let r: Tri = FAIL;
+  for (const t of a.tests) {
+    const x = testTri(t, v);
+    if (x === PASS) return PASS;
+    if (x === MISS) r = MISS;
+  }
+  return r;
+}
+
+/** A condition in three values (unless applied). */
+export function condTri(c: CCond, v: TcpView): Tri {
+  let any: Tri = FAIL;
+  let start = 0;
+  for (const end of c.ends) {
+    let all: Tri = PASS;
+    for (let i = start; i < end && all !== FAIL; i++) {
+      const term = c.terms[i];
+      let x = aclTri(term.acl, v);
+      if (term.negate && x !== MISS) x = x === PASS ? FAIL : PASS;
+      if (x < all) all = x;
+    }
+    if (all > any) any = all;
+    if (any === PASS) break;
+    start = end;
+  }
+  if (c.unless && any !== MISS) return any === PASS ? FAIL : PASS;
+  return any;
+}
+
+export const ACCEPT = 'accept';
+export const REJECT = 'reject';
+export const WAIT = 'wait';
+export type Verdict = typeof ACCEPT | typeof REJECT | typeof WAIT;
+
+interface CRule {
+  action: TcpRequestRule['action'];
+  cond: CCond | null;
+}
+
+/** A frontend's tcp-request and use_backend rules, compiled once per worker. */
+export class TcpRules {
+  readonly inspectDelay: number;
+  private readonly connection: CRule[];
+  private readonly content: CRule[];
+  private readonly useBackend: { backend: string; cond: CCond | null }[];
+  readonly defaultBackend: string | null;
+
+  constructor(fe: Pick<FrontendConfig, 'rules' | 'tcpRequest' | 'defaultBackend'>) {
+    const scope = new AclScope(fe.rules?.acls ?? []);
+    const compile = (r: TcpRequestRule): CRule => ({ action: r.action, cond: r.cond ? scope.condition(r.cond, 'req') : null });
+    this.inspectDelay = fe.tcpRequest?.inspectDelay ?? 0;
+    this.connection = (fe.tcpRequest?.connection ?? []).map(compile);
+    this.content = (fe.tcpRequest?.content ?? []).map(compile);
+    this.useBackend = (fe.rules?.useBackend ?? []).map((u) => ({ backend: u.backend, cond: u.cond ? scope.condition(u.cond, 'req') : null }));
+    this.defaultBackend = fe.defaultBackend;
+  }
+
+  get hasContentRules(): boolean {
+    return this.content.length > 0;
+  }
+
+  /** `tcp-request connection` at accept: only what is known then (src, dst_port); final. */
+  connectionVerdict(v: TcpView): typeof ACCEPT | typeof REJECT {
+    v.final = true;
+    const r = this.run(this.connection, v);
+    return r === REJECT ? REJECT : ACCEPT;
+  }
+
+  /**
+   * `tcp-request content` over the bytes so far: the first rule whose condition holds decides;
+   * WAIT when a condition cannot be decided yet (only while !v.final); no rule: accept.
+   */
+  contentVerdict(v: TcpView): Verdict {
+    return this.run(this.content, v);
+  }
+
+  /** use_backend in order, the first match wins; else default_backend (null: none). */
+  backend(v: TcpView): string | null {
+    v.final = true; // HAProxy's switching rules see the data as they are
+    for (const u of this.useBackend) {
+      if (u.cond === null || condTri(u.cond, v) === PASS) return u.backend;
+    }
+    return this.defaultBackend;
+  }
+
+  private run(rules: CRule[], v: TcpView): Verdict {
+    for (const r of rules) {
+      const x = r.cond === null ? PASS : condTri(r.cond, v);
+      if (x === MISS) return WAIT;
+      if (x === PASS) return r.action === 'reject' ? REJECT : ACCEPT;
+    }
+    return ACCEPT;
+  }
+}
+
+/**
+ * Runs the content rules on a session's prelude as bytes arrive, until a verdict: on each
+ * arrival, at inspect-delay (final), on a full prelude or a client FIN (final). Without
+ * inspect-delay they run once, at once, on whatever is there (HAProxy). `done` is called once,
+ * not at all if the session ends first. On REJECT the caller ends the session with fail('P','R').
+ */
+export function inspectSession(s: TcpSession, rules: TcpRules, v: TcpView, done: (verdict: typeof ACCEPT | typeof REJECT) => void): void {
+  let timer: NodeJS.Timeout | null = null;
+  let over = false;
+  const step = (expired: boolean): void => {
+    if (over) return;
+    if (s.isEnded) return finish();
+    v.payload = s.preludeBytes();
+    v.final = expired || rules.inspectDelay <= 0 || s.clientEnded || s.preludeFull;
+    const r = rules.contentVerdict(v);
+    if (r === WAIT) return;
+    finish();
+    done(r);
+  };
+  const finish = (): void => {
+    over = true;
+    if (timer !== null) clearTimeout(timer);
+    s.onPrelude = null;
+  };
+  if (!rules.hasContentRules) {
+    done(ACCEPT);
+    return;
+  }
+  if (rules.inspectDelay > 0) {
+    s.onPrelude = () => step(false);
+    timer = setTimeout(() => step(true), rules.inspectDelay);
+  }
+  step(false);
+}
