@@ -165,7 +165,7 @@ async function main(argv: string[]): Promise<number> {
     console.log('Configuration file is valid');
     return 0;
   }
-  // Until the node:net listeners serve it (src/tcp, docs/tcp.md), a mode tcp proxy is refused here.
+  // What mode tcp cannot serve yet (src/config/tcp.ts) is refused here.
   const notServed = tcpNotServedYet(loaded.config);
   if (notServed) {
     process.stderr.write(`gatehouse: ${notServed}\n`);

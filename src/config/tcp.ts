@@ -402,11 +402,21 @@ function warnL6(c: RuleReporter, p: Path, name: string, rules: ProxyRules | unde
   }
 }
 
-/** The refusal the runtime gives until the node:net listeners serve `mode tcp`. */
+/**
+ * What the runtime cannot serve yet of mode tcp: a tcp frontend switching to an http backend
+ * (HAProxy upgrades such a stream to HTTP). Null when everything is served.
+ */
 export function tcpNotServedYet(config: { frontends: FrontendConfig[]; backends: BackendConfig[] }): string | null {
-  const fe = config.frontends.find((f) => f.mode === 'tcp');
-  const be = config.backends.find((b) => b.mode === 'tcp');
-  if (!fe && !be) return null;
-  const what = fe ? `${fe.fromListen ? 'listen' : 'frontend'} "${fe.name}"` : `${be!.fromListen ? 'listen' : 'backend'} "${be!.name}"`;
-  return `mode tcp is not served yet: ${what} is in mode tcp. The configuration is valid (gatehouse -c accepts it), but this version relays HTTP only; run these proxies with HAProxy for now.`;
+  const byName = new Map(config.backends.map((b) => [b.name, b]));
+  for (const fe of config.frontends) {
+    if (fe.mode !== 'tcp') continue;
+    const names = [fe.defaultBackend, ...(fe.rules?.useBackend ?? []).map((u) => u.backend)];
+    for (const n of names) {
+      const be = n === null ? undefined : byName.get(n);
+      if (be !== undefined && be.mode !== 'tcp') {
+        return `a tcp frontend using an http backend is not served yet: ${fe.fromListen ? 'listen' : 'frontend'} "${fe.name}" uses backend "${be.name}" (HAProxy upgrades such a stream to HTTP); put both in mode tcp or both in mode http`;
+      }
+    }
+  }
+  return null;
 }

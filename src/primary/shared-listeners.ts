@@ -33,7 +33,7 @@ export class SharedListeners {
     for (const fe of config.frontends) {
       if (fe.stats !== null && fe.stats.enable) continue;
       for (const b of fe.binds) {
-        if (bindEngine(b, config.global, uwsOk) !== 'node') continue;
+        if (bindEngine(b, config.global, uwsOk, fe.mode) !== 'node') continue;
         const key = bindKey(b);
         if (out.sockets.has(key)) continue;
         const kept = prev?.sockets.get(key);

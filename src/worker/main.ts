@@ -11,6 +11,7 @@ import { Exchange } from '../proxy/exchange';
 import type { FrontEngine } from './engine';
 import { UwsEngine } from './uws-engine';
 import { NodeEngine, type NodeFrontend } from './node-engine';
+import { TcpEngine } from './tcp-engine';
 import { bindEngine, bindKey } from './engine';
 import { loadUws } from './uws-load';
 import type { BindAddress } from '../config/model';
@@ -38,6 +39,7 @@ class Worker {
   /** the front engines serving this worker's frontends */
   private readonly engines: FrontEngine[] = [];
   private nodeEngine: NodeEngine | null = null;
+  private tcpEngine: TcpEngine | null = null;
   private readonly fds: Record<string, number>;
   /** listeners closed by pause() */
   private paused = false;
@@ -67,7 +69,12 @@ class Worker {
     const uwsOk = loadUws() !== null;
     const uws: { fe: FrontendRuntime; binds: BindAddress[] }[] = [];
     const node: NodeFrontend[] = [];
+    const tcp: NodeFrontend[] = [];
     for (const fe of frontends) {
+      if (fe.cfg.mode === 'tcp') {
+        tcp.push({ fe, fds: fe.cfg.binds.map((b) => this.fds[bindKey(b)]) });
+        continue;
+      }
       const u = fe.cfg.binds.filter((b) => bindEngine(b, g, uwsOk) === 'uws');
       const n = fe.cfg.binds.filter((b) => bindEngine(b, g, uwsOk) === 'node');
       if (u.length > 0) uws.push({ fe, binds: u });
@@ -77,6 +84,10 @@ class Worker {
     if (node.length > 0) {
       this.nodeEngine = new NodeEngine(this.rt, node, this.takeExchangeB, () => setImmediate(() => this.exitIfIdle()));
       this.engines.push(this.nodeEngine);
+    }
+    if (tcp.length > 0) {
+      this.tcpEngine = new TcpEngine(this.rt, tcp, () => setImmediate(() => this.exitIfIdle()));
+      this.engines.push(this.tcpEngine);
     }
     await this.bindAll();
   }
@@ -113,9 +124,9 @@ class Worker {
     );
   }
 
-  /** WebSocket tunnels open on either engine (a graceful stop waits for them) */
+  /** WebSocket tunnels and TCP sessions open on any engine (a graceful stop waits for them) */
   private tunnels(): number {
-    return this.ws.count + (this.nodeEngine === null ? 0 : this.nodeEngine.tunnelCount);
+    return this.ws.count + (this.nodeEngine === null ? 0 : this.nodeEngine.tunnelCount) + (this.tcpEngine === null ? 0 : this.tcpEngine.count);
   }
 
   private takeExchange(): Exchange {
