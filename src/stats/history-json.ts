@@ -1,14 +1,13 @@
 // `<stats uri>;history[;since=T]`: the 1 s series of every frontend, backend and server as JSON,
 // columns aligned on one time axis. The dashboard loads it whole once, then asks every second
 // for what came after the last second it has.
-import { FIELDS, F_P50, F_P99, F_REQ, F_ERR5, HISTORY_SECONDS, NFIELDS, STATUS_CODES } from './history';
+import { FIELDS, F_P50, F_P99, HISTORY_SECONDS, NFIELDS, STATUS_CODES } from './history';
 import type { HistorySampler } from './history-sampler';
 
 function num(field: number, v: number): string {
   if (Number.isNaN(v)) return 'null';
   // latency: microseconds stored, milliseconds shown (3 decimals = 1 us)
   if (field === F_P50 || field === F_P99) return String(v / 1000);
-  if (field === F_REQ || field === F_ERR5) return String(Math.round(v * 100) / 100);
   return String(v);
 }
 
@@ -32,7 +31,7 @@ export function renderHistoryJson(h: HistorySampler, since: number | null): stri
   }
   return (
     `{"step":1,"seconds":${HISTORY_SECONDS},"last":${st.last},"latency_from":${st.latencyFrom},` +
-    `"units":{"req":"requests/s","err5":"5xx responses/s","scur":"sessions","qcur":"queued requests","p50":"ms","p99":"ms"},` +
+    `"units":{"req":"requests in the second","err5":"5xx responses in the second","scur":"sessions","qcur":"queued requests","p50":"ms","p99":"ms"},` +
     `"status_codes":${JSON.stringify(STATUS_CODES)},"t":[${t.join(',')}],"series":[${parts.join(',')}]}\n`
   );
 }

@@ -93,8 +93,10 @@ export class HistorySampler {
       const req = counters.get(row, C.C_STOT);
       const e5 = counters.get(row, C.C_HRSP_5XX);
       const o = r * NFIELDS;
-      s[o + F_REQ] = this.primed ? Math.max(0, req - this.prevReq[r]) / dt : 0;
-      s[o + F_ERR5] = this.primed ? Math.max(0, e5 - this.prev5xx[r]) / dt : 0;
+      // counts in the interval: ticks fall on whole seconds, so these are per second, and they add
+      // up exactly to the counters' totals
+      s[o + F_REQ] = this.primed ? Math.max(0, req - this.prevReq[r]) : 0;
+      s[o + F_ERR5] = this.primed ? Math.max(0, e5 - this.prev5xx[r]) : 0;
       this.prevReq[r] = req;
       this.prev5xx[r] = e5;
       s[o + F_P50] = NaN;

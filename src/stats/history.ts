@@ -1,5 +1,5 @@
-// The primary's short history: one sample a second per frontend, backend and server (requests/s,
-// 5xx/s, sessions, queue, p50/p99 of that second, status), kept for HISTORY_SECONDS in fixed
+// The primary's short history: one sample a second per frontend, backend and server (requests
+// and 5xx answers in that second, sessions, queue, p50/p99 of that second, status), kept for HISTORY_SECONDS in fixed
 // rings, plus the merged latency histogram of every row for every second (sparse frames), kept
 // under a byte budget for the latency export. Memory is bounded by construction:
 //   series: rows x FIELDS x HISTORY_SECONDS Float32 (7 x 4 x 900 = 25,200 bytes per row)
