@@ -134,18 +134,20 @@ export class Browser {
   }
 
   async close(): Promise<void> {
+    const exited = this.proc.exitCode === null ? new Promise((r) => this.proc.once('exit', r)) : Promise.resolve();
     try {
       await Promise.race([this.send('Browser.close', {}, false), new Promise((r) => setTimeout(r, 3000))]);
     } catch {
       // closing anyway
     }
     this.ws.terminate();
-    if (this.proc.exitCode === null) {
-      const exited = new Promise((r) => this.proc.once('exit', r));
+    // let it exit by itself (its helper processes write into the profile until then)
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    if (this.proc.exitCode === null && this.proc.signalCode === null) {
       this.proc.kill('SIGKILL');
       await exited;
     }
-    fs.rmSync(this.profile, { recursive: true, force: true });
+    fs.rmSync(this.profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   }
 }
 
