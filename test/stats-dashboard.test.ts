@@ -96,6 +96,7 @@ describe('live dashboard in headless Chromium', { skip }, () => {
         req.resume();
         setTimeout(() => res.end('s3'), 30);
       }),
+      await startBackend('s4'),
     );
     fePort = await freePort();
     statsPort = await freePort();
@@ -110,8 +111,9 @@ frontends:
   fe: { bind: ["127.0.0.1:${fePort}"], default_backend: app }
 backends:
   app:
+    health_check: { type: tcp, inter: 200ms, rise: 1, fall: 1 }
     servers:
-${backends.map((b) => `      - { name: ${b.name}, address: "127.0.0.1:${b.port}" }`).join('\n')}
+${backends.map((b) => `      - { name: ${b.name}, address: "127.0.0.1:${b.port}"${b.name === 's4' ? ', check: true' : ''} }`).join('\n')}
 listen:
   stats:
     bind: ["127.0.0.1:${statsPort}"]
@@ -219,12 +221,22 @@ listen:
     assert.ok(st.includes(h.status_codes.NOCHECK), 'in service (no check) before');
   });
 
+  test('a server whose health check fails shows DOWN in its sparkline and in the series', async () => {
+    await backends[3].close();
+    await browser.waitFor(`Number(document.querySelector('tr[data-server="s4"] canvas.spark').getAttribute('data-down')) >= 2`);
+    const h = await history();
+    const st = series(h, 'app', 's4').status;
+    assert.equal(st[st.length - 1], h.status_codes.DOWN);
+    assert.ok(st.includes(h.status_codes.UP), 'UP before');
+    assert.equal(series(h, 'app', 'BACKEND').status.at(-1), h.status_codes.UP, 'the backend still has s1 and s3');
+  });
+
   test('screenshot: the chart areas are drawn', async () => {
     await browser.eval(`document.querySelector('#px-app canvas.pxchart').scrollIntoView({ block: 'center' })`);
     await sleep(1200); // one more draw after the scroll
     const boxes = await browser.eval<Record<string, Box>>(`(() => {
       const r = (sel) => { const b = document.querySelector(sel).getBoundingClientRect(); return { x: b.x, y: b.y, width: b.width, height: b.height }; };
-      return { chart: r('#px-app canvas.pxchart'), s1: r('tr[data-server="s1"] canvas.spark'), s2: r('tr[data-server="s2"] canvas.spark') };
+      return { chart: r('#px-app canvas.pxchart'), s1: r('tr[data-server="s1"] canvas.spark'), s2: r('tr[data-server="s2"] canvas.spark'), s4: r('tr[data-server="s4"] canvas.spark') };
     })()`);
     const png = await browser.screenshot();
     fs.writeFileSync(shot, png);
@@ -246,9 +258,14 @@ listen:
     const inset = (b: Box): Box => ({ x: b.x + 1, y: b.y + 1, width: b.width - 2, height: b.height - 2 });
     boxes.s1 = inset(boxes.s1);
     boxes.s2 = inset(boxes.s2);
+    boxes.s4 = inset(boxes.s4);
     assert.ok(countPixels(img, boxes.s2, maint) > 0, 'MAINT band in s2 sparkline');
     assert.equal(countPixels(img, boxes.s1, maint), 0, 'no MAINT band in s1 sparkline');
     assert.ok(countPixels(img, boxes.s1, near('#1f4e79', 30)) > 0, 'requests drawn in s1 sparkline');
+    // s4's sparkline has the DOWN band (#ff9090), s1's none
+    const down = near('#ff9090', 10);
+    assert.ok(countPixels(img, boxes.s4, down) > 0, 'DOWN band in s4 sparkline');
+    assert.equal(countPixels(img, boxes.s1, down), 0, 'no DOWN band in s1 sparkline');
     assert.deepEqual(browser.console.filter((l) => l.startsWith('exception')), []);
   });
 });

@@ -176,13 +176,32 @@ export const DASHBOARD_SCRIPT = String.raw`(function () {
     g.fillText(text, x0 + 6, y0 + 13);
   }
 
+  // a tick and a label every minute (every 5 past 5 minutes), the newest second at the right
+  function axis(g, x0, y0, w) {
+    var n = H.t.length, sp = span(), step = sp > 300 ? 300 : 60;
+    g.fillStyle = '#666';
+    g.font = '10px Arial, sans-serif';
+    g.strokeStyle = '#dde';
+    g.lineWidth = 1;
+    for (var ago = step; ago < sp; ago += step) {
+      var x = Math.round(x0 + w - ago * (w / sp)) + 0.5;
+      g.beginPath();
+      g.moveTo(x, 0);
+      g.lineTo(x, y0 + 3);
+      g.stroke();
+      g.fillText('-' + ago / 60 + ' min', x - 14, y0 + 12);
+    }
+    if (n) g.fillText(new Date(H.t[n - 1] * 1000).toISOString().slice(11, 19) + ' UTC', x0 + w - 70, y0 + 12);
+  }
+
   function drawProxy(c) {
     var s = H.s[key(c.getAttribute('data-proxy'), c.getAttribute('data-name'))];
     var g = fit(c);
     g.clearRect(0, 0, c.width, c.height);
     if (!s) return;
-    var W = c.width, ph = Math.floor((c.height - 4) / 3);
-    band(g, s, 0, 0, W, c.height, BAND_PROXY);
+    var W = c.width, ph = Math.floor((c.height - 16) / 3);
+    band(g, H.s[key(c.getAttribute('data-proxy'), c.getAttribute('data-band'))] || s, 0, 0, W, 3 * ph + 4, BAND_PROXY);
+    axis(g, 0, 3 * ph + 4, W);
     panel(g, 0, 0, W, ph, 'requests/s', [{ a: s.req, color: '#4a7fb5', fill: true, label: 'req' }, { a: s.err5, color: '#d03030', fill: true, label: '5xx' }], '/s');
     panel(g, 0, ph + 2, W, ph, 'latency ms', [{ a: s.p99, color: '#e08020', label: 'p99' }, { a: s.p50, color: '#2a9a3a', label: 'p50' }], ' ms');
     panel(g, 0, 2 * ph + 4, W, ph, 'sessions', [{ a: s.scur, color: '#7050b0', label: 'cur' }, { a: s.qcur, color: '#a05020', label: 'queue' }], '');

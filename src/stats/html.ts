@@ -180,7 +180,9 @@ function proxyTable(p: ProxyView, o: PageOptions): string {
   }
   // the proxy's chart: its FRONTEND row (what clients saw), or BACKEND for a plain backend
   const row = p.frontend ? 'FRONTEND' : 'BACKEND';
-  const chart = `<div class="chart"><canvas class="pxchart" data-proxy="${esc(p.name)}" data-name="${row}" aria-label="${esc(p.name)}: last 15 minutes"></canvas></div>`;
+  // shaded where the backend (if any) was DOWN
+  const band = p.backend ? 'BACKEND' : row;
+  const chart = `<div class="chart"><canvas class="pxchart" data-proxy="${esc(p.name)}" data-name="${row}" data-band="${band}" aria-label="${esc(p.name)}: last 15 minutes"></canvas></div>`;
   return `<section class="proxy ${kind}" id="px-${esc(p.name)}" data-proxy="${esc(p.name)}"><h2><span class="pxname">${esc(p.name)}</span> <span class="kind">${kind}</span></h2>${body}${chart}</section>`;
 }
 
