@@ -102,7 +102,7 @@ describe('1 s history', () => {
       primary.addWorker(id, w.slab, (m) => setImmediate(() => wt.onMessage(m)));
       return w;
     });
-    await primary.tick(1_000_000); // baseline
+    await primary.tick(1_000_000); // nothing yet
     // second 1: slow answers (100-199 ms) on worker 0, second 2: fast ones (1-2 ms) on both
     for (let i = 0; i < 100; i++) workers[0].request(record({ server: 0, ta: 100 + i }));
     await primary.tick(1_001_000);
@@ -130,6 +130,43 @@ describe('1 s history', () => {
     assert.deepEqual(json.t, [1001, 1002]);
     assert.deepEqual(json.series.find((s) => s.name === 'a')!.p50[1], null);
     await primary.stop();
+  });
+
+  test('a reload can hand the history to the next generation, by name', async () => {
+    const mk = (servers: string[]) => {
+      const cfg = config([frontend('fe', 1)], [backend('app', servers.map((n, i) => server(n, 10 + i)))]);
+      const state = SharedState.create(cfg);
+      const primary = new PrimaryTelemetry(cfg, state, new LogSink([]));
+      const wt = new WorkerTelemetry(cfg, 0, (m) => setImmediate(() => primary.onWorkerMessage(0, m)));
+      const w = new FakeWorker(cfg, wt);
+      primary.addWorker(0, w.slab, (m) => setImmediate(() => wt.onMessage(m)));
+      return { primary, w };
+    };
+    const old = mk(['a', 'b', 'c']);
+    await old.primary.tick(5_000_000);
+    for (let i = 0; i < 40; i++) old.w.request(record({ server: 1, ta: 3 }));
+    for (let i = 0; i < 10; i++) old.w.request(record({ server: 2, ta: 7 }));
+    await old.primary.tick(5_001_000);
+    // the next configuration drops a, keeps c and b (in another order), adds d
+    const next = mk(['c', 'd', 'b']);
+    next.primary.adoptHistory(old.primary);
+    const h = next.primary.history;
+    const st = h.store;
+    assert.equal(st.count, 2);
+    assert.equal(st.value(h.rowOf('app', 'b'), F_REQ, 1), 40);
+    assert.equal(st.value(h.rowOf('app', 'c'), F_REQ, 1), 10);
+    assert.ok(Number.isNaN(st.value(h.rowOf('app', 'd'), F_REQ, 1)), 'd is new: no past');
+    assert.equal(st.mergedLatency(h.rowOf('app', 'b'), 0, 2).totalCount, 40);
+    assert.equal(st.mergedLatency(h.rowOf('app', 'c'), 0, 2).getValueAtPercentile(50), 7 * 1000 + 3, 'frames renumbered with their rows');
+    assert.equal(st.mergedLatency(h.rowOf('app', 'd'), 0, 2).totalCount, 0);
+    // and it goes on from there
+    for (let i = 0; i < 5; i++) next.w.request(record({ server: 1, ta: 2 }));
+    await next.primary.tick(5_002_000);
+    assert.equal(st.count, 3);
+    assert.equal(st.value(h.rowOf('app', 'd'), F_REQ, 2), 5, 'the new generation counts from its start');
+    assert.equal(st.value(h.rowOf('app', 'd'), F_P50, 2), 2000, 'exact below 2,048 us');
+    await old.primary.stop();
+    await next.primary.stop();
   });
 
   test('cost of a history second (measured, printed)', async (t) => {

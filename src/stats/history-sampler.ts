@@ -78,6 +78,14 @@ export class HistorySampler {
     );
   }
 
+  /** A reload: start with `prev`'s history for every object that keeps its type and names. */
+  adopt(prev: HistorySampler): void {
+    const old = new Map<string, number>();
+    prev.rows.forEach((r, i) => old.set(`${r.type}\0${r.proxy}\0${r.name}`, i));
+    const map = Int32Array.from(this.rows, (r) => old.get(`${r.type}\0${r.proxy}\0${r.name}`) ?? -1);
+    this.store.adopt(prev.store, map);
+  }
+
   /** Row number of a proxy's FRONTEND/BACKEND or server (HAProxy's pxname/svname), or -1. */
   rowOf(proxy: string, name: string): number {
     return this.rows.findIndex((r) => r.proxy === proxy && r.name === name);
@@ -94,9 +102,10 @@ export class HistorySampler {
       const e5 = counters.get(row, C.C_HRSP_5XX);
       const o = r * NFIELDS;
       // counts in the interval: ticks fall on whole seconds, so these are per second, and they add
-      // up exactly to the counters' totals
-      s[o + F_REQ] = this.primed ? Math.max(0, req - this.prevReq[r]) : 0;
-      s[o + F_ERR5] = this.primed ? Math.max(0, e5 - this.prev5xx[r]) : 0;
+      // up exactly to the counters' totals (which start at 0 with the generation: the first
+      // second holds what came before it)
+      s[o + F_REQ] = Math.max(0, req - this.prevReq[r]);
+      s[o + F_ERR5] = Math.max(0, e5 - this.prev5xx[r]);
       this.prevReq[r] = req;
       this.prev5xx[r] = e5;
       s[o + F_P50] = NaN;

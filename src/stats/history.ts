@@ -89,6 +89,37 @@ export class HistoryStore {
     }
   }
 
+  /**
+   * Take over `prev`'s seconds (a reload: the new generation starts with the old one's
+   * history). `rowMap[newRow]` is the same object's row in `prev`, or -1 for an object that is
+   * new (its past reads NaN: null in the JSON). Only on an empty store.
+   */
+  adopt(prev: HistoryStore, rowMap: Int32Array): void {
+    if (this.count !== 0) throw new Error('adopt: the store has samples already');
+    const n = Math.min(prev.count, this.capacity);
+    const first = prev.count - n;
+    const oldToNew = new Int32Array(prev.rows).fill(-1);
+    rowMap.forEach((o, r) => {
+      if (o >= 0 && o < prev.rows) oldToNew[o] = r;
+    });
+    const cap = this.capacity;
+    for (let k = 0; k < n; k++) {
+      const kk = first + k;
+      this.times[k] = prev.time(kk);
+      this.spans[k] = prev.span(kk);
+      for (let r = 0; r < this.rows; r++) {
+        const o = rowMap[r];
+        for (let f = 0; f < NFIELDS; f++) this.values[(r * NFIELDS + f) * cap + k] = o >= 0 ? prev.value(o, f, kk) : NaN;
+      }
+      const frame = prev.frames[prev.slotAt(kk)];
+      const moved = frame ? remapFrame(frame, oldToNew) : null;
+      this.frames[k] = moved;
+      if (moved) this.frameBytes += moved.byteLength;
+    }
+    this.count = n;
+    this.head = n % cap;
+  }
+
   /** Slot of the k-th oldest sample. */
   private slotAt(k: number): number {
     return (this.head - this.count + k + this.capacity) % this.capacity;
@@ -158,4 +189,29 @@ export class HistoryStore {
     for (let k = Math.max(0, from); k < Math.min(to, this.count); k++) this.addLatency(row, k, h);
     return h;
   }
+}
+
+/** A frame with its rows renumbered (`oldToNew[row]`, -1: dropped), records kept in row order. */
+function remapFrame(f: LatencyFrame, oldToNew: Int32Array): LatencyFrame | null {
+  const recs: [number, number, number][] = [];
+  let size = 0;
+  for (let p = 0; p + 1 < f.length; ) {
+    const n = f[p + 1];
+    const to = f[p] < oldToNew.length ? oldToNew[f[p]] : -1;
+    if (to >= 0) {
+      recs.push([to, p, n]);
+      size += 2 + 2 * n;
+    }
+    p += 2 + 2 * n;
+  }
+  if (recs.length === 0) return null;
+  recs.sort((a, b) => a[0] - b[0]);
+  const out = new Uint32Array(size);
+  let q = 0;
+  for (const [to, p, n] of recs) {
+    out[q] = to;
+    out.set(f.subarray(p + 1, p + 2 + 2 * n), q + 1);
+    q += 2 + 2 * n;
+  }
+  return out;
 }

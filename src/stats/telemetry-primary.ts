@@ -197,6 +197,15 @@ export class PrimaryTelemetry implements StatsBackend, CliBackend {
     this.lastTickMs = busy;
   }
 
+  /**
+   * A reload: this (new) generation starts with `prev`'s 1 s history for every frontend,
+   * backend and server that keeps its name. To be called once, right after construction
+   * (primary/run.ts, startGeneration, when there is a previous generation).
+   */
+  adoptHistory(prev: PrimaryTelemetry): void {
+    this.history.adopt(prev.history);
+  }
+
   /** `<uri>;history[;since=T]` */
   historyJson(since: number | null): string {
     return renderHistoryJson(this.history, since);
