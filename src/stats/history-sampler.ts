@@ -206,9 +206,10 @@ export class HistorySampler {
       }
     }
     const frame = out.length > 0 ? Uint32Array.from(out) : null;
-    const t = Math.floor(this.startedMs / 1000);
-    // a tick that came late still stands for its own second; two ticks in one second keep the later
-    if (this.store.count > 0 && this.store.last >= t) return;
+    // a tick that came late still stands for its own second; one that finds its second taken
+    // (a timer a moment early, or the second an adopted history ends with) takes the next one
+    // rather than losing its counts
+    const t = Math.max(Math.floor(this.startedMs / 1000), this.store.count > 0 ? this.store.last + 1 : 0);
     this.store.push(t, this.span, s, frame);
   }
 }
