@@ -134,15 +134,17 @@ export const DASHBOARD_SCRIPT = String.raw`(function () {
     }
   }
 
+  // a step line: each second a flat segment across its own width, so one second shows too
   function line(g, a, x0, y0, w, h, max, color) {
-    var n = H.t.length, on = false;
+    var n = H.t.length, on = false, step = w / span();
     g.strokeStyle = color;
     g.lineWidth = 1.5;
     g.beginPath();
     for (var i = 0; i < n; i++) {
       if (a[i] === null) { on = false; continue; }
-      var x = xs(i, n, x0, w) + w / span() / 2, y = y0 + h - Math.min(1, a[i] / max) * h;
+      var x = xs(i, n, x0, w), y = Math.round(y0 + h - Math.min(1, a[i] / max) * (h - 2)) - 0.5;
       if (on) g.lineTo(x, y); else g.moveTo(x, y);
+      g.lineTo(x + step, y);
       on = true;
     }
     g.stroke();

@@ -157,7 +157,11 @@ export class PrimaryTelemetry implements StatsBackend, CliBackend {
     this.historyOn = true;
     const arm = () => {
       if (!this.historyOn) return;
-      this.tickTimer = setTimeout(() => void this.tick().then(arm), 1000 - (Date.now() % 1000) + 2);
+      const run = () =>
+        void this.tick()
+          .catch((e: Error) => this.logSink.event('warning', `stats history: ${e.message}`))
+          .then(arm);
+      this.tickTimer = setTimeout(run, 1000 - (Date.now() % 1000) + 2);
       this.tickTimer.unref();
     };
     arm();
