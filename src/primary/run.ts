@@ -57,6 +57,8 @@ async function startGeneration(config: Config, prev: Generation | null, statsRet
   const log = (level: Level, text: string) => sink.event(level, text);
   const stick = new StickService(config, log);
   const telemetry = new PrimaryTelemetry(config, state, sink);
+  // the live history (stats page charts) goes on for every object that keeps its name
+  if (prev !== null) telemetry.adoptHistory(prev.telemetry);
   // Counters of objects that keep their names carry over; the old generation's slabs are read
   // live while it drains, then folded into a fixed base (see carry-over.ts).
   const carry = prev !== null ? new CounterCarry(prev.telemetry.carrySource(), config) : null;

@@ -1,11 +1,14 @@
 // The HTML dashboard, in the spirit of HAProxy's stats page: one table per proxy with its
-// FRONTEND row, a row per server (coloured by status) and the BACKEND row. Rendered on the
-// server, refreshed by <meta refresh>; no scripts, so it works anywhere (and in the tests).
+// FRONTEND row, a row per server (coloured by status) and the BACKEND row, then a chart of the
+// proxy's last 15 minutes; every row ends with a sparkline. Rendered on the server; the one
+// inline script (dashboard-script.ts) draws the charts from `<uri>;history` and keeps page and
+// charts live without reloading. Without scripts the tables still show, refreshed by <meta refresh>.
 import type { StatsRow } from './columns';
 import { ADMIN_MESSAGES, MAX_WEIGHT, type AdminResult } from './admin';
 import type { LatencySummary } from './histograms';
 import type { BackendView, FrontendView, ProxyView, ServerView, Snapshot } from './snapshot';
 import { gatehouseVersion } from './version';
+import { DASHBOARD_SCRIPT } from './dashboard-script';
 
 export interface PageOptions {
   uri: string;
@@ -92,10 +95,15 @@ function lastCheck(r: StatsRow): string {
   return s;
 }
 
+/** The row's sparkline (drawn by the page script from the history of proxy/name). */
+function spark(proxy: string, name: string): string {
+  return `<td class="trend"><canvas class="spark" data-proxy="${esc(proxy)}" data-name="${esc(name)}"></canvas></td>`;
+}
+
 function frontendRow(f: FrontendView, adminCol: boolean): string {
   const r = f.row;
   return (
-    `<tr class="frontend" data-row="FRONTEND">` + (adminCol ? '<td></td>' : '') + `<td class="name">Frontend</td>` +
+    `<tr class="frontend" data-row="FRONTEND">` + (adminCol ? '<td></td>' : '') + `<td class="name">Frontend</td>` + spark(f.name, 'FRONTEND') +
     commonCells(r, f.latency) +
     `<td class="status" data-status="OPEN">OPEN</td><td></td><td></td><td></td><td></td><td></td><td></td><td></td></tr>`
   );
@@ -106,7 +114,7 @@ function serverRow(s: ServerView, backend: string, adminCol: boolean): string {
   const box = adminCol ? `<td class="sel"><input type="checkbox" name="s" value="${esc(s.name)}" aria-label="select ${esc(s.name)}"></td>` : '';
   return (
     `<tr class="server ${s.statusClass}${s.backup ? ' backup' : ''}" data-server="${esc(s.name)}" data-backend="${esc(backend)}" data-status="${esc(s.status)}">` +
-    box + `<td class="name">${esc(s.name)}</td>` + commonCells(r, s.latency) +
+    box + `<td class="name">${esc(s.name)}</td>` + spark(backend, s.name) + commonCells(r, s.latency) +
     `<td class="status" data-status="${esc(s.status)}">${esc(s.status)} <span class="since">${duration(Number(r.lastchg) || 0)}</span></td>` +
     `<td class="lastchk">${lastCheck(r)}</td>` +
     td('weight', r.weight) +
@@ -121,7 +129,7 @@ function backendRow(b: BackendView, adminCol: boolean): string {
   const r = b.row;
   const cls = b.status === 'UP' ? 'up' : 'down';
   return (
-    `<tr class="backend ${cls}" data-row="BACKEND">` + (adminCol ? '<td></td>' : '') + `<td class="name">Backend</td>` +
+    `<tr class="backend ${cls}" data-row="BACKEND">` + (adminCol ? '<td></td>' : '') + `<td class="name">Backend</td>` + spark(b.name, 'BACKEND') +
     commonCells(r, b.latency) +
     `<td class="status" data-status="${esc(b.status)}">${esc(b.status)} <span class="since">${duration(Number(r.lastchg) || 0)}</span></td><td></td>` +
     td('weight', r.weight) + td('act', r.act) + td('bck', r.bck) + `<td></td>` + td('chkdown', r.chkdown) + `<td></td></tr>`
@@ -141,7 +149,8 @@ function header(adminCol: boolean): string {
     ['Latency (ms)', ['p50', 'p90', 'p99', 'p99.9']],
     ['Server', ['Status', 'LastChk', 'Wght', 'Act', 'Bck', 'Chk', 'Dwn', 'Dwntme']],
   ];
-  const top = (adminCol ? '<th rowspan="2"></th>' : '') + '<th rowspan="2" class="name"></th>' + groups.map(([g, c]) => `<th colspan="${c.length}">${g}</th>`).join('');
+  const top = (adminCol ? '<th rowspan="2"></th>' : '') + '<th rowspan="2" class="name"></th>' +
+    '<th rowspan="2" class="trend" title="requests/s (blue), p99 (orange), DOWN/MAINT/DRAIN seconds (band)">Last 15 min</th>' + groups.map(([g, c]) => `<th colspan="${c.length}">${g}</th>`).join('');
   const sub = groups.map(([, c]) => c.map((x) => `<th>${x}</th>`).join('')).join('');
   return `<thead><tr class="groups">${top}</tr><tr class="cols">${sub}</tr></thead>`;
 }
@@ -169,7 +178,12 @@ function proxyTable(p: ProxyView, o: PageOptions): string {
       `<input type="number" name="weight" min="0" max="${MAX_WEIGHT}" placeholder="weight" class="weight"> ` +
       `<button type="submit">Apply</button></div></form>`;
   }
-  return `<section class="proxy ${kind}" id="px-${esc(p.name)}" data-proxy="${esc(p.name)}"><h2><span class="pxname">${esc(p.name)}</span> <span class="kind">${kind}</span></h2>${body}</section>`;
+  // the proxy's chart: its FRONTEND row (what clients saw), or BACKEND for a plain backend
+  const row = p.frontend ? 'FRONTEND' : 'BACKEND';
+  // shaded where the backend (if any) was DOWN
+  const band = p.backend ? 'BACKEND' : row;
+  const chart = `<div class="chart"><canvas class="pxchart" data-proxy="${esc(p.name)}" data-name="${row}" data-band="${band}" aria-label="${esc(p.name)}: last 15 minutes"></canvas></div>`;
+  return `<section class="proxy ${kind}" id="px-${esc(p.name)}" data-proxy="${esc(p.name)}"><h2><span class="pxname">${esc(p.name)}</span> <span class="kind">${kind}</span></h2>${body}${chart}</section>`;
 }
 
 const CSS = `
@@ -199,6 +213,8 @@ tr.backup.up{background:#b0d0ff}
 span.since{color:#555;font-weight:normal;font-size:10px}tr.maint span.since{color:#eee}
 form.admin .actions{margin-top:4px;padding:4px;background:#eef2f6;border:1px solid #ccd}
 input.weight{width:70px}
+td.trend{padding:1px 2px;width:124px;background:#fff}canvas.spark{display:block;width:120px;height:18px}
+div.chart{border:1px solid #ccd;border-top:0;background:#fbfcfd}canvas.pxchart{display:block;width:100%;height:180px}
 `;
 
 /** Stick tables (src/stick): one row each, the figures `show table` and the metrics give. */
@@ -215,7 +231,9 @@ function stickTables(s: Snapshot): string {
 
 export function renderHtml(s: Snapshot, o: PageOptions): string {
   const ver = o.hideVersion ? '' : ` <span class="ver">version ${esc(gatehouseVersion())}</span>`;
-  const refresh = o.refresh > 0 ? `<meta http-equiv="refresh" content="${o.refresh}">` : '';
+  // With scripts the page updates itself (tables every `refresh` s, charts every second);
+  // without, <meta refresh> reloads it as before.
+  const refresh = o.refresh > 0 ? `<noscript><meta http-equiv="refresh" content="${o.refresh}"></noscript>` : '';
   const msg = o.result
     ? `<div class="msg${o.result === 'DONE' || o.result === 'NONE' ? '' : ' err'}" data-result="${o.result}">${esc(ADMIN_MESSAGES[o.result])}</div>`
     : '';
@@ -235,11 +253,11 @@ export function renderHtml(s: Snapshot, o: PageOptions): string {
     `</table>`;
   return (
     `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">${refresh}<title>Statistics Report for gatehouse</title>` +
-    `<style>${CSS}</style></head><body>` +
+    `<style>${CSS}</style></head><body data-uri="${esc(o.uri)}" data-refresh="${o.refresh}">` +
     `<h1>gatehouse statistics report${ver}</h1>` +
     `<div class="top">${info}<div class="legend">${legend}</div></div>${msg}` +
     s.proxies.map((p) => proxyTable(p, o)).join('') +
     stickTables(s) +
-    `</body></html>`
+    `<script>${DASHBOARD_SCRIPT}</script></body></html>`
   );
 }

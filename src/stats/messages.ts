@@ -41,7 +41,26 @@ export interface HistogramReply {
   servers: [number, string][];
 }
 
-export type TelemetryMessage = LogBatch | LogWarning | HistogramRequest | HistogramReply;
+/** primary -> worker, once a second while a stats listener runs: send what you recorded since the last tick */
+export interface TickRequest {
+  gh: typeof TAG;
+  kind: 'tick?';
+  id: number;
+}
+
+/**
+ * worker -> primary: latencies recorded since the worker's previous tick reply, per counter row
+ * (frontends, backends, servers numbered as in shared/counters.ts), as records
+ * `row, n, (slot, count) x n` (HDR slots of histograms.ts, in no particular order).
+ */
+export interface TickReply {
+  gh: typeof TAG;
+  kind: 'tick';
+  id: number;
+  data: Uint32Array;
+}
+
+export type TelemetryMessage = LogBatch | LogWarning | HistogramRequest | HistogramReply | TickRequest | TickReply;
 
 export function isTelemetry(msg: unknown): msg is TelemetryMessage {
   return typeof msg === 'object' && msg !== null && (msg as { gh?: unknown }).gh === TAG;

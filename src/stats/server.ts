@@ -9,6 +9,7 @@ import { BasicAuth, challenge } from './auth';
 import type { PageOptions } from './html';
 import type { RenderKind } from './render-task';
 import type { Snapshot } from './snapshot';
+import { parseLatencyQuery, type ExportResult, type LatencyQuery } from './latency-export';
 
 export interface StatsBackend {
   snapshot(): Promise<Snapshot>;
@@ -17,6 +18,10 @@ export interface StatsBackend {
   count(frontend: number, status: number, bytesIn: number, bytesOut: number, newConnection: boolean): void;
   /** Snapshot -> page text (inline or on the render thread, see render-pool.ts) */
   render(kind: RenderKind, snap: Snapshot, hideVersion: boolean, page?: PageOptions): Promise<string>;
+  /** `<uri>;history[;since=T]`: the 1 s series as JSON (history-json.ts) */
+  historyJson(since: number | null): string;
+  /** `<uri>;latency;px=..;sv=..`: a latency histogram export (latency-export.ts) */
+  latencyExport(q: LatencyQuery): ExportResult;
 }
 
 const MAX_FORM = 16 * 1024;
@@ -118,6 +123,18 @@ export class StatsServer {
     const flags = url.slice(s.uri.length).split(';').slice(1);
     if (req.method === 'POST') return this.adminPost(req, res, user);
     if (req.method !== 'GET' && req.method !== 'HEAD') return this.notAllowed(req, res);
+    // the 1 s history and the latency export read the primary's history only: no snapshot
+    if (flags.includes('history')) {
+      const since = flags.find((f) => f.startsWith('since='))?.slice(6);
+      const t = since !== undefined && /^\d+$/.test(since) ? Number(since) : null;
+      return this.send(res, 200, 'application/json', this.backend.historyJson(t));
+    }
+    if (flags.includes('latency')) {
+      const q = parseLatencyQuery(flags);
+      if (typeof q === 'string') return this.send(res, 400, 'text/plain', q + '\n');
+      const r = this.backend.latencyExport(q);
+      return this.send(res, r.status, r.type, r.body);
+    }
     const snap = await this.backend.snapshot();
     if (flags.includes('csv')) return this.send(res, 200, 'text/plain; charset=utf-8', await this.backend.render('csv', snap, s.hideVersion));
     if (flags.includes('json')) return this.send(res, 200, 'application/json', await this.backend.render('json', snap, s.hideVersion));

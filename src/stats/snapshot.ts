@@ -256,7 +256,8 @@ function upstreamCells(counters: CounterReader, row: number, nowMs: number): Sta
   };
 }
 
-function serverStatus(
+/** A server's status text and class as the stats page shows it. */
+export function serverStatus(
   st: SharedState,
   i: number,
   s: ServerConfig,

@@ -9,7 +9,10 @@ import { applyAdmin, type AdminForm, type AdminResult } from './admin';
 import { CliServer, type CliBackend } from './cli';
 import { CounterStore, RateTracker } from './counters-store';
 import { HistogramStore } from './histogram-store';
-import { TAG, isTelemetry, type HistogramRequest } from './messages';
+import { TAG, isTelemetry, type HistogramRequest, type TickRequest } from './messages';
+import { HistorySampler } from './history-sampler';
+import { renderHistoryJson } from './history-json';
+import { exportLatency, type ExportResult, type LatencyQuery } from './latency-export';
 import { StatsServer, type StatsBackend } from './server';
 import type { PageOptions } from './html';
 import { RenderPool, type RenderPoolOptions } from './render-pool';
@@ -19,6 +22,8 @@ import type { CarrySource } from '../primary/carry-over';
 
 /** How long a stats request waits for the workers' histograms before using what it has. */
 export const HISTOGRAM_WAIT_MS = 250;
+/** How long a history tick waits for the workers' latencies; later ones count in the next second. */
+export const TICK_WAIT_MS = 300;
 
 interface Pending {
   waiting: Set<number>;
@@ -51,6 +56,15 @@ export class PrimaryTelemetry implements StatsBackend, CliBackend {
   readonly renderer: RenderPool;
   /** earlier generations' counters under this configuration's names (SIGHUP reload; set by primary/run.ts) */
   carry: CarriedTotals | null = null;
+  /** the 1 s history (history.ts), filled while a stats listener runs */
+  readonly history: HistorySampler;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private historyOn = false;
+  private tickId = 0;
+  private tickWaiting = new Set<number>();
+  private tickDone: (() => void) | null = null;
+  /** primary thread time (ms) the last history tick took (for the figures in docs/observability.md) */
+  lastTickMs = 0;
 
   constructor(
     private readonly config: Config,
@@ -64,6 +78,7 @@ export class PrimaryTelemetry implements StatsBackend, CliBackend {
     this.counters = new CounterStore(rows);
     this.rates = new RateTracker(this.counters);
     this.hists = new HistogramStore({ frontends: rows.frontends, backends: rows.backends, servers: rows.servers });
+    this.history = new HistorySampler(config, this.index, state, this.counters);
     this.sinks = config.frontends.map((f) => {
       if (f.logs.length === 0) return null;
       if (sameTargets(f.logs, config.global.logs)) return logSink;
@@ -83,6 +98,7 @@ export class PrimaryTelemetry implements StatsBackend, CliBackend {
     this.counters.remove(workerId);
     this.hists.retire(workerId);
     this.senders.delete(workerId);
+    if (this.tickWaiting.delete(workerId) && this.tickWaiting.size === 0) this.tickDone?.();
     for (const p of this.pending.values()) {
       p.waiting.delete(workerId);
       if (p.waiting.size === 0) p.done();
@@ -100,6 +116,9 @@ export class PrimaryTelemetry implements StatsBackend, CliBackend {
       const sink = this.sinks[msg.frontend] ?? this.logSink;
       if (!this.warned.has(msg.text) && !sink.warnings.has(msg.text)) sink.event('warning', msg.text);
       this.warned.add(msg.text);
+    } else if (msg.kind === 'tick') {
+      if (msg.data instanceof Uint32Array) this.history.addReply(msg.data);
+      if (msg.id === this.tickId && this.tickWaiting.delete(workerId) && this.tickWaiting.size === 0) this.tickDone?.();
     } else if (msg.kind === 'hist') {
       this.hists.apply(workerId, msg);
       const p = this.pending.get(msg.id);
@@ -130,6 +149,75 @@ export class PrimaryTelemetry implements StatsBackend, CliBackend {
     const req: HistogramRequest = { gh: TAG, kind: 'hist?', id };
     for (const send of this.senders.values()) send(req);
     return p;
+  }
+
+  /** Start the 1 s history: ticks on whole seconds, so samples line up with wall-clock seconds. */
+  startHistory(): void {
+    if (this.historyOn) return;
+    this.historyOn = true;
+    const arm = () => {
+      if (!this.historyOn) return;
+      const run = () =>
+        void this.tick()
+          .catch((e: Error) => this.logSink.event('warning', `stats history: ${e.message}`))
+          .then(arm);
+      this.tickTimer = setTimeout(run, 1000 - (Date.now() % 1000) + 2);
+      this.tickTimer.unref();
+    };
+    arm();
+  }
+
+  private stopHistory(): void {
+    this.historyOn = false;
+    if (this.tickTimer) clearTimeout(this.tickTimer);
+    this.tickTimer = null;
+    this.tickDone?.();
+  }
+
+  /** One history second: counters now, the workers' latencies since their last reply. */
+  async tick(nowMs = Date.now()): Promise<void> {
+    // begin() and finish() are synchronous on this thread: their wall time is the primary's CPU
+    // for the tick (process.cpuUsage would add the workers').
+    let t = performance.now();
+    this.history.begin(nowMs);
+    let busy = performance.now() - t;
+    const id = ++this.tickId;
+    this.tickWaiting = new Set(this.senders.keys());
+    if (this.tickWaiting.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => this.tickDone?.(), TICK_WAIT_MS);
+        this.tickDone = () => {
+          clearTimeout(timer);
+          this.tickDone = null;
+          resolve();
+        };
+        const req: TickRequest = { gh: TAG, kind: 'tick?', id };
+        for (const send of this.senders.values()) send(req);
+      });
+    }
+    t = performance.now();
+    this.history.finish();
+    busy += performance.now() - t;
+    this.lastTickMs = busy;
+  }
+
+  /**
+   * A reload: this (new) generation starts with `prev`'s 1 s history for every frontend,
+   * backend and server that keeps its name. To be called once, right after construction
+   * (primary/run.ts, startGeneration, when there is a previous generation).
+   */
+  adoptHistory(prev: PrimaryTelemetry): void {
+    this.history.adopt(prev.history);
+  }
+
+  /** `<uri>;history[;since=T]` */
+  historyJson(since: number | null): string {
+    return renderHistoryJson(this.history, since);
+  }
+
+  /** `<uri>;latency;...` */
+  latencyExport(q: LatencyQuery): ExportResult {
+    return exportLatency(this.history, q);
   }
 
   /** The current view of everything (used by every stats output). */
@@ -193,6 +281,7 @@ export class PrimaryTelemetry implements StatsBackend, CliBackend {
       this.rateTimer = setInterval(() => this.rates.sample(), 1000);
       this.rateTimer.unref();
     }
+    if (this.config.frontends.some((f) => f.stats?.enable)) this.startHistory();
     for (let i = 0; i < this.config.frontends.length; i++) {
       const f = this.config.frontends[i];
       if (!f.stats?.enable) continue;
@@ -243,6 +332,7 @@ export class PrimaryTelemetry implements StatsBackend, CliBackend {
   async stop(): Promise<void> {
     if (this.rateTimer) clearInterval(this.rateTimer);
     this.rateTimer = null;
+    this.stopHistory();
     await this.closeStatsServers();
     await this.renderer.destroy();
     await Promise.all(this.ownSinks.map((s) => s.close()));

@@ -11,8 +11,8 @@ import { facilityCode, priority } from '../log/syslog';
 import { ACCESS_SEVERITY, parseTarget, takesAccessLines } from '../log/targets';
 import { WorkerFileLog } from '../log/worker-file';
 import { BACKEND_STRIDE, B_ACTIVE, B_QUEUE, G_ACTIVE_CONN, SERVER_STRIDE, S_ACTIVE, S_QUEUE, type SharedState } from '../shared/state';
-import { FastRecorder, encodeHistogram } from './histograms';
-import { TAG, isTelemetry, type HistogramReply, type LogBatch, type LogWarning } from './messages';
+import { FastRecorder, PairWriter, encodeHistogram } from './histograms';
+import { TAG, isTelemetry, type HistogramReply, type LogBatch, type LogWarning, type TickReply } from './messages';
 
 export type { RequestRecord } from '../log/format';
 
@@ -49,6 +49,15 @@ class HistogramRow {
     // Allocated on first use: rows that see no traffic cost no memory.
     if (h === null) h = this.hists[i] = new FastRecorder();
     h.record(us);
+  }
+  /** latencies recorded since the last call, as `row, n, (slot, count) x n` records (rows numbered from `firstRow`) */
+  drainInterval(out: PairWriter, firstRow: number): void {
+    for (let i = 0; i < this.hists.length; i++) {
+      const h = this.hists[i];
+      if (h === null || h.intervalSlots === 0) continue;
+      out.push2(firstRow + i, h.intervalSlots);
+      h.drainInterval(out);
+    }
   }
   /** histograms that changed since the last call, as cumulative HDR histograms, encoded */
   changed(): [number, string][] {
@@ -91,6 +100,7 @@ export class WorkerTelemetry {
   private timer: NodeJS.Timeout | null = null;
   private readonly names: Names = { frontend: '', backend: '', server: '' };
   private readonly nameBytes: NameBytes = { frontend: NO_BYTES, backend: NO_BYTES, server: NO_BYTES };
+  private readonly tickBuf = new PairWriter();
   private readonly gauges: LogGauges = { actconn: 0, feconn: 0, beconn: 0, srvConn: 0, srvQueue: 0, backendQueue: 0 };
   private readonly onTimer = () => {
     this.timer = null;
@@ -271,9 +281,19 @@ export class WorkerTelemetry {
     return { gh: TAG, kind: 'hist', id, frontends: this.fe.changed(), backends: this.be.changed(), servers: this.srv.changed() };
   }
 
+  /** What the 1 s history needs from this worker: latencies since the previous tick (see TickReply). */
+  private tickReply(id: number): TickReply {
+    const out = this.tickBuf;
+    this.fe.drainInterval(out, 0);
+    this.be.drainInterval(out, this.fe.hists.length);
+    this.srv.drainInterval(out, this.fe.hists.length + this.be.hists.length);
+    return { gh: TAG, kind: 'tick', id, data: out.take() };
+  }
+
   onMessage(msg: unknown): boolean {
     if (!isTelemetry(msg)) return false;
     if (msg.kind === 'hist?') this.post(this.histogramReply(msg.id));
+    else if (msg.kind === 'tick?') this.post(this.tickReply(msg.id));
     return true;
   }
 
