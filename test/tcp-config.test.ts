@@ -133,10 +133,11 @@ describe('mode rules as haproxy -c decides them', () => {
     }
   });
 
-  it('running a tcp configuration says clearly that mode tcp is not served yet', async () => {
-    const file = tmpFile('notserved.cfg', `defaults\n  mode tcp\n${TIMEOUTS}frontend fe\n  bind 127.0.0.1:1\n  default_backend be\nbackend be\n  server s 127.0.0.1:2\n`);
+  it('running a tcp frontend that switches to an http backend says clearly it is not served yet', async () => {
+    // mode tcp itself is served (test/tcp-e2e.test.ts); HAProxy's upgrade of a tcp stream to HTTP is not
+    const file = tmpFile('notserved.cfg', `defaults\n  mode tcp\n${TIMEOUTS}frontend fe\n  bind 127.0.0.1:1\n  default_backend be\nbackend be\n  mode http\n  server s 127.0.0.1:2\n`);
     const p = runCli(['-f', file]);
     assert.equal(await p.exited, 1);
-    assert.match(p.output(), /mode tcp is not served yet: frontend "fe" is in mode tcp/);
+    assert.match(p.output(), /a tcp frontend using an http backend is not served yet: frontend "fe" uses backend "be"/);
   });
 });
