@@ -18,86 +18,12 @@
 // one `expire` for every entry that is the same as least recently touched, which the window
 // approximates. Expired entries are reset when looked up and removed by purge().
 import { freqRead, freqUpdate } from './freq';
+import {
+  G_ALLOC_LOCK, G_COUNT, G_BUMP, G_FREE_TOP, G_HAND, G_CONTENDED, G_FULL, G_EVICTED, G_RING_W,
+  G_BAD_KEY, G_LEARNED, EPOCH_F64, E_USED, E_HASH, E_NEXT, E_EXP, E_KLEN, E_GEN, E_DIRTY, E_TOUCH,
+  HEAD_BYTES, EVICT_WINDOW, Layout,
+} from './table-layout';
 import { DATA_TYPES, DT_COUNT, STD_FRQP, type StickTableConfig } from './types';
-
-// header cells (Int32 index)
-const G_ALLOC_LOCK = 0;
-const G_COUNT = 1;
-const G_BUMP = 2;
-const G_FREE_TOP = 3;
-const G_HAND = 4;
-/** contended lock acquisitions (a CAS that failed at least once) */
-const G_CONTENDED = 5;
-/** new entries refused: table full with nopurge */
-const G_FULL = 6;
-/** entries evicted to make room */
-const G_EVICTED = 7;
-/** the update ring's write cursor (peers) */
-const G_RING_W = 8;
-/** keys refused for their type (wrong type, too long), counted by the callers */
-const G_BAD_KEY = 9;
-/** entries learned from peers */
-const G_LEARNED = 10;
-const HEADER_BYTES = 128;
-const EPOCH_F64 = 12; // Float64 index 12 = byte 96
-
-// entry head cells (Int32 offset from the entry's first cell)
-const E_USED = 0;
-const E_HASH = 1;
-const E_NEXT = 2;
-const E_EXP = 3;
-const E_KLEN = 4;
-const E_GEN = 5;
-const E_DIRTY = 6;
-const E_TOUCH = 7;
-const HEAD_BYTES = 32;
-
-const EVICT_WINDOW = 16;
-const RING_MIN = 1024;
-
-function pow2AtLeast(n: number): number {
-  let p = 16;
-  while (p < n) p *= 2;
-  return p;
-}
-
-/** Where each part lives, from the definition alone (the same in every thread). */
-class Layout {
-  readonly nb: number;
-  readonly ringSize: number;
-  readonly keyBytes: number;
-  readonly entryBytes: number;
-  /** per data type id: Float64 offset inside the entry, -1 = not stored */
-  readonly dataOff: Int32Array = new Int32Array(DT_COUNT).fill(-1);
-  readonly period: Int32Array = new Int32Array(DT_COUNT);
-  readonly bucketsAt: number;
-  readonly locksAt: number;
-  readonly freeAt: number;
-  readonly ringAt: number;
-  readonly entriesAt: number;
-  readonly total: number;
-
-  constructor(cfg: StickTableConfig) {
-    this.nb = pow2AtLeast(cfg.size);
-    this.ringSize = pow2AtLeast(Math.max(RING_MIN, Math.min(cfg.size, 65536)));
-    this.keyBytes = Math.ceil(Math.max(cfg.keyLen, 1) / 8) * 8;
-    let slots = 0;
-    for (const s of cfg.store) {
-      this.dataOff[s.id] = slots;
-      this.period[s.id] = s.period;
-      slots += DATA_TYPES[s.id].std === STD_FRQP ? 3 : 1;
-    }
-    this.entryBytes = HEAD_BYTES + this.keyBytes + slots * 8;
-    this.bucketsAt = HEADER_BYTES;
-    this.locksAt = this.bucketsAt + this.nb * 4;
-    this.freeAt = this.locksAt + this.nb * 4;
-    this.ringAt = this.freeAt + cfg.size * 4;
-    let end = this.ringAt + this.ringSize * 4;
-    end = Math.ceil(end / 8) * 8;
-    this.entriesAt = end;
-    this.total = end + cfg.size * this.entryBytes;
-  }
-}
 
 export interface EntryView {
   key: Uint8Array;
