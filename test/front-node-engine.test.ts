@@ -271,7 +271,7 @@ request = function() return req end
     const d0 = echo.dispatched;
     const clte = await raw(echo.port, ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'], { waitMs: 300 });
     assert.deepEqual(statuses(clte.out), [400]);
-    assert.ok(clte.closed && clte.ms < 250);
+    assert.ok(clte.closed && clte.ms < 1000, `answered after ${clte.ms} ms`);
     const te = await raw(echo.port, ['POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n'], { waitMs: 300 });
     assert.deepEqual(statuses(te.out), [501]);
     const dup = await raw(echo.port, ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab'], { waitMs: 300 });
