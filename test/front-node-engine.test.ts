@@ -469,6 +469,33 @@ request = function() return req end
     }
   });
 
+  test('upgrade: 101 then detach() hands the socket over with the bytes sent after the head', async () => {
+    const { createFrontServer } = await import('../src/front-node/server');
+    let upgradeSeen = false;
+    const up = createFrontServer({
+      onRequest(req, res) {
+        upgradeSeen = req.upgrade;
+        req.onBody(() => {
+          res.writeHead(101, 'Switching Protocols', ['upgrade', 'echo', 'connection', 'upgrade'], -1, false);
+          const { socket, head } = res.detach();
+          // an echo tunnel, upper-casing what it gets
+          if (head.length > 0) socket.write(head.toString('latin1').toUpperCase());
+          socket.on('data', (d: Buffer) => socket.write(d.toString('latin1').toUpperCase()));
+          socket.on('end', () => socket.end());
+        });
+      },
+    });
+    await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+    try {
+      const port = (up.address() as net.AddressInfo).port;
+      const r = await raw(port, ['GET /t HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nfirst-', 'second'], { gapMs: 100, waitMs: 300 });
+      assert.ok(upgradeSeen);
+      assert.match(r.out, /^HTTP\/1\.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: upgrade\r\n\r\nFIRST-SECOND$/);
+    } finally {
+      await new Promise((r) => up.close(r));
+    }
+  });
+
   test('obs-fold is unfolded into spaces (HAProxy 2.6), bare LF lines are accepted', async () => {
     const r = await raw(echo.port, ['GET /f HTTP/1.1\r\nHost: a\r\nX-Fold: one\r\n  two\r\n\r\n'], { waitMs: 300 });
     assert.deepEqual(statuses(r.out), [200]);

@@ -132,7 +132,7 @@ export class H1Connection implements ChunkSink {
   }
 
   private loop(buf: Buffer, pos: number): void {
-    const end = buf.length;
+    let end = buf.length;
     for (;;) {
       switch (this.state) {
         case ST_PROXY: {
@@ -162,8 +162,15 @@ export class H1Connection implements ChunkSink {
           }
           if (p.status === HEAD_INCOMPLETE) return this.keep(buf, next);
           if (p.status === HEAD_ERROR) return this.refuse(p.errorStatus);
-          pos = next;
+          // what follows the head is held while the handler runs (it may detach() at once)
+          this.keep(buf, next);
           this.dispatch();
+          const rest = this.pending;
+          if (rest === null || this.state >= ST_CLOSING) return;
+          this.pending = null;
+          buf = rest;
+          pos = 0;
+          end = buf.length;
           continue;
         }
         case ST_BODY: {
