@@ -496,6 +496,39 @@ request = function() return req end
     }
   });
 
+  test('drain (graceful stop): idle connections close at once, an exchange in progress ends with connection: close', async () => {
+    const { createFrontServer } = await import('../src/front-node/server');
+    const srv = createFrontServer({
+      onRequest(req, res) {
+        req.onBody((_c, last) => {
+          if (!last) return;
+          setTimeout(() => {
+            res.writeHead(200, 'OK', [], 2, false);
+            res.write(Buffer.from('ok'));
+            res.end();
+          }, req.target === '/slow' ? 300 : 0);
+        });
+      },
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as net.AddressInfo).port;
+    const idle = raw(port, ['GET /fast HTTP/1.1\r\nHost: a\r\n\r\n'], { waitMs: 3000 });
+    const busy = raw(port, ['GET /slow HTTP/1.1\r\nHost: a\r\n\r\n'], { waitMs: 3000 });
+    await sleep(150);
+    assert.equal(srv.h1Connections.size, 2);
+    const t0 = Date.now();
+    const drained = new Promise<number>((r) => srv.drain(() => r(Date.now() - t0)));
+    const [i, b] = await Promise.all([idle, busy]);
+    assert.ok(i.closed && i.ms < 1000, 'the idle connection closed at once');
+    assert.deepEqual(statuses(b.out), [200]);
+    assert.match(b.out, /connection: close\r\n/);
+    assert.ok(b.closed);
+    const ms = await drained;
+    assert.ok(ms >= 100 && ms < 2000, `drained after ${ms} ms`);
+    assert.equal(srv.h1Connections.size, 0);
+    assert.equal(await new Promise((r) => net.connect(port, '127.0.0.1').on('error', (e: NodeJS.ErrnoException) => r(e.code))), 'ECONNREFUSED');
+  });
+
   test('obs-fold is unfolded into spaces (HAProxy 2.6), bare LF lines are accepted', async () => {
     const r = await raw(echo.port, ['GET /f HTTP/1.1\r\nHost: a\r\nX-Fold: one\r\n  two\r\n\r\n'], { waitMs: 300 });
     assert.deepEqual(statuses(r.out), [200]);

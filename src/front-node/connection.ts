@@ -59,6 +59,8 @@ export class H1Connection implements ChunkSink {
   private inProcess = false;
   private readPaused = false;
   private clientEnded = false;
+  /** drain(): answer the current request with Connection: close, take no other */
+  private draining = false;
   remoteAddress: string;
   remotePort: number;
   readonly localAddress: string;
@@ -85,6 +87,9 @@ export class H1Connection implements ChunkSink {
   private headText: string | null = null;
   private closeAfter = false;
   private writableCb: (() => void) | null = null;
+
+  /** Called once the connection is over (closed, or handed over by detach()). */
+  onDone: ((c: H1Connection) => void) | null = null;
 
   private readonly onTimerBound = (): void => this.onTimer();
   private readonly resumeBound = (): void => this.resumeProcessing();
@@ -376,7 +381,7 @@ export class H1Connection implements ChunkSink {
     if (!this.isCurrent(res) || this.resStarted || this.req === null) return;
     this.resStarted = true;
     const v10 = this.req.versionMinor === 0;
-    close = close || !this.keepAlive || (this.clientEnded && this.pending === null);
+    close = close || !this.keepAlive || this.draining || (this.clientEnded && this.pending === null);
     let s = statusLine(status, reason) + headerLines(headers);
     if (this.headMethod || status === 204 || status === 304 || (status >= 100 && status < 200)) {
       this.mode = MODE_NONE;
@@ -460,7 +465,7 @@ export class H1Connection implements ChunkSink {
     }
     this.resDone = true;
     this.writableCb = null;
-    if (this.closeAfter || !this.reqComplete || (this.clientEnded && this.pending === null)) {
+    if (this.closeAfter || !this.reqComplete || this.draining || (this.clientEnded && this.pending === null)) {
       this.closeGracefully();
       return;
     }
@@ -496,7 +501,23 @@ export class H1Connection implements ChunkSink {
       sock.resume();
     }
     void res;
+    if (this.onDone !== null) this.onDone(this);
     return { socket: sock, head };
+  }
+
+  /**
+   * Graceful stop or reload: an idle connection closes now (no byte of a next request yet);
+   * one in an exchange finishes it with `connection: close` (if its answer has not started),
+   * then closes. A partial head already received is still read and answered.
+   */
+  drain(): void {
+    if (this.draining || this.state >= ST_CLOSING) return;
+    this.draining = true;
+    if (this.state === ST_HEAD && !this.parser.started && this.pending === null) {
+      this.state = ST_CLOSED;
+      this.clearTimer();
+      this.socket.end();
+    }
   }
 
   // ------------------------------------------------------------------ transitions
@@ -634,6 +655,7 @@ export class H1Connection implements ChunkSink {
     this.pending = null;
     const res = this.res;
     if (res !== null && !this.resDone) res.markAborted(wasOpen);
+    if (this.onDone !== null) this.onDone(this);
   }
 }
 
