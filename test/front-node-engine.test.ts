@@ -277,11 +277,16 @@ request = function() return req end
     const dup = await raw(echo.port, ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab'], { waitMs: 300 });
     assert.deepEqual(statuses(dup.out), [400]);
     assert.equal(echo.dispatched, d0);
+    // the handler hears of each (access log, error counters)
+    const r = echo.refused.find((x) => x.remotePort === clte.localPort);
+    assert.deepEqual(r && [r.status, r.reason, r.dispatched, r.remoteAddress], [400, 'Content-Length with Transfer-Encoding', false, '127.0.0.1']);
     const a0 = echo.aborted;
     const badChunk = await raw(echo.port, ['POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n', 'zz\r\n'], { gapMs: 50, waitMs: 300 });
     assert.deepEqual(statuses(badChunk.out), [400]);
     assert.equal(echo.dispatched, d0 + 1);
     assert.equal(echo.aborted, a0 + 1);
+    const rb = echo.refused.find((x) => x.remotePort === badChunk.localPort);
+    assert.deepEqual(rb && [rb.status, rb.reason, rb.dispatched], [400, 'invalid chunk size', true]);
   });
 
   test('backpressure: a 16 MB answer to a slow reader, a 4 MB upload read with pause/resume', async () => {

@@ -534,15 +534,31 @@ export class H1Connection implements ChunkSink {
   }
 
   /** A bad head: HAProxy's answer, then close. */
-  private refuse(status: number): void {
+  private refuse(status: number, reason = this.parser.errorReason || 'truncated request'): void {
+    this.report(status, reason, false);
     this.sendAndClose(errorAnswer(status));
+  }
+
+  /** Tells the handler (logs, counters) about an answer the engine gave itself. */
+  private report(status: number, reason: string, dispatched: boolean): void {
+    const h = this.handler;
+    if (h.onRefused === undefined) return;
+    try {
+      h.onRefused({ status, reason, dispatched, remoteAddress: this.remoteAddress, remotePort: this.remotePort, localAddress: this.localAddress, localPort: this.localPort });
+    } catch {
+      // a logging hook must not break the answer
+    }
   }
 
   /** The body cannot complete after dispatch (bad chunk, stall, FIN): answer or cut. */
   private bodyFailed(status: number): void {
     const res = this.res;
     if (res !== null) res.markAborted(true);
-    if (!this.resStarted) this.sendAndClose(errorAnswer(status));
+    if (!this.resStarted) {
+      const reason = status === 408 ? 'client timeout during the body' : this.decoder !== null && this.decoder.errorReason !== '' ? this.decoder.errorReason : 'body cut short';
+      this.report(status, reason, true);
+      this.sendAndClose(errorAnswer(status));
+    }
     else {
       this.state = ST_CLOSED;
       this.socket.destroy();
@@ -593,7 +609,7 @@ export class H1Connection implements ChunkSink {
           this.state = ST_CLOSED;
           this.socket.destroy();
         } else {
-          this.sendAndClose(errorAnswer(408));
+          this.refuse(408, 'timeout http-request');
         }
         return;
       case ST_CLOSING:
