@@ -271,17 +271,22 @@ request = function() return req end
     const d0 = echo.dispatched;
     const clte = await raw(echo.port, ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'], { waitMs: 300 });
     assert.deepEqual(statuses(clte.out), [400]);
-    assert.ok(clte.closed && clte.ms < 250);
+    assert.ok(clte.closed && clte.ms < 1000, `answered after ${clte.ms} ms`);
     const te = await raw(echo.port, ['POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n'], { waitMs: 300 });
     assert.deepEqual(statuses(te.out), [501]);
     const dup = await raw(echo.port, ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab'], { waitMs: 300 });
     assert.deepEqual(statuses(dup.out), [400]);
     assert.equal(echo.dispatched, d0);
+    // the handler hears of each (access log, error counters)
+    const r = echo.refused.find((x) => x.remotePort === clte.localPort);
+    assert.deepEqual(r && [r.status, r.reason, r.dispatched, r.remoteAddress], [400, 'Content-Length with Transfer-Encoding', false, '127.0.0.1']);
     const a0 = echo.aborted;
     const badChunk = await raw(echo.port, ['POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n', 'zz\r\n'], { gapMs: 50, waitMs: 300 });
     assert.deepEqual(statuses(badChunk.out), [400]);
     assert.equal(echo.dispatched, d0 + 1);
     assert.equal(echo.aborted, a0 + 1);
+    const rb = echo.refused.find((x) => x.remotePort === badChunk.localPort);
+    assert.deepEqual(rb && [rb.status, rb.reason, rb.dispatched], [400, 'invalid chunk size', true]);
   });
 
   test('backpressure: a 16 MB answer to a slow reader, a 4 MB upload read with pause/resume', async () => {
@@ -467,6 +472,66 @@ request = function() return req end
     } finally {
       await new Promise((r) => slow.close(r));
     }
+  });
+
+  test('upgrade: 101 then detach() hands the socket over with the bytes sent after the head', async () => {
+    const { createFrontServer } = await import('../src/front-node/server');
+    let upgradeSeen = false;
+    const up = createFrontServer({
+      onRequest(req, res) {
+        upgradeSeen = req.upgrade;
+        req.onBody(() => {
+          res.writeHead(101, 'Switching Protocols', ['upgrade', 'echo', 'connection', 'upgrade'], -1, false);
+          const { socket, head } = res.detach();
+          // an echo tunnel, upper-casing what it gets
+          if (head.length > 0) socket.write(head.toString('latin1').toUpperCase());
+          socket.on('data', (d: Buffer) => socket.write(d.toString('latin1').toUpperCase()));
+          socket.on('end', () => socket.end());
+        });
+      },
+    });
+    await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+    try {
+      const port = (up.address() as net.AddressInfo).port;
+      const r = await raw(port, ['GET /t HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nfirst-', 'second'], { gapMs: 100, waitMs: 300 });
+      assert.ok(upgradeSeen);
+      assert.match(r.out, /^HTTP\/1\.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: upgrade\r\n\r\nFIRST-SECOND$/);
+    } finally {
+      await new Promise((r) => up.close(r));
+    }
+  });
+
+  test('drain (graceful stop): idle connections close at once, an exchange in progress ends with connection: close', async () => {
+    const { createFrontServer } = await import('../src/front-node/server');
+    const srv = createFrontServer({
+      onRequest(req, res) {
+        req.onBody((_c, last) => {
+          if (!last) return;
+          setTimeout(() => {
+            res.writeHead(200, 'OK', [], 2, false);
+            res.write(Buffer.from('ok'));
+            res.end();
+          }, req.target === '/slow' ? 300 : 0);
+        });
+      },
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as net.AddressInfo).port;
+    const idle = raw(port, ['GET /fast HTTP/1.1\r\nHost: a\r\n\r\n'], { waitMs: 3000 });
+    const busy = raw(port, ['GET /slow HTTP/1.1\r\nHost: a\r\n\r\n'], { waitMs: 3000 });
+    await sleep(150);
+    assert.equal(srv.h1Connections.size, 2);
+    const t0 = Date.now();
+    const drained = new Promise<number>((r) => srv.drain(() => r(Date.now() - t0)));
+    const [i, b] = await Promise.all([idle, busy]);
+    assert.ok(i.closed && i.ms < 1000, 'the idle connection closed at once');
+    assert.deepEqual(statuses(b.out), [200]);
+    assert.match(b.out, /connection: close\r\n/);
+    assert.ok(b.closed);
+    const ms = await drained;
+    assert.ok(ms >= 100 && ms < 2000, `drained after ${ms} ms`);
+    assert.equal(srv.h1Connections.size, 0);
+    assert.equal(await new Promise((r) => net.connect(port, '127.0.0.1').on('error', (e: NodeJS.ErrnoException) => r(e.code))), 'ECONNREFUSED');
   });
 
   test('obs-fold is unfolded into spaces (HAProxy 2.6), bare LF lines are accepted', async () => {

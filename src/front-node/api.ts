@@ -83,8 +83,24 @@ export interface H1Response {
   detach(): { socket: Socket; head: Buffer };
 }
 
+/** An answer the engine gave by itself (for access logs and error counters). */
+export interface H1Refusal {
+  /** 400, 408, 413, 414, 431, 501 */
+  status: number;
+  /** short text for logs, e.g. "invalid header name", "timeout http-request" */
+  reason: string;
+  /** the request had reached onRequest() (its body failed); else it never did */
+  dispatched: boolean;
+  remoteAddress: string;
+  remotePort: number;
+  localAddress: string;
+  localPort: number;
+}
+
 export interface H1Handler {
   onRequest(req: H1Request, res: H1Response): void;
+  /** optional: called for each answer the engine sends itself (HAProxy logs these as <BADREQ>) */
+  onRefused?(info: H1Refusal): void;
 }
 
 /** Per bind: what HAProxy's tune.*, timeout * and accept-proxy set. Times in ms. */

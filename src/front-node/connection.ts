@@ -59,6 +59,8 @@ export class H1Connection implements ChunkSink {
   private inProcess = false;
   private readPaused = false;
   private clientEnded = false;
+  /** drain(): answer the current request with Connection: close, take no other */
+  private draining = false;
   remoteAddress: string;
   remotePort: number;
   readonly localAddress: string;
@@ -85,6 +87,9 @@ export class H1Connection implements ChunkSink {
   private headText: string | null = null;
   private closeAfter = false;
   private writableCb: (() => void) | null = null;
+
+  /** Called once the connection is over (closed, or handed over by detach()). */
+  onDone: ((c: H1Connection) => void) | null = null;
 
   private readonly onTimerBound = (): void => this.onTimer();
   private readonly resumeBound = (): void => this.resumeProcessing();
@@ -132,7 +137,7 @@ export class H1Connection implements ChunkSink {
   }
 
   private loop(buf: Buffer, pos: number): void {
-    const end = buf.length;
+    let end = buf.length;
     for (;;) {
       switch (this.state) {
         case ST_PROXY: {
@@ -162,8 +167,15 @@ export class H1Connection implements ChunkSink {
           }
           if (p.status === HEAD_INCOMPLETE) return this.keep(buf, next);
           if (p.status === HEAD_ERROR) return this.refuse(p.errorStatus);
-          pos = next;
+          // what follows the head is held while the handler runs (it may detach() at once)
+          this.keep(buf, next);
           this.dispatch();
+          const rest = this.pending;
+          if (rest === null || this.state >= ST_CLOSING) return;
+          this.pending = null;
+          buf = rest;
+          pos = 0;
+          end = buf.length;
           continue;
         }
         case ST_BODY: {
@@ -369,7 +381,7 @@ export class H1Connection implements ChunkSink {
     if (!this.isCurrent(res) || this.resStarted || this.req === null) return;
     this.resStarted = true;
     const v10 = this.req.versionMinor === 0;
-    close = close || !this.keepAlive || (this.clientEnded && this.pending === null);
+    close = close || !this.keepAlive || this.draining || (this.clientEnded && this.pending === null);
     let s = statusLine(status, reason) + headerLines(headers);
     if (this.headMethod || status === 204 || status === 304 || (status >= 100 && status < 200)) {
       this.mode = MODE_NONE;
@@ -453,7 +465,7 @@ export class H1Connection implements ChunkSink {
     }
     this.resDone = true;
     this.writableCb = null;
-    if (this.closeAfter || !this.reqComplete || (this.clientEnded && this.pending === null)) {
+    if (this.closeAfter || !this.reqComplete || this.draining || (this.clientEnded && this.pending === null)) {
       this.closeGracefully();
       return;
     }
@@ -489,7 +501,23 @@ export class H1Connection implements ChunkSink {
       sock.resume();
     }
     void res;
+    if (this.onDone !== null) this.onDone(this);
     return { socket: sock, head };
+  }
+
+  /**
+   * Graceful stop or reload: an idle connection closes now (no byte of a next request yet);
+   * one in an exchange finishes it with `connection: close` (if its answer has not started),
+   * then closes. A partial head already received is still read and answered.
+   */
+  drain(): void {
+    if (this.draining || this.state >= ST_CLOSING) return;
+    this.draining = true;
+    if (this.state === ST_HEAD && !this.parser.started && this.pending === null) {
+      this.state = ST_CLOSED;
+      this.clearTimer();
+      this.socket.end();
+    }
   }
 
   // ------------------------------------------------------------------ transitions
@@ -506,15 +534,31 @@ export class H1Connection implements ChunkSink {
   }
 
   /** A bad head: HAProxy's answer, then close. */
-  private refuse(status: number): void {
+  private refuse(status: number, reason = this.parser.errorReason || 'truncated request'): void {
+    this.report(status, reason, false);
     this.sendAndClose(errorAnswer(status));
+  }
+
+  /** Tells the handler (logs, counters) about an answer the engine gave itself. */
+  private report(status: number, reason: string, dispatched: boolean): void {
+    const h = this.handler;
+    if (h.onRefused === undefined) return;
+    try {
+      h.onRefused({ status, reason, dispatched, remoteAddress: this.remoteAddress, remotePort: this.remotePort, localAddress: this.localAddress, localPort: this.localPort });
+    } catch {
+      // a logging hook must not break the answer
+    }
   }
 
   /** The body cannot complete after dispatch (bad chunk, stall, FIN): answer or cut. */
   private bodyFailed(status: number): void {
     const res = this.res;
     if (res !== null) res.markAborted(true);
-    if (!this.resStarted) this.sendAndClose(errorAnswer(status));
+    if (!this.resStarted) {
+      const reason = status === 408 ? 'client timeout during the body' : this.decoder !== null && this.decoder.errorReason !== '' ? this.decoder.errorReason : 'body cut short';
+      this.report(status, reason, true);
+      this.sendAndClose(errorAnswer(status));
+    }
     else {
       this.state = ST_CLOSED;
       this.socket.destroy();
@@ -565,7 +609,7 @@ export class H1Connection implements ChunkSink {
           this.state = ST_CLOSED;
           this.socket.destroy();
         } else {
-          this.sendAndClose(errorAnswer(408));
+          this.refuse(408, 'timeout http-request');
         }
         return;
       case ST_CLOSING:
@@ -627,6 +671,7 @@ export class H1Connection implements ChunkSink {
     this.pending = null;
     const res = this.res;
     if (res !== null && !this.resDone) res.markAborted(wasOpen);
+    if (this.onDone !== null) this.onDone(this);
   }
 }
 

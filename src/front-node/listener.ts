@@ -30,6 +30,7 @@
 
 import { spawn } from 'node:child_process';
 import type * as net from 'node:net';
+import { getSystemErrorName } from 'node:util';
 
 interface RawTcpHandle {
   fd: number;
@@ -103,11 +104,10 @@ export function bindSharedSocket(host: string, port: number, v6only = false): Sh
   };
 }
 
+/** libuv's negative error code as its name (EADDRINUSE ...) */
 function errnoName(err: number): string {
   try {
-    // util.getSystemErrorName maps libuv's negative codes
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('node:util') as typeof import('node:util')).getSystemErrorName(err);
+    return getSystemErrorName(err);
   } catch {
     return String(err);
   }
@@ -172,7 +172,7 @@ export async function listenShared(server: net.Server, fd: number, backlog = 511
 /**
  * Optional: make every libuv accept loop in this process take one connection per wake-up, so
  * bursts spread over the workers (see the figures above). Call at start-up, before anything
- * in the process listens on TCP; returns false if it comes too late to be sure.
+ * in the process listens on TCP (libuv reads the variable once, at the first listen).
  */
 export function enableSingleAccept(): void {
   process.env.UV_TCP_SINGLE_ACCEPT = '1';

@@ -2,7 +2,7 @@
 // ../shared/conformance: every request whose body arrived completely gets 200 with a short
 // body naming its method, target and body size. Counts what reached it.
 import type * as net from 'node:net';
-import type { FrontOptions, H1Request, H1Response } from '../../src/front-node/api';
+import type { FrontOptions, H1Refusal, H1Request, H1Response } from '../../src/front-node/api';
 import { createFrontServer } from '../../src/front-node/server';
 
 export interface EchoServer {
@@ -16,6 +16,8 @@ export interface EchoServer {
   aborted: number;
   /** per client port: dispatched and answered counts */
   byClientPort: Map<number, { dispatched: number; answered: number }>;
+  /** answers the engine gave by itself (onRefused) */
+  refused: H1Refusal[];
   last: H1Request | null;
   lastBody: Buffer;
   close(): Promise<void>;
@@ -25,9 +27,12 @@ export async function startEchoServer(
   options: Partial<FrontOptions> = {},
   answer?: (req: H1Request, res: H1Response, body: Buffer, echo: EchoServer) => void,
 ): Promise<EchoServer> {
-  const echo = { dispatched: 0, answered: 0, aborted: 0, byClientPort: new Map(), last: null, lastBody: Buffer.alloc(0) } as unknown as EchoServer;
+  const echo = { dispatched: 0, answered: 0, aborted: 0, byClientPort: new Map(), refused: [], last: null, lastBody: Buffer.alloc(0) } as unknown as EchoServer;
   const server = createFrontServer(
     {
+      onRefused(info) {
+        echo.refused.push(info);
+      },
       onRequest(req, res) {
         echo.dispatched++;
         echo.last = req;
