@@ -5,7 +5,10 @@
 // (node-tunnel.ts) once its server switched protocols.
 
 import type * as net from 'node:net';
-import type { FrontOptions, H1Handler, H1Request, H1Response } from '../front-node/api';
+import type { FrontOptions, H1Handler, H1Refusal, H1Request, H1Response } from '../front-node/api';
+import type { RequestRecord } from '../log/format';
+import { countRequestEnd, countRequestStart, countStatus } from '../proxy/accounting';
+import { C_EREQ } from '../shared/counters';
 import { listenShared } from '../front-node/listener';
 import { createFrontServer } from '../front-node/server';
 import type { Exchange } from '../proxy/exchange';
@@ -34,7 +37,10 @@ export class NodeEngine implements FrontEngine {
     onTunnelsEmpty: () => void,
   ) {
     this.upgrader = new NodeUpgrader(onTunnelsEmpty);
-    this.handlers = frontends.map(({ fe }) => ({ onRequest: (req: H1Request, res: H1Response) => this.onRequest(fe, req, res) }));
+    this.handlers = frontends.map(({ fe }) => ({
+      onRequest: (req: H1Request, res: H1Response) => this.onRequest(fe, req, res),
+      onRefused: (info: H1Refusal) => this.onRefused(fe, info),
+    }));
     const g = rt.config.global;
     this.options = frontends.map(({ fe }) => ({
       maxHeadSize: g.maxHeaderSize,
@@ -73,6 +79,17 @@ export class NodeEngine implements FrontEngine {
     return this.upgrader.tunnels.size;
   }
 
+  private onRefused(fe: FrontendRuntime, info: H1Refusal): void {
+    if (info.dispatched) return;
+    const slab = this.rt.slab;
+    const r = refusalRecord(fe, info);
+    countRequestStart(slab, fe.row, r.acceptMs);
+    slab[fe.row + C_EREQ]++;
+    countStatus(slab, info.status, fe.row, -1, -1);
+    countRequestEnd(slab, fe.row, -1, -1, 0, 0, 0, -1, -1);
+    if (this.rt.telemetry !== null) this.rt.telemetry.onRequestDone(r);
+  }
+
   private onRequest(fe: FrontendRuntime, req: H1Request, res: H1Response): void {
     const ex = this.exchange();
     ex.clientPort = req.remotePort;
@@ -81,6 +98,35 @@ export class NodeEngine implements FrontEngine {
     const up = req.upgrade && isWebSocketUpgrade(req) ? this.upgrader : null;
     ex.start(this.rt, fe, cres, new NodeClientRequest(req), up);
   }
+}
+
+/**
+ * A request the engine answered itself (malformed, oversized, timed out): counted and logged as
+ * HAProxy does (<BADREQ>, the frontend's request errors). One that had reached the proxy core
+ * is that exchange's own record already.
+ */
+function refusalRecord(fe: FrontendRuntime, info: H1Refusal): RequestRecord {
+  return {
+    clientIp: info.remoteAddress,
+    clientPort: info.remotePort,
+    acceptMs: Date.now(),
+    frontend: fe.index,
+    backend: -1,
+    server: -1,
+    tq: -1,
+    tw: -1,
+    tc: -1,
+    tr: -1,
+    ta: 0,
+    status: info.status,
+    bytesOut: 0,
+    bytesIn: 0,
+    retries: 0,
+    termination: info.status === 408 ? 'cR' : 'PR',
+    method: '<BADREQ>',
+    uri: '',
+    httpVersion: '',
+  };
 }
 
 /** Upgrade: websocket with a key: a WebSocket handshake (anything else is an ordinary request). */
