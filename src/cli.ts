@@ -11,6 +11,8 @@ import { ConfigError, formatIssue } from './config/errors';
 import { loadConfig } from './config/load';
 import { tcpNotServedYet } from './config/tcp';
 import { run } from './primary/run';
+import { bindEngine } from './worker/engine';
+import { uwsAvailable } from './worker/uws-load';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -162,6 +164,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!args.quiet) for (const w of loaded.warnings) process.stderr.write(formatIssue(w) + '\n');
   if (args.check) {
+    // which front engine serves each bind, when any is not uWebSockets.js (docs/front-node.md)
+    if (!args.quiet) for (const line of engineLines(loaded.config)) process.stderr.write(line + '\n');
     console.log('Configuration file is valid');
     return 0;
   }
@@ -207,6 +211,22 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function ignore(): void {}
+
+/** One line per bind served by the node:net engines, saying why; nothing when all run on uWS. */
+function engineLines(config: import('./config/model').Config): string[] {
+  const uwsOk = uwsAvailable();
+  const out: string[] = [];
+  for (const fe of config.frontends) {
+    if (fe.stats !== null && fe.stats.enable) continue;
+    for (const b of fe.binds) {
+      if (bindEngine(b, config.global, uwsOk, fe.mode) !== 'node') continue;
+      const why =
+        fe.mode === 'tcp' ? 'mode tcp' : !uwsOk ? `uWebSockets.js has no binary for Node.js ${process.version}` : b.engine === 'node' ? "'engine node' on the bind" : "'engine node' in global";
+      out.push(`[NOTICE] ${fe.fromListen ? 'listen' : 'frontend'} '${fe.name}' bind ${b.text}: node:net engine (${why})`);
+    }
+  }
+  return out;
+}
 
 main(process.argv.slice(2)).then(
   (code) => {
