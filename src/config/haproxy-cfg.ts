@@ -14,6 +14,7 @@ import { ConfigError, type ConfigIssue, type SourceMap } from './errors';
 import { didYouMean } from './suggest';
 import { tokenizeLine, type Word } from './cfg-tokenize';
 import * as K from './cfg-keywords';
+import { acceptedReason, type AcceptedKind } from './cfg-accepted';
 import { joinWords } from '../acl/words';
 
 type Kind = 'defaults' | 'frontend' | 'backend' | 'listen';
@@ -214,6 +215,10 @@ class CfgParser {
     const kw = w[0].text;
     if ((K.SECTIONS as readonly string[]).includes(kw)) return this.sectionHeader(kw as (typeof K.SECTIONS)[number], w);
     if (K.OTHER_SECTIONS.includes(kw)) {
+      if (this.accepted('section', w[0], `section '${kw}'`)) {
+        this.current = 'skip';
+        return;
+      }
       this.error(w[0], `section '${kw}' is not supported by gatehouse yet`);
       this.current = 'skip';
       return;
@@ -323,6 +328,11 @@ class CfgParser {
   private globalLine(w: Word[]): void {
     const kw = w[0].text;
     const g = this.global;
+    if (kw === 'ssl-default-bind-ciphers' && w[1]?.text === 'PROFILE=SYSTEM' && this.noMore(w, 2, kw)) {
+      // RHEL/Fedora's "use the system crypto policy": OpenSSL's own defaults, which are ours
+      this.warn(w[1], "'ssl-default-bind-ciphers PROFILE=SYSTEM' is ignored: TLSv1.2 ciphers stay OpenSSL's defaults");
+      return;
+    }
     switch (kw) {
       case 'daemon':
         if (this.noMore(w, 1, kw)) g.set('daemon', this.entry(w[0], true));
@@ -343,6 +353,7 @@ class CfgParser {
       case 'stats':
         this.globalStats(w);
         return;
+
       case 'log': {
         if (w[1]?.text === 'global') {
           this.error(w[1], "'log global' is only meaningful in a defaults, frontend, backend or listen section");
@@ -384,6 +395,11 @@ class CfgParser {
       this.warn(w[0], `'${kw}' is ignored: ${why}`);
       return;
     }
+    if (kw === 'lua-load' || kw === 'lua-load-per-thread' || kw === 'lua-prepend-path') {
+      this.error(w[0], `'${kw}' is refused: gatehouse cannot run Lua scripts; use http-request/http-response rules (set-header, return, redirect, deny, set-var) for request logic, or run the service the script provided as a server of a backend`);
+      return;
+    }
+    if (this.accepted('global', w[0])) return;
     if (K.GLOBAL_KEYWORDS.includes(kw) || kw.startsWith('tune.')) {
       this.error(w[0], unsupported(kw));
       return;
@@ -556,6 +572,7 @@ class CfgParser {
         this.warn(w[0], "'http-reuse' is ignored: gatehouse reuses an idle server connection whenever the previous response ended cleanly");
         return;
     }
+    if (this.accepted('proxy', w[0])) return;
     const removed = K.PROXY_REMOVED[kw];
     if (removed !== undefined) {
       this.error(w[0], `'${kw}' was removed from HAProxy (use '${removed}') and is not supported`);
@@ -625,6 +642,7 @@ class CfgParser {
     const crts: Word[] = [];
     let minVer: Word | null = null;
     let ciphers: Word | null = null;
+    let bad = false;
     for (let i = 2; i < w.length; i++) {
       const o = w[i].text;
       if (o === 'name' && i + 1 < w.length) {
@@ -654,9 +672,15 @@ class CfgParser {
         continue;
       }
       const tls = ['crt-list', 'ca-file', 'verify', 'ciphersuites', 'ssl-max-ver', 'curves', 'npn', 'strict-sni', 'no-sslv3', 'no-tlsv10', 'no-tlsv11', 'no-tlsv12', 'no-tlsv13', 'force-tlsv12', 'force-tlsv13', 'crl-file', 'ecdhe', 'allow-0rtt'].includes(o) ? ' (gatehouse TLS supports ssl, crt, ssl-min-ver, ciphers and alpn)' : '';
+      if (this.bindOptionExtra(w, i)) {
+        if (K.BIND_OPTIONS_WITH_ARG.has(o)) i++;
+        continue;
+      }
       this.error(w[i], `bind option '${o}' is not supported by gatehouse yet${tls}`);
-      return;
+      if (K.BIND_OPTIONS_WITH_ARG.has(o)) i++;
+      bad = true;
     }
+    if (bad) return;
     if (ssl === null && crts.length) {
       this.error(crts[0], "bind option 'crt' needs 'ssl' on the same bind line", 'ssl', 'no ssl');
       return;
@@ -713,6 +737,7 @@ class CfgParser {
     if (!n) return;
     const t = TIMEOUT_YAML[n.text];
     if (!t) {
+      if (this.accepted('timeout', n, `timeout ${n.text}`)) return;
       if (K.TIMEOUTS.includes(n.text)) this.error(n, `'timeout ${n.text}' is not supported by gatehouse yet`);
       else this.error(n, `unknown timeout '${n.text}'${didYouMean(n.text, K.TIMEOUTS)}`, `one of ${Object.keys(TIMEOUT_YAML).join(', ')}`, `'${n.text}'`);
       return;
@@ -781,11 +806,34 @@ class CfgParser {
         i++;
         continue;
       }
-      // The arity of an unsupported option is unknown, so the rest of the line cannot be read.
-      if (K.SERVER_OPTIONS.includes(o)) this.error(w[i], `server option '${o}' is not supported by gatehouse yet`);
-      else this.error(w[i], `unknown server option '${o}'${didYouMean(o, K.SERVER_OPTIONS)}`, '', `'${o}'`);
+      if (this.serverOptionExtra(w, i, opts)) {
+        if (K.SERVER_OPTIONS_WITH_ARG.has(o)) i++;
+        continue;
+      }
+      if (K.SERVER_OPTIONS.includes(o)) {
+        this.error(w[i], `server option '${o}' is not supported by gatehouse yet`);
+        // known arity: step over its argument and report the rest of the line too
+        if (K.SERVER_OPTIONS_WITH_ARG.has(o)) i++;
+        continue;
+      }
+      // An unknown option's arity is unknown, so the rest of the line cannot be read.
+      this.error(w[i], `unknown server option '${o}'${didYouMean(o, K.SERVER_OPTIONS)}`, '', `'${o}'`);
       return;
     }
+  }
+
+  /** An accepted-and-ignored keyword (cfg-accepted.ts): warns with its reason and returns true. */
+  private accepted(kind: AcceptedKind, w: Word, label = w.text): boolean {
+    const why = acceptedReason(kind, w.text);
+    if (why === undefined) return false;
+    if (why) this.warn(w, `'${label}' is ignored: ${why}`);
+    return true;
+  }
+  private serverOptionExtra(w: Word[], i: number, _opts: Map<string, Entry>): boolean {
+    return this.accepted('server', w[i], `server option ${w[i].text}`);
+  }
+  private bindOptionExtra(w: Word[], i: number): boolean {
+    return this.accepted('bind', w[i], `bind option ${w[i].text}`);
   }
 
   private option(s: Section, w: Word[], at: number, on: boolean): void {
@@ -824,6 +872,7 @@ class CfgParser {
       if (why) this.warn(n, `'option ${o}' is ignored: ${why}`);
       return;
     }
+    if (this.accepted('option', n, `option ${o}`)) return;
     if (K.OPTIONS.includes(o)) this.error(n, `'option ${o}' is not supported by gatehouse yet`);
     else this.error(n, `unknown option '${o}'${didYouMean(o, K.OPTIONS)}`, '', `'${o}'`);
   }
@@ -1295,16 +1344,17 @@ function statusRangesOf(pattern: string): string | { error: string } {
 
 /**
  * Reads haproxy.cfg files (in order, like several `-f`) into the YAML-shaped document for
- * buildModel. Throws ConfigError (errors first, then warnings) when a line cannot be understood.
+ * buildModel, without throwing: lines that could not be understood are left out of the document
+ * and reported in `errors`, so a check can still run the validator over the rest and report
+ * everything in one run.
  */
-export function parseHaproxyCfg(
+export function readHaproxyCfg(
   inputs: { file: string; text: string }[],
   env: Record<string, string | undefined> = process.env,
-): { doc: unknown; src: SourceMap; warnings: ConfigIssue[] } {
+): { doc: unknown; src: SourceMap; errors: ConfigIssue[]; warnings: ConfigIssue[] } {
   const p = new CfgParser(env);
   for (const { file, text } of inputs) p.parseFile(file, text);
-  const doc = p.errors.length ? null : p.buildDoc();
-  if (p.errors.length) throw new ConfigError([...p.errors, ...p.warnings]);
+  const doc = p.buildDoc();
   const positions = p.positions;
   const src: SourceMap = {
     file: inputs[0]?.file ?? '(none)',
@@ -1313,5 +1363,18 @@ export function parseHaproxyCfg(
       return pos ? { file: pos.file, line: pos.line, col: pos.col } : null;
     },
   };
-  return { doc, src, warnings: p.warnings };
+  return { doc, src, errors: p.errors, warnings: p.warnings };
+}
+
+/**
+ * Reads haproxy.cfg files into the YAML-shaped document for buildModel. Throws ConfigError
+ * (errors first, then warnings) when a line cannot be understood.
+ */
+export function parseHaproxyCfg(
+  inputs: { file: string; text: string }[],
+  env: Record<string, string | undefined> = process.env,
+): { doc: unknown; src: SourceMap; warnings: ConfigIssue[] } {
+  const r = readHaproxyCfg(inputs, env);
+  if (r.errors.length) throw new ConfigError([...r.errors, ...r.warnings]);
+  return { doc: r.doc, src: r.src, warnings: r.warnings };
 }
