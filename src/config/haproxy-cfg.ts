@@ -59,6 +59,8 @@ class Section {
   readonly servers: ServerDef[] = [];
   /** acl lines by name (criterion text, re-quoted), in order; not inherited (HAProxy) */
   readonly acls = new Map<string, { text: string; pos: Pos }[]>();
+  /** has a monitor-uri (answered by its first rule) */
+  monitored = false;
   /** use_backend / http-request / http-response / redirect lines, as YAML items */
   readonly ruleLists: Record<RuleListKey, { value: unknown; pos: Pos; sub?: Record<string, Pos> }[]> = {
     use_backend: [], http_request: [], http_response: [], redirect: [],
@@ -123,6 +125,9 @@ const SERVER_FLAGS: Record<string, [string, boolean]> = {
 };
 const LOG_FORMATS = ['rfc3164', 'rfc5424', 'raw'];
 const INT_KEYS = new Set(['weight', 'rise', 'fall', 'maxconn', 'port', 'retries', 'workers', 'error_limit', 'max_header_size', 'max_headers']);
+
+/** HAProxy's monitor-uri answer body, byte for byte (checked against haproxy 2.6). */
+const MONITOR_PAGE = '<html><body><h1>200 OK</h1>\nService ready.\n</body></html>\n';
 
 const FE_EXPLAIN = 'a frontend only accepts connections and hands requests to a backend; this belongs in a backend or listen section';
 const BE_EXPLAIN = 'a backend does not accept connections itself; this belongs in a frontend or listen section';
@@ -215,7 +220,7 @@ class CfgParser {
     const kw = w[0].text;
     if ((K.SECTIONS as readonly string[]).includes(kw)) return this.sectionHeader(kw as (typeof K.SECTIONS)[number], w);
     if (K.OTHER_SECTIONS.includes(kw)) {
-      if (this.accepted('section', w[0], `section '${kw}'`)) {
+      if (this.accepted('section', w[0], `${kw} section`)) {
         this.current = 'skip';
         return;
       }
@@ -556,6 +561,8 @@ class CfgParser {
         return this.rule(s, w);
       case 'description':
         return; // a label for the stats page of HAProxy; harmless to drop
+      case 'monitor-uri':
+        return this.monitorUri(s, w);
       case 'errorfile':
         this.warn(w[0], "'errorfile' is ignored: gatehouse answers errors with its built-in pages (the same wording as HAProxy's)");
         return;
@@ -563,6 +570,18 @@ class CfgParser {
         // only what the access log shows; traffic is the same
         this.warn(w[0], "'capture' is ignored: access lines do not carry captured headers or cookies");
         return;
+      case 'filter': {
+        // compression and trace only change what is logged or sent compressed; others (spoe,
+        // bwlim, cache, fcgi-app) change traffic and are refused
+        const f = this.arg(w, 1, '<filter name>');
+        if (!f) return;
+        if (f.text === 'compression' || f.text === 'trace') {
+          this.warn(w[0], `'filter ${f.text}' is ignored: ${f.text === 'compression' ? 'gatehouse passes responses as the server sent them (compress at the server)' : 'gatehouse has no trace filter'}`);
+          return;
+        }
+        this.error(f, `'filter ${f.text}' is not supported by gatehouse`, 'compression or trace (both ignored)', `'${f.text}'`);
+        return;
+      }
       case 'compression':
         this.warn(w[0], "'compression' is ignored: gatehouse passes responses as the server sent them (compress at the server)");
         return;
@@ -624,9 +643,54 @@ class CfgParser {
       }
       return;
     }
+    if (kw === 'http-request' && w[1]?.text === 'use-service') return this.useService(s, w);
     const key: RuleListKey = kw === 'http-request' ? 'http_request' : kw === 'http-response' ? 'http_response' : 'redirect';
     if (!this.arg(w, 1, kw === 'redirect' ? 'location, prefix or scheme' : '<action>')) return;
     s.ruleLists[key].push({ value: joinWords(w.slice(1).map((x) => x.text)), pos });
+  }
+
+  /**
+   * `monitor-uri URI`: HAProxy answers a request for exactly that URI itself, 200 with its
+   * "Service ready." page, before any http-request rule; here it becomes the first rule.
+   */
+  private monitorUri(s: Section, w: Word[]): void {
+    if (!this.cap(s, w[0], 'FE')) return;
+    const u = this.arg(w, 1, '<uri>');
+    if (!u || !this.noMore(w, 2, 'monitor-uri')) return;
+    if (s.kind === 'defaults') {
+      this.warn(w[0], "'monitor-uri' in a defaults section is ignored by gatehouse: put it in the frontend or listen section");
+      return;
+    }
+    const words = ['return', 'status', '200', 'content-type', 'text/html', 'string', MONITOR_PAGE, 'hdr', 'cache-control', 'no-cache', 'if', '{', 'url', u.text, '}'];
+    s.ruleLists.http_request.unshift({ value: joinWords(words), pos: this.at(w[0]) });
+    s.monitored = true;
+  }
+
+  /**
+   * `http-request use-service prometheus-exporter if { path /metrics }`: the stats listener of
+   * this proxy serves the Prometheus exposition at that path (src/stats/prometheus.ts). Other
+   * services need Lua or SPOE, which gatehouse does not run.
+   */
+  private useService(s: Section, w: Word[]): void {
+    const svc = this.arg(w, 2, 'a service name such as prometheus-exporter');
+    if (!svc) return;
+    if (svc.text !== 'prometheus-exporter') {
+      this.error(svc, `'http-request use-service ${svc.text}' is not supported by gatehouse: only the built-in prometheus-exporter service is`, 'prometheus-exporter', `'${svc.text}'`);
+      return;
+    }
+    if (s.kind === 'defaults' || s.kind === 'backend') {
+      this.error(w[0], "'http-request use-service prometheus-exporter' is supported in a frontend or listen section by gatehouse");
+      return;
+    }
+    // the condition must name one path: if { path /x } (or path -m str, or an acl-less `if { path /x }`)
+    const rest = w.slice(3).map((x) => x.text);
+    const m = rest.length === 5 && rest[0] === 'if' && rest[1] === '{' && rest[2] === 'path' && rest[4] === '}' ? rest[3] : null;
+    if (m === null || !m.startsWith('/')) {
+      this.error(w[3] ?? svc, "gatehouse serves the prometheus-exporter at one path: write 'http-request use-service prometheus-exporter if { path /metrics }'", "if { path /PATH }", rest.length ? `'${rest.join(' ')}'` : 'no condition');
+      return;
+    }
+    s.set.set('stats.prometheus', { value: m, pos: this.at(w[5]) });
+    if (!s.set.has('stats.enable')) s.set.set('stats.enable', { value: true, pos: this.at(w[0]) });
   }
 
   private bind(s: Section, w: Word[]): void {
@@ -945,6 +1009,10 @@ class CfgParser {
     if (!sub) return;
     if (sub.text === 'expect') return this.httpCheckExpect(s, w);
     if (sub.text === 'send') return this.httpCheckSend(s, w);
+    if (sub.text === 'disable-on-404' && this.noMore(w, 2, 'http-check disable-on-404')) {
+      this.warn(sub, "'http-check disable-on-404' is approximated: a server answering 404 to its check is taken out of rotation as DOWN (HAProxy puts it in DRAIN, still serving persistent clients)");
+      return;
+    }
     const known = ['comment', 'connect', 'disable-on-404', 'send-state', 'set-var', 'unset-var'];
     if (known.includes(sub.text)) this.error(sub, `'http-check ${sub.text}' is not supported by gatehouse yet`);
     else this.error(sub, `unknown 'http-check' action '${sub.text}'${didYouMean(sub.text, ['expect', 'send', ...known])}`);
@@ -1129,6 +1197,9 @@ class CfgParser {
         s.set.set('stats.admin', this.entry(sub, true));
         return;
       }
+      case 'scope':
+        this.warn(sub, "'stats scope' is ignored: gatehouse's stats page shows every proxy");
+        return;
       case 'show-legends':
       case 'show-node':
       case 'show-desc':
@@ -1272,6 +1343,11 @@ class CfgParser {
 
     const groups: Record<Exclude<Kind, 'defaults'>, string> = { frontend: 'frontends', backend: 'backends', listen: 'listen' };
     for (const p of this.proxies) {
+      if (p.kind === 'frontend' && p.binds.length === 0) {
+        // HAProxy accepts it with a warning; it receives no connection, so there is nothing to run
+        this.issue('warning', p.pos, `frontend '${p.name}' has no 'bind': it accepts no connections and is left out (as in HAProxy)`);
+        continue;
+      }
       const group = groups[p.kind as Exclude<Kind, 'defaults'>];
       const base: Path = [group, p.name];
       this.reg(base, p.pos);
