@@ -18,6 +18,7 @@ const TABLE: Record<AcceptedKind, Record<string, string>> = {
     cache: 'gatehouse does not cache responses: every request goes to a server',
     mailers: 'gatehouse sends no e-mail alerts',
     ring: 'gatehouse has no ring buffers: log to stdout, syslog or a file',
+    resolvers: 'server names are resolved once at start-up (libc): records that change later are not followed',
     userlist: 'user lists are only read by http_auth ACLs, which gatehouse refuses where they are used',
   },
   global: {
@@ -93,6 +94,7 @@ const TABLE: Record<AcceptedKind, Record<string, string>> = {
     'resolve-prefer': 'server names are resolved once at start-up (libc)',
     'resolve-opts': 'server names are resolved once at start-up (libc)',
     'resolve-net': 'server names are resolved once at start-up (libc)',
+    resolvers: 'server names are resolved once at start-up (libc): DNS changes are not followed',
     'check-sni': NO_SERVER_TLS,
     'no-sslv3': NO_SERVER_TLS,
     'no-tlsv10': NO_SERVER_TLS,

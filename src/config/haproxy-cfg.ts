@@ -513,6 +513,8 @@ class CfgParser {
         return this.balance(s, w);
       case 'server':
         return this.server(s, w);
+      case 'server-template':
+        return this.serverTemplate(s, w);
       case 'default-server':
         if (!this.cap(s, w[0], 'BE')) return;
         this.serverOptions(w, 1, s.defaultServer);
@@ -851,6 +853,35 @@ class CfgParser {
     const opts = new Map(s.defaultServer);
     this.serverOptions(w, 3, opts);
     s.servers.push({ name: name.text, address, pos: this.at(w[0]), namePos: this.at(name), addrPos: this.at(addr), opts });
+  }
+
+  /**
+   * `server-template <prefix> <num>|<low>-<high> <fqdn>[:<port>] [options]`: servers prefix1..N,
+   * each with the address. Names are resolved once at start-up (as HAProxy does without a
+   * `resolvers` section, where every slot gets the name's first address).
+   */
+  private serverTemplate(s: Section, w: Word[]): void {
+    if (s.kind === 'defaults') {
+      this.error(w[0], "'server-template' not allowed in 'defaults' section");
+      return;
+    }
+    if (!this.cap(s, w[0], 'BE', true, 'frontends have no servers; put servers in a backend or listen section')) return;
+    const prefix = this.arg(w, 1, '<prefix> <num | range> <fqdn>[:<port>]');
+    const range = prefix && this.arg(w, 2, '<num | range> <fqdn>[:<port>]');
+    const addr = range && this.arg(w, 3, '<fqdn>[:<port>]');
+    if (!prefix || !range || !addr) return;
+    const m = /^(?:(\d+)-)?(\d+)$/.exec(range.text);
+    const lo = m ? (m[1] !== undefined ? Number(m[1]) : 1) : 0;
+    const hi = m ? Number(m[2]) : 0;
+    if (!m || lo < 1 || hi < lo || hi - lo >= 1000) {
+      this.error(range, `invalid server-template range '${range.text}'`, 'a count such as 4 or a range such as 1-4 (at most 1000 servers)', `'${range.text}'`);
+      return;
+    }
+    const opts = new Map(s.defaultServer);
+    this.serverOptions(w, 4, opts);
+    for (let i = lo; i <= hi; i++) {
+      s.servers.push({ name: `${prefix.text}${i}`, address: addr.text, pos: this.at(w[0]), namePos: this.at(prefix), addrPos: this.at(addr), opts });
+    }
   }
 
   /** Server / default-server options from w[from] on, into `opts` (YAML keys). */
