@@ -9,6 +9,7 @@ import { parseIpv4Pattern, parseIpv6Pattern, type IpNet } from './ip';
 import { SINGLE_HEADERS } from './view';
 import { parseAclTests } from './parse';
 import { splitWords } from './words';
+import { compileChain, type CConv } from './convert';
 
 // fetch codes
 export const F_PATH = 0;
@@ -33,13 +34,16 @@ export const F_RES_HDR_CNT = 18;
 export const F_RES_FHDR_CNT = 19;
 export const F_RES_HDR_VAL = 20;
 export const F_STATUS = 21;
+export const F_VAR = 22;
+export const F_BASE = 23;
+export const F_PATHQ = 24;
 
 const FETCH_CODES: Record<string, number> = {
   path: F_PATH, url: F_URL, query: F_QUERY, url_param: F_URL_PARAM, method: F_METHOD, src: F_SRC, dst_port: F_DST_PORT,
   'req.ver': F_VER, ssl_fc: F_SSL_FC, always_true: F_TRUE, always_false: F_FALSE, 'req.hdr': F_REQ_HDR,
   'req.fhdr': F_REQ_FHDR, 'req.hdr_cnt': F_REQ_HDR_CNT, 'req.fhdr_cnt': F_REQ_FHDR_CNT, 'req.hdr_val': F_REQ_HDR_VAL,
   'res.hdr': F_RES_HDR, 'res.fhdr': F_RES_FHDR, 'res.hdr_cnt': F_RES_HDR_CNT, 'res.fhdr_cnt': F_RES_FHDR_CNT,
-  'res.hdr_val': F_RES_HDR_VAL, status: F_STATUS,
+  'res.hdr_val': F_RES_HDR_VAL, status: F_STATUS, var: F_VAR, base: F_BASE, pathq: F_PATHQ,
 };
 
 // match codes
@@ -72,7 +76,8 @@ function escapeRe(s: string): string {
 
 /** Request header fetches (their `arg` is a header name, '' = every header). */
 export function readsRequestHeader(fetch: number): boolean {
-  return fetch === F_REQ_HDR || fetch === F_REQ_FHDR || fetch === F_REQ_HDR_CNT || fetch === F_REQ_FHDR_CNT || fetch === F_REQ_HDR_VAL;
+  // base reads Host: with arg '' it counts as reading every header (simple and safe)
+  return fetch === F_REQ_HDR || fetch === F_REQ_FHDR || fetch === F_REQ_HDR_CNT || fetch === F_REQ_FHDR_CNT || fetch === F_REQ_HDR_VAL || fetch === F_BASE;
 }
 
 /** One compiled criterion; its patterns are ORed. */
@@ -86,6 +91,11 @@ export class CTest {
   readonly fold: boolean;
   /** request header fetches of host/content-length: index in SINGLE_HEADERS, else -1 */
   readonly single: number;
+  /**
+   * converters of the criterion (`hdr(host),lower,map_str(f)`), or [] for var(): such tests are
+   * evaluated on the sample's text, where a missing sample matches nothing; null otherwise
+   */
+  readonly chain: CConv[] | null;
   /** string patterns (lower case when icase; dir/dom without leading/trailing delimiters) */
   readonly strs: string[] = [];
   /** exact match against many patterns */
@@ -107,6 +117,7 @@ export class CTest {
     this.arg = t.arg;
     this.match = MATCH_CODES[t.match];
     this.icase = t.icase;
+    this.chain = t.conv && t.conv.length ? compileChain(t.conv) : this.fetch === F_VAR || this.fetch === F_BASE || this.fetch === F_PATHQ ? [] : null;
     const m = this.match;
     for (const v of t.values) {
       if (m === M_INT || m === M_LEN) {
@@ -243,8 +254,8 @@ export class CFormat {
   /** per part: -1 literal, else a fetch code */
   readonly fetches: number[] = [];
   readonly args: string[] = [];
-  /** per part: 0 none, 1 lower, 2 upper (the last converter wins for these two) */
-  readonly convs: number[] = [];
+  /** per part: its converters, null when it has none */
+  readonly chains: (CConv[] | null)[] = [];
 
   constructor(parts: readonly FormatPart[]) {
     let allLit = true;
@@ -253,14 +264,13 @@ export class CFormat {
         this.lits.push(p.text);
         this.fetches.push(-1);
         this.args.push('');
-        this.convs.push(0);
+        this.chains.push(null);
       } else {
         allLit = false;
         this.lits.push('');
         this.fetches.push(FETCH_CODES[p.fetch]);
         this.args.push(p.arg);
-        const last = p.conv[p.conv.length - 1];
-        this.convs.push(last === 'lower' ? 1 : last === 'upper' ? 2 : 0);
+        this.chains.push(p.conv.length ? compileChain(p.conv) : null);
       }
     }
     this.literal = allLit ? this.lits.join('') : null;

@@ -143,11 +143,13 @@ export interface AclTest {
   /**
    * Canonical fetch: path, url, query, url_param, req.hdr, req.fhdr, req.hdr_cnt, req.fhdr_cnt,
    * req.hdr_val, res.hdr, res.fhdr, res.hdr_cnt, res.fhdr_cnt, res.hdr_val, status, method, src,
-   * dst_port, req.ver, ssl_fc, always_true, always_false.
+   * dst_port, req.ver, ssl_fc, always_true, always_false, var.
    */
   fetch: string;
-  /** header name (lower case) or URL parameter name; '' when the fetch takes none */
+  /** header name (lower case), URL parameter name or variable name; '' when the fetch takes none */
   arg: string;
+  /** converters applied to the sample before matching (`hdr(host),lower,map_str(f) -m found`) */
+  conv?: SampleConv[];
   match: AclMatch;
   icase: boolean;
   /** for int/len matches; 'eq' otherwise */
@@ -178,7 +180,15 @@ export interface AclCondition {
 }
 
 /** A log-format string (`%[fetch(arg),lower]` parts between literal text). */
-export type FormatPart = { kind: 'lit'; text: string } | { kind: 'fetch'; fetch: string; arg: string; conv: ('lower' | 'upper')[] };
+/** A sample converter (src/acl/convert.ts): `map_beg(/etc/hosts.map,default)` etc. */
+export interface SampleConv {
+  name: string;
+  args: string[];
+  /** map converters: the file's [key, value, key, value, ...], read at load time */
+  map?: string[];
+}
+
+export type FormatPart = { kind: 'lit'; text: string } | { kind: 'fetch'; fetch: string; arg: string; conv: SampleConv[] };
 
 /** Response built by deny / return rules. */
 export interface ReplySpec {
@@ -215,10 +225,16 @@ export type HttpRule = { cond: AclCondition | null } & (
   | { action: 'del-header'; name: string; match: HeaderNameMatch }
   | { action: 'replace-header'; name: string; regex: string; replace: FormatPart[] }
   | { action: 'set-path'; value: FormatPart[] }
+  /** set-var(scope.name) EXPR (one fetch part: a missing sample leaves the variable alone) and set-var-fmt */
+  | { action: 'set-var'; name: string; value: FormatPart[]; fmt: boolean }
+  | { action: 'unset-var'; name: string }
 );
 
 export interface UseBackendRule {
+  /** a backend name, or a log-format text when `format` is set */
   backend: string;
+  /** `use_backend %[...]`: the name is computed per request; no backend by that name: the rule is skipped */
+  format?: FormatPart[];
   cond: AclCondition | null;
 }
 

@@ -9,7 +9,7 @@
 // Responses: the backend's http-response rules, then the frontend's.
 import type { Config, HttpRule, ProxyRules } from '../config/model';
 import { AclScope, CCond, CFormat, readsRequestHeader } from '../acl/compile';
-import { evalCondition, evalFormat } from '../acl/eval';
+import { evalCondition, evalFormat, evalSample } from '../acl/eval';
 import type { RequestView, ResponseView } from '../acl/view';
 import { errorPageBody, reasonPhrase } from './pages';
 
@@ -31,6 +31,11 @@ const R_ADD_HEADER = 5;
 const R_DEL_HEADER = 6;
 const R_REPLACE_HEADER = 7;
 const R_SET_PATH = 8;
+const R_SET_VAR = 9;
+const R_UNSET_VAR = 10;
+
+/** useBackend entry of a `use_backend %[...]` rule: the name is computed per request */
+const DYNAMIC_BACKEND = -2;
 
 const RT_LOCATION = 0;
 const RT_PREFIX = 1;
@@ -63,6 +68,10 @@ class CRule {
   ignoreEmpty = false;
   /** extra response headers of a redirect (cache-control, set-cookie), flat */
   redirHeaders: string[] = [];
+  // set-var / unset-var
+  varName = '';
+  /** set-var-fmt: the value is a format (always a string); set-var: one sample expression */
+  varFmt = false;
 }
 
 function compileRule(r: HttpRule, scope: AclScope, side: 'req' | 'res'): CRule {
@@ -125,6 +134,16 @@ function compileRule(r: HttpRule, scope: AclScope, side: 'req' | 'res'): CRule {
       c.kind = R_SET_PATH;
       c.value = new CFormat(r.value);
       break;
+    case 'set-var':
+      c.kind = R_SET_VAR;
+      c.varName = r.name;
+      c.varFmt = r.fmt;
+      c.value = new CFormat(r.value);
+      break;
+    case 'unset-var':
+      c.kind = R_UNSET_VAR;
+      c.varName = r.name;
+      break;
   }
   return c;
 }
@@ -135,6 +154,10 @@ export class CompiledRules {
   readonly redirects: CRule[];
   readonly useBackend: number[];
   readonly useBackendCond: (CCond | null)[];
+  /** per use_backend rule: the name format of a dynamic rule (useBackend[i] === DYNAMIC_BACKEND), else null */
+  readonly useBackendFmt: (CFormat | null)[];
+  /** backend names -> indexes, for dynamic use_backend */
+  readonly backendIndex: ReadonlyMap<string, number>;
   readonly httpResponse: CRule[];
   readonly hasRequest: boolean;
   readonly hasResponse: boolean;
@@ -143,7 +166,10 @@ export class CompiledRules {
     const scope = new AclScope(rules.acls);
     this.httpRequest = rules.httpRequest.map((r) => compileRule(r, scope, 'req'));
     this.redirects = rules.redirects.map((r) => compileRule(r, scope, 'req'));
+    this.backendIndex = backendIndex;
+    this.useBackendFmt = rules.useBackend.map((u) => (u.format ? new CFormat(u.format) : null));
     this.useBackend = rules.useBackend.map((u) => {
+      if (u.format) return DYNAMIC_BACKEND;
       const i = backendIndex.get(u.backend);
       if (i === undefined) throw new Error(`internal: use_backend ${u.backend} names no backend (the validator checks it)`);
       return i;
@@ -279,6 +305,7 @@ function condHeaders(c: CCond | null, use: HeaderUse): void {
 
 function requestHeaderUse(p: CompiledRules, use: HeaderUse): void {
   for (const c of p.useBackendCond) condHeaders(c, use);
+  for (const f of p.useBackendFmt) formatHeaders(f, use);
   for (const r of [...p.httpRequest, ...p.redirects]) {
     condHeaders(r.cond, use);
     switch (r.kind) {
@@ -293,6 +320,7 @@ function requestHeaderUse(p: CompiledRules, use: HeaderUse): void {
         formatHeaders(r.value, use);
         break;
       case R_SET_PATH:
+      case R_SET_VAR:
         formatHeaders(r.value, use);
         break;
       case R_DENY:
@@ -395,7 +423,10 @@ function requestRules(table: RoutingTable, frontend: number, req: RequestView, o
     for (let i = 0; i < conds.length; i++) {
       const c = conds[i];
       if (c === null || evalCondition(c, req, null)) {
-        backend = fe.useBackend[i];
+        const b = fe.useBackend[i];
+        // a computed name that names no backend: the default backend (HAProxy 2.6, checked)
+        if (b !== DYNAMIC_BACKEND) backend = b;
+        else backend = fe.backendIndex.get(evalFormat(fe.useBackendFmt[i]!, req, null)) ?? backend;
         break;
       }
     }
@@ -425,6 +456,10 @@ function runRequestRules(p: CompiledRules, req: RequestView, out: Decision): boo
       req.path = evalFormat(r.value!, req, null);
       out.pathChanged = true;
       req.touch();
+      continue;
+    }
+    if (r.kind === R_SET_VAR || r.kind === R_UNSET_VAR) {
+      setVar(r, req, null);
       continue;
     }
     req.loadHeaders();
@@ -468,12 +503,27 @@ function runResponseRules(p: CompiledRules, req: RequestView, res: ResponseView,
       out.reply(r, req, res);
       return true;
     }
+    if (r.kind === R_SET_VAR || r.kind === R_UNSET_VAR) {
+      setVar(r, req, res);
+      continue;
+    }
     if (editHeaders(r, req, res, res)) {
       out.headersChanged = true;
       req.touch();
     }
   }
   return false;
+}
+
+/** set-var / set-var-fmt / unset-var: a set-var whose sample is missing leaves the variable as it was (HAProxy). */
+function setVar(r: CRule, req: RequestView, res: ResponseView | null): void {
+  if (r.kind === R_UNSET_VAR) req.unsetVar(r.varName);
+  else {
+    const v = r.varFmt ? evalFormat(r.value!, req, res) : evalSample(r.value!, req, res);
+    if (v === null) return;
+    req.setVar(r.varName, v);
+  }
+  req.touch(); // ACLs reading the variable see the new value
 }
 
 /** set/add/del/replace-header on `target`'s flat header array; true when it changed. */

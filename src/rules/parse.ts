@@ -2,7 +2,8 @@
 // condition (`if|unless ...`) always comes last, as in HAProxy.
 import type { AclCondition, FormatPart, HeaderNameMatch, HttpRule, RedirectSpec, ReplySpec, UseBackendRule } from '../config/model';
 import { didYouMean } from '../config/suggest';
-import { conditionStart, parseCondition, parseFormat, type ConditionContext, type RuleSide } from '../acl/parse';
+import { conditionStart, parseCondition, parseFormat, parseSampleExpr, type ConditionContext, type RuleSide } from '../acl/parse';
+import { VAR_NAME_RE } from '../acl/convert';
 import { RuleSyntaxError } from '../acl/words';
 import { ERROR_PAGE_STATUSES } from './pages';
 
@@ -12,8 +13,22 @@ function fail(message: string): never {
 
 const HEADER_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-export const REQUEST_ACTIONS = ['allow', 'deny', 'return', 'redirect', 'set-header', 'add-header', 'del-header', 'replace-header', 'set-path'];
-export const RESPONSE_ACTIONS = ['allow', 'deny', 'return', 'set-header', 'add-header', 'del-header', 'replace-header'];
+export const REQUEST_ACTIONS = ['allow', 'deny', 'return', 'redirect', 'set-header', 'add-header', 'del-header', 'replace-header', 'set-path', 'set-var(NAME)', 'set-var-fmt(NAME)', 'unset-var(NAME)'];
+export const RESPONSE_ACTIONS = ['allow', 'deny', 'return', 'set-header', 'add-header', 'del-header', 'replace-header', 'set-var(NAME)', 'set-var-fmt(NAME)', 'unset-var(NAME)'];
+
+/** `set-var(scope.name) EXPR`, `set-var-fmt(scope.name) FORMAT`, `unset-var(scope.name)` [cond] */
+function parseVarRule(action: string, name: string, words: readonly string[], opts: ConditionContext): HttpRule {
+  if (!VAR_NAME_RE.test(name)) fail(`'${action}(${name})': a variable name is scope.name, the scope one of proc, sess, txn, req, res`);
+  const { args, cond } = splitCond(words, 1, opts);
+  if (action === 'unset-var') {
+    noMore(args, 0, `unset-var(${name})`);
+    return { action: 'unset-var', name, cond };
+  }
+  if (args.length === 0) fail(`'${action}(${name})' expects ${action === 'set-var' ? 'a sample expression such as req.hdr(host),lower' : 'a log-format string'}`);
+  noMore(args, 1, `${action}(${name}) ${args[0]}`);
+  if (action === 'set-var') return { action: 'set-var', name, value: [parseSampleExpr(args[0], opts.side)], fmt: false, cond };
+  return { action: 'set-var', name, value: parseFormat(args[0], opts.side), fmt: true, cond };
+}
 /** HAProxy 2.6 actions gatehouse does not implement: "not supported" rather than "unknown". */
 const KNOWN_REQUEST = [
   'auth', 'cache-use', 'capture', 'del-acl', 'del-map', 'disable-l7-retry', 'do-resolve', 'early-hint', 'normalize-uri',
@@ -59,6 +74,8 @@ export function parseHttpRule(words: readonly string[], opts: ConditionContext):
   const kw = side === 'req' ? 'http-request' : 'http-response';
   const supported = side === 'req' ? REQUEST_ACTIONS : RESPONSE_ACTIONS;
   if (action === undefined) fail(`'${kw}' expects an action such as ${supported.slice(0, 4).join(', ')}`);
+  const sv = /^(set-var|set-var-fmt|unset-var)\((.*)\)$/.exec(action);
+  if (sv) return parseVarRule(sv[1], sv[2], words, opts);
   if (!supported.includes(action)) {
     const known = side === 'req' ? KNOWN_REQUEST : KNOWN_RESPONSE;
     if (known.includes(action) || /^(set-var|unset-var|sc-|track-sc|set-map|del-map|add-acl|del-acl)/.test(action)) {
@@ -260,7 +277,11 @@ export function parseRedirectRule(words: readonly string[], opts: ConditionConte
 export function parseUseBackend(words: readonly string[], opts: ConditionContext): UseBackendRule {
   const backend = words[0];
   if (backend === undefined || backend === 'if' || backend === 'unless') fail("'use_backend' expects a backend name");
-  if (backend.includes('%[')) fail('a log-format backend name is not supported by gatehouse yet: name the backend');
+  if (backend.includes('%[')) {
+    const { args, cond } = splitCond(words, 1, opts);
+    noMore(args, 0, `use_backend ${backend}`);
+    return { backend, format: parseFormat(backend, 'req'), cond };
+  }
   if (!/^[A-Za-z0-9_.:-]+$/.test(backend)) fail(`'${backend}' is not a backend name`);
   const { args, cond } = splitCond(words, 1, opts);
   noMore(args, 0, `use_backend ${backend}`);
