@@ -11,6 +11,7 @@ import type { SampleConv } from '../config/model';
 import { didYouMean } from '../config/suggest';
 import { ipInNet, isIpText, parseIpv4Pattern, parseIpv6Pattern, type IpNet } from './ip';
 import { RuleSyntaxError } from './words';
+import { fullHash, genHash, type HashFunction } from '../balancing/hash-fns';
 
 function fail(message: string): never {
   throw new RuleSyntaxError(message);
@@ -423,87 +424,7 @@ function urlDecode(v: string): string | null {
   }
 }
 
-// ---- HAProxy's hash functions (src/hash.c), for the hash converters and hash-type ----
-
-export function hashBytes(name: string, s: string, avalanche: boolean): number {
-  const b = Buffer.from(s, 'latin1');
-  let h = 0;
-  switch (name) {
-    case 'sdbm':
-      h = sdbm(b);
-      break;
-    case 'djb2':
-      h = djb2(b);
-      break;
-    case 'wt6':
-      h = wt6(b);
-      break;
-    case 'crc32':
-      h = crc32(b);
-      break;
-  }
+function hashBytes(name: string, s: string, avalanche: boolean): number {
+  const h = genHash(name as HashFunction, s);
   return avalanche ? fullHash(h) : h;
-}
-
-export function sdbm(b: Uint8Array): number {
-  let h = 0;
-  for (let i = 0; i < b.length; i++) h = (b[i] + (h << 6) + (h << 16) - h) >>> 0;
-  return h >>> 0;
-}
-
-export function djb2(b: Uint8Array): number {
-  let h = 5381;
-  for (let i = 0; i < b.length; i++) h = (Math.imul(h, 33) + b[i]) >>> 0;
-  return h >>> 0;
-}
-
-export function wt6(b: Uint8Array): number {
-  let h0 = 0xa53c965a;
-  let h1 = 0x5ca6953a;
-  let step0 = 6;
-  let step1 = 18;
-  for (let i = 0; i < b.length; i++) {
-    const c = b[i];
-    h0 = ~(h0 ^ c) >>> 0;
-    h1 = ~(h1 + c) >>> 0;
-    const t = rotl(h1, step0);
-    h1 = rotl(h0, step1);
-    h0 = t;
-    const m = ((h0 >>> 16) ^ h1) & 0xffff;
-    step0 = m & 0x1f;
-    step1 = m >>> 11;
-  }
-  return (h0 ^ h1) >>> 0;
-}
-
-/** 32-bit rotate; a count of 0 gives x (as the C expression does on x86, where a shift by 32 is a shift by 0). */
-function rotl(x: number, n: number): number {
-  return ((x << n) | (x >>> (32 - n))) >>> 0;
-}
-
-let crcTable: Uint32Array | null = null;
-export function crc32(b: Uint8Array): number {
-  if (crcTable === null) {
-    crcTable = new Uint32Array(256);
-    for (let i = 0; i < 256; i++) {
-      let c = i;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[i] = c >>> 0;
-    }
-  }
-  let c = 0xffffffff;
-  for (let i = 0; i < b.length; i++) c = crcTable[(c ^ b[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-/** HAProxy's full_hash() (Bob Jenkins' 32-bit integer hash, then a multiply): the "avalanche" step. */
-export function fullHash(a: number): number {
-  a = (a + 0x7ed55d16 + (a << 12)) >>> 0;
-  a = (a ^ 0xc761c23c ^ (a >>> 19)) >>> 0;
-  a = (a + 0x165667b1 + (a << 5)) >>> 0;
-  a = ((a + 0xd3a2646c) ^ (a << 9)) >>> 0;
-  a = (a + 0xfd7046c5 + (a << 3)) >>> 0;
-  a = (a ^ 0xb55a4f09 ^ (a >>> 16)) >>> 0;
-  // HAProxy then multiplies by a prime close to 3/4 of 2^32 to spread values over its trees
-  return Math.imul(a, 3221225473) >>> 0;
 }

@@ -262,7 +262,7 @@ export function parseCondition(words: readonly string[], opts: ConditionContext)
   let negate = false;
   for (let i = 1; i < words.length; i++) {
     let w = words[i];
-    if (w === '||' || w === 'or') {
+    if (w === '||' || w === 'or' || w === 'OR') {
       if (negate) fail(`'!' before '${w}'`);
       if (or[or.length - 1].length === 0) fail(`'${w}' without a condition before it`);
       or.push([]);

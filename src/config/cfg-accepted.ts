@@ -59,7 +59,6 @@ const TABLE: Record<AcceptedKind, Record<string, string>> = {
     'email-alert': 'gatehouse sends no e-mail alerts',
     'external-check': 'external check scripts are not run',
     'http-send-name-header': '',
-    'hash-type': 'hash-based balancing (source, uri, hdr) always uses gatehouse\'s consistent ring with its own hash (FNV-1a): a key keeps its server, but not the server HAProxy would pick',
     'log-format': 'access lines keep the httplog (or JSON) layout: custom log formats are not rendered yet',
     'log-format-sd': 'access lines keep the httplog (or JSON) layout',
     declare: 'captures are not shown in access lines',

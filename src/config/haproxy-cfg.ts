@@ -15,6 +15,7 @@ import { didYouMean } from './suggest';
 import { tokenizeLine, type Word } from './cfg-tokenize';
 import * as K from './cfg-keywords';
 import { acceptedReason, type AcceptedKind } from './cfg-accepted';
+import { ConditionStack } from './cfg-conditions';
 import { joinWords } from '../acl/words';
 
 type Kind = 'defaults' | 'frontend' | 'backend' | 'listen';
@@ -92,7 +93,7 @@ type RuleListKey = 'use_backend' | 'http_request' | 'http_response' | 'redirect'
 
 /** YAML keys (dotted) that only the backend side of the model reads. */
 function backendSide(key: string): boolean {
-  return /^(retries|redispatch|balance|persist|allbackups|cookie|health_check(\..*)?)$/.test(key);
+  return /^(retries|redispatch|balance|hash_type|persist|allbackups|cookie|health_check(\..*)?)$/.test(key);
 }
 /** YAML keys that only the frontend side reads (stats lives on frontends in the model). */
 function frontendSide(key: string): boolean {
@@ -199,8 +200,11 @@ class CfgParser {
     this.file = file;
     this.current = null; // every file starts outside any section, as in HAProxy
     const lines = text.split(/\r?\n/);
+    const conds = new ConditionStack(); // .if blocks do not span files (HAProxy)
     for (let i = 0; i < lines.length; i++) {
       this.lineNo = i + 1;
+      const directive = /^\s*\.[a-z]/.test(lines[i]);
+      if (!directive && !conds.active) continue; // inside a false .if branch: not read at all
       const cur = this.current as Section | 'global' | 'skip' | null; // (assigned by line() below)
       const section = cur === null || cur === 'skip' ? '' : cur === 'global' ? 'global' : cur.name;
       const t = tokenizeLine(lines[i], { env: this.env, file, line: this.lineNo, section });
@@ -212,8 +216,16 @@ class CfgParser {
         this.issue('warning', { file, line: this.lineNo, col: u.col }, `environment variable "${u.name}" is not set: it expands to nothing`);
       }
       if (t.words.length === 0) continue;
+      if (directive) {
+        const r = conds.directive(t.words[0].text, t.words.slice(1).map((w) => w.text), this.env);
+        if (r === null) continue;
+        if ('error' in r) this.error(t.words[0], r.error);
+        else this.issue(r.level === 'error' ? 'error' : 'warning', this.at(t.words[0]), r.text);
+        continue;
+      }
       this.line(t.words);
     }
+    if (conds.depth > 0) this.issue('error', { file, line: lines.length, col: 1 }, "missing '.endif' at the end of the file");
   }
 
   private line(w: Word[]): void {
@@ -511,6 +523,35 @@ class CfgParser {
         return this.timeout(s, w);
       case 'balance':
         return this.balance(s, w);
+      case 'hash-type': {
+        // hash-type <map-based|consistent> [<function>] [<modifier>]: HAProxy's own hashing
+        if (!this.cap(s, w[0], 'BE')) return;
+        const m = this.arg(w, 1, 'map-based or consistent');
+        if (!m) return;
+        if (m.text !== 'map-based' && m.text !== 'consistent') {
+          this.error(m, `unknown hash-type method '${m.text}'${didYouMean(m.text, ['map-based', 'consistent'])}`, 'map-based or consistent', `'${m.text}'`);
+          return;
+        }
+        const fn = w[2];
+        if (fn && !['sdbm', 'djb2', 'wt6', 'crc32', 'none'].includes(fn.text)) {
+          this.error(fn, `unknown hash function '${fn.text}'`, 'sdbm, djb2, wt6 or crc32', `'${fn.text}'`);
+          return;
+        }
+        if (fn?.text === 'none') {
+          this.error(fn, "hash function 'none' (a key already hashed by a converter) is not supported by gatehouse yet");
+          return;
+        }
+        const mod = w[3];
+        if (mod && mod.text !== 'avalanche') {
+          this.error(mod, `unknown hash-type modifier '${mod.text}'`, 'avalanche', `'${mod.text}'`);
+          return;
+        }
+        if (!this.noMore(w, 4, 'hash-type')) return;
+        // HAProxy: 'consistent' alone means sdbm with avalanche; a named function has none unless said
+        const aval = mod !== undefined || (fn === undefined && m.text === 'consistent');
+        s.set.set('hash_type', this.entry(m, [m.text, fn?.text ?? 'sdbm', ...(aval ? ['avalanche'] : [])].join(' ')));
+        return;
+      }
       case 'server':
         return this.server(s, w);
       case 'server-template':
@@ -1392,7 +1433,15 @@ class CfgParser {
           if (b.crtItems) b.crtItems.forEach((cp, j) => this.reg([...base, 'bind', i, 'crt', j], cp));
         });
       }
-      if (p.hasBE) this.httpCheckWithoutHttpchk(p);
+      if (p.hasBE) {
+        this.httpCheckWithoutHttpchk(p);
+        // HAProxy hashes source/uri/hdr with map-based sdbm unless told otherwise: make it
+        // explicit, so the same key picks the same server as HAProxy (YAML keeps its own default)
+        const bal = p.set.get('balance');
+        if (bal && !p.set.has('hash_type') && /^(source|uri|hdr\(.*\))$/.test(String(bal.value))) {
+          p.set.set('hash_type', { value: 'map-based sdbm', pos: bal.pos });
+        }
+      }
       const inherited = p.parent?.set;
       const entries = [...p.set].filter(([k, e]) => {
         const fromDefaults = inherited?.get(k) === e;

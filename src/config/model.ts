@@ -316,6 +316,11 @@ export interface BackendConfig {
   balance: BalanceAlgorithm;
   /** header name for balance hdr(NAME), lower-case; null otherwise */
   balanceHeader: string | null;
+  /**
+   * `hash-type` for source/uri/hdr: HAProxy's own map-based or consistent hashing (the same key
+   * picks the same server as HAProxy); null: gatehouse's consistent ring (FNV-1a), YAML's default
+   */
+  hashType?: { method: 'map-based' | 'consistent'; fn: 'sdbm' | 'djb2' | 'wt6' | 'crc32'; avalanche: boolean } | null;
   timeouts: Timeouts;
   retries: number;
   redispatch: boolean;

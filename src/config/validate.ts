@@ -44,10 +44,10 @@ const DEFAULT_STATS_TIMEOUT_MS = 10_000;
 /** Keys a `defaults` section may hold; frontends, backends and listens inherit them. */
 const COMMON_KEYS = [
   'mode', 'timeout', 'retries', 'redispatch', 'forwardfor', 'httplog', 'log', 'log_format', 'dontlognull',
-  'maxconn', 'balance', 'health_check', 'persist', 'allbackups', 'cookie', 'default_backend',
+  'maxconn', 'balance', 'hash_type', 'health_check', 'persist', 'allbackups', 'cookie', 'default_backend',
 ] as const;
 /** Common keys that only mean something on the backend side (HAProxy warns and ignores them in a frontend). */
-const BACKEND_SIDE = new Set(['retries', 'redispatch', 'balance', 'health_check', 'persist', 'allbackups', 'cookie']);
+const BACKEND_SIDE = new Set(['retries', 'redispatch', 'balance', 'hash_type', 'health_check', 'persist', 'allbackups', 'cookie']);
 /** Common keys that only mean something on the frontend side. */
 const FRONTEND_SIDE = new Set(['httplog', 'log', 'log_format', 'dontlognull', 'maxconn', 'default_backend']);
 const FRONTEND_KEYS = [...COMMON_KEYS, 'bind', 'stats', ...RULE_KEYS];
@@ -371,6 +371,7 @@ interface Settings {
   dontlognull?: boolean;
   maxconn?: number;
   balance?: { alg: BalanceAlgorithm; header: string | null };
+  hashType?: BackendConfig['hashType'];
   health: Partial<HealthCheckConfig>;
   persist?: boolean;
   allbackups?: boolean;
@@ -553,6 +554,7 @@ class Builder {
     s.dontlognull = c.bool(o, 'dontlognull', path);
     s.maxconn = c.int(o, 'maxconn', path, 1, 10_000_000);
     if (has(o, 'balance')) s.balance = this.balance(o.balance, [...path, 'balance']);
+    if (has(o, 'hash_type')) s.hashType = this.hashType(o.hash_type, [...path, 'hash_type']);
     if (has(o, 'health_check')) s.health = this.health(o.health_check, [...path, 'health_check']);
     s.persist = c.bool(o, 'persist', path);
     s.allbackups = c.bool(o, 'allbackups', path);
@@ -574,6 +576,20 @@ class Builder {
     }
     this.c.error(path, `unknown balance algorithm${didYouMean(v, BALANCE_NAMES)}`, expected, describeValue(v));
     return undefined;
+  }
+
+  /** `hash_type: "map-based|consistent [sdbm|djb2|wt6|crc32] [avalanche]"` (HAProxy's words) */
+  hashType(v: unknown, path: Path): BackendConfig['hashType'] {
+    const expected = '"map-based" or "consistent", then optionally sdbm, djb2, wt6 or crc32, then optionally avalanche';
+    if (typeof v !== 'string') return this.c.bad(path, expected, v);
+    const w = v.trim().split(/\s+/);
+    const method = w[0];
+    if (method !== 'map-based' && method !== 'consistent') return this.c.bad(path, expected, v);
+    const fn = w[1] ?? 'sdbm';
+    if (!['sdbm', 'djb2', 'wt6', 'crc32'].includes(fn)) return this.c.bad(path, expected, v, `unknown hash function "${fn}"`);
+    if (w.length > 3 || (w[2] !== undefined && w[2] !== 'avalanche')) return this.c.bad(path, expected, v);
+    // as HAProxy: 'consistent' alone is sdbm with avalanche; a named function has none unless said
+    return { method, fn: fn as 'sdbm', avalanche: w[2] === 'avalanche' || (w.length === 1 && method === 'consistent') };
   }
 
   health(v: unknown, path: Path): Partial<HealthCheckConfig> {
@@ -1053,6 +1069,7 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
         mode: 'http',
         balance: balance.alg,
         balanceHeader: balance.header,
+        ...((s.hashType ?? d.hashType) ? { hashType: s.hashType ?? d.hashType } : {}),
         timeouts,
         retries: s.retries ?? d.retries ?? DEFAULT_RETRIES,
         redispatch: s.redispatch ?? d.redispatch ?? false,
