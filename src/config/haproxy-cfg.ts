@@ -62,6 +62,8 @@ class Section {
   readonly acls = new Map<string, { text: string; pos: Pos }[]>();
   /** has a monitor-uri (answered by its first rule) */
   monitored = false;
+  /** `errorfiles NAME [codes]` lines, resolved once every http-errors section is read */
+  readonly errorfilesRefs: { name: string; pos: Pos; codes: string[] }[] = [];
   /** use_backend / http-request / http-response / redirect lines, as YAML items */
   readonly ruleLists: Record<RuleListKey, { value: unknown; pos: Pos; sub?: Record<string, Pos> }[]> = {
     use_backend: [], http_request: [], http_response: [], redirect: [],
@@ -156,6 +158,10 @@ class CfgParser {
   private readonly namedDefaults = new Map<string, Section>();
   private lastDefaults: Section | null = null;
   private readonly feNames = new Map<string, Section>();
+  /** http-errors sections: name -> error_pages entries */
+  private readonly httpErrorSections = new Map<string, Map<string, Entry>>();
+  /** the http-errors section being read, or null */
+  private httpErrors: Map<string, Entry> | null = null;
   private readonly beNames = new Map<string, Section>();
 
   // Line state
@@ -231,6 +237,21 @@ class CfgParser {
   private line(w: Word[]): void {
     const kw = w[0].text;
     if ((K.SECTIONS as readonly string[]).includes(kw)) return this.sectionHeader(kw as (typeof K.SECTIONS)[number], w);
+    if ((K.SECTIONS as readonly string[]).includes(kw) || K.OTHER_SECTIONS.includes(kw)) this.httpErrors = null;
+    if (kw === 'http-errors') {
+      const n = this.arg(w, 1, '<name>');
+      this.current = 'skip';
+      if (!n || !this.noMore(w, 2, 'http-errors')) return;
+      if (this.httpErrorSections.has(n.text)) this.error(n, `http-errors section '${n.text}' is declared twice`);
+      this.httpErrors = new Map();
+      this.httpErrorSections.set(n.text, this.httpErrors);
+      return;
+    }
+    if (this.httpErrors !== null && this.current === 'skip') {
+      if (kw === 'errorfile') this.errorPage(null, w, this.httpErrors);
+      else this.error(w[0], `unknown keyword '${kw}' in 'http-errors' section (it holds errorfile lines)`);
+      return;
+    }
     if (K.OTHER_SECTIONS.includes(kw)) {
       if (this.accepted('section', w[0], `${kw} section`)) {
         this.current = 'skip';
@@ -251,6 +272,7 @@ class CfgParser {
   }
 
   private sectionHeader(kw: (typeof K.SECTIONS)[number], w: Word[]): void {
+    this.httpErrors = null;
     if (kw === 'global') {
       this.current = 'global';
       return;
@@ -607,8 +629,18 @@ class CfgParser {
       case 'monitor-uri':
         return this.monitorUri(s, w);
       case 'errorfile':
-        this.warn(w[0], "'errorfile' is ignored: gatehouse answers errors with its built-in pages (the same wording as HAProxy's)");
+      case 'errorloc':
+      case 'errorloc302':
+      case 'errorloc303':
+        return this.errorPage(s, w);
+      case 'errorfiles': {
+        const n = this.arg(w, 1, '<http-errors section name> [<code> ...]');
+        if (!n) return;
+        s.errorfilesRefs.push({ name: n.text, pos: this.at(n), codes: w.slice(2).map((c) => c.text) });
+        // a section declared above applies now (proxies copy their defaults when they start)
+        if (this.httpErrorSections.has(n.text)) this.resolveErrorfiles(s);
         return;
+      }
       case 'capture':
         // only what the access log shows; traffic is the same
         this.warn(w[0], "'capture' is ignored: access lines do not carry captured headers or cookies");
@@ -734,6 +766,21 @@ class CfgParser {
     }
     s.set.set('stats.prometheus', { value: m, pos: this.at(w[5]) });
     if (!s.set.has('stats.enable')) s.set.set('stats.enable', { value: true, pos: this.at(w[0]) });
+  }
+
+  /** errorfile CODE FILE / errorloc[302|303] CODE URL -> error_pages.CODE (read by the validator) */
+  private errorPage(s: Section | null, w: Word[], into?: Map<string, Entry>): void {
+    const kw = w[0].text;
+    const code = this.arg(w, 1, kw === 'errorfile' ? '<code> <file>' : '<code> <url>');
+    const target = code && this.arg(w, 2, kw === 'errorfile' ? '<file>' : '<url>');
+    if (!code || !target || !this.noMore(w, 3, kw)) return;
+    if (!/^\d{3}$/.test(code.text)) {
+      this.error(code, `'${kw}' expects an HTTP status code, found '${code.text}'`);
+      return;
+    }
+    const value = kw === 'errorfile' ? { file: target.text } : { location: target.text, code: kw === 'errorloc303' ? 303 : 302 };
+    const e: Entry = { value, pos: this.at(code), sub: kw === 'errorfile' ? { file: this.at(target) } : { location: this.at(target) } };
+    (into ?? s!.set).set(`error_pages.${code.text}`, e);
   }
 
   private bind(s: Section, w: Word[]): void {
@@ -1387,6 +1434,23 @@ class CfgParser {
     p.set.set('health_check.type', { value: 'tcp', pos: first[1].pos });
   }
 
+  /** `errorfiles NAME [codes]`: the section's pages, for the codes not set by an errorfile line of the proxy. */
+  private resolveErrorfiles(p: Section): void {
+    for (const ref of p.errorfilesRefs.splice(0)) {
+      const pages = this.httpErrorSections.get(ref.name);
+      if (!pages) {
+        this.issue('error', ref.pos, `http-errors section '${ref.name}' not found${didYouMean(ref.name, this.httpErrorSections.keys())}`);
+        continue;
+      }
+      const codes = ref.codes.length ? ref.codes : [...pages.keys()].map((k) => k.slice('error_pages.'.length));
+      for (const code of codes) {
+        const e = pages.get(`error_pages.${code}`);
+        if (!e) continue; // HAProxy ignores a code the section does not define
+        if (!p.set.has(`error_pages.${code}`) || p.parent?.set.get(`error_pages.${code}`) === p.set.get(`error_pages.${code}`)) p.set.set(`error_pages.${code}`, e);
+      }
+    }
+  }
+
   buildDoc(): Record<string, unknown> {
     const doc: Record<string, unknown> = {};
     const g: Record<string, unknown> = {};
@@ -1414,6 +1478,8 @@ class CfgParser {
     }
 
     const groups: Record<Exclude<Kind, 'defaults'>, string> = { frontend: 'frontends', backend: 'backends', listen: 'listen' };
+    for (const p of [...this.namedDefaults.values(), ...this.proxies]) this.resolveErrorfiles(p);
+    if (this.lastDefaults) this.resolveErrorfiles(this.lastDefaults);
     for (const p of this.proxies) {
       if (p.kind === 'frontend' && p.binds.length === 0) {
         // HAProxy accepts it with a warning; it receives no connection, so there is nothing to run

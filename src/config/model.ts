@@ -112,6 +112,16 @@ export interface ForwardForOptions {
   ifNone: boolean;
 }
 
+/** A custom error page (errorfile / errorloc): what is sent instead of the built-in page for a status. */
+export interface CustomErrorPage {
+  /** the status sent (an errorfile's own status line; 302/303 for errorloc) */
+  status: number;
+  reason: string;
+  /** flat [name, value, ...], lower-case names; no Content-Length (the writer sets it) */
+  headers: string[];
+  body: string;
+}
+
 export interface FrontendConfig {
   name: string;
   /** true when this frontend came from a `listen` section */
@@ -131,6 +141,8 @@ export interface FrontendConfig {
   stats: StatsConfig | null;
   /** acl / use_backend / http-request / http-response / redirect; absent when the section has none */
   rules?: ProxyRules;
+  /** errorfile / errorloc pages by status; absent when none (src/rules/error-table.ts looks them up) */
+  errorPages?: Record<string, CustomErrorPage>;
 }
 
 // ---- content routing (src/acl, src/rules compile these once per worker) ----
@@ -321,6 +333,8 @@ export interface BackendConfig {
    * picks the same server as HAProxy); null: gatehouse's consistent ring (FNV-1a), YAML's default
    */
   hashType?: { method: 'map-based' | 'consistent'; fn: 'sdbm' | 'djb2' | 'wt6' | 'crc32'; avalanche: boolean } | null;
+  /** errorfile / errorloc pages by status; absent when none */
+  errorPages?: Record<string, CustomErrorPage>;
   timeouts: Timeouts;
   retries: number;
   redispatch: boolean;

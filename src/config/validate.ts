@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as nodeTls from 'node:tls';
 import {
   type BackendConfig,
+  type CustomErrorPage,
   type BalanceAlgorithm,
   type BindAddress,
   type StatsSocketConfig,
@@ -30,6 +31,7 @@ import { ConfigError, type ConfigIssue, describeValue, formatPath, type SourceMa
 import { DURATION_EXPECTED, parseDuration } from './duration';
 import { didYouMean } from './suggest';
 import { readRules, RULE_KEYS, type BackendRef } from './validate-rules';
+import { buildErrorPages } from './error-files';
 
 type Path = (string | number)[];
 type Obj = Record<string, unknown>;
@@ -44,7 +46,7 @@ const DEFAULT_STATS_TIMEOUT_MS = 10_000;
 /** Keys a `defaults` section may hold; frontends, backends and listens inherit them. */
 const COMMON_KEYS = [
   'mode', 'timeout', 'retries', 'redispatch', 'forwardfor', 'httplog', 'log', 'log_format', 'dontlognull',
-  'maxconn', 'balance', 'hash_type', 'health_check', 'persist', 'allbackups', 'cookie', 'default_backend',
+  'maxconn', 'balance', 'hash_type', 'health_check', 'persist', 'allbackups', 'cookie', 'default_backend', 'error_pages',
 ] as const;
 /** Common keys that only mean something on the backend side (HAProxy warns and ignores them in a frontend). */
 const BACKEND_SIDE = new Set(['retries', 'redispatch', 'balance', 'hash_type', 'health_check', 'persist', 'allbackups', 'cookie']);
@@ -372,6 +374,7 @@ interface Settings {
   maxconn?: number;
   balance?: { alg: BalanceAlgorithm; header: string | null };
   hashType?: BackendConfig['hashType'];
+  errorPages?: Record<string, CustomErrorPage>;
   health: Partial<HealthCheckConfig>;
   persist?: boolean;
   allbackups?: boolean;
@@ -555,6 +558,10 @@ class Builder {
     s.maxconn = c.int(o, 'maxconn', path, 1, 10_000_000);
     if (has(o, 'balance')) s.balance = this.balance(o.balance, [...path, 'balance']);
     if (has(o, 'hash_type')) s.hashType = this.hashType(o.hash_type, [...path, 'hash_type']);
+    if (has(o, 'error_pages')) {
+      const ep = [...path, 'error_pages'];
+      s.errorPages = buildErrorPages(o.error_pages, (key, message, expected = '', found = '') => c.error(key === null ? ep : [...ep, key], message, expected, found));
+    }
     if (has(o, 'health_check')) s.health = this.health(o.health_check, [...path, 'health_check']);
     s.persist = c.bool(o, 'persist', path);
     s.allbackups = c.bool(o, 'allbackups', path);
@@ -1070,6 +1077,7 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
         balance: balance.alg,
         balanceHeader: balance.header,
         ...((s.hashType ?? d.hashType) ? { hashType: s.hashType ?? d.hashType } : {}),
+        ...errorPagesOf(s, d),
         timeouts,
         retries: s.retries ?? d.retries ?? DEFAULT_RETRIES,
         redispatch: s.redispatch ?? d.redispatch ?? false,
@@ -1111,6 +1119,7 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
         dontlognull: s.dontlognull ?? d.dontlognull ?? false,
         logs: logs === 'global' ? global.logs.map((l) => ({ ...l })) : logs,
         stats,
+        ...errorPagesOf(s, d),
         ...(rules ? { rules } : {}),
       };
       frontends.push(fe);
@@ -1164,6 +1173,12 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
   // Warnings ride along after the errors so `gatehouse -c` shows everything at once.
   if (c.errors.length) throw new ConfigError([...sortIssues(c.errors), ...sortIssues(c.warnings)]);
   return { config: { sources: [src.file], global, frontends, backends }, warnings: sortIssues(c.warnings) };
+}
+
+/** A proxy's error pages: the defaults' ones, overridden status by status by its own. */
+function errorPagesOf(s: Settings, d: Settings): { errorPages?: Record<string, CustomErrorPage> } {
+  const pages = { ...(d.errorPages ?? {}), ...(s.errorPages ?? {}) };
+  return Object.keys(pages).length ? { errorPages: pages } : {};
 }
 
 /** Source order, so the report reads top to bottom (the sort is stable for equal positions). */

@@ -7,7 +7,7 @@
 // Order, as in HAProxy: the frontend's http-request rules, its `redirect` rules, use_backend
 // (first match) or default_backend, then the chosen backend's http-request and redirect rules.
 // Responses: the backend's http-response rules, then the frontend's.
-import type { Config, HttpRule, ProxyRules } from '../config/model';
+import type { Config, CustomErrorPage, HttpRule, ProxyRules } from '../config/model';
 import { AclScope, CCond, CFormat, readsRequestHeader } from '../acl/compile';
 import { evalCondition, evalFormat, evalSample } from '../acl/eval';
 import type { RequestView, ResponseView } from '../acl/view';
@@ -74,7 +74,7 @@ class CRule {
   varFmt = false;
 }
 
-function compileRule(r: HttpRule, scope: AclScope, side: 'req' | 'res'): CRule {
+function compileRule(r: HttpRule, scope: AclScope, side: 'req' | 'res', pages?: Record<string, CustomErrorPage>): CRule {
   const c = new CRule();
   c.cond = r.cond === null ? null : scope.condition(r.cond, side);
   switch (r.action) {
@@ -93,6 +93,21 @@ function compileRule(r: HttpRule, scope: AclScope, side: 'req' | 'res'): CRule {
       for (const h of rep.headers) {
         c.replyHeaders.push(h.name);
         c.replyValues.push(new CFormat(h.value));
+      }
+      // the proxy's errorfile/errorloc for that status replaces the built-in page (HAProxy)
+      const custom = rep.errorPage ? pages?.[String(rep.status)] : undefined;
+      if (custom !== undefined) {
+        c.status = custom.status;
+        c.reason = custom.reason;
+        c.errorPage = false;
+        c.contentType = null;
+        c.body = new CFormat([{ kind: 'lit', text: custom.body }]);
+        c.replyHeaders.length = 0;
+        c.replyValues.length = 0;
+        for (let i = 0; i < custom.headers.length; i += 2) {
+          c.replyHeaders.push(custom.headers[i]);
+          c.replyValues.push(new CFormat([{ kind: 'lit', text: custom.headers[i + 1] }]));
+        }
       }
       break;
     }
@@ -162,10 +177,10 @@ export class CompiledRules {
   readonly hasRequest: boolean;
   readonly hasResponse: boolean;
 
-  constructor(rules: ProxyRules, backendIndex: ReadonlyMap<string, number>) {
+  constructor(rules: ProxyRules, backendIndex: ReadonlyMap<string, number>, pages?: Record<string, CustomErrorPage>) {
     const scope = new AclScope(rules.acls);
-    this.httpRequest = rules.httpRequest.map((r) => compileRule(r, scope, 'req'));
-    this.redirects = rules.redirects.map((r) => compileRule(r, scope, 'req'));
+    this.httpRequest = rules.httpRequest.map((r) => compileRule(r, scope, 'req', pages));
+    this.redirects = rules.redirects.map((r) => compileRule(r, scope, 'req', pages));
     this.backendIndex = backendIndex;
     this.useBackendFmt = rules.useBackend.map((u) => (u.format ? new CFormat(u.format) : null));
     this.useBackend = rules.useBackend.map((u) => {
@@ -175,7 +190,7 @@ export class CompiledRules {
       return i;
     });
     this.useBackendCond = rules.useBackend.map((u) => (u.cond === null ? null : scope.condition(u.cond, 'req')));
-    this.httpResponse = rules.httpResponse.map((r) => compileRule(r, scope, 'res'));
+    this.httpResponse = rules.httpResponse.map((r) => compileRule(r, scope, 'res', pages));
     this.hasRequest = this.httpRequest.length + this.redirects.length + this.useBackend.length > 0;
     this.hasResponse = this.httpResponse.length > 0;
   }
@@ -363,8 +378,8 @@ export class RoutingTable {
     const backendIndex = new Map<string, number>();
     config.backends.forEach((b, i) => backendIndex.set(b.name, i));
     this.nb = config.backends.length;
-    this.backends = config.backends.map((b) => (b.rules ? new CompiledRules({ ...b.rules, useBackend: [] }, backendIndex) : null));
-    this.frontends = config.frontends.map((f) => (f.rules ? new CompiledRules(f.rules, backendIndex) : null));
+    this.backends = config.backends.map((b) => (b.rules ? new CompiledRules({ ...b.rules, useBackend: [] }, backendIndex, b.errorPages) : null));
+    this.frontends = config.frontends.map((f) => (f.rules ? new CompiledRules(f.rules, backendIndex, f.errorPages) : null));
     this.defaultBackend = config.frontends.map((f) => (f.defaultBackend === null ? -1 : backendIndex.get(f.defaultBackend) ?? -1));
     // A listen's rules are on its frontend and its backend: run them once (HAProxy does).
     this.skipBackendRules = config.frontends.map((f) => config.backends.map((b) => f.fromListen && b.fromListen && f.name === b.name));
