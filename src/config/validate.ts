@@ -38,13 +38,13 @@ type Obj = Record<string, unknown>;
 
 // ---- key vocabulary (snake_case, HAProxy's words) ----
 
-const TOP_KEYS = ['global', 'defaults', 'frontends', 'backends', 'listen'] as const;
-const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers', 'stats_socket', 'stats_timeout'] as const;
-const STATS_SOCKET_KEYS = ['path', 'mode', 'level'] as const;
-const FORWARDFOR_KEYS = ['except', 'header', 'if_none'] as const;
+export const TOP_KEYS = ['global', 'defaults', 'frontends', 'backends', 'listen'] as const;
+export const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers', 'stats_socket', 'stats_timeout'] as const;
+export const STATS_SOCKET_KEYS = ['path', 'mode', 'level'] as const;
+export const FORWARDFOR_KEYS = ['except', 'header', 'if_none'] as const;
 const DEFAULT_STATS_TIMEOUT_MS = 10_000;
 /** Keys a `defaults` section may hold; frontends, backends and listens inherit them. */
-const COMMON_KEYS = [
+export const COMMON_KEYS = [
   'mode', 'timeout', 'retries', 'redispatch', 'forwardfor', 'httplog', 'log', 'log_format', 'dontlognull',
   'maxconn', 'balance', 'hash_type', 'health_check', 'persist', 'allbackups', 'cookie', 'default_backend', 'error_pages',
 ] as const;
@@ -52,9 +52,9 @@ const COMMON_KEYS = [
 const BACKEND_SIDE = new Set(['retries', 'redispatch', 'balance', 'hash_type', 'health_check', 'persist', 'allbackups', 'cookie']);
 /** Common keys that only mean something on the frontend side. */
 const FRONTEND_SIDE = new Set(['httplog', 'log', 'log_format', 'dontlognull', 'maxconn', 'default_backend']);
-const FRONTEND_KEYS = [...COMMON_KEYS, 'bind', 'stats', ...RULE_KEYS];
-const BACKEND_KEYS = [...COMMON_KEYS, 'servers', ...RULE_KEYS];
-const LISTEN_KEYS = [...COMMON_KEYS, 'bind', 'stats', 'servers', ...RULE_KEYS];
+export const FRONTEND_KEYS = [...COMMON_KEYS, 'bind', 'stats', ...RULE_KEYS];
+export const BACKEND_KEYS = [...COMMON_KEYS, 'servers', ...RULE_KEYS];
+export const LISTEN_KEYS = [...COMMON_KEYS, 'bind', 'stats', 'servers', ...RULE_KEYS];
 /** Where a key that is valid somewhere else belongs, for a better message than "unknown key". */
 const PLACEMENT: Record<string, string> = {
   bind: 'frontends and listen sections',
@@ -70,26 +70,26 @@ const PLACEMENT: Record<string, string> = {
 
 /** uWS 20.30's fixed HTTP idle timeout (HTTP_IDLE_TIMEOUT_S): what http_request and http_keep_alive really are. */
 const UWS_IDLE_MS = 10_000;
-const TIMEOUT_KEYS: Record<string, keyof Timeouts> = {
+export const TIMEOUT_KEYS: Record<string, keyof Timeouts> = {
   connect: 'connect', client: 'client', server: 'server', http_request: 'httpRequest',
   http_keep_alive: 'httpKeepAlive', check: 'check', queue: 'queue', tunnel: 'tunnel',
 };
-const HEALTH_KEYS = [
+export const HEALTH_KEYS = [
   'type', 'method', 'uri', 'version', 'host', 'headers', 'expect_status', 'expect_string',
   'inter', 'fastinter', 'downinter', 'rise', 'fall',
 ] as const;
 /** Setting any of these without `type` means an HTTP check (like HAProxy's option httpchk). */
 const HTTP_CHECK_KEYS = ['method', 'uri', 'version', 'host', 'headers', 'expect_status', 'expect_string'] as const;
-const SERVER_KEYS = [
+export const SERVER_KEYS = [
   'name', 'address', 'check', 'cookie', 'weight', 'backup', 'maxconn', 'inter', 'fastinter', 'downinter',
   'rise', 'fall', 'port', 'addr', 'observe', 'error_limit', 'on_error', 'disabled',
 ] as const;
-const COOKIE_KEYS = [
+export const COOKIE_KEYS = [
   'name', 'mode', 'indirect', 'nocache', 'postonly', 'preserve', 'httponly', 'secure', 'domain', 'maxidle', 'maxlife',
 ] as const;
-const STATS_KEYS = ['enable', 'uri', 'auth', 'realm', 'refresh', 'hide_version', 'admin', 'prometheus'] as const;
-const LOG_KEYS = ['target', 'facility', 'level', 'format'] as const;
-const BIND_KEYS = ['address', 'ssl', 'crt', 'ssl_min_ver', 'ciphers'] as const;
+export const STATS_KEYS = ['enable', 'uri', 'auth', 'realm', 'refresh', 'hide_version', 'admin', 'prometheus'] as const;
+export const LOG_KEYS = ['target', 'facility', 'level', 'format'] as const;
+export const BIND_KEYS = ['address', 'ssl', 'crt', 'ssl_min_ver', 'ciphers'] as const;
 const SSL_VERSIONS = ['SSLv3', 'TLSv1.0', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
 type BindTls = Pick<BindAddress, 'ssl' | 'certs' | 'sslMinVer' | 'ciphers'>;
