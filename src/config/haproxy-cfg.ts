@@ -62,6 +62,8 @@ class Section {
   readonly acls = new Map<string, { text: string; pos: Pos }[]>();
   /** has a monitor-uri (answered by its first rule) */
   monitored = false;
+  /** http-after-response lines, appended to the http-response rules at the end */
+  readonly afterResponse: { value: unknown; pos: Pos; sub?: Record<string, Pos> }[] = [];
   /** `errorfiles NAME [codes]` lines, resolved once every http-errors section is read */
   readonly errorfilesRefs: { name: string; pos: Pos; codes: string[] }[] = [];
   /** use_backend / http-request / http-response / redirect lines, as YAML items */
@@ -624,6 +626,15 @@ class CfgParser {
       case 'http-response':
       case 'redirect':
         return this.rule(s, w);
+      case 'http-after-response': {
+        // runs after the http-response rules, on every answer; here it joins the http-response
+        // list (last), so gatehouse's own answers (deny, redirect, errors) do not get it
+        if (s.kind === 'defaults') return this.rule(s, w);
+        if (!this.arg(w, 1, '<action>')) return;
+        this.warn(w[0], "'http-after-response' runs as a last http-response rule: it applies to the server's responses, not to the answers gatehouse makes itself (deny, redirect, error pages)");
+        s.afterResponse.push({ value: joinWords(w.slice(1).map((x) => x.text)), pos: this.at(w[0]) });
+        return;
+      }
       case 'description':
         return; // a label for the stats page of HAProxy; harmless to drop
       case 'monitor-uri':
@@ -1388,7 +1399,7 @@ class CfgParser {
       out.acls = acls;
     }
     for (const key of ['use_backend', 'http_request', 'http_response', 'redirect'] as const) {
-      const list = p.ruleLists[key];
+      const list = key === 'http_response' ? [...p.ruleLists[key], ...p.afterResponse] : p.ruleLists[key];
       if (!list.length) continue;
       const lp = [...base, key];
       this.reg(lp, list[0].pos);
