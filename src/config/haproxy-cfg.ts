@@ -122,7 +122,7 @@ const COOKIE_OPTIONS = ['rewrite', 'insert', 'prefix', 'indirect', 'nocache', 'p
 const SERVER_VALUED: Record<string, string> = {
   inter: 'inter', fastinter: 'fastinter', downinter: 'downinter', rise: 'rise', fall: 'fall', weight: 'weight',
   maxconn: 'maxconn', port: 'port', addr: 'addr', observe: 'observe', 'error-limit': 'error_limit',
-  'on-error': 'on_error', cookie: 'cookie',
+  'on-error': 'on_error', cookie: 'cookie', slowstart: 'slowstart',
 };
 const SERVER_FLAGS: Record<string, [string, boolean]> = {
   check: ['check', true], 'no-check': ['check', false], backup: ['backup', true], 'no-backup': ['backup', false],

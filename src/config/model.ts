@@ -319,6 +319,8 @@ export interface ServerConfig {
   onError: 'fastinter' | 'fail-check' | 'sudden-death' | 'mark-down';
   /** start in maintenance (HAProxy `disabled`) */
   disabled: boolean;
+  /** ms over which the weight ramps up after the server comes back (HAProxy `slowstart`); absent/0 = none */
+  slowstart?: number;
 }
 
 export interface BackendConfig {

@@ -164,6 +164,7 @@ const serverSchema = object('a server', SERVER_KEYS, {
   error_limit: int('errors before on_error acts', 1),
   on_error: str('what observed errors do', { enum: ['fastinter', 'fail-check', 'sudden-death', 'mark-down'] }),
   disabled: bool('start in maintenance'),
+  slowstart: duration,
 }, ['name', 'address']);
 
 const PROXY_TYPES: Record<string, Schema> = {

@@ -82,7 +82,7 @@ export const HEALTH_KEYS = [
 const HTTP_CHECK_KEYS = ['method', 'uri', 'version', 'host', 'headers', 'expect_status', 'expect_string'] as const;
 export const SERVER_KEYS = [
   'name', 'address', 'check', 'cookie', 'weight', 'backup', 'maxconn', 'inter', 'fastinter', 'downinter',
-  'rise', 'fall', 'port', 'addr', 'observe', 'error_limit', 'on_error', 'disabled',
+  'rise', 'fall', 'port', 'addr', 'observe', 'error_limit', 'on_error', 'disabled', 'slowstart',
 ] as const;
 export const COOKIE_KEYS = [
   'name', 'mode', 'indirect', 'nocache', 'postonly', 'preserve', 'httponly', 'secure', 'domain', 'maxidle', 'maxlife',
@@ -925,6 +925,10 @@ class Builder {
       errorLimit: c.int(o, 'error_limit', p, 1, 1_000_000) ?? 10,
       onError: c.oneOf(o, 'on_error', p, ['fastinter', 'fail-check', 'sudden-death', 'mark-down'] as const) ?? 'fail-check',
       disabled: c.bool(o, 'disabled', p) ?? false,
+      ...((): { slowstart?: number } => {
+        const ss = c.duration(o, 'slowstart', p);
+        return ss ? { slowstart: ss } : {};
+      })(),
     };
   }
 }
