@@ -108,6 +108,8 @@ const TABLE: Record<AcceptedKind, Record<string, string>> = {
     'tfo': 'a socket tuning gatehouse does not do',
     'on-marked-up': 'nothing happens to sessions when a server comes back (HAProxy\'s default)',
     'error-limit': '',
+    minconn: 'the server\'s maxconn applies at all loads (no dynamic limit between minconn and maxconn)',
+    'on-marked-down': 'requests in progress on a server marked down are left to finish (HAProxy\'s default; shutdown-sessions is not done)',
     'log-proto': '',
     id: 'servers are numbered in order',
   },

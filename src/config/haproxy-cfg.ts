@@ -123,10 +123,12 @@ const SERVER_VALUED: Record<string, string> = {
   inter: 'inter', fastinter: 'fastinter', downinter: 'downinter', rise: 'rise', fall: 'fall', weight: 'weight',
   maxconn: 'maxconn', port: 'port', addr: 'addr', observe: 'observe', 'error-limit': 'error_limit',
   'on-error': 'on_error', cookie: 'cookie', slowstart: 'slowstart',
+  'agent-port': 'agent_port', 'agent-addr': 'agent_addr', 'agent-inter': 'agent_inter', 'agent-send': 'agent_send',
 };
 const SERVER_FLAGS: Record<string, [string, boolean]> = {
   check: ['check', true], 'no-check': ['check', false], backup: ['backup', true], 'no-backup': ['backup', false],
   disabled: ['disabled', true], enabled: ['disabled', false],
+  'agent-check': ['agent_check', true], 'no-agent-check': ['agent_check', false],
 };
 const LOG_FORMATS = ['rfc3164', 'rfc5424', 'raw'];
 const INT_KEYS = new Set(['weight', 'rise', 'fall', 'maxconn', 'port', 'retries', 'workers', 'error_limit', 'max_header_size', 'max_headers']);

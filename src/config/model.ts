@@ -321,6 +321,8 @@ export interface ServerConfig {
   disabled: boolean;
   /** ms over which the weight ramps up after the server comes back (HAProxy `slowstart`); absent/0 = none */
   slowstart?: number;
+  /** agent-check (src/health/agent.ts); absent when the server has none */
+  agent?: { port: number; addr: string | null; inter: number; send: string | null };
 }
 
 export interface BackendConfig {

@@ -165,6 +165,11 @@ const serverSchema = object('a server', SERVER_KEYS, {
   on_error: str('what observed errors do', { enum: ['fastinter', 'fail-check', 'sudden-death', 'mark-down'] }),
   disabled: bool('start in maintenance'),
   slowstart: duration,
+  agent_check: bool('poll an agent that sets weight and state (agent-check)'),
+  agent_port: int('agent port', 1, 65535),
+  agent_addr: str('agent address (default: the check address, else the server)'),
+  agent_inter: duration,
+  agent_send: str('text sent to the agent on connect'),
 }, ['name', 'address']);
 
 const PROXY_TYPES: Record<string, Schema> = {

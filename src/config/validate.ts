@@ -83,6 +83,7 @@ const HTTP_CHECK_KEYS = ['method', 'uri', 'version', 'host', 'headers', 'expect_
 export const SERVER_KEYS = [
   'name', 'address', 'check', 'cookie', 'weight', 'backup', 'maxconn', 'inter', 'fastinter', 'downinter',
   'rise', 'fall', 'port', 'addr', 'observe', 'error_limit', 'on_error', 'disabled', 'slowstart',
+  'agent_check', 'agent_port', 'agent_addr', 'agent_inter', 'agent_send',
 ] as const;
 export const COOKIE_KEYS = [
   'name', 'mode', 'indirect', 'nocache', 'postonly', 'preserve', 'httponly', 'secure', 'domain', 'maxidle', 'maxlife',
@@ -910,6 +911,25 @@ class Builder {
     return out;
   }
 
+  /** agent_check / agent_port / agent_addr / agent_inter / agent_send (HAProxy's agent-*). */
+  private agent(o: Obj, p: Path): { agent?: ServerConfig['agent'] } {
+    const c = this.c;
+    const on = c.bool(o, 'agent_check', p) ?? false;
+    const port = c.int(o, 'agent_port', p, 1, 65535);
+    const addr = c.str(o, 'agent_addr', p, { re: /^[A-Za-z0-9_.:-]+$/, expected: 'an IP address or host name' });
+    const inter = c.duration(o, 'agent_inter', p, 1);
+    const send = c.str(o, 'agent_send', p);
+    if (!on) {
+      for (const k of ['agent_port', 'agent_addr', 'agent_inter', 'agent_send']) if (has(o, k)) c.warn([...p, k], `"${k}" has no effect without agent_check: true`);
+      return {};
+    }
+    if (port === undefined) {
+      c.error([...p, 'agent_check'], 'agent_check needs agent_port', 'agent_port: PORT', 'nothing');
+      return {};
+    }
+    return { agent: { port, addr: addr ?? null, inter: inter ?? 2000, send: send ?? null } };
+  }
+
   private serverRest(o: Obj, p: Path): Omit<ServerConfig, 'name' | 'host' | 'port' | 'address' | 'inter' | 'fastinter' | 'downinter' | 'checkAddr'> {
     const c = this.c;
     return {
@@ -929,6 +949,7 @@ class Builder {
         const ss = c.duration(o, 'slowstart', p);
         return ss ? { slowstart: ss } : {};
       })(),
+      ...this.agent(o, p),
     };
   }
 }
