@@ -59,7 +59,6 @@ const TABLE: Record<AcceptedKind, Record<string, string>> = {
     'email-alert': 'gatehouse sends no e-mail alerts',
     'external-check': 'external check scripts are not run',
     'http-send-name-header': '',
-    'log-format': 'access lines keep the httplog (or JSON) layout: custom log formats are not rendered yet',
     'log-format-sd': 'access lines keep the httplog (or JSON) layout',
     declare: 'captures are not shown in access lines',
   },

@@ -628,6 +628,15 @@ class CfgParser {
       case 'http-response':
       case 'redirect':
         return this.rule(s, w);
+      case 'log-format': {
+        // HAProxy's log variables are rendered by src/log/custom-format.ts (the validator checks them)
+        if (!this.cap(s, w[0], 'FE')) return;
+        const v = this.arg(w, 1, '<format string>');
+        if (!v) return;
+        // unquoted formats arrive as several words: HAProxy joins them with single spaces
+        s.set.set('log_format', { value: w.slice(1).map((x) => x.text).join(' '), pos: this.at(v) });
+        return;
+      }
       case 'http-after-response': {
         // runs after the http-response rules, on every answer; here it joins the http-response
         // list (last), so gatehouse's own answers (deny, redirect, errors) do not get it

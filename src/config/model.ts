@@ -135,6 +135,8 @@ export interface FrontendConfig {
   forwardforOptions?: ForwardForOptions;
   httplog: boolean;
   logFormat: 'httplog' | 'json';
+  /** a HAProxy log-format string (src/log/custom-format.ts); when set, it replaces logFormat/httplog */
+  logFormatCustom?: string;
   dontlognull: boolean;
   /** inherits global logs unless the section sets its own */
   logs: LogTarget[];

@@ -180,7 +180,7 @@ const PROXY_TYPES: Record<string, Schema> = {
   forwardfor: forwardforSchema,
   httplog: bool('HAProxy httplog access lines'),
   log: logs,
-  log_format: str('access line layout', { enum: ['httplog', 'json'] }),
+  log_format: str('access line layout: httplog, json, or a HAProxy log-format string such as "%ci [%tr] %ft %b/%s %ST %B %{+Q}r"'),
   dontlognull: bool('do not log connections that sent nothing'),
   maxconn: int('requests in progress on this frontend', 1),
   balance: str('roundrobin, static-rr, leastconn, source, first, random, uri or hdr(NAME)', { pattern: '^(roundrobin|static-rr|leastconn|source|first|random|uri|hdr\\([^()\\s]+\\))$' }),

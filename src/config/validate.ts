@@ -32,6 +32,7 @@ import { DURATION_EXPECTED, parseDuration } from './duration';
 import { didYouMean } from './suggest';
 import { readRules, RULE_KEYS, type BackendRef } from './validate-rules';
 import { buildErrorPages } from './error-files';
+import { compileLogFormat } from '../log/custom-format';
 
 type Path = (string | number)[];
 type Obj = Record<string, unknown>;
@@ -371,6 +372,8 @@ interface Settings {
   httplog?: boolean;
   logs?: LogTarget[] | 'global';
   logFormat?: 'httplog' | 'json';
+  /** a HAProxy log-format string (null: explicitly none, from httplog/json) */
+  logFormatCustom?: string | null;
   dontlognull?: boolean;
   maxconn?: number;
   balance?: { alg: BalanceAlgorithm; header: string | null };
@@ -554,7 +557,18 @@ class Builder {
     } else s.forwardfor = c.bool(o, 'forwardfor', path);
     s.httplog = c.bool(o, 'httplog', path);
     if (has(o, 'log')) s.logs = this.logs(o.log, [...path, 'log'], true);
-    s.logFormat = c.oneOf(o, 'log_format', path, ['httplog', 'json'] as const);
+    if (typeof o.log_format === 'string' && o.log_format !== 'httplog' && o.log_format !== 'json') {
+      // any other text is a HAProxy log-format string with its variables
+      try {
+        compileLogFormat(o.log_format);
+        s.logFormatCustom = o.log_format;
+      } catch (e) {
+        c.error([...path, 'log_format'], `invalid log-format: ${(e as Error).message}`, `httplog, json, or a log-format string of ${'%'}ci, ${'%'}tr, ${'%'}ST ... (docs/configuration.md)`, describeValue(o.log_format));
+      }
+    } else {
+      s.logFormat = c.oneOf(o, 'log_format', path, ['httplog', 'json'] as const);
+      if (s.logFormat !== undefined) s.logFormatCustom = null;
+    }
     s.dontlognull = c.bool(o, 'dontlognull', path);
     s.maxconn = c.int(o, 'maxconn', path, 1, 10_000_000);
     if (has(o, 'balance')) s.balance = this.balance(o.balance, [...path, 'balance']);
@@ -1141,6 +1155,10 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
         ...forwardfor(s, d),
         httplog: s.httplog ?? d.httplog ?? false,
         logFormat: s.logFormat ?? d.logFormat ?? 'httplog',
+        ...((): { logFormatCustom?: string } => {
+          const custom = s.logFormatCustom !== undefined ? s.logFormatCustom : d.logFormatCustom;
+          return custom ? { logFormatCustom: custom } : {};
+        })(),
         dontlognull: s.dontlognull ?? d.dontlognull ?? false,
         logs: logs === 'global' ? global.logs.map((l) => ({ ...l })) : logs,
         stats,
