@@ -718,7 +718,7 @@ class Builder {
   }
 
   /** `defaultCiphers`: global ssl_default_bind_ciphers, for ssl binds without their own */
-  binds(v: unknown, path: Path, defaultCiphers: string | null = null): BindAddress[] {
+  binds(v: unknown, path: Path, defaultCiphers: string | null = null, mixedOk = false): BindAddress[] {
     const c = this.c;
     const out: BindAddress[] = [];
     const expected = '"ADDR:PORT" such as "*:80", "127.0.0.1:8080" or "[::]:443", or { address, ssl: true, crt: FILE_OR_DIR }';
@@ -758,10 +758,11 @@ class Builder {
       if (tls.ssl && tls.ciphers === null) tls.ciphers = defaultCiphers;
       out.push({ host: hp.host, port: hp.port, text, ...tls });
     });
-    // One uWS app serves all binds of a frontend, and an app is either TLS or plain.
-    if (out.some((x) => x.ssl) && out.some((x) => !x.ssl)) {
-      c.error(path, 'a frontend cannot mix ssl and plain binds: put ssl and plain binds in separate frontends', 'all binds ssl, or none', out.map((x) => `"${x.text}"${x.ssl ? ' ssl' : ''}`).join(', '));
-    } else if (new Set(out.map((x) => x.ciphers)).size > 1) {
+    // One uWS app serves all binds of a frontend, and an app is either TLS or plain: a frontend
+    // (not a listen) that mixes them becomes two (see the caller); a listen cannot.
+    if (!mixedOk && out.some((x) => x.ssl) && out.some((x) => !x.ssl)) {
+      c.error(path, 'a listen section cannot mix ssl and plain binds: use a frontend (gatehouse runs its ssl binds as a twin frontend) or put them in separate sections', 'all binds ssl, or none', out.map((x) => `"${x.text}"${x.ssl ? ' ssl' : ''}`).join(', '));
+    } else if (new Set(out.filter((x) => x.ssl).map((x) => x.ciphers)).size > 1) {
       // ...and an app has one TLS context (and its SNI certificates) for all its binds.
       c.error(path, 'the ssl binds of one frontend must use the same ciphers: put binds with other ciphers in another frontend', 'one cipher list', out.map((x) => `"${x.text}": ${x.ciphers ?? 'default'}`).join(', '));
     }
@@ -1133,7 +1134,7 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
     if (p.kind !== 'backend') {
       const bindPath = [...p.path, 'bind'];
       const errorsBefore = c.errors.length;
-      const binds = b.binds(p.raw.bind, bindPath, global.sslDefaultBindCiphers);
+      const binds = b.binds(p.raw.bind, bindPath, global.sslDefaultBindCiphers, p.kind === 'frontend');
       if (binds.length === 0 && c.errors.length === errorsBefore) {
         const at = has(p.raw, 'bind') ? bindPath : p.path;
         c.add('error', at, `${p.kind} "${p.name}" needs at least one bind address`, '"ADDR:PORT" such as "*:80"', has(p.raw, 'bind') ? describeValue(p.raw.bind) : 'nothing', true);
@@ -1166,10 +1167,21 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
         ...(rules ? { rules } : {}),
       };
       frontends.push(fe);
-      for (const ref of refs) useBackendRefs.push({ fe, ref });
+      // A frontend with plain and ssl binds runs as two: "NAME" on the plain binds and "NAME~" (the
+      // name HAProxy's %ft gives its ssl side) on the ssl ones, with the same rules and backends,
+      // so each knows whether its requests came over TLS (ssl_fc, X-Forwarded-Proto).
+      const twins = [fe];
+      if (binds.some((x) => x.ssl) && binds.some((x) => !x.ssl)) {
+        const twin: FrontendConfig = { ...fe, name: `${p.name}~`, binds: binds.filter((x) => x.ssl) };
+        fe.binds = binds.filter((x) => !x.ssl);
+        frontends.push(twin);
+        twins.push(twin);
+        c.warn(bindPath, `${p.kind} "${p.name}" mixes plain and ssl binds: its ssl binds run as frontend "${p.name}~" (same rules and backends; a separate row in the stats)`);
+      }
+      for (const t of twins) for (const ref of refs) useBackendRefs.push({ fe: t, ref });
       // A listen's own default_backend wins, then its own servers, then the inherited default_backend.
       const ref = s.defaultBackend ?? (p.kind === 'listen' && servers.length > 0 ? { name: p.name, path: p.path } : d.defaultBackend);
-      if (ref) defaultBackendRefs.push({ fe, ref });
+      if (ref) for (const t of twins) defaultBackendRefs.push({ fe: t, ref });
       else if (!stats && !(rules && (rules.useBackend.length > 0 || rules.httpRequest.length > 0 || rules.redirects.length > 0))) c.warn(p.path, `${p.kind} "${p.name}" has no default_backend: every request will be answered 503`, true);
     }
   }
