@@ -33,7 +33,6 @@ const WAITING: { match: RegExp; reason: string }[] = [
  * the list shrinks) or if any other counted file is refused.
  */
 const KNOWN_GAPS: Record<string, string> = {
-  '17-aareez01-haproxy-setup-with-rate-limitin.cfg': 'lua-load (refused on purpose), stick tables, http-request capture',
   '35-0t2-0t2-docker-compose-old.cfg': 'http-request set-src is not implemented',
   '39-ahmed-debbiche007-haproxy-docker.cfg': "'stats' in a backend is not supported (stats pages are served by frontends and listens)",
 };

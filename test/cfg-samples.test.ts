@@ -15,7 +15,7 @@ const backends: Backend[] = [];
 
 /** Headers the rules set; the backends send them back. */
 const ECHO = ['x-host', 'x-path-be', 'x-word', 'x-field', 'x-field2', 'x-sub', 'x-up', 'x-len', 'x-greet', 'x-dom', 'x-reg', 'x-ip', 'x-int',
-  'x-djb2', 'x-sdbm', 'x-wt6', 'x-crc32', 'x-sdbm-av', 'x-b64', 'x-hex', 'x-trim', 'x-concat', 'x-base', 'x-pathq', 'x-dec', 'x-end', 'x-dir', 'x-sub2'];
+  'x-colon', 'x-djb2', 'x-sdbm', 'x-wt6', 'x-crc32', 'x-sdbm-av', 'x-b64', 'x-hex', 'x-trim', 'x-concat', 'x-base', 'x-pathq', 'x-dec', 'x-end', 'x-dir', 'x-sub2'];
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-samples-'));
@@ -77,6 +77,7 @@ frontend fe
   http-request set-header X-End %[path,map_end(${m('end.map')},noend)]
   http-request set-header X-Dir %[path,map_dir(${m('dir.map')},nodir)]
   http-request set-header X-Sub2 %[path,map_sub(${m('sub.map')},nosub)]
+  http-request set-header X-Colon: typed-with-a-colon
   http-request set-header X-Djb2 %[path,djb2]
   http-request set-header X-Sdbm %[path,sdbm]
   http-request set-header X-Wt6 %[path,wt6]

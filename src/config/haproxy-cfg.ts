@@ -741,6 +741,14 @@ class CfgParser {
       return;
     }
     if (kw === 'http-request' && w[1]?.text === 'use-service') return this.useService(s, w);
+    if ((kw === 'http-request' || kw === 'http-response') && w[1]?.text === 'capture') {
+      // captures only feed %hr/%hs of access lines, which gatehouse prints empty
+      this.warn(w[1], `'${kw} capture' is ignored: access lines carry no captures`);
+      return;
+    }
+    if ((kw === 'http-request' || kw === 'http-response') && (w[1]?.text === 'set-header' || w[1]?.text === 'add-header') && w[2]?.text.endsWith(':')) {
+      this.warn(w[2], `header name '${w[2].text}' ends with ':': it is sent as written, giving "${w[2].text.toLowerCase()}: ..." with two colons, as HAProxy does; remove the colon`);
+    }
     const key: RuleListKey = kw === 'http-request' ? 'http_request' : kw === 'http-response' ? 'http_response' : 'redirect';
     if (!this.arg(w, 1, kw === 'redirect' ? 'location, prefix or scheme' : '<action>')) return;
     s.ruleLists[key].push({ value: joinWords(w.slice(1).map((x) => x.text)), pos });
@@ -926,6 +934,11 @@ class CfgParser {
 
   private balance(s: Section, w: Word[]): void {
     if (!this.cap(s, w[0], 'BE')) return;
+    if (w.length === 1) {
+      // HAProxy: 'balance' alone means roundrobin
+      s.set.set('balance', this.entry(w[0], 'roundrobin'));
+      return;
+    }
     const a = this.arg(w, 1, '<algorithm>');
     if (!a) return;
     const alg = a.text;

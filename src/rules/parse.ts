@@ -52,8 +52,11 @@ function splitCond(words: readonly string[], from: number, opts: ConditionContex
   return { args: words.slice(from, c), cond: parseCondition(words.slice(c), opts) };
 }
 
-function headerName(w: string | undefined, action: string): string {
+function headerName(w: string | undefined, action: string, trailingColon = false): string {
   if (w === undefined) fail(`'${action}' expects a header name`);
+  // "set-header X-Name: value" (a colon typed by habit): HAProxy sends the name as written, so the
+  // line goes out as "x-name:: value"; accepted for the same result (the cfg reader warns)
+  if (trailingColon && w.endsWith(':') && HEADER_NAME_RE.test(w.slice(0, -1))) return w.toLowerCase();
   if (!HEADER_NAME_RE.test(w)) fail(`'${w}' is not a header name`);
   return w.toLowerCase();
 }
@@ -95,7 +98,7 @@ export function parseHttpRule(words: readonly string[], opts: ConditionContext):
       return { action, redirect: parseRedirect(args, false), cond };
     case 'set-header':
     case 'add-header': {
-      const name = headerName(args[0], action);
+      const name = headerName(args[0], action, true);
       if (args[1] === undefined) fail(`'${action} ${args[0]}' expects a value (a log-format string)`);
       noMore(args, 2, `${action} ${args[0]} ${args[1]}`);
       return { action, name, value: parseFormat(args[1], side), cond };
