@@ -60,8 +60,8 @@ class Section {
   readonly servers: ServerDef[] = [];
   /** acl lines by name (criterion text, re-quoted), in order; not inherited (HAProxy) */
   readonly acls = new Map<string, { text: string; pos: Pos }[]>();
-  /** has a monitor-uri (answered by its first rule) */
-  monitored = false;
+  /** monitor-uri (answered by the first request rule); inherited from defaults, as in HAProxy */
+  monitorUri: { uri: string; pos: Pos } | null;
   /** http-after-response lines, appended to the http-response rules at the end */
   readonly afterResponse: { value: unknown; pos: Pos; sub?: Record<string, Pos> }[] = [];
   /** `errorfiles NAME [codes]` lines, resolved once every http-errors section is read */
@@ -80,6 +80,7 @@ class Section {
     this.set = new Map(parent?.set);
     this.defaultServer = new Map(parent?.defaultServer);
     this.logs = parent?.logs ? [...parent.logs] : null;
+    this.monitorUri = parent?.monitorUri ?? null;
   }
 
   get hasFE(): boolean {
@@ -762,13 +763,12 @@ class CfgParser {
     if (!this.cap(s, w[0], 'FE')) return;
     const u = this.arg(w, 1, '<uri>');
     if (!u || !this.noMore(w, 2, 'monitor-uri')) return;
-    if (s.kind === 'defaults') {
-      this.warn(w[0], "'monitor-uri' in a defaults section is ignored by gatehouse: put it in the frontend or listen section");
-      return;
-    }
-    const words = ['return', 'status', '200', 'content-type', 'text/html', 'string', MONITOR_PAGE, 'hdr', 'cache-control', 'no-cache', 'if', '{', 'url', u.text, '}'];
-    s.ruleLists.http_request.unshift({ value: joinWords(words), pos: this.at(w[0]) });
-    s.monitored = true;
+    s.monitorUri = { uri: u.text, pos: this.at(w[0]) };
+  }
+
+  /** The monitor-uri rule text, answered before every other request rule. */
+  private monitorRule(uri: string): string {
+    return joinWords(['return', 'status', '200', 'content-type', 'text/html', 'string', MONITOR_PAGE, 'hdr', 'cache-control', 'no-cache', 'if', '{', 'url', uri, '}']);
   }
 
   /**
@@ -1423,7 +1423,8 @@ class CfgParser {
       out.acls = acls;
     }
     for (const key of ['use_backend', 'http_request', 'http_response', 'redirect'] as const) {
-      const list = key === 'http_response' ? [...p.ruleLists[key], ...p.afterResponse] : p.ruleLists[key];
+      let list = key === 'http_response' ? [...p.ruleLists[key], ...p.afterResponse] : p.ruleLists[key];
+      if (key === 'http_request' && p.hasFE && p.monitorUri) list = [{ value: this.monitorRule(p.monitorUri.uri), pos: p.monitorUri.pos }, ...list];
       if (!list.length) continue;
       const lp = [...base, key];
       this.reg(lp, list[0].pos);
