@@ -28,13 +28,13 @@ frontend fe
   option bogus
 backend be
   timeout server ten
-  server s1 127.0.0.1:80 agent-check agent-port 9999 frobnicate
+  server s1 127.0.0.1:80 track be/s2 socks4 127.0.0.1:1080 frobnicate
 `);
   assert.equal(code, 1);
   const at = lines.map((l) => /^c\.cfg:(\d+):(\d+): error:/.exec(l)?.slice(1, 3).join(':'));
   // nbproc, lua-load, the unknown option, both unsupported server options of one line, the
   // unknown one after them, then the validator's: the bad duration and the unknown backend
-  assert.deepEqual(at.slice().sort(), ['2:3', '3:3', '12:10', '15:26', '15:38', '15:54', '14:18', '11:19'].sort(), lines.join('\n'));
+  assert.deepEqual(at.slice().sort(), ['2:3', '3:3', '12:10', '15:26', '15:38', '15:60', '14:18', '11:19'].sort(), lines.join('\n'));
   assert.match(lines.find((l) => l.startsWith('c.cfg:3:3'))!, /lua-load' is refused: gatehouse cannot run Lua scripts; use http-request/);
   assert.match(lines.find((l) => l.startsWith('c.cfg:11:19'))!, /nowhere/);
 });

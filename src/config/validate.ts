@@ -1182,12 +1182,14 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
       // A listen's own default_backend wins, then its own servers, then the inherited default_backend.
       const ref = s.defaultBackend ?? (p.kind === 'listen' && servers.length > 0 ? { name: p.name, path: p.path } : d.defaultBackend);
       if (ref) for (const t of twins) defaultBackendRefs.push({ fe: t, ref });
-      if (stats !== null && stats.enable && (ref || (rules && rules.useBackend.length > 0)) && !(p.kind === 'listen' && !s.defaultBackend && !(rules && rules.useBackend.length > 0) && servers.length === 0)) {
+      else if (!stats && !(rules && (rules.useBackend.length > 0 || rules.httpRequest.length > 0 || rules.redirects.length > 0))) c.warn(p.path, `${p.kind} "${p.name}" has no default_backend: every request will be answered 503`, true);
+      // (an inherited default_backend does not count: a stats listen section often inherits one)
+      const ownRoute = s.defaultBackend !== undefined || (p.kind === 'listen' && servers.length > 0) || (rules?.useBackend.length ?? 0) > 0;
+      if (stats !== null && stats.enable && ownRoute) {
         // HAProxy serves the stats page and forwards the other requests; gatehouse's stats listener
         // (node:http on the primary) only serves the page
         c.warn([...p.path, 'stats'], `${p.kind} "${p.name}" has stats enabled: gatehouse serves only the stats page on its binds, so requests for other paths get 404 and do not reach ${ref ? `backend "${ref.name}"` : 'its use_backend backends'}; give the stats page its own frontend or listen section`);
       }
-      else if (!stats && !(rules && (rules.useBackend.length > 0 || rules.httpRequest.length > 0 || rules.redirects.length > 0))) c.warn(p.path, `${p.kind} "${p.name}" has no default_backend: every request will be answered 503`, true);
     }
   }
 
