@@ -14,7 +14,7 @@ let dir = '';
 const backends: Backend[] = [];
 
 /** Headers the rules set; the backends send them back. */
-const ECHO = ['x-host', 'x-path-be', 'x-word', 'x-field', 'x-field2', 'x-sub', 'x-up', 'x-len', 'x-greet', 'x-dom', 'x-reg', 'x-ip', 'x-int',
+const ECHO = ['x-host', 'x-path-be', 'x-word', 'x-word2', 'x-field3', 'x-field', 'x-field2', 'x-sub', 'x-up', 'x-len', 'x-greet', 'x-dom', 'x-reg', 'x-ip', 'x-int',
   'x-colon', 'x-djb2', 'x-sdbm', 'x-wt6', 'x-crc32', 'x-sdbm-av', 'x-b64', 'x-hex', 'x-trim', 'x-concat', 'x-base', 'x-pathq', 'x-dec', 'x-end', 'x-dir', 'x-sub2'];
 
 before(async () => {
@@ -63,6 +63,8 @@ frontend fe
   http-request set-header X-Path-Be %[path,map_beg(${m('paths.map')},none)]
   http-request set-header X-Word %[path,word(2,/)]
   http-request set-header X-Field %[path,field(-1,/)]
+  http-request set-header X-Word2 %[path,word(2,/,0)]
+  http-request set-header X-Field3 %[path,field(-2,/,2)]
   http-request set-header X-Field2 %[path,field(2,/,2)]
   http-request set-header X-Sub %[path,regsub(^/static/,/assets/)]
   http-request set-header X-Up %[req.hdr(x-name),upper]

@@ -394,26 +394,49 @@ function delimited(s: string, pattern: string, d: string): boolean {
   }
 }
 
-/** field()/word(): 1-based index (negative from the end), `count` items (0 = to the end). */
+/**
+ * field()/word(): 1-based index (negative from the end), `count` items (0 = to the end). The
+ * result is the text from the first item's start to the last one's end, separators included, as
+ * HAProxy returns it. Two scans over the string, no arrays: it runs per request.
+ */
 function field(v: string, index: number, delims: string, count: number, words: boolean): string | null {
-  const parts: string[] = [];
-  let cur = '';
-  for (let i = 0; i < v.length; i++) {
-    if (delims.includes(v[i])) {
-      if (!words || cur !== '') parts.push(cur);
-      cur = '';
-    } else {
-      cur += v[i];
+  const n = countItems(v, delims, words);
+  let first = index > 0 ? index - 1 : n + index - (count > 1 ? count - 1 : 0);
+  if (index < 0 && count === 0) first = 0;
+  if (first < 0 || first >= n) return words && n === 0 ? null : '';
+  const last = (count === 0 ? (index > 0 ? n : n + index + 1) : Math.min(n, first + count)) - 1;
+  // offsets of item `first`'s start and item `last`'s end
+  let item = 0;
+  let from = -1;
+  let i = 0;
+  const len = v.length;
+  while (i <= len) {
+    if (words) while (i < len && delims.indexOf(v[i]) >= 0) i++;
+    const startAt = i;
+    while (i < len && delims.indexOf(v[i]) < 0) i++;
+    if (item === first) {
+      from = startAt;
+      // count 0: everything from this item to the end of the input (HAProxy, checked)
+      if (count === 0 && index > 0) return v.slice(from);
     }
+    if (item === last) return v.slice(from, i);
+    item++;
+    i++; // past the delimiter
   }
-  if (!words || cur !== '') parts.push(cur);
-  const n = parts.length;
-  let start = index > 0 ? index - 1 : n + index - (count > 1 ? count - 1 : 0);
-  if (index < 0 && count === 0) start = 0;
-  if (start < 0 || start >= n) return words && n === 0 ? null : '';
-  const end = count === 0 ? (index > 0 ? n : n + index + 1) : Math.min(n, start + count);
-  // the items are joined back with the first delimiter, as they appeared between them
-  return parts.slice(start, end).join(delims[0]);
+  return from < 0 ? '' : v.slice(from);
+}
+
+function countItems(v: string, delims: string, words: boolean): number {
+  let n = 0;
+  let inWord = false;
+  for (let i = 0; i < v.length; i++) {
+    const d = delims.indexOf(v[i]) >= 0;
+    if (words) {
+      if (!d && !inWord) n++;
+      inWord = !d;
+    } else if (d) n++;
+  }
+  return words ? n : n + 1;
 }
 
 function urlDecode(v: string): string | null {
