@@ -1,6 +1,7 @@
 // Custom error pages: errorfile, errorloc/errorloc303, http-errors sections and errorfiles, read
 // into the model, looked up by ErrorPageTable (backend first, then frontend), and sent by deny
-// rules exactly as HAProxy 2.6 sends them (compared with a real haproxy on the same files).
+// rules exactly as HAProxy 2.6 sends them, and return ... file / errorfile payloads (compared
+// with a real haproxy on the same files).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -37,6 +38,8 @@ defaults
 frontend fe
   bind 127.0.0.1:${port}
   errorfiles api 404
+  http-request return status 200 content-type text/plain file ${dir}/api-404.http if { path /file }
+  http-request return errorfile ${dir}/403.http if { path /ef }
   http-request deny if { path /forbidden }
   http-request deny deny_status 404 if { path /missing }
   http-request deny deny_status 503 if { path /busy }
@@ -99,7 +102,7 @@ backend be
 test('deny answers with the errorfile / errorloc pages as HAProxy 2.6 does', { skip: haproxyBinary() ? false : 'haproxy is not installed' }, async () => {
   const run = async (port: number, port2: number): Promise<string[]> => {
     const out: string[] = [];
-    for (const [p, u] of [[port, '/forbidden'], [port, '/missing'], [port, '/busy'], [port2, '/x']] as const) {
+    for (const [p, u] of [[port, '/forbidden'], [port, '/missing'], [port, '/busy'], [port2, '/x'], [port, '/file'], [port, '/ef']] as const) {
       const r = await request(p, { path: u });
       out.push(`${r.status} ${r.statusMessage} ct=${r.headers['content-type'] ?? ''} loc=${r.headers.location ?? ''} x=${r.headers['x-custom'] ?? ''} ${r.body.toString()}`);
     }

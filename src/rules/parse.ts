@@ -1,11 +1,13 @@
 // http-request / http-response / redirect / use_backend rules: words -> the plain model. The
 // condition (`if|unless ...`) always comes last, as in HAProxy.
-import type { AclCondition, FormatPart, HeaderNameMatch, HttpRule, RedirectSpec, ReplySpec, UseBackendRule } from '../config/model';
+import type { AclCondition, CustomErrorPage, FormatPart, HeaderNameMatch, HttpRule, RedirectSpec, ReplySpec, UseBackendRule } from '../config/model';
 import { didYouMean } from '../config/suggest';
 import { conditionStart, parseCondition, parseFormat, parseSampleExpr, type ConditionContext, type RuleSide } from '../acl/parse';
 import { VAR_NAME_RE } from '../acl/convert';
 import { RuleSyntaxError } from '../acl/words';
 import { ERROR_PAGE_STATUSES } from './pages';
+import * as fs from 'node:fs';
+import { readErrorFile } from '../config/error-files';
 
 function fail(message: string): never {
   throw new RuleSyntaxError(message);
@@ -156,6 +158,7 @@ function parseReply(args: readonly string[], action: 'deny' | 'return', side: Ru
   let errorPage = false;
   const headers: { name: string; value: FormatPart[] }[] = [];
   let payload: string | null = null;
+  let rawPage: CustomErrorPage | null = null;
   for (let i = 0; i < args.length; i++) {
     const o = args[i];
     switch (o) {
@@ -190,15 +193,45 @@ function parseReply(args: readonly string[], action: 'deny' | 'return', side: Ru
         i += 2;
         break;
       }
-      case 'errorfile':
-      case 'errorfiles':
       case 'file':
-      case 'lf-file':
-        fail(`'${action} ... ${o}' is not supported by gatehouse yet (use 'string' or 'lf-string')`);
+      case 'lf-file': {
+        // the file's content is the body, read once at load (HAProxy reads it at start-up too)
+        if (payload !== null) fail(`'${o}' conflicts with '${payload}': one payload only`);
+        payload = o;
+        const f = args[++i];
+        if (f === undefined) fail(`'${o}' expects a file name`);
+        let text: string;
+        try {
+          text = fs.readFileSync(f, 'latin1');
+        } catch (e) {
+          fail(`cannot read '${f}': ${(e as Error).message}`);
+        }
+        body = o === 'file' ? [{ kind: 'lit', text }] : parseFormat(text, side);
+        break;
+      }
+      case 'errorfile': {
+        // a complete HTTP response, as for the errorfile directive: its status and headers win
+        if (payload !== null) fail(`'${o}' conflicts with '${payload}': one payload only`);
+        payload = o;
+        const f = args[++i];
+        if (f === undefined) fail("'errorfile' expects a file name");
+        let problem = '';
+        const page = readErrorFile(f, (m) => (problem = m));
+        if (page === null) fail(problem);
+        rawPage = page;
+        break;
+      }
+      case 'errorfiles':
+        fail(`'${action} ... errorfiles' is not supported by gatehouse yet (use 'errorfile FILE', or the proxy's errorfile/errorfiles with 'default-errorfiles')`);
         break;
       default:
         fail(`unknown '${action}' option '${o}'${didYouMean(o, ['status', ...(deny ? ['deny_status'] : []), 'content-type', 'string', 'lf-string', 'default-errorfiles', 'hdr'])}`);
     }
+  }
+  if (rawPage !== null) {
+    const fileHeaders = [];
+    for (let i = 0; i < rawPage.headers.length; i += 2) fileHeaders.push({ name: rawPage.headers[i], value: [{ kind: 'lit' as const, text: rawPage.headers[i + 1] }] });
+    return { status: rawPage.status, errorPage: false, contentType: null, body: [{ kind: 'lit', text: rawPage.body }], headers: [...fileHeaders, ...headers] };
   }
   // HAProxy: deny with at most a status means the proxy's error page for that status.
   if (deny && payload === null && contentType === null && headers.length === 0) errorPage = true;
