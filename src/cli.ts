@@ -3,6 +3,7 @@
 //   gatehouse -f FILE [-f FILE...] [-c] [-D] [-p PIDFILE] [-sf PID...] [-q]
 //   gatehouse -v | -vv
 //   gatehouse convert FILE.cfg        print the equivalent YAML
+//   gatehouse schema                  print the JSON Schema of the YAML form
 
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -28,6 +29,7 @@ const USAGE = `Usage: gatehouse -f FILE [options]
   -q            quiet: no warnings while loading
   -v, -vv       version (-vv: with build details)
   convert FILE  print FILE (haproxy.cfg syntax) as gatehouse YAML
+  schema        print the JSON Schema of the YAML configuration (for editors)
 `;
 
 interface Args {
@@ -138,6 +140,12 @@ async function main(argv: string[]): Promise<number> {
     return argv.length === 0 ? 2 : 0;
   }
   if (argv[0] === 'convert') return convert(argv[1]);
+  if (argv[0] === 'schema') {
+    // JSON Schema of the YAML form, for editors (docs/gatehouse.schema.json is this output)
+    const { configSchema } = await import('./config/schema');
+    process.stdout.write(JSON.stringify(configSchema(), null, 2) + '\n');
+    return 0;
+  }
 
   let args: Args;
   try {

@@ -286,7 +286,7 @@ test('load-time errors name the problem', () => {
   syntaxError(() => p('path_beg'), /needs at least one value/);
   syntaxError(() => p('hdr(host) -m found x'), /takes no value/);
   syntaxError(() => p('dst_port eighty'), /not an integer or a range/);
-  syntaxError(() => p('path,lower /a'), /converters in ACL criteria/);
+  syntaxError(() => p('path,frobnicate /a'), /unknown converter 'frobnicate'/);
   syntaxError(() => p('hdr(host,1) a'), /occurrence argument is not supported/);
   syntaxError(() => p('src -f /lists/missing.lst'), /cannot read the ACL pattern file '\/lists\/missing.lst'/);
   syntaxError(() => p('status 200', 'req'), /reads the response and is not available in request rules/);
@@ -321,7 +321,7 @@ test('log-format strings: %[fetch], converters, %% and the rejected forms', () =
   assert.equal(f('x=%[hdr(nope)]', r), 'x=', 'a missing sample is empty (as HAProxy)');
   assert.equal(new CFormat(parseFormat('plain', 'req')).literal, 'plain');
   syntaxError(() => parseFormat('%ci', 'req'), /'%ci' is not supported/);
-  syntaxError(() => parseFormat('%[path,base64]', 'req'), /converter 'base64' is not supported/);
+  syntaxError(() => parseFormat('%[path,sha1]', 'req'), /converter 'sha1' is not supported/);
   syntaxError(() => parseFormat('%[nope]', 'req'), /unknown fetch method 'nope'/);
   syntaxError(() => parseFormat('%[path', 'req'), /missing '\]'/);
 });

@@ -340,14 +340,14 @@ frontend a
   bind :80
 listen a
   bind :81
-userlist admins
-  user x password y
+program admins
+  command /bin/true
 backend b
 `);
   assert.match(out[0], /h\.cfg:1:1: error: unknown keyword 'maxconn' out of section/);
   assert.match(out[1], /h\.cfg:4:8: error: listen 'a' has the same name as frontend 'a' declared at h\.cfg:2/);
-  assert.match(out[2], /h\.cfg:6:1: error: section 'userlist' is not supported by gatehouse yet/);
-  assert.equal(out.length, 3); // the userlist body is skipped, not reported line by line
+  assert.match(out[2], /h\.cfg:6:1: error: section 'program' is not supported by gatehouse yet/);
+  assert.equal(out.length, 3); // the program body is skipped, not reported line by line
 });
 
 test("http-check rules without 'option httpchk' leave a TCP check, as in HAProxy", () => {

@@ -289,9 +289,13 @@ describe('certificate validation', () => {
     r = check(yamlWith(`{ address: "127.0.0.1:8443", crt: "${defaultPem}" }`));
     assert.equal(r.code, 1);
     assert.match(r.out, /"crt" without "ssl: true"/);
+    // a frontend runs its ssl binds as a twin frontend (issue 17); a listen cannot mix them
     r = check(yamlWith(`"127.0.0.1:8080", { address: "127.0.0.1:8443", ssl: true, crt: "${defaultPem}" }`));
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /its ssl binds run as frontend "fe~"/);
+    r = check(`listen mix\n  bind 127.0.0.1:8080\n  bind 127.0.0.1:8443 ssl crt ${defaultPem}\n  server s1 127.0.0.1:9\n`, '.cfg');
     assert.equal(r.code, 1);
-    assert.match(r.out, /put ssl and plain binds in separate frontends/);
+    assert.match(r.out, /a listen section cannot mix ssl and plain binds/);
     r = check(yamlWith(`{ address: "127.0.0.1:8443", ssl: true, crt: "${defaultPem}", ssl_min_ver: TLSv1.3 }`));
     assert.equal(r.code, 1);
     assert.match(r.out, /TLSv1\.3 is not supported/);

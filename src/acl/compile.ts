@@ -10,6 +10,7 @@ import { SINGLE_HEADERS } from './view';
 import { parseAclTests } from './parse';
 import { splitWords } from './words';
 import { isStickFetch, StickFetch } from '../stick/fetch';
+import { compileChain, type CConv } from './convert';
 
 // fetch codes
 export const F_PATH = 0;
@@ -41,6 +42,9 @@ export const F_REQ_LEN = 23;
 export const F_SSL_SNI = 24;
 export const F_SSL_HELLO_TYPE = 25;
 export const F_SSL_VER = 26;
+export const F_VAR = 27;
+export const F_BASE = 28;
+export const F_PATHQ = 29;
 
 const FETCH_CODES: Record<string, number> = {
   path: F_PATH, url: F_URL, query: F_QUERY, url_param: F_URL_PARAM, method: F_METHOD, src: F_SRC, dst_port: F_DST_PORT,
@@ -49,6 +53,7 @@ const FETCH_CODES: Record<string, number> = {
   'res.hdr': F_RES_HDR, 'res.fhdr': F_RES_FHDR, 'res.hdr_cnt': F_RES_HDR_CNT, 'res.fhdr_cnt': F_RES_FHDR_CNT,
   'res.hdr_val': F_RES_HDR_VAL, status: F_STATUS, 'req.len': F_REQ_LEN, 'req.ssl_sni': F_SSL_SNI,
   'req.ssl_hello_type': F_SSL_HELLO_TYPE, 'req.ssl_ver': F_SSL_VER,
+  var: F_VAR, base: F_BASE, pathq: F_PATHQ,
 };
 
 // match codes
@@ -81,7 +86,8 @@ function escapeRe(s: string): string {
 
 /** Request header fetches (their `arg` is a header name, '' = every header). */
 export function readsRequestHeader(fetch: number): boolean {
-  return fetch === F_REQ_HDR || fetch === F_REQ_FHDR || fetch === F_REQ_HDR_CNT || fetch === F_REQ_FHDR_CNT || fetch === F_REQ_HDR_VAL;
+  // base reads Host: with arg '' it counts as reading every header (simple and safe)
+  return fetch === F_REQ_HDR || fetch === F_REQ_FHDR || fetch === F_REQ_HDR_CNT || fetch === F_REQ_FHDR_CNT || fetch === F_REQ_HDR_VAL || fetch === F_BASE;
 }
 
 /** One compiled criterion; its patterns are ORed. */
@@ -95,6 +101,11 @@ export class CTest {
   readonly fold: boolean;
   /** request header fetches of host/content-length: index in SINGLE_HEADERS, else -1 */
   readonly single: number;
+  /**
+   * converters of the criterion (`hdr(host),lower,map_str(f)`), or [] for var(): such tests are
+   * evaluated on the sample's text, where a missing sample matches nothing; null otherwise
+   */
+  readonly chain: CConv[] | null;
   /** string patterns (lower case when icase; dir/dom without leading/trailing delimiters) */
   readonly strs: string[] = [];
   /** exact match against many patterns */
@@ -122,6 +133,7 @@ export class CTest {
     this.arg = t.arg;
     this.match = MATCH_CODES[t.match];
     this.icase = t.icase;
+    this.chain = t.conv && t.conv.length ? compileChain(t.conv) : this.fetch === F_VAR || this.fetch === F_BASE || this.fetch === F_PATHQ ? [] : null;
     const m = this.match;
     for (const v of t.values) {
       if (m === M_INT || m === M_LEN) {
@@ -258,10 +270,10 @@ export class CFormat {
   /** per part: -1 literal, else a fetch code */
   readonly fetches: number[] = [];
   readonly args: string[] = [];
-  /** per part: 0 none, 1 lower, 2 upper (the last converter wins for these two) */
-  readonly convs: number[] = [];
   /** per part: the compiled sc_/src_ fetch of an F_STICK part, else null */
   readonly stick: (StickFetch | null)[] = [];
+  /** per part: its converters, null when it has none */
+  readonly chains: (CConv[] | null)[] = [];
 
   constructor(parts: readonly FormatPart[]) {
     let allLit = true;
@@ -270,7 +282,7 @@ export class CFormat {
         this.lits.push(p.text);
         this.fetches.push(-1);
         this.args.push('');
-        this.convs.push(0);
+        this.chains.push(null);
         this.stick.push(null);
       } else {
         allLit = false;
@@ -279,8 +291,7 @@ export class CFormat {
         this.stick.push(sticky ? new StickFetch(p.fetch, p.arg) : null);
         this.fetches.push(sticky ? F_STICK : FETCH_CODES[p.fetch]);
         this.args.push(p.arg);
-        const last = p.conv[p.conv.length - 1];
-        this.convs.push(last === 'lower' ? 1 : last === 'upper' ? 2 : 0);
+        this.chains.push(p.conv.length ? compileChain(p.conv) : null);
       }
     }
     this.literal = allLit ? this.lits.join('') : null;

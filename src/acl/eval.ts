@@ -9,10 +9,11 @@ import {
   CAcl, CCond, CFormat, CTest,
   F_DST_PORT, F_FALSE, F_METHOD, F_PATH, F_QUERY, F_REQ_FHDR, F_REQ_FHDR_CNT, F_REQ_HDR, F_REQ_HDR_CNT, F_REQ_HDR_VAL,
   F_RES_FHDR, F_RES_FHDR_CNT, F_RES_HDR, F_RES_HDR_CNT, F_RES_HDR_VAL, F_SRC, F_SSL_FC, F_STATUS, F_TRUE, F_URL,
-  F_URL_PARAM, F_VER, F_STICK,
+  F_URL_PARAM, F_VER, F_STICK, F_VAR, F_BASE, F_PATHQ,
   M_BEG, M_BOOL, M_DIR, M_DOM, M_END, M_FOUND, M_INT, M_IP, M_LEN, M_REG, M_STR, M_SUB,
 } from './compile';
 import { ipInNet, sampleInNet } from './ip';
+import { applyChain, type VarReader } from './convert';
 import type { RequestView, ResponseView } from './view';
 
 export function evalCondition(c: CCond, req: RequestView, res: ResponseView | null): boolean {
@@ -57,6 +58,7 @@ function aclMatches(a: CAcl, req: RequestView, res: ResponseView | null): boolea
 }
 
 export function testMatches(t: CTest, req: RequestView, res: ResponseView | null): boolean {
+  if (t.chain !== null) return exprMatches(t, req, res);
   switch (t.fetch) {
     case F_PATH:
       return matchStr(t, t.fold ? lowerAscii(req.path) : req.path);
@@ -464,6 +466,60 @@ function firstUrlParam(req: RequestView, name: string): string | null {
   return null;
 }
 
+// ---- sample expressions (converters, variables) ----
+
+/** the request whose variables concat() reads (set before each applyChain: no closure per call) */
+let varReq: RequestView | null = null;
+const readVar: VarReader = (name) => varReq!.getVar(name);
+
+/** A criterion with converters (or var/base/pathq): matched on the text; no sample, no match. */
+function exprMatches(t: CTest, req: RequestView, res: ResponseView | null): boolean {
+  let v = sampleValue(t.fetch, t.arg, req, res);
+  if (t.chain!.length !== 0) {
+    varReq = req;
+    v = applyChain(t.chain!, v, readVar);
+  }
+  if (v === null) return false;
+  if (t.match === M_FOUND) return true;
+  return matchStr(t, t.fold ? lowerAscii(v) : v);
+}
+
+/** A fetch's text, null when the sample is missing (no such header, variable, parameter). */
+export function sampleValue(fetch: number, arg: string, req: RequestView, res: ResponseView | null): string | null {
+  switch (fetch) {
+    case F_VAR:
+      return req.getVar(arg);
+    case F_QUERY:
+      return req.query;
+    case F_URL_PARAM:
+      return firstUrlParam(req, arg);
+    case F_BASE: {
+      req.loadHeaders();
+      const host = lastHeader(req.headers, req.headersLen, 'host', false);
+      return host === null ? req.path : host + req.path;
+    }
+    case F_PATHQ:
+      return req.query === null ? req.path : req.path + '?' + req.query;
+    case F_REQ_HDR:
+    case F_REQ_FHDR:
+      req.loadHeaders();
+      return lastHeader(req.headers, req.headersLen, arg, fetch === F_REQ_HDR);
+    case F_RES_HDR:
+    case F_RES_FHDR:
+      return res === null ? null : lastHeader(res.headers, res.headersLen, arg, fetch === F_RES_HDR);
+  }
+  return sampleText(fetch, arg, req, res);
+}
+
+/** A one-expression format (set-var): its value, or null when the sample is missing. */
+export function evalSample(f: CFormat, req: RequestView, res: ResponseView | null): string | null {
+  const v = sampleValue(f.fetches[0], f.args[0], req, res);
+  const chain = f.chains[0];
+  if (chain === null) return v;
+  varReq = req;
+  return applyChain(chain, v, readVar);
+}
+
 // ---- formats ----
 
 /** A fetch as a string for log-format (`%[...]`); '' when the sample is missing. */
@@ -491,6 +547,10 @@ export function sampleText(fetch: number, arg: string, req: RequestView, res: Re
       return '1';
     case F_FALSE:
       return '0';
+    case F_VAR:
+    case F_BASE:
+    case F_PATHQ:
+      return sampleValue(fetch, arg, req, res) ?? '';
   }
   if (fetch === F_REQ_HDR || fetch === F_REQ_FHDR || fetch === F_REQ_HDR_CNT || fetch === F_REQ_FHDR_CNT || fetch === F_REQ_HDR_VAL) req.loadHeaders();
   switch (fetch) {
@@ -533,15 +593,23 @@ export function evalFormat(f: CFormat, req: RequestView, res: ResponseView | nul
       out += f.lits[i];
       continue;
     }
-    let v: string;
+    const chain = f.chains[i];
     if (code === F_STICK) {
       const n = f.stick[i]!.eval(req);
-      v = n === n ? String(n) : '';
-    } else {
-      v = sampleText(code, f.args[i], req, res);
+      const v = n === n ? String(n) : '';
+      if (chain === null) out += v;
+      else {
+        varReq = req;
+        out += applyChain(chain, v, readVar) ?? '';
+      }
+      continue;
     }
-    const conv = f.convs[i];
-    out += conv === 1 ? v.toLowerCase() : conv === 2 ? v.toUpperCase() : v;
+    if (chain === null) {
+      out += sampleText(code, f.args[i], req, res);
+      continue;
+    }
+    varReq = req;
+    out += applyChain(chain, sampleValue(code, f.args[i], req, res), readVar) ?? '';
   }
   return out;
 }

@@ -12,7 +12,7 @@ export interface FetchInfo {
   fetch: string;
   type: SampleType;
   /** argument: none, a header name (optional: every header), a URL parameter name (optional: any) */
-  arg: 'none' | 'header' | 'param' | 'stick';
+  arg: 'none' | 'header' | 'param' | 'stick' | 'var';
   side: Side;
 }
 
@@ -53,6 +53,9 @@ export const FETCHES: Record<string, FetchInfo> = {
   req_ssl_hello_type: F('req.ssl_hello_type', 'int', 'none', 'req'),
   'req.ssl_ver': F('req.ssl_ver', 'int', 'none', 'req'),
   req_ssl_ver: F('req.ssl_ver', 'int', 'none', 'req'),
+  var: F('var', 'str', 'var', 'any'),
+  base: F('base', 'str', 'none', 'req'),
+  pathq: F('pathq', 'str', 'none', 'any'),
   // "hdr" family: direction-dependent (see resolveFetch)
   hdr: F('req.hdr', 'str', 'header', 'req'),
   hdr_cnt: F('req.hdr_cnt', 'int', 'header', 'req'),
@@ -64,7 +67,7 @@ export const FETCHES: Record<string, FetchInfo> = {
 const BY_SIDE: Record<string, string> = { hdr: 'hdr', hdr_cnt: 'hdr_cnt', hdr_val: 'hdr_val', fhdr: 'fhdr' };
 
 /** ACL-only keywords: `<base>_<match>` derivatives (path_beg, hdr_dom, urlp_reg...). */
-const DERIVATIVE_BASES: Record<string, string> = { path: 'path', url: 'url', hdr: 'req.hdr', urlp: 'url_param', url_param: 'url_param' };
+const DERIVATIVE_BASES: Record<string, string> = { path: 'path', url: 'url', base: 'base', hdr: 'req.hdr', urlp: 'url_param', url_param: 'url_param' };
 const DERIVATIVE_MATCHES: AclMatch[] = ['beg', 'end', 'sub', 'reg', 'dir', 'dom', 'len'];
 
 /** Every keyword accepted as an ACL criterion, for did-you-mean. */
@@ -76,9 +79,9 @@ export const ACL_KEYWORDS: string[] = [
 
 /** HAProxy fetches gatehouse does not evaluate: "not supported" rather than "unknown". */
 export const KNOWN_UNSUPPORTED = [
-  'base', 'base_beg', 'base_end', 'base_sub', 'base_reg', 'base_dir', 'base_dom', 'base32', 'pathq', 'cook', 'req.cook',
+  'base32', 'cook', 'req.cook',
   'cook_cnt', 'req.cook_cnt', 'res.cook', 'scook', 'src_port', 'dst', 'so_id', 'fe_id', 'be_id', 'nbsrv', 'be_sess_rate',
-  'fe_sess_rate', 'fe_conn', 'be_conn', 'var', 'req.body', 'req.payload', 'http_auth', 'http_auth_group',
+  'fe_sess_rate', 'fe_conn', 'be_conn', 'req.body', 'req.payload', 'http_auth', 'http_auth_group',
   'ssl_fc_sni', 'ssl_c_used', 'ssl_fc_protocol', 'hdr_ip', 'req.hdr_ip', 'capture.req.uri',
   'capture.req.hdr', 'sc_http_req_rate', 'src_conn_rate', 'src_http_req_rate', 'env', 'date', 'rand', 'uuid',
   'unique-id', 'req.proto_http', 'http_first_req', 'ssl_fc_alpn', 'url_ip', 'url_port', 'urlp_val', 'url32',

@@ -9,6 +9,8 @@ import { parseIpv4Pattern, parseIpv6Pattern } from './ip';
 import { RuleSyntaxError } from './words';
 import { stickFetchName } from '../stick/fetch';
 import { dottedVersion } from '../tcp/client-hello';
+import { parseConverter, VAR_NAME_RE } from './convert';
+import type { SampleConv } from '../config/model';
 
 export type RuleSide = 'req' | 'res';
 /** 'any': a named `acl` line, whose direction comes from the rules that use it */
@@ -44,6 +46,10 @@ function fetchArg(info: FetchInfo, kw: string, args: string[]): string {
       : `'${kw}(${args.join(',')})': the delimiter argument is not supported by gatehouse yet`);
   }
   const a = args[0] ?? '';
+  if (info.arg === 'var') {
+    if (!VAR_NAME_RE.test(a)) fail(`'${kw}(${a})': a variable name is scope.name, the scope one of proc, sess, txn, req, res`);
+    return a;
+  }
   if (info.arg === 'header') {
     if (a !== '' && !HEADER_NAME_RE.test(a)) fail(`'${a}' is not a header name`);
     return a.toLowerCase();
@@ -98,9 +104,11 @@ export interface AclParseOptions {
  */
 export function parseAclTests(words: readonly string[], opts: AclParseOptions): AclTest[] {
   if (words.length === 0) fail('an ACL needs a criterion (a fetch such as path_beg, hdr(host) or src)');
-  const { name: kw, args } = splitCall(words[0]);
-  if (kw.includes(',')) fail(`converters in ACL criteria ('${words[0]}') are not supported by gatehouse yet`);
-  const crit = resolveCriterion(kw, opts.side);
+  const items = splitTop(words[0]);
+  const { name: kw, args } = splitCall(items[0].trim());
+  const conv: SampleConv[] | undefined = items.length > 1 ? items.slice(1).map((c) => converter(c)) : undefined;
+  // with converters the criterion is a plain fetch, matched as a string unless -m says otherwise
+  const crit = conv ? plainCriterion(kw, opts.side) : resolveCriterion(kw, opts.side);
   if (!crit) unknownFetch(kw, ACL_KEYWORDS);
   checkSide(crit.info, kw, opts.side);
   const arg = fetchArg(crit.info, kw, args);
@@ -145,7 +153,7 @@ export function parseAclTests(words: readonly string[], opts: AclParseOptions): 
         fail(`unknown ACL flag '${w}' (flags: -i, -m, -f, -n, -u, --)`);
     }
   }
-  if (!matchAllowed(crit.info.type, match)) fail(`'-m ${match}' cannot be applied to '${kw}' (a ${crit.info.type} sample)`);
+  if (!conv && !matchAllowed(crit.info.type, match)) fail(`'-m ${match}' cannot be applied to '${kw}' (a ${crit.info.type} sample)`);
   const intLike = match === 'int' || match === 'len';
   let op: IntOperator = 'eq';
   if (intLike && i < words.length && OPERATORS.includes(words[i] as IntOperator)) op = words[i++] as IntOperator;
@@ -167,7 +175,7 @@ export function parseAclTests(words: readonly string[], opts: AclParseOptions): 
     // req.ssl_ver patterns are dotted versions (3.1 = TLS 1.0), kept as integers
     if (crit.info.fetch === 'req.ssl_ver' && intLike) g.values = g.values.map((v) => dottedRange(v, kw));
     for (const v of g.values) checkPattern(match, v, kw);
-    out.push({ fetch: crit.info.fetch, arg, match, icase: g.icase, op, values: g.values });
+    out.push({ fetch: crit.info.fetch, arg, match, icase: g.icase, op, values: g.values, ...(conv ? { conv } : {}) });
   }
   return out;
 }
@@ -182,6 +190,59 @@ function dottedRange(v: string, kw: string): string {
   };
   const colon = v.indexOf(':');
   return colon < 0 ? one(v) : `${one(v.slice(0, colon))}:${one(v.slice(colon + 1))}`;
+}
+
+/** A criterion followed by converters: a plain fetch (no path_beg-style derivative), matched as a string. */
+function plainCriterion(kw: string, side: ParseSide): { info: FetchInfo; match: AclMatch; icase: boolean } | null {
+  const info = resolveFetch(kw, side);
+  return info ? { info, match: 'str', icase: false } : null;
+}
+
+/** Splits `fetch(a,b),conv1(x,y),conv2` on the commas outside parentheses. */
+function splitTop(expr: string): string[] {
+  const items: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < expr.length; i++) {
+    const c = expr[i];
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === ',' && depth === 0) {
+      items.push(expr.slice(start, i));
+      start = i + 1;
+    }
+  }
+  items.push(expr.slice(start));
+  return items;
+}
+
+function converter(text: string): SampleConv {
+  const t = text.trim();
+  const open = t.indexOf('(');
+  if (open < 0) return parseConverter(t, []);
+  if (!t.endsWith(')')) fail(`missing ")" in "${t}"`);
+  // converter arguments keep their commas only inside a regex's escapes; split like HAProxy
+  return parseConverter(t.slice(0, open), splitArgs(t.slice(open + 1, -1)));
+}
+
+/** HAProxy's argument list: commas separate, a backslash escapes the next character. */
+function splitArgs(inner: string): string[] {
+  if (inner === '') return [];
+  const out: string[] = [];
+  let cur = '';
+  for (let i = 0; i < inner.length; i++) {
+    const c = inner[i];
+    if (c === '\\' && i + 1 < inner.length && (inner[i + 1] === ',' || inner[i + 1] === ')')) {
+      cur += inner[++i];
+    } else if (c === ',') {
+      out.push(cur);
+      cur = '';
+    } else {
+      cur += c;
+    }
+  }
+  out.push(cur);
+  return out;
 }
 
 function readPatternFile(file: string, read?: (path: string) => string): string[] {
@@ -238,7 +299,7 @@ export function parseCondition(words: readonly string[], opts: ConditionContext)
   let negate = false;
   for (let i = 1; i < words.length; i++) {
     let w = words[i];
-    if (w === '||' || w === 'or') {
+    if (w === '||' || w === 'or' || w === 'OR') {
       if (negate) fail(`'!' before '${w}'`);
       if (or[or.length - 1].length === 0) fail(`'${w}' without a condition before it`);
       or.push([]);
@@ -278,7 +339,6 @@ export function conditionStart(words: readonly string[], from: number): number {
 
 // ---- log-format strings ----
 
-const CONVERTERS = ['lower', 'upper'] as const;
 
 /**
  * A log-format string: literal text, `%%`, and `%[fetch(arg)[,lower|,upper]...]` for the fetches
@@ -303,7 +363,7 @@ export function parseFormat(text: string, side: RuleSide): FormatPart[] {
       const m = /^%(\{[^}]*\})?([A-Za-z_]*)/.exec(text.slice(i));
       fail(`log-format variable '${m ? m[0] : '%'}' is not supported by gatehouse yet: only %[fetch] and %% (write %% for a literal percent)`);
     }
-    const close = text.indexOf(']', i + 2);
+    const close = closingBracket(text, i + 2);
     if (close < 0) fail(`missing ']' in '${text.slice(i)}'`);
     const expr = text.slice(i + 2, close);
     if (lit) parts.push({ kind: 'lit', text: lit });
@@ -315,31 +375,32 @@ export function parseFormat(text: string, side: RuleSide): FormatPart[] {
   return parts;
 }
 
-function parseSampleExpr(expr: string, side: RuleSide): FormatPart {
-  // split on commas outside parentheses: fetch(a,b),conv1,conv2
-  const items: string[] = [];
+/** The `]` closing a `%[` whose expression starts at `from` (brackets inside, as in a regsub regex, nest). */
+function closingBracket(text: string, from: number): number {
   let depth = 0;
-  let start = 0;
-  for (let i = 0; i < expr.length; i++) {
-    const c = expr[i];
-    if (c === '(') depth++;
-    else if (c === ')') depth--;
-    else if (c === ',' && depth === 0) {
-      items.push(expr.slice(start, i));
-      start = i + 1;
+  let paren = 0;
+  for (let i = from; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\\') i++;
+    else if (c === '(') paren++;
+    else if (c === ')') paren--;
+    else if (c === '[') depth++;
+    else if (c === ']') {
+      if (depth === 0 && paren <= 0) return i;
+      if (depth > 0) depth--;
     }
   }
-  items.push(expr.slice(start));
+  return -1;
+}
+
+/** `fetch(args)[,converter(args)...]`: the expression of `%[...]`, set-var and use_backend. */
+export function parseSampleExpr(expr: string, side: RuleSide): FormatPart {
+  const items = splitTop(expr);
   const { name, args } = splitCall(items[0].trim());
   const info = resolveFetch(name, side);
   if (!info) unknownFetch(name, Object.keys(FETCHES));
   checkSide(info, name, side);
-  const conv: ('lower' | 'upper')[] = [];
-  for (const c of items.slice(1)) {
-    const t = c.trim();
-    if (!(CONVERTERS as readonly string[]).includes(t)) fail(`converter '${t}' is not supported by gatehouse yet (lower and upper are)`);
-    conv.push(t as 'lower' | 'upper');
-  }
+  const conv = items.slice(1).map((c) => converter(c));
   return { kind: 'fetch', fetch: info.fetch, arg: fetchArg(info, name, args), conv };
 }
 

@@ -43,7 +43,19 @@ function pushWanted(name: string, value: string): void {
   if (fillNames!.has(name)) fillTarget!.addHeader(name, value);
 }
 
+/**
+ * `proc.*` variables: they outlive requests. Per worker thread (HAProxy's are per process): a
+ * value set by a request on one worker is not seen by requests on another.
+ */
+const PROC_VARS = new Map<string, string>();
+
 export class RequestView {
+  /**
+   * set-var variables of this request (txn.*, req.*, res.*; sess.* too, since uWS gives no
+   * per-connection hook: a session variable lives for one request); null until the first set
+   */
+  private vars: Map<string, string> | null = null;
+
   /** as received, case-sensitive */
   method = 'GET';
   /** path without the query (uWS getUrl()); set-path rewrites it */
@@ -110,8 +122,23 @@ export class RequestView {
     this.hdrNames = null;
     this.singles[0] = null;
     this.singles[1] = null;
+    if (this.vars !== null && this.vars.size !== 0) this.vars.clear();
     this.gen = nextGeneration();
     if (this.trackers !== null) this.trackers.reset();
+  }
+
+  /** A variable's value, null when it is not set. */
+  getVar(name: string): string | null {
+    const v = name.charCodeAt(0) === 112 /* p */ ? PROC_VARS.get(name) : this.vars?.get(name);
+    return v === undefined ? null : v;
+  }
+  setVar(name: string, value: string): void {
+    if (name.charCodeAt(0) === 112) PROC_VARS.set(name, value);
+    else (this.vars ??= new Map()).set(name, value);
+  }
+  unsetVar(name: string): void {
+    if (name.charCodeAt(0) === 112) PROC_VARS.delete(name);
+    else this.vars?.delete(name);
   }
 
   /** Something rules can see changed (header edit, set-path): named ACL results are stale. */

@@ -7,7 +7,12 @@
 // vet the candidate (the cache may be one change behind).
 
 import type { BackendConfig } from '../config/model';
-import { ADMIN_READY, S_ACTIVE, S_ADMIN, S_HEALTH, S_WEIGHT, SERVER_STRIDE, type ServerIndex, type SharedState } from '../shared/state';
+import { ADMIN_READY, S_ACTIVE, S_ADMIN, S_HEALTH, S_LAST_CHANGE, S_WEIGHT, SERVER_STRIDE, type ServerIndex, type SharedState } from '../shared/state';
+
+/** HAProxy's BE_WEIGHT_SCALE: weights of a backend with slowstart are kept x16 so they can ramp */
+const WEIGHT_SCALE = 16;
+/** how often a ramping weight is recomputed (S_LAST_CHANGE has whole seconds) */
+const RAMP_STEP_MS = 250;
 
 export interface Balancer {
   /**
@@ -45,6 +50,16 @@ export class UsableSet {
   private readonly cfgWeight: Int32Array;
   private readonly allbackups: boolean;
   private gen: number;
+  /**
+   * slowstart (ms) per local server, or null when the backend has none or its algorithm is not
+   * dynamic (HAProxy ramps roundrobin, leastconn and random only). With it, weights are kept
+   * x16 (HAProxy's BE_WEIGHT_SCALE) so a weight-1 server can ramp too.
+   */
+  private readonly slowstart: Int32Array | null;
+  /** unix seconds when this set was made: a server up since before then does not ramp */
+  private readonly startSec: number;
+  /** while a server ramps: when to rebuild next (ms), else 0 */
+  private rampNext = 0;
 
   constructor(
     readonly state: SharedState,
@@ -63,13 +78,21 @@ export class UsableSet {
     this.weights = new Int32Array(this.count);
     this.configWeights = new Int32Array(this.count);
     this.gen = state.backendGen(backend);
+    const dynamic = cfg.balance === 'roundrobin' || cfg.balance === 'leastconn' || cfg.balance === 'random';
+    this.slowstart = dynamic && cfg.servers.some((s) => (s.slowstart ?? 0) > 0) ? Int32Array.from(cfg.servers, (s) => s.slowstart ?? 0) : null;
+    this.startSec = Math.floor(Date.now() / 1000);
     this.rebuild();
   }
 
   /** One Atomics.load; rebuilds the tier and returns true when the backend changed. */
   refresh(): boolean {
     const gen = this.state.backendGen(this.backend);
-    if (gen === this.gen) return false;
+    if (gen === this.gen) {
+      // a server ramping up (slowstart) gets its next weight step
+      if (this.rampNext === 0 || Date.now() < this.rampNext) return false;
+      this.rebuild();
+      return true;
+    }
     // Record the generation before reading states: a change racing this rebuild bumps LB_GEN
     // again and the next pick rebuilds once more.
     this.gen = gen;
@@ -79,6 +102,7 @@ export class UsableSet {
 
   private rebuild(): void {
     const st = this.state;
+    this.rampNext = 0;
     let n = 0;
     for (let l = 0; l < this.count; l++) {
       if (this.backup[l] === 0 && st.usable(this.first + l)) n = this.push(n, l);
@@ -98,7 +122,22 @@ export class UsableSet {
   private push(n: number, local: number): number {
     const g = this.first + local;
     this.servers[n] = g;
-    this.weights[n] = this.state.get(g, S_WEIGHT);
+    let w = this.state.get(g, S_WEIGHT);
+    if (this.slowstart !== null) {
+      w *= WEIGHT_SCALE;
+      const ss = this.slowstart[local];
+      const since = this.state.get(g, S_LAST_CHANGE);
+      if (ss > 0 && since > this.startSec) {
+        // HAProxy: the weight grows linearly from 1/16 to full over slowstart after a server comes back
+        const elapsed = Date.now() - since * 1000;
+        if (elapsed < ss) {
+          w = Math.max(1, Math.ceil((w * (elapsed + ss / WEIGHT_SCALE)) / ss));
+          const next = Date.now() + RAMP_STEP_MS;
+          if (this.rampNext === 0 || next < this.rampNext) this.rampNext = next;
+        }
+      }
+    }
+    this.weights[n] = w;
     this.configWeights[n] = this.cfgWeight[local];
     return n + 1;
   }

@@ -11,6 +11,7 @@ import { RoundRobinBalancer } from './roundrobin';
 import { SourceBalancer } from './source';
 import { StaticRoundRobinBalancer } from './static-rr';
 import { UriBalancer } from './uri';
+import { HaproxyHashBalancer } from './haproxy-hash';
 
 export type { Balancer } from './balancer';
 
@@ -20,6 +21,9 @@ export function createBalancers(config: Config, state: SharedState, index: Serve
 
 function createBalancer(b: BackendConfig, set: UsableSet): Balancer {
   const names = b.servers.map((s) => s.name);
+  if (b.hashType && (b.balance === 'source' || b.balance === 'uri' || b.balance === 'hdr')) {
+    return new HaproxyHashBalancer(set, b.balance, b.hashType, b.servers.map((s) => s.weight));
+  }
   switch (b.balance) {
     case 'roundrobin':
       return new RoundRobinBalancer(set);

@@ -136,3 +136,21 @@ export const STATS_KEYWORDS = [
   'admin', 'auth', 'bind-process', 'enable', 'hide-version', 'http-request', 'realm', 'refresh', 'scope',
   'show-desc', 'show-legends', 'show-modules', 'show-node', 'uri',
 ];
+
+/** Server options that take one argument (so a check can step over one it does not support). */
+export const SERVER_OPTIONS_WITH_ARG = new Set([
+  'addr', 'agent-addr', 'agent-inter', 'agent-port', 'agent-send', 'alpn', 'ca-file', 'check-alpn', 'check-proto',
+  'check-sni', 'ciphers', 'ciphersuites', 'cookie', 'crl-file', 'crt', 'downinter', 'error-limit', 'fall', 'fastinter',
+  'id', 'init-addr', 'inter', 'log-proto', 'max-reuse', 'maxconn', 'maxqueue', 'minconn', 'namespace', 'npn', 'observe',
+  'on-error', 'on-marked-down', 'on-marked-up', 'pool-low-conn', 'pool-max-conn', 'pool-purge-delay', 'port', 'proto',
+  'redir', 'resolve-net', 'resolve-opts', 'resolve-prefer', 'resolvers', 'rise', 'shard', 'slowstart', 'sni', 'source',
+  'ssl-max-ver', 'ssl-min-ver', 'socks4', 'tcp-ut', 'track', 'verify', 'verifyhost', 'weight', 'ws',
+]);
+
+/** Bind options that take one argument. */
+export const BIND_OPTIONS_WITH_ARG = new Set([
+  'accept-netscaler-cip', 'alpn', 'backlog', 'ca-file', 'ca-ignore-err', 'ca-sign-file', 'ca-sign-pass', 'ciphers',
+  'ciphersuites', 'crl-file', 'crt', 'crt-ignore-err', 'crt-list', 'curves', 'ecdhe', 'gid', 'group', 'id', 'interface',
+  'level', 'maxconn', 'mode', 'mss', 'name', 'namespace', 'nice', 'npn', 'process', 'proto', 'severity-output',
+  'ssl-max-ver', 'ssl-min-ver', 'tcp-ut', 'thread', 'uid', 'user', 'verify',
+]);

@@ -14,6 +14,8 @@ import { ConfigError, type ConfigIssue, type SourceMap } from './errors';
 import { didYouMean } from './suggest';
 import { tokenizeLine, type Word } from './cfg-tokenize';
 import * as K from './cfg-keywords';
+import { acceptedReason, type AcceptedKind } from './cfg-accepted';
+import { ConditionStack } from './cfg-conditions';
 import { joinWords } from '../acl/words';
 import { PeersBlock } from './stick-cfg';
 import { cfgCheckOption, cfgTcpCheckLine, cfgTcpCheckWithoutOption, cfgTcpRequestLine, TCP_CHECK_OPTIONS, type CfgSink } from './tcp-cfg';
@@ -60,6 +62,12 @@ class Section {
   readonly servers: ServerDef[] = [];
   /** acl lines by name (criterion text, re-quoted), in order; not inherited (HAProxy) */
   readonly acls = new Map<string, { text: string; pos: Pos }[]>();
+  /** monitor-uri (answered by the first request rule); inherited from defaults, as in HAProxy */
+  monitorUri: { uri: string; pos: Pos } | null;
+  /** http-after-response lines, appended to the http-response rules at the end */
+  readonly afterResponse: { value: unknown; pos: Pos; sub?: Record<string, Pos> }[] = [];
+  /** `errorfiles NAME [codes]` lines, resolved once every http-errors section is read */
+  readonly errorfilesRefs: { name: string; pos: Pos; codes: string[] }[] = [];
   /** use_backend / http-request / http-response / redirect lines, as YAML items */
   readonly ruleLists: Record<RuleListKey, { value: unknown; pos: Pos; sub?: Record<string, Pos> }[]> = {
     use_backend: [], http_request: [], http_response: [], redirect: [],
@@ -74,6 +82,7 @@ class Section {
     this.set = new Map(parent?.set);
     this.defaultServer = new Map(parent?.defaultServer);
     this.logs = parent?.logs ? [...parent.logs] : null;
+    this.monitorUri = parent?.monitorUri ?? null;
   }
 
   get hasFE(): boolean {
@@ -91,7 +100,7 @@ type RuleListKey = 'use_backend' | 'http_request' | 'http_response' | 'redirect'
 
 /** YAML keys (dotted) that only the backend side of the model reads. */
 function backendSide(key: string): boolean {
-  return /^(retries|redispatch|balance|persist|allbackups|cookie|health_check(\..*)?)$/.test(key);
+  return /^(retries|redispatch|balance|hash_type|persist|allbackups|cookie|health_check(\..*)?)$/.test(key);
 }
 /** YAML keys that only the frontend side reads (stats lives on frontends in the model). */
 function frontendSide(key: string): boolean {
@@ -118,14 +127,19 @@ const COOKIE_OPTIONS = ['rewrite', 'insert', 'prefix', 'indirect', 'nocache', 'p
 const SERVER_VALUED: Record<string, string> = {
   inter: 'inter', fastinter: 'fastinter', downinter: 'downinter', rise: 'rise', fall: 'fall', weight: 'weight',
   maxconn: 'maxconn', port: 'port', addr: 'addr', observe: 'observe', 'error-limit': 'error_limit',
-  'on-error': 'on_error', cookie: 'cookie',
+  'on-error': 'on_error', cookie: 'cookie', slowstart: 'slowstart',
+  'agent-port': 'agent_port', 'agent-addr': 'agent_addr', 'agent-inter': 'agent_inter', 'agent-send': 'agent_send',
 };
 const SERVER_FLAGS: Record<string, [string, boolean]> = {
   check: ['check', true], 'no-check': ['check', false], backup: ['backup', true], 'no-backup': ['backup', false],
   disabled: ['disabled', true], enabled: ['disabled', false],
+  'agent-check': ['agent_check', true], 'no-agent-check': ['agent_check', false],
 };
 const LOG_FORMATS = ['rfc3164', 'rfc5424', 'raw'];
 const INT_KEYS = new Set(['weight', 'rise', 'fall', 'maxconn', 'port', 'retries', 'workers', 'error_limit', 'max_header_size', 'max_headers']);
+
+/** HAProxy's monitor-uri answer body, byte for byte (checked against haproxy 2.6). */
+const MONITOR_PAGE = '<html><body><h1>200 OK</h1>\nService ready.\n</body></html>\n';
 
 const FE_EXPLAIN = 'a frontend only accepts connections and hands requests to a backend; this belongs in a backend or listen section';
 const BE_EXPLAIN = 'a backend does not accept connections itself; this belongs in a frontend or listen section';
@@ -153,6 +167,10 @@ class CfgParser {
   private readonly namedDefaults = new Map<string, Section>();
   private lastDefaults: Section | null = null;
   private readonly feNames = new Map<string, Section>();
+  /** http-errors sections: name -> error_pages entries */
+  private readonly httpErrorSections = new Map<string, Map<string, Entry>>();
+  /** the http-errors section being read, or null */
+  private httpErrors: Map<string, Entry> | null = null;
   private readonly beNames = new Map<string, Section>();
 
   // Line state
@@ -199,8 +217,11 @@ class CfgParser {
     this.file = file;
     this.current = null; // every file starts outside any section, as in HAProxy
     const lines = text.split(/\r?\n/);
+    const conds = new ConditionStack(); // .if blocks do not span files (HAProxy)
     for (let i = 0; i < lines.length; i++) {
       this.lineNo = i + 1;
+      const directive = /^\s*\.[a-z]/.test(lines[i]);
+      if (!directive && !conds.active) continue; // inside a false .if branch: not read at all
       const cur = this.current as Section | PeersBlock | 'global' | 'skip' | null; // (assigned by line() below)
       const section = cur === null || cur === 'skip' ? '' : cur === 'global' ? 'global' : cur.name;
       const t = tokenizeLine(lines[i], { env: this.env, file, line: this.lineNo, section });
@@ -212,19 +233,46 @@ class CfgParser {
         this.issue('warning', { file, line: this.lineNo, col: u.col }, `environment variable "${u.name}" is not set: it expands to nothing`);
       }
       if (t.words.length === 0) continue;
+      if (directive) {
+        const r = conds.directive(t.words[0].text, t.words.slice(1).map((w) => w.text), this.env);
+        if (r === null) continue;
+        if ('error' in r) this.error(t.words[0], r.error);
+        else this.issue(r.level === 'error' ? 'error' : 'warning', this.at(t.words[0]), r.text);
+        continue;
+      }
       this.line(t.words);
     }
+    if (conds.depth > 0) this.issue('error', { file, line: lines.length, col: 1 }, "missing '.endif' at the end of the file");
   }
 
   private line(w: Word[]): void {
     const kw = w[0].text;
     if ((K.SECTIONS as readonly string[]).includes(kw)) return this.sectionHeader(kw as (typeof K.SECTIONS)[number], w);
+    if ((K.SECTIONS as readonly string[]).includes(kw) || K.OTHER_SECTIONS.includes(kw) || kw === 'peers') this.httpErrors = null;
+    if (kw === 'http-errors') {
+      const n = this.arg(w, 1, '<name>');
+      this.current = 'skip';
+      if (!n || !this.noMore(w, 2, 'http-errors')) return;
+      if (this.httpErrorSections.has(n.text)) this.error(n, `http-errors section '${n.text}' is declared twice`);
+      this.httpErrors = new Map();
+      this.httpErrorSections.set(n.text, this.httpErrors);
+      return;
+    }
     if (kw === 'peers') {
       // stick-table peers (src/config/stick-cfg.ts)
       this.current = PeersBlock.open(w, this.peersBlocks, { at: (x) => this.at(x), error: (x, m) => this.error(x, m), warn: (x, m) => this.warn(x, m) }) ?? 'skip';
       return;
     }
+    if (this.httpErrors !== null && this.current === 'skip') {
+      if (kw === 'errorfile') this.errorPage(null, w, this.httpErrors);
+      else this.error(w[0], `unknown keyword '${kw}' in 'http-errors' section (it holds errorfile lines)`);
+      return;
+    }
     if (K.OTHER_SECTIONS.includes(kw)) {
+      if (this.accepted('section', w[0], `${kw} section`)) {
+        this.current = 'skip';
+        return;
+      }
       this.error(w[0], `section '${kw}' is not supported by gatehouse yet`);
       this.current = 'skip';
       return;
@@ -241,6 +289,7 @@ class CfgParser {
   }
 
   private sectionHeader(kw: (typeof K.SECTIONS)[number], w: Word[]): void {
+    this.httpErrors = null;
     if (kw === 'global') {
       this.current = 'global';
       return;
@@ -335,6 +384,11 @@ class CfgParser {
   private globalLine(w: Word[]): void {
     const kw = w[0].text;
     const g = this.global;
+    if (kw === 'ssl-default-bind-ciphers' && w[1]?.text === 'PROFILE=SYSTEM' && this.noMore(w, 2, kw)) {
+      // RHEL/Fedora's "use the system crypto policy": OpenSSL's own defaults, which are ours
+      this.warn(w[1], "'ssl-default-bind-ciphers PROFILE=SYSTEM' is ignored: TLSv1.2 ciphers stay OpenSSL's defaults");
+      return;
+    }
     switch (kw) {
       case 'daemon':
         if (this.noMore(w, 1, kw)) g.set('daemon', this.entry(w[0], true));
@@ -361,6 +415,7 @@ class CfgParser {
         if (v && this.noMore(w, 2, kw)) g.set('localpeer', this.entry(v));
         return;
       }
+
       case 'log': {
         if (w[1]?.text === 'global') {
           this.error(w[1], "'log global' is only meaningful in a defaults, frontend, backend or listen section");
@@ -402,6 +457,11 @@ class CfgParser {
       this.warn(w[0], `'${kw}' is ignored: ${why}`);
       return;
     }
+    if (kw === 'lua-load' || kw === 'lua-load-per-thread' || kw === 'lua-prepend-path') {
+      this.error(w[0], `'${kw}' is refused: gatehouse cannot run Lua scripts; use http-request/http-response rules (set-header, return, redirect, deny, set-var) for request logic, or run the service the script provided as a server of a backend`);
+      return;
+    }
+    if (this.accepted('global', w[0])) return;
     if (K.GLOBAL_KEYWORDS.includes(kw) || kw.startsWith('tune.')) {
       this.error(w[0], unsupported(kw));
       return;
@@ -508,8 +568,39 @@ class CfgParser {
         return this.timeout(s, w);
       case 'balance':
         return this.balance(s, w);
+      case 'hash-type': {
+        // hash-type <map-based|consistent> [<function>] [<modifier>]: HAProxy's own hashing
+        if (!this.cap(s, w[0], 'BE')) return;
+        const m = this.arg(w, 1, 'map-based or consistent');
+        if (!m) return;
+        if (m.text !== 'map-based' && m.text !== 'consistent') {
+          this.error(m, `unknown hash-type method '${m.text}'${didYouMean(m.text, ['map-based', 'consistent'])}`, 'map-based or consistent', `'${m.text}'`);
+          return;
+        }
+        const fn = w[2];
+        if (fn && !['sdbm', 'djb2', 'wt6', 'crc32', 'none'].includes(fn.text)) {
+          this.error(fn, `unknown hash function '${fn.text}'`, 'sdbm, djb2, wt6 or crc32', `'${fn.text}'`);
+          return;
+        }
+        if (fn?.text === 'none') {
+          this.error(fn, "hash function 'none' (a key already hashed by a converter) is not supported by gatehouse yet");
+          return;
+        }
+        const mod = w[3];
+        if (mod && mod.text !== 'avalanche') {
+          this.error(mod, `unknown hash-type modifier '${mod.text}'`, 'avalanche', `'${mod.text}'`);
+          return;
+        }
+        if (!this.noMore(w, 4, 'hash-type')) return;
+        // HAProxy: 'consistent' alone means sdbm with avalanche; a named function has none unless said
+        const aval = mod !== undefined || (fn === undefined && m.text === 'consistent');
+        s.set.set('hash_type', this.entry(m, [m.text, fn?.text ?? 'sdbm', ...(aval ? ['avalanche'] : [])].join(' ')));
+        return;
+      }
       case 'server':
         return this.server(s, w);
+      case 'server-template':
+        return this.serverTemplate(s, w);
       case 'default-server':
         if (!this.cap(s, w[0], 'BE')) return;
         this.serverOptions(w, 1, s.defaultServer);
@@ -563,15 +654,57 @@ class CfgParser {
       case 'http-response':
       case 'redirect':
         return this.rule(s, w);
+      case 'log-format': {
+        // HAProxy's log variables are rendered by src/log/custom-format.ts (the validator checks them)
+        if (!this.cap(s, w[0], 'FE')) return;
+        const v = this.arg(w, 1, '<format string>');
+        if (!v) return;
+        // unquoted formats arrive as several words: HAProxy joins them with single spaces
+        s.set.set('log_format', { value: w.slice(1).map((x) => x.text).join(' '), pos: this.at(v) });
+        return;
+      }
+      case 'http-after-response': {
+        // runs after the http-response rules, on every answer; here it joins the http-response
+        // list (last), so gatehouse's own answers (deny, redirect, errors) do not get it
+        if (s.kind === 'defaults') return this.rule(s, w);
+        if (!this.arg(w, 1, '<action>')) return;
+        this.warn(w[0], "'http-after-response' runs as a last http-response rule: it applies to the server's responses, not to the answers gatehouse makes itself (deny, redirect, error pages)");
+        s.afterResponse.push({ value: joinWords(w.slice(1).map((x) => x.text)), pos: this.at(w[0]) });
+        return;
+      }
       case 'description':
         return; // a label for the stats page of HAProxy; harmless to drop
+      case 'monitor-uri':
+        return this.monitorUri(s, w);
       case 'errorfile':
-        this.warn(w[0], "'errorfile' is ignored: gatehouse answers errors with its built-in pages (the same wording as HAProxy's)");
+      case 'errorloc':
+      case 'errorloc302':
+      case 'errorloc303':
+        return this.errorPage(s, w);
+      case 'errorfiles': {
+        const n = this.arg(w, 1, '<http-errors section name> [<code> ...]');
+        if (!n) return;
+        s.errorfilesRefs.push({ name: n.text, pos: this.at(n), codes: w.slice(2).map((c) => c.text) });
+        // a section declared above applies now (proxies copy their defaults when they start)
+        if (this.httpErrorSections.has(n.text)) this.resolveErrorfiles(s);
         return;
+      }
       case 'capture':
         // only what the access log shows; traffic is the same
         this.warn(w[0], "'capture' is ignored: access lines do not carry captured headers or cookies");
         return;
+      case 'filter': {
+        // compression and trace only change what is logged or sent compressed; others (spoe,
+        // bwlim, cache, fcgi-app) change traffic and are refused
+        const f = this.arg(w, 1, '<filter name>');
+        if (!f) return;
+        if (f.text === 'compression' || f.text === 'trace') {
+          this.warn(w[0], `'filter ${f.text}' is ignored: ${f.text === 'compression' ? 'gatehouse passes responses as the server sent them (compress at the server)' : 'gatehouse has no trace filter'}`);
+          return;
+        }
+        this.error(f, `'filter ${f.text}' is not supported by gatehouse`, 'compression or trace (both ignored)', `'${f.text}'`);
+        return;
+      }
       case 'compression':
         this.warn(w[0], "'compression' is ignored: gatehouse passes responses as the server sent them (compress at the server)");
         return;
@@ -581,6 +714,7 @@ class CfgParser {
         this.warn(w[0], "'http-reuse' is ignored: gatehouse reuses an idle server connection whenever the previous response ended cleanly");
         return;
     }
+    if (this.accepted('proxy', w[0])) return;
     const removed = K.PROXY_REMOVED[kw];
     if (removed !== undefined) {
       this.error(w[0], `'${kw}' was removed from HAProxy (use '${removed}') and is not supported`);
@@ -652,6 +786,15 @@ class CfgParser {
       }
       return;
     }
+    if (kw === 'http-request' && w[1]?.text === 'use-service') return this.useService(s, w);
+    if ((kw === 'http-request' || kw === 'http-response') && w[1]?.text === 'capture') {
+      // captures only feed %hr/%hs of access lines, which gatehouse prints empty
+      this.warn(w[1], `'${kw} capture' is ignored: access lines carry no captures`);
+      return;
+    }
+    if ((kw === 'http-request' || kw === 'http-response') && (w[1]?.text === 'set-header' || w[1]?.text === 'add-header') && w[2]?.text.endsWith(':')) {
+      this.warn(w[2], `header name '${w[2].text}' ends with ':': it is sent as written, giving "${w[2].text.toLowerCase()}: ..." with two colons, as HAProxy does; remove the colon`);
+    }
     const key: RuleListKey = kw === 'http-request' ? 'http_request' : kw === 'http-response' ? 'http_response' : 'redirect';
     if (!this.arg(w, 1, kw === 'redirect' ? 'location, prefix or scheme' : '<action>')) return;
     s.ruleLists[key].push({ value: joinWords(w.slice(1).map((x) => x.text)), pos });
@@ -680,6 +823,64 @@ class CfgParser {
     };
   }
 
+  /**
+   * `monitor-uri URI`: HAProxy answers a request for exactly that URI itself, 200 with its
+   * "Service ready." page, before any http-request rule; here it becomes the first rule.
+   */
+  private monitorUri(s: Section, w: Word[]): void {
+    if (!this.cap(s, w[0], 'FE')) return;
+    const u = this.arg(w, 1, '<uri>');
+    if (!u || !this.noMore(w, 2, 'monitor-uri')) return;
+    s.monitorUri = { uri: u.text, pos: this.at(w[0]) };
+  }
+
+  /** The monitor-uri rule text, answered before every other request rule. */
+  private monitorRule(uri: string): string {
+    return joinWords(['return', 'status', '200', 'content-type', 'text/html', 'string', MONITOR_PAGE, 'hdr', 'cache-control', 'no-cache', 'if', '{', 'url', uri, '}']);
+  }
+
+  /**
+   * `http-request use-service prometheus-exporter if { path /metrics }`: the stats listener of
+   * this proxy serves the Prometheus exposition at that path (src/stats/prometheus.ts). Other
+   * services need Lua or SPOE, which gatehouse does not run.
+   */
+  private useService(s: Section, w: Word[]): void {
+    const svc = this.arg(w, 2, 'a service name such as prometheus-exporter');
+    if (!svc) return;
+    if (svc.text !== 'prometheus-exporter') {
+      this.error(svc, `'http-request use-service ${svc.text}' is not supported by gatehouse: only the built-in prometheus-exporter service is`, 'prometheus-exporter', `'${svc.text}'`);
+      return;
+    }
+    if (s.kind === 'defaults' || s.kind === 'backend') {
+      this.error(w[0], "'http-request use-service prometheus-exporter' is supported in a frontend or listen section by gatehouse");
+      return;
+    }
+    // the condition must name one path: if { path /x } (or path -m str, or an acl-less `if { path /x }`)
+    const rest = w.slice(3).map((x) => x.text);
+    const m = rest.length === 5 && rest[0] === 'if' && rest[1] === '{' && rest[2] === 'path' && rest[4] === '}' ? rest[3] : null;
+    if (m === null || !m.startsWith('/')) {
+      this.error(w[3] ?? svc, "gatehouse serves the prometheus-exporter at one path: write 'http-request use-service prometheus-exporter if { path /metrics }'", "if { path /PATH }", rest.length ? `'${rest.join(' ')}'` : 'no condition');
+      return;
+    }
+    s.set.set('stats.prometheus', { value: m, pos: this.at(w[5]) });
+    if (!s.set.has('stats.enable')) s.set.set('stats.enable', { value: true, pos: this.at(w[0]) });
+  }
+
+  /** errorfile CODE FILE / errorloc[302|303] CODE URL -> error_pages.CODE (read by the validator) */
+  private errorPage(s: Section | null, w: Word[], into?: Map<string, Entry>): void {
+    const kw = w[0].text;
+    const code = this.arg(w, 1, kw === 'errorfile' ? '<code> <file>' : '<code> <url>');
+    const target = code && this.arg(w, 2, kw === 'errorfile' ? '<file>' : '<url>');
+    if (!code || !target || !this.noMore(w, 3, kw)) return;
+    if (!/^\d{3}$/.test(code.text)) {
+      this.error(code, `'${kw}' expects an HTTP status code, found '${code.text}'`);
+      return;
+    }
+    const value = kw === 'errorfile' ? { file: target.text } : { location: target.text, code: kw === 'errorloc303' ? 303 : 302 };
+    const e: Entry = { value, pos: this.at(code), sub: kw === 'errorfile' ? { file: this.at(target) } : { location: this.at(target) } };
+    (into ?? s!.set).set(`error_pages.${code.text}`, e);
+  }
+
   private bind(s: Section, w: Word[]): void {
     if (s.kind === 'defaults') {
       this.error(w[0], "'bind' not allowed in 'defaults' section (a defaults section does not listen)");
@@ -695,6 +896,7 @@ class CfgParser {
     let ciphers: Word | null = null;
     let engine: Word | null = null;
     let acceptProxy: Word | null = null;
+    let bad = false;
     for (let i = 2; i < w.length; i++) {
       const o = w[i].text;
       if (o === 'name' && i + 1 < w.length) {
@@ -735,9 +937,15 @@ class CfgParser {
         continue;
       }
       const tls = ['crt-list', 'ca-file', 'verify', 'ciphersuites', 'ssl-max-ver', 'curves', 'npn', 'strict-sni', 'no-sslv3', 'no-tlsv10', 'no-tlsv11', 'no-tlsv12', 'no-tlsv13', 'force-tlsv12', 'force-tlsv13', 'crl-file', 'ecdhe', 'allow-0rtt'].includes(o) ? ' (gatehouse TLS supports ssl, crt, ssl-min-ver, ciphers and alpn)' : '';
+      if (this.bindOptionExtra(w, i)) {
+        if (K.BIND_OPTIONS_WITH_ARG.has(o)) i++;
+        continue;
+      }
       this.error(w[i], `bind option '${o}' is not supported by gatehouse yet${tls}`);
-      return;
+      if (K.BIND_OPTIONS_WITH_ARG.has(o)) i++;
+      bad = true;
     }
+    if (bad) return;
     if (ssl === null && crts.length) {
       this.error(crts[0], "bind option 'crt' needs 'ssl' on the same bind line", 'ssl', 'no ssl');
       return;
@@ -807,6 +1015,7 @@ class CfgParser {
     if (!n) return;
     const t = TIMEOUT_YAML[n.text];
     if (!t) {
+      if (this.accepted('timeout', n, `timeout ${n.text}`)) return;
       if (K.TIMEOUTS.includes(n.text)) this.error(n, `'timeout ${n.text}' is not supported by gatehouse yet`);
       else this.error(n, `unknown timeout '${n.text}'${didYouMean(n.text, K.TIMEOUTS)}`, `one of ${Object.keys(TIMEOUT_YAML).join(', ')}`, `'${n.text}'`);
       return;
@@ -819,6 +1028,11 @@ class CfgParser {
 
   private balance(s: Section, w: Word[]): void {
     if (!this.cap(s, w[0], 'BE')) return;
+    if (w.length === 1) {
+      // HAProxy: 'balance' alone means roundrobin
+      s.set.set('balance', this.entry(w[0], 'roundrobin'));
+      return;
+    }
     const a = this.arg(w, 1, '<algorithm>');
     if (!a) return;
     const alg = a.text;
@@ -858,6 +1072,35 @@ class CfgParser {
     s.servers.push({ name: name.text, address, pos: this.at(w[0]), namePos: this.at(name), addrPos: this.at(addr), opts });
   }
 
+  /**
+   * `server-template <prefix> <num>|<low>-<high> <fqdn>[:<port>] [options]`: servers prefix1..N,
+   * each with the address. Names are resolved once at start-up (as HAProxy does without a
+   * `resolvers` section, where every slot gets the name's first address).
+   */
+  private serverTemplate(s: Section, w: Word[]): void {
+    if (s.kind === 'defaults') {
+      this.error(w[0], "'server-template' not allowed in 'defaults' section");
+      return;
+    }
+    if (!this.cap(s, w[0], 'BE', true, 'frontends have no servers; put servers in a backend or listen section')) return;
+    const prefix = this.arg(w, 1, '<prefix> <num | range> <fqdn>[:<port>]');
+    const range = prefix && this.arg(w, 2, '<num | range> <fqdn>[:<port>]');
+    const addr = range && this.arg(w, 3, '<fqdn>[:<port>]');
+    if (!prefix || !range || !addr) return;
+    const m = /^(?:(\d+)-)?(\d+)$/.exec(range.text);
+    const lo = m ? (m[1] !== undefined ? Number(m[1]) : 1) : 0;
+    const hi = m ? Number(m[2]) : 0;
+    if (!m || lo < 1 || hi < lo || hi - lo >= 1000) {
+      this.error(range, `invalid server-template range '${range.text}'`, 'a count such as 4 or a range such as 1-4 (at most 1000 servers)', `'${range.text}'`);
+      return;
+    }
+    const opts = new Map(s.defaultServer);
+    this.serverOptions(w, 4, opts);
+    for (let i = lo; i <= hi; i++) {
+      s.servers.push({ name: `${prefix.text}${i}`, address: addr.text, pos: this.at(w[0]), namePos: this.at(prefix), addrPos: this.at(addr), opts });
+    }
+  }
+
   /** Server / default-server options from w[from] on, into `opts` (YAML keys). */
   private serverOptions(w: Word[], from: number, opts: Map<string, Entry>): void {
     for (let i = from; i < w.length; i++) {
@@ -875,11 +1118,34 @@ class CfgParser {
         i++;
         continue;
       }
-      // The arity of an unsupported option is unknown, so the rest of the line cannot be read.
-      if (K.SERVER_OPTIONS.includes(o)) this.error(w[i], `server option '${o}' is not supported by gatehouse yet`);
-      else this.error(w[i], `unknown server option '${o}'${didYouMean(o, K.SERVER_OPTIONS)}`, '', `'${o}'`);
+      if (this.serverOptionExtra(w, i, opts)) {
+        if (K.SERVER_OPTIONS_WITH_ARG.has(o)) i++;
+        continue;
+      }
+      if (K.SERVER_OPTIONS.includes(o)) {
+        this.error(w[i], `server option '${o}' is not supported by gatehouse yet`);
+        // known arity: step over its argument and report the rest of the line too
+        if (K.SERVER_OPTIONS_WITH_ARG.has(o)) i++;
+        continue;
+      }
+      // An unknown option's arity is unknown, so the rest of the line cannot be read.
+      this.error(w[i], `unknown server option '${o}'${didYouMean(o, K.SERVER_OPTIONS)}`, '', `'${o}'`);
       return;
     }
+  }
+
+  /** An accepted-and-ignored keyword (cfg-accepted.ts): warns with its reason and returns true. */
+  private accepted(kind: AcceptedKind, w: Word, label = w.text): boolean {
+    const why = acceptedReason(kind, w.text);
+    if (why === undefined) return false;
+    if (why) this.warn(w, `'${label}' is ignored: ${why}`);
+    return true;
+  }
+  private serverOptionExtra(w: Word[], i: number, _opts: Map<string, Entry>): boolean {
+    return this.accepted('server', w[i], `server option ${w[i].text}`);
+  }
+  private bindOptionExtra(w: Word[], i: number): boolean {
+    return this.accepted('bind', w[i], `bind option ${w[i].text}`);
   }
 
   private option(s: Section, w: Word[], at: number, on: boolean): void {
@@ -921,6 +1187,7 @@ class CfgParser {
       if (why) this.warn(n, `'option ${o}' is ignored: ${why}`);
       return;
     }
+    if (this.accepted('option', n, `option ${o}`)) return;
     if (K.OPTIONS.includes(o)) this.error(n, `'option ${o}' is not supported by gatehouse yet`);
     else this.error(n, `unknown option '${o}'${didYouMean(o, K.OPTIONS)}`, '', `'${o}'`);
   }
@@ -994,6 +1261,10 @@ class CfgParser {
     if (!sub) return;
     if (sub.text === 'expect') return this.httpCheckExpect(s, w);
     if (sub.text === 'send') return this.httpCheckSend(s, w);
+    if (sub.text === 'disable-on-404' && this.noMore(w, 2, 'http-check disable-on-404')) {
+      this.warn(sub, "'http-check disable-on-404' is approximated: a server answering 404 to its check is taken out of rotation as DOWN (HAProxy puts it in DRAIN, still serving persistent clients)");
+      return;
+    }
     const known = ['comment', 'connect', 'disable-on-404', 'send-state', 'set-var', 'unset-var'];
     if (known.includes(sub.text)) this.error(sub, `'http-check ${sub.text}' is not supported by gatehouse yet`);
     else this.error(sub, `unknown 'http-check' action '${sub.text}'${didYouMean(sub.text, ['expect', 'send', ...known])}`);
@@ -1178,6 +1449,9 @@ class CfgParser {
         s.set.set('stats.admin', this.entry(sub, true));
         return;
       }
+      case 'scope':
+        this.warn(sub, "'stats scope' is ignored: gatehouse's stats page shows every proxy");
+        return;
       case 'show-legends':
       case 'show-node':
       case 'show-desc':
@@ -1247,7 +1521,8 @@ class CfgParser {
       out.acls = acls;
     }
     for (const key of ['use_backend', 'http_request', 'http_response', 'redirect'] as const) {
-      const list = p.ruleLists[key];
+      let list = key === 'http_response' ? [...p.ruleLists[key], ...p.afterResponse] : p.ruleLists[key];
+      if (key === 'http_request' && p.hasFE && p.monitorUri) list = [{ value: this.monitorRule(p.monitorUri.uri), pos: p.monitorUri.pos }, ...list];
       if (!list.length) continue;
       const lp = [...base, key];
       this.reg(lp, list[0].pos);
@@ -1293,6 +1568,23 @@ class CfgParser {
     p.set.set('health_check.type', { value: 'tcp', pos: first[1].pos });
   }
 
+  /** `errorfiles NAME [codes]`: the section's pages, for the codes not set by an errorfile line of the proxy. */
+  private resolveErrorfiles(p: Section): void {
+    for (const ref of p.errorfilesRefs.splice(0)) {
+      const pages = this.httpErrorSections.get(ref.name);
+      if (!pages) {
+        this.issue('error', ref.pos, `http-errors section '${ref.name}' not found${didYouMean(ref.name, this.httpErrorSections.keys())}`);
+        continue;
+      }
+      const codes = ref.codes.length ? ref.codes : [...pages.keys()].map((k) => k.slice('error_pages.'.length));
+      for (const code of codes) {
+        const e = pages.get(`error_pages.${code}`);
+        if (!e) continue; // HAProxy ignores a code the section does not define
+        if (!p.set.has(`error_pages.${code}`) || p.parent?.set.get(`error_pages.${code}`) === p.set.get(`error_pages.${code}`)) p.set.set(`error_pages.${code}`, e);
+      }
+    }
+  }
+
   buildDoc(): Record<string, unknown> {
     const doc: Record<string, unknown> = {};
     const g: Record<string, unknown> = {};
@@ -1321,7 +1613,14 @@ class CfgParser {
     }
 
     const groups: Record<Exclude<Kind, 'defaults'>, string> = { frontend: 'frontends', backend: 'backends', listen: 'listen' };
+    for (const p of [...this.namedDefaults.values(), ...this.proxies]) this.resolveErrorfiles(p);
+    if (this.lastDefaults) this.resolveErrorfiles(this.lastDefaults);
     for (const p of this.proxies) {
+      if (p.kind === 'frontend' && p.binds.length === 0) {
+        // HAProxy accepts it with a warning; it receives no connection, so there is nothing to run
+        this.issue('warning', p.pos, `frontend '${p.name}' has no 'bind': it accepts no connections and is left out (as in HAProxy)`);
+        continue;
+      }
       const group = groups[p.kind as Exclude<Kind, 'defaults'>];
       const base: Path = [group, p.name];
       this.reg(base, p.pos);
@@ -1335,8 +1634,16 @@ class CfgParser {
           if (b.crtItems) b.crtItems.forEach((cp, j) => this.reg([...base, 'bind', i, 'crt', j], cp));
         });
       }
-      if (p.hasBE) this.httpCheckWithoutHttpchk(p);
-      if (p.hasBE) cfgTcpCheckWithoutOption(this.tcpSink(p), p.label);
+      if (p.hasBE) {
+        this.httpCheckWithoutHttpchk(p);
+        cfgTcpCheckWithoutOption(this.tcpSink(p), p.label);
+        // HAProxy hashes source/uri/hdr with map-based sdbm unless told otherwise: make it
+        // explicit, so the same key picks the same server as HAProxy (YAML keeps its own default)
+        const bal = p.set.get('balance');
+        if (bal && !p.set.has('hash_type') && /^(source|uri|hdr\(.*\))$/.test(String(bal.value))) {
+          p.set.set('hash_type', { value: 'map-based sdbm', pos: bal.pos });
+        }
+      }
       const inherited = p.parent?.set;
       const entries = [...p.set].filter(([k, e]) => {
         const fromDefaults = inherited?.get(k) === e;
@@ -1395,16 +1702,17 @@ function statusRangesOf(pattern: string): string | { error: string } {
 
 /**
  * Reads haproxy.cfg files (in order, like several `-f`) into the YAML-shaped document for
- * buildModel. Throws ConfigError (errors first, then warnings) when a line cannot be understood.
+ * buildModel, without throwing: lines that could not be understood are left out of the document
+ * and reported in `errors`, so a check can still run the validator over the rest and report
+ * everything in one run.
  */
-export function parseHaproxyCfg(
+export function readHaproxyCfg(
   inputs: { file: string; text: string }[],
   env: Record<string, string | undefined> = process.env,
-): { doc: unknown; src: SourceMap; warnings: ConfigIssue[] } {
+): { doc: unknown; src: SourceMap; errors: ConfigIssue[]; warnings: ConfigIssue[] } {
   const p = new CfgParser(env);
   for (const { file, text } of inputs) p.parseFile(file, text);
-  const doc = p.errors.length ? null : p.buildDoc();
-  if (p.errors.length) throw new ConfigError([...p.errors, ...p.warnings]);
+  const doc = p.buildDoc();
   const positions = p.positions;
   const src: SourceMap = {
     file: inputs[0]?.file ?? '(none)',
@@ -1413,5 +1721,18 @@ export function parseHaproxyCfg(
       return pos ? { file: pos.file, line: pos.line, col: pos.col } : null;
     },
   };
-  return { doc, src, warnings: p.warnings };
+  return { doc, src, errors: p.errors, warnings: p.warnings };
+}
+
+/**
+ * Reads haproxy.cfg files into the YAML-shaped document for buildModel. Throws ConfigError
+ * (errors first, then warnings) when a line cannot be understood.
+ */
+export function parseHaproxyCfg(
+  inputs: { file: string; text: string }[],
+  env: Record<string, string | undefined> = process.env,
+): { doc: unknown; src: SourceMap; warnings: ConfigIssue[] } {
+  const r = readHaproxyCfg(inputs, env);
+  if (r.errors.length) throw new ConfigError([...r.errors, ...r.warnings]);
+  return { doc: r.doc, src: r.src, warnings: r.warnings };
 }

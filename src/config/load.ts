@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from './model';
 import { ConfigError, type ConfigIssue, type SourceMap } from './errors';
-import { parseHaproxyCfg } from './haproxy-cfg';
+import { readHaproxyCfg } from './haproxy-cfg';
 import { buildModel } from './validate';
 import { parseYaml } from './yaml';
 
@@ -74,23 +74,39 @@ export function loadConfig(paths: string[]): { config: Config; warnings: ConfigI
   let doc: unknown;
   let src: SourceMap;
   const warnings: ConfigIssue[] = [];
+  /** errors of the cfg reader: the validator still runs over the rest, so -c lists everything */
+  let readerErrors: ConfigIssue[] = [];
   if (yamlFiles.length === 1) {
     const parsed = parseYaml(yamlFiles[0].text, yamlFiles[0].file);
     ({ doc, src } = parsed);
     warnings.push(...parsed.warnings);
   } else {
-    const parsed = parseHaproxyCfg(cfgFiles);
+    const parsed = readHaproxyCfg(cfgFiles);
     ({ doc, src } = parsed);
     warnings.push(...parsed.warnings);
+    readerErrors = parsed.errors;
   }
   let built: { config: Config; warnings: ConfigIssue[] };
   try {
     built = buildModel(doc, src);
   } catch (e) {
-    // Keep the reader's warnings with the validator's errors.
-    if (e instanceof ConfigError && warnings.length) throw new ConfigError([...e.issues, ...warnings]);
-    throw e;
+    if (!(e instanceof ConfigError)) throw e;
+    // Keep the reader's errors and warnings with the validator's. A validator issue on a line the
+    // reader already refused is a consequence of that refusal, not news.
+    const refused = new Set(readerErrors.map((i) => `${i.file}:${i.line}`));
+    const more = e.issues.filter((i) => !(i.line > 0 && refused.has(`${i.file}:${i.line}`)));
+    throw new ConfigError(mergeIssues([...readerErrors, ...more.filter((i) => i.severity === 'error')], [...warnings, ...more.filter((i) => i.severity === 'warning')]));
   }
+  if (readerErrors.length) throw new ConfigError(mergeIssues(readerErrors, [...warnings, ...built.warnings]));
   built.config.sources = [...paths];
   return { config: built.config, warnings: [...warnings, ...built.warnings] };
+}
+
+/** Errors, then warnings, each in source order (file of first appearance, line, column). */
+function mergeIssues(errors: ConfigIssue[], warnings: ConfigIssue[]): ConfigIssue[] {
+  const fileRank = new Map<string, number>();
+  for (const i of [...errors, ...warnings]) if (!fileRank.has(i.file)) fileRank.set(i.file, fileRank.size);
+  const order = (list: ConfigIssue[]): ConfigIssue[] =>
+    [...list].sort((a, b) => (fileRank.get(a.file) ?? 0) - (fileRank.get(b.file) ?? 0) || a.line - b.line || a.col - b.col);
+  return [...order(errors), ...order(warnings)];
 }

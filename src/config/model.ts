@@ -125,6 +125,16 @@ export interface ForwardForOptions {
   ifNone: boolean;
 }
 
+/** A custom error page (errorfile / errorloc): what is sent instead of the built-in page for a status. */
+export interface CustomErrorPage {
+  /** the status sent (an errorfile's own status line; 302/303 for errorloc) */
+  status: number;
+  reason: string;
+  /** flat [name, value, ...], lower-case names; no Content-Length (the writer sets it) */
+  headers: string[];
+  body: string;
+}
+
 export interface FrontendConfig {
   name: string;
   /** true when this frontend came from a `listen` section */
@@ -138,6 +148,8 @@ export interface FrontendConfig {
   forwardforOptions?: ForwardForOptions;
   httplog: boolean;
   logFormat: 'httplog' | 'json';
+  /** a HAProxy log-format string (src/log/custom-format.ts); when set, it replaces logFormat/httplog */
+  logFormatCustom?: string;
   dontlognull: boolean;
   /** inherits global logs unless the section sets its own */
   logs: LogTarget[];
@@ -148,6 +160,8 @@ export interface FrontendConfig {
   tcplog?: boolean;
   /** tcp-request lines; absent when none */
   tcpRequest?: TcpRequestRules;
+  /** errorfile / errorloc pages by status; absent when none (src/rules/error-table.ts looks them up) */
+  errorPages?: Record<string, CustomErrorPage>;
 }
 
 // ---- content routing (src/acl, src/rules compile these once per worker) ----
@@ -160,11 +174,13 @@ export interface AclTest {
   /**
    * Canonical fetch: path, url, query, url_param, req.hdr, req.fhdr, req.hdr_cnt, req.fhdr_cnt,
    * req.hdr_val, res.hdr, res.fhdr, res.hdr_cnt, res.fhdr_cnt, res.hdr_val, status, method, src,
-   * dst_port, req.ver, ssl_fc, always_true, always_false.
+   * dst_port, req.ver, ssl_fc, always_true, always_false, var.
    */
   fetch: string;
-  /** header name (lower case) or URL parameter name; '' when the fetch takes none */
+  /** header name (lower case), URL parameter name or variable name; '' when the fetch takes none */
   arg: string;
+  /** converters applied to the sample before matching (`hdr(host),lower,map_str(f) -m found`) */
+  conv?: SampleConv[];
   match: AclMatch;
   icase: boolean;
   /** for int/len matches; 'eq' otherwise */
@@ -195,7 +211,15 @@ export interface AclCondition {
 }
 
 /** A log-format string (`%[fetch(arg),lower]` parts between literal text). */
-export type FormatPart = { kind: 'lit'; text: string } | { kind: 'fetch'; fetch: string; arg: string; conv: ('lower' | 'upper')[] };
+/** A sample converter (src/acl/convert.ts): `map_beg(/etc/hosts.map,default)` etc. */
+export interface SampleConv {
+  name: string;
+  args: string[];
+  /** map converters: the file's [key, value, key, value, ...], read at load time */
+  map?: string[];
+}
+
+export type FormatPart = { kind: 'lit'; text: string } | { kind: 'fetch'; fetch: string; arg: string; conv: SampleConv[] };
 
 /** Response built by deny / return rules. */
 export interface ReplySpec {
@@ -234,10 +258,16 @@ export type HttpRule = { cond: AclCondition | null } & (
   | { action: 'set-path'; value: FormatPart[] }
   // stick tables (src/stick, docs/stick-tables.md)
   | StickRule
+  /** set-var(scope.name) EXPR (one fetch part: a missing sample leaves the variable alone) and set-var-fmt */
+  | { action: 'set-var'; name: string; value: FormatPart[]; fmt: boolean }
+  | { action: 'unset-var'; name: string }
 );
 
 export interface UseBackendRule {
+  /** a backend name, or a log-format text when `format` is set */
   backend: string;
+  /** `use_backend %[...]`: the name is computed per request; no backend by that name: the rule is skipped */
+  format?: FormatPart[];
   cond: AclCondition | null;
 }
 
@@ -310,6 +340,10 @@ export interface ServerConfig {
   onError: 'fastinter' | 'fail-check' | 'sudden-death' | 'mark-down';
   /** start in maintenance (HAProxy `disabled`) */
   disabled: boolean;
+  /** ms over which the weight ramps up after the server comes back (HAProxy `slowstart`); absent/0 = none */
+  slowstart?: number;
+  /** agent-check (src/health/agent.ts); absent when the server has none */
+  agent?: { port: number; addr: string | null; inter: number; send: string | null };
 }
 
 export interface BackendConfig {
@@ -321,6 +355,13 @@ export interface BackendConfig {
   balance: BalanceAlgorithm;
   /** header name for balance hdr(NAME), lower-case; null otherwise */
   balanceHeader: string | null;
+  /**
+   * `hash-type` for source/uri/hdr: HAProxy's own map-based or consistent hashing (the same key
+   * picks the same server as HAProxy); null: gatehouse's consistent ring (FNV-1a), YAML's default
+   */
+  hashType?: { method: 'map-based' | 'consistent'; fn: 'sdbm' | 'djb2' | 'wt6' | 'crc32'; avalanche: boolean } | null;
+  /** errorfile / errorloc pages by status; absent when none */
+  errorPages?: Record<string, CustomErrorPage>;
   timeouts: Timeouts;
   retries: number;
   redispatch: boolean;

@@ -5,7 +5,7 @@
 import type { AclCondition, AclDefinition, AclTest, HttpRule, ProxyRules, UseBackendRule } from './model';
 import { describeValue } from './errors';
 import { didYouMean } from './suggest';
-import { parseAclTests, parseCondition, type RuleSide } from '../acl/parse';
+import { parseAclTests, parseCondition, parseFormat, type RuleSide } from '../acl/parse';
 import { fetchSide, PREDEFINED_ACLS, PREDEFINED_UNSUPPORTED } from '../acl/fetches';
 import { RuleSyntaxError, splitWords } from '../acl/words';
 import { parseHttpRule, parseRedirectRule, parseUseBackend } from '../rules/parse';
@@ -161,7 +161,7 @@ export function readRules(
             if (!['backend', 'if', 'unless'].includes(k)) c.error([...p, k], `unknown key "${k}" in a use_backend rule${didYouMean(k, ['backend', 'if', 'unless'])}`, 'backend, and if or unless');
           }
           namePath = [...p, 'backend'];
-          if (typeof m.backend !== 'string' || !/^[A-Za-z0-9_.:-]+$/.test(m.backend)) {
+          if (typeof m.backend !== 'string' || !(/^[A-Za-z0-9_.:-]+$/.test(m.backend) || m.backend.includes('%['))) {
             c.error(has(m, 'backend') ? namePath : p, has(m, 'backend') ? 'invalid backend name' : 'missing required key "backend"', 'a backend name', has(m, 'backend') ? describeValue(m.backend) : 'nothing');
             return;
           }
@@ -182,14 +182,21 @@ export function readRules(
             if (parsed === undefined) return;
             cond = parsed;
           }
-          rule = { backend: m.backend, cond };
+          if (m.backend.includes('%[')) {
+            const name = m.backend;
+            const format = guard(namePath, () => parseFormat(name, 'req'));
+            if (format === undefined) return;
+            rule = { backend: name, format, cond };
+          } else {
+            rule = { backend: m.backend, cond };
+          }
         } else {
           c.error(p, 'invalid use_backend rule', '"BACKEND [if|unless CONDITION]" or { backend: NAME, if: CONDITION }', describeValue(item));
           return;
         }
         if (!rule || !checkCond(rule.cond, condPath, 'req')) return;
         useBackend.push(rule);
-        backendRefs.push({ name: rule.backend, path: namePath });
+        if (!rule.format) backendRefs.push({ name: rule.backend, path: namePath });
       });
     }
   }

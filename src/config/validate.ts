@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as nodeTls from 'node:tls';
 import {
   type BackendConfig,
+  type CustomErrorPage,
   type BalanceAlgorithm,
   type BindAddress,
   type StatsSocketConfig,
@@ -33,31 +34,33 @@ import { didYouMean } from './suggest';
 import { readRules, RULE_KEYS, type BackendRef } from './validate-rules';
 import { buildStick, STICK_PROXY_KEYS } from './stick';
 import { checkModes, readTcpCheck, readTcpRequest } from './tcp';
+import { buildErrorPages } from './error-files';
+import { compileLogFormat } from '../log/custom-format';
 
 type Path = (string | number)[];
 type Obj = Record<string, unknown>;
 
 // ---- key vocabulary (snake_case, HAProxy's words) ----
 
-const TOP_KEYS = ['global', 'defaults', 'frontends', 'backends', 'listen', 'peers'] as const;
-const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers', 'stats_socket', 'stats_timeout', 'localpeer', 'engine'] as const;
-const STATS_SOCKET_KEYS = ['path', 'mode', 'level'] as const;
-const FORWARDFOR_KEYS = ['except', 'header', 'if_none'] as const;
+export const TOP_KEYS = ['global', 'defaults', 'frontends', 'backends', 'listen', 'peers'] as const;
+export const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers', 'stats_socket', 'stats_timeout', 'localpeer', 'engine'] as const;
+export const STATS_SOCKET_KEYS = ['path', 'mode', 'level'] as const;
+export const FORWARDFOR_KEYS = ['except', 'header', 'if_none'] as const;
 const DEFAULT_STATS_TIMEOUT_MS = 10_000;
 /** Keys a `defaults` section may hold; frontends, backends and listens inherit them. */
-const COMMON_KEYS = [
+export const COMMON_KEYS = [
   'mode', 'timeout', 'retries', 'redispatch', 'forwardfor', 'httplog', 'log', 'log_format', 'dontlognull',
-  'maxconn', 'balance', 'health_check', 'persist', 'allbackups', 'cookie', 'default_backend',
+  'maxconn', 'balance', 'hash_type', 'health_check', 'persist', 'allbackups', 'cookie', 'default_backend', 'error_pages',
   // mode tcp (src/config/tcp.ts)
   'tcplog', 'tcp_check',
 ] as const;
 /** Common keys that only mean something on the backend side (HAProxy warns and ignores them in a frontend). */
-const BACKEND_SIDE = new Set(['retries', 'redispatch', 'balance', 'health_check', 'persist', 'allbackups', 'cookie', 'tcp_check']);
+const BACKEND_SIDE = new Set(['retries', 'redispatch', 'balance', 'hash_type', 'health_check', 'persist', 'allbackups', 'cookie', 'tcp_check']);
 /** Common keys that only mean something on the frontend side. */
 const FRONTEND_SIDE = new Set(['httplog', 'log', 'log_format', 'dontlognull', 'maxconn', 'default_backend', 'tcplog']);
-const FRONTEND_KEYS = [...COMMON_KEYS, 'bind', 'stats', ...RULE_KEYS, ...STICK_PROXY_KEYS, 'tcp_request'];
-const BACKEND_KEYS = [...COMMON_KEYS, 'servers', ...RULE_KEYS, ...STICK_PROXY_KEYS];
-const LISTEN_KEYS = [...COMMON_KEYS, 'bind', 'stats', 'servers', ...RULE_KEYS, ...STICK_PROXY_KEYS, 'tcp_request'];
+export const FRONTEND_KEYS = [...COMMON_KEYS, 'bind', 'stats', ...RULE_KEYS, ...STICK_PROXY_KEYS, 'tcp_request'];
+export const BACKEND_KEYS = [...COMMON_KEYS, 'servers', ...RULE_KEYS, ...STICK_PROXY_KEYS];
+export const LISTEN_KEYS = [...COMMON_KEYS, 'bind', 'stats', 'servers', ...RULE_KEYS, ...STICK_PROXY_KEYS, 'tcp_request'];
 /** Where a key that is valid somewhere else belongs, for a better message than "unknown key". */
 const PLACEMENT: Record<string, string> = {
   bind: 'frontends and listen sections',
@@ -74,28 +77,29 @@ const PLACEMENT: Record<string, string> = {
 
 /** uWS 20.30's fixed HTTP idle timeout (HTTP_IDLE_TIMEOUT_S): what http_request and http_keep_alive really are. */
 const UWS_IDLE_MS = 10_000;
-const TIMEOUT_KEYS: Record<string, keyof Timeouts> = {
+export const TIMEOUT_KEYS: Record<string, keyof Timeouts> = {
   connect: 'connect', client: 'client', server: 'server', http_request: 'httpRequest',
   http_keep_alive: 'httpKeepAlive', check: 'check', queue: 'queue', tunnel: 'tunnel',
   client_fin: 'clientFin', server_fin: 'serverFin',
 };
-const HEALTH_KEYS = [
+export const HEALTH_KEYS = [
   'type', 'method', 'uri', 'version', 'host', 'headers', 'expect_status', 'expect_string',
   'inter', 'fastinter', 'downinter', 'rise', 'fall',
 ] as const;
 /** Setting any of these without `type` means an HTTP check (like HAProxy's option httpchk). */
 const HTTP_CHECK_KEYS = ['method', 'uri', 'version', 'host', 'headers', 'expect_status', 'expect_string'] as const;
-const SERVER_KEYS = [
+export const SERVER_KEYS = [
   'name', 'address', 'check', 'cookie', 'weight', 'backup', 'maxconn', 'inter', 'fastinter', 'downinter',
-  'rise', 'fall', 'port', 'addr', 'observe', 'error_limit', 'on_error', 'disabled',
+  'rise', 'fall', 'port', 'addr', 'observe', 'error_limit', 'on_error', 'disabled', 'slowstart',
+  'agent_check', 'agent_port', 'agent_addr', 'agent_inter', 'agent_send',
 ] as const;
-const COOKIE_KEYS = [
+export const COOKIE_KEYS = [
   'name', 'mode', 'indirect', 'nocache', 'postonly', 'preserve', 'httponly', 'secure', 'domain', 'maxidle', 'maxlife',
 ] as const;
-const STATS_KEYS = ['enable', 'uri', 'auth', 'realm', 'refresh', 'hide_version', 'admin', 'prometheus'] as const;
-const LOG_KEYS = ['target', 'facility', 'level', 'format'] as const;
-const ENGINES = ['uws', 'node'] as const;
-const BIND_KEYS = ['address', 'ssl', 'crt', 'ssl_min_ver', 'ciphers', 'engine', 'accept_proxy'] as const;
+export const STATS_KEYS = ['enable', 'uri', 'auth', 'realm', 'refresh', 'hide_version', 'admin', 'prometheus'] as const;
+export const LOG_KEYS = ['target', 'facility', 'level', 'format'] as const;
+export const ENGINES = ['uws', 'node'] as const;
+export const BIND_KEYS = ['address', 'ssl', 'crt', 'ssl_min_ver', 'ciphers', 'engine', 'accept_proxy'] as const;
 const SSL_VERSIONS = ['SSLv3', 'TLSv1.0', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
 type BindTls = Pick<BindAddress, 'ssl' | 'certs' | 'sslMinVer' | 'ciphers'>;
@@ -379,9 +383,13 @@ interface Settings {
   httplog?: boolean;
   logs?: LogTarget[] | 'global';
   logFormat?: 'httplog' | 'json';
+  /** a HAProxy log-format string (null: explicitly none, from httplog/json) */
+  logFormatCustom?: string | null;
   dontlognull?: boolean;
   maxconn?: number;
   balance?: { alg: BalanceAlgorithm; header: string | null };
+  hashType?: BackendConfig['hashType'];
+  errorPages?: Record<string, CustomErrorPage>;
   health: Partial<HealthCheckConfig>;
   persist?: boolean;
   allbackups?: boolean;
@@ -564,10 +572,26 @@ class Builder {
     s.tcplog = c.bool(o, 'tcplog', path);
     if (has(o, 'tcp_check')) s.tcpCheck = readTcpCheck(c, o.tcp_check, [...path, 'tcp_check']) ?? null;
     if (has(o, 'log')) s.logs = this.logs(o.log, [...path, 'log'], true);
-    s.logFormat = c.oneOf(o, 'log_format', path, ['httplog', 'json'] as const);
+    if (typeof o.log_format === 'string' && o.log_format !== 'httplog' && o.log_format !== 'json') {
+      // any other text is a HAProxy log-format string with its variables
+      try {
+        compileLogFormat(o.log_format);
+        s.logFormatCustom = o.log_format;
+      } catch (e) {
+        c.error([...path, 'log_format'], `invalid log-format: ${(e as Error).message}`, `httplog, json, or a log-format string of ${'%'}ci, ${'%'}tr, ${'%'}ST ... (docs/configuration.md)`, describeValue(o.log_format));
+      }
+    } else {
+      s.logFormat = c.oneOf(o, 'log_format', path, ['httplog', 'json'] as const);
+      if (s.logFormat !== undefined) s.logFormatCustom = null;
+    }
     s.dontlognull = c.bool(o, 'dontlognull', path);
     s.maxconn = c.int(o, 'maxconn', path, 1, 10_000_000);
     if (has(o, 'balance')) s.balance = this.balance(o.balance, [...path, 'balance']);
+    if (has(o, 'hash_type')) s.hashType = this.hashType(o.hash_type, [...path, 'hash_type']);
+    if (has(o, 'error_pages')) {
+      const ep = [...path, 'error_pages'];
+      s.errorPages = buildErrorPages(o.error_pages, (key, message, expected = '', found = '') => c.error(key === null ? ep : [...ep, key], message, expected, found));
+    }
     if (has(o, 'health_check')) s.health = this.health(o.health_check, [...path, 'health_check']);
     s.persist = c.bool(o, 'persist', path);
     s.allbackups = c.bool(o, 'allbackups', path);
@@ -589,6 +613,20 @@ class Builder {
     }
     this.c.error(path, `unknown balance algorithm${didYouMean(v, BALANCE_NAMES)}`, expected, describeValue(v));
     return undefined;
+  }
+
+  /** `hash_type: "map-based|consistent [sdbm|djb2|wt6|crc32] [avalanche]"` (HAProxy's words) */
+  hashType(v: unknown, path: Path): BackendConfig['hashType'] {
+    const expected = '"map-based" or "consistent", then optionally sdbm, djb2, wt6 or crc32, then optionally avalanche';
+    if (typeof v !== 'string') return this.c.bad(path, expected, v);
+    const w = v.trim().split(/\s+/);
+    const method = w[0];
+    if (method !== 'map-based' && method !== 'consistent') return this.c.bad(path, expected, v);
+    const fn = w[1] ?? 'sdbm';
+    if (!['sdbm', 'djb2', 'wt6', 'crc32'].includes(fn)) return this.c.bad(path, expected, v, `unknown hash function "${fn}"`);
+    if (w.length > 3 || (w[2] !== undefined && w[2] !== 'avalanche')) return this.c.bad(path, expected, v);
+    // as HAProxy: 'consistent' alone is sdbm with avalanche; a named function has none unless said
+    return { method, fn: fn as 'sdbm', avalanche: w[2] === 'avalanche' || (w.length === 1 && method === 'consistent') };
   }
 
   health(v: unknown, path: Path): Partial<HealthCheckConfig> {
@@ -695,7 +733,7 @@ class Builder {
   }
 
   /** `defaultCiphers`: global ssl_default_bind_ciphers, for ssl binds without their own */
-  binds(v: unknown, path: Path, defaultCiphers: string | null = null, defaultEngine: 'uws' | 'node' = 'uws'): BindAddress[] {
+  binds(v: unknown, path: Path, defaultCiphers: string | null = null, mixedOk = false, defaultEngine: 'uws' | 'node' = 'uws'): BindAddress[] {
     const c = this.c;
     const out: BindAddress[] = [];
     const expected = '"ADDR:PORT" such as "*:80", "127.0.0.1:8080" or "[::]:443", or { address, ssl: true, crt: FILE_OR_DIR }';
@@ -741,10 +779,11 @@ class Builder {
       if (acceptProxy && (engine ?? defaultEngine) !== 'node') c.error([...p, 'accept_proxy'], 'accept-proxy needs the node engine on this bind (uWebSockets.js cannot read a PROXY header)', 'engine: node (on the bind or in global)', `"${engine ?? defaultEngine}"`);
       out.push({ host: hp.host, port: hp.port, text, ...tls, engine, acceptProxy });
     });
-    // One uWS app serves all binds of a frontend, and an app is either TLS or plain.
-    if (out.some((x) => x.ssl) && out.some((x) => !x.ssl)) {
-      c.error(path, 'a frontend cannot mix ssl and plain binds: put ssl and plain binds in separate frontends', 'all binds ssl, or none', out.map((x) => `"${x.text}"${x.ssl ? ' ssl' : ''}`).join(', '));
-    } else if (new Set(out.map((x) => x.ciphers)).size > 1) {
+    // One uWS app serves all binds of a frontend, and an app is either TLS or plain: a frontend
+    // (not a listen) that mixes them becomes two (see the caller); a listen cannot.
+    if (!mixedOk && out.some((x) => x.ssl) && out.some((x) => !x.ssl)) {
+      c.error(path, 'a listen section cannot mix ssl and plain binds: use a frontend (gatehouse runs its ssl binds as a twin frontend) or put them in separate sections', 'all binds ssl, or none', out.map((x) => `"${x.text}"${x.ssl ? ' ssl' : ''}`).join(', '));
+    } else if (new Set(out.filter((x) => x.ssl).map((x) => x.ciphers)).size > 1) {
       // ...and an app has one TLS context (and its SNI certificates) for all its binds.
       c.error(path, 'the ssl binds of one frontend must use the same ciphers: put binds with other ciphers in another frontend', 'one cipher list', out.map((x) => `"${x.text}": ${x.ciphers ?? 'default'}`).join(', '));
     }
@@ -908,6 +947,25 @@ class Builder {
     return out;
   }
 
+  /** agent_check / agent_port / agent_addr / agent_inter / agent_send (HAProxy's agent-*). */
+  private agent(o: Obj, p: Path): { agent?: ServerConfig['agent'] } {
+    const c = this.c;
+    const on = c.bool(o, 'agent_check', p) ?? false;
+    const port = c.int(o, 'agent_port', p, 1, 65535);
+    const addr = c.str(o, 'agent_addr', p, { re: /^[A-Za-z0-9_.:-]+$/, expected: 'an IP address or host name' });
+    const inter = c.duration(o, 'agent_inter', p, 1);
+    const send = c.str(o, 'agent_send', p);
+    if (!on) {
+      for (const k of ['agent_port', 'agent_addr', 'agent_inter', 'agent_send']) if (has(o, k)) c.warn([...p, k], `"${k}" has no effect without agent_check: true`);
+      return {};
+    }
+    if (port === undefined) {
+      c.error([...p, 'agent_check'], 'agent_check needs agent_port', 'agent_port: PORT', 'nothing');
+      return {};
+    }
+    return { agent: { port, addr: addr ?? null, inter: inter ?? 2000, send: send ?? null } };
+  }
+
   private serverRest(o: Obj, p: Path): Omit<ServerConfig, 'name' | 'host' | 'port' | 'address' | 'inter' | 'fastinter' | 'downinter' | 'checkAddr'> {
     const c = this.c;
     return {
@@ -923,6 +981,11 @@ class Builder {
       errorLimit: c.int(o, 'error_limit', p, 1, 1_000_000) ?? 10,
       onError: c.oneOf(o, 'on_error', p, ['fastinter', 'fail-check', 'sudden-death', 'mark-down'] as const) ?? 'fail-check',
       disabled: c.bool(o, 'disabled', p) ?? false,
+      ...((): { slowstart?: number } => {
+        const ss = c.duration(o, 'slowstart', p);
+        return ss ? { slowstart: ss } : {};
+      })(),
+      ...this.agent(o, p),
     };
   }
 }
@@ -1078,6 +1141,8 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
         ...(tcpCheck ? { tcpCheck } : {}),
         balance: balance.alg,
         balanceHeader: balance.header,
+        ...((s.hashType ?? d.hashType) ? { hashType: s.hashType ?? d.hashType } : {}),
+        ...errorPagesOf(s, d),
         timeouts,
         retries: s.retries ?? d.retries ?? DEFAULT_RETRIES,
         redispatch: s.redispatch ?? d.redispatch ?? false,
@@ -1094,7 +1159,7 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
     if (p.kind !== 'backend') {
       const bindPath = [...p.path, 'bind'];
       const errorsBefore = c.errors.length;
-      const binds = b.binds(p.raw.bind, bindPath, global.sslDefaultBindCiphers, global.engine);
+      const binds = b.binds(p.raw.bind, bindPath, global.sslDefaultBindCiphers, p.kind === 'frontend', global.engine);
       if (binds.length === 0 && c.errors.length === errorsBefore) {
         const at = has(p.raw, 'bind') ? bindPath : p.path;
         c.add('error', at, `${p.kind} "${p.name}" needs at least one bind address`, '"ADDR:PORT" such as "*:80"', has(p.raw, 'bind') ? describeValue(p.raw.bind) : 'nothing', true);
@@ -1116,9 +1181,14 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
         ...forwardfor(s, d),
         httplog: s.httplog ?? d.httplog ?? false,
         logFormat: s.logFormat ?? d.logFormat ?? 'httplog',
+        ...((): { logFormatCustom?: string } => {
+          const custom = s.logFormatCustom !== undefined ? s.logFormatCustom : d.logFormatCustom;
+          return custom ? { logFormatCustom: custom } : {};
+        })(),
         dontlognull: s.dontlognull ?? d.dontlognull ?? false,
         logs: logs === 'global' ? global.logs.map((l) => ({ ...l })) : logs,
         stats,
+        ...errorPagesOf(s, d),
         ...(rules ? { rules } : {}),
       };
       const tcplog = s.tcplog ?? d.tcplog;
@@ -1126,11 +1196,29 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
       const tcpRequest = readTcpRequest(c, p.raw.tcp_request, [...p.path, 'tcp_request'], rules);
       if (tcpRequest) fe.tcpRequest = tcpRequest;
       frontends.push(fe);
-      for (const ref of refs) useBackendRefs.push({ fe, ref });
+      // A frontend with plain and ssl binds runs as two: "NAME" on the plain binds and "NAME~" (the
+      // name HAProxy's %ft gives its ssl side) on the ssl ones, with the same rules and backends,
+      // so each knows whether its requests came over TLS (ssl_fc, X-Forwarded-Proto).
+      const twins = [fe];
+      if (binds.some((x) => x.ssl) && binds.some((x) => !x.ssl)) {
+        const twin: FrontendConfig = { ...fe, name: `${p.name}~`, binds: binds.filter((x) => x.ssl) };
+        fe.binds = binds.filter((x) => !x.ssl);
+        frontends.push(twin);
+        twins.push(twin);
+        c.warn(bindPath, `${p.kind} "${p.name}" mixes plain and ssl binds: its ssl binds run as frontend "${p.name}~" (same rules and backends; a separate row in the stats)`);
+      }
+      for (const t of twins) for (const ref of refs) useBackendRefs.push({ fe: t, ref });
       // A listen's own default_backend wins, then its own servers, then the inherited default_backend.
       const ref = s.defaultBackend ?? (p.kind === 'listen' && servers.length > 0 ? { name: p.name, path: p.path } : d.defaultBackend);
-      if (ref) defaultBackendRefs.push({ fe, ref });
+      if (ref) for (const t of twins) defaultBackendRefs.push({ fe: t, ref });
       else if (!stats && !(rules && (rules.useBackend.length > 0 || rules.httpRequest.length > 0 || rules.redirects.length > 0))) c.warn(p.path, `${p.kind} "${p.name}" has no default_backend: every request will be answered 503`, true);
+      // (an inherited default_backend does not count: a stats listen section often inherits one)
+      const ownRoute = s.defaultBackend !== undefined || (p.kind === 'listen' && servers.length > 0) || (rules?.useBackend.length ?? 0) > 0;
+      if (stats !== null && stats.enable && ownRoute) {
+        // HAProxy serves the stats page and forwards the other requests; gatehouse's stats listener
+        // (node:http on the primary) only serves the page
+        c.warn([...p.path, 'stats'], `${p.kind} "${p.name}" has stats enabled: gatehouse serves only the stats page on its binds, so requests for other paths get 404 and do not reach ${ref ? `backend "${ref.name}"` : 'its use_backend backends'}; give the stats page its own frontend or listen section`);
+      }
     }
   }
 
@@ -1179,6 +1267,12 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
   // Warnings ride along after the errors so `gatehouse -c` shows everything at once.
   if (c.errors.length) throw new ConfigError([...sortIssues(c.errors), ...sortIssues(c.warnings)]);
   return { config: { sources: [src.file], global, frontends, backends, ...(stick ? { stick } : {}) }, warnings: sortIssues(c.warnings) };
+}
+
+/** A proxy's error pages: the defaults' ones, overridden status by status by its own. */
+function errorPagesOf(s: Settings, d: Settings): { errorPages?: Record<string, CustomErrorPage> } {
+  const pages = { ...(d.errorPages ?? {}), ...(s.errorPages ?? {}) };
+  return Object.keys(pages).length ? { errorPages: pages } : {};
 }
 
 /** Source order, so the report reads top to bottom (the sort is stable for equal positions). */

@@ -10,6 +10,7 @@ import { probe } from './probe';
 import { HealthPublisher, type LogFn, type ServerHealth } from './publish';
 import { nextInterval } from './rise-fall';
 import { backendSlots, checkTargets } from './targets';
+import { AgentScheduler } from './agent';
 
 /** How often live-traffic error counters (observe) are read. */
 export const OBSERVE_POLL_MS = 100;
@@ -30,15 +31,20 @@ export class HealthScheduler {
   private poll: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly inflight = new Set<Promise<void>>();
+  /** agent-check polls (src/health/agent.ts) */
+  private readonly agents: AgentScheduler;
 
   constructor(config: Config, private readonly state: SharedState, log: LogFn) {
     this.publisher = new HealthPublisher(state, backendSlots(config), log);
     this.slots = checkTargets(config).map((t) => ({ sh: this.publisher.restore(t), timer: null, dueAt: 0, running: false }));
+    const byIndex = new Map(this.slots.map((s) => [s.sh.target.index, s]));
+    this.agents = new AgentScheduler(config, state, log, (i) => byIndex.get(i)?.sh.up ?? null);
     // HAProxy ignores observe on servers without checks: nothing would ever bring them back.
     this.observed = this.slots.filter((s) => s.sh.target.observe !== 'none');
   }
 
   start(): void {
+    this.agents.start();
     const n = this.slots.length;
     if (n === 0) return;
     // HAProxy start_checks(): server i of n first fires at mininter * i / n.
@@ -60,7 +66,7 @@ export class HealthScheduler {
       s.timer = null;
     }
     this.abort.abort();
-    await Promise.all([...this.inflight]);
+    await Promise.all([...this.inflight, this.agents.stop()]);
   }
 
   private plan(s: Slot, delayMs: number): void {

@@ -7,9 +7,9 @@
 // Order, as in HAProxy: the frontend's http-request rules, its `redirect` rules, use_backend
 // (first match) or default_backend, then the chosen backend's http-request and redirect rules.
 // Responses: the backend's http-response rules, then the frontend's.
-import type { Config, HttpRule, ProxyRules } from '../config/model';
+import type { Config, CustomErrorPage, HttpRule, ProxyRules } from '../config/model';
 import { AclScope, CCond, CFormat, readsRequestHeader } from '../acl/compile';
-import { evalCondition, evalFormat } from '../acl/eval';
+import { evalCondition, evalFormat, evalSample } from '../acl/eval';
 import type { RequestView, ResponseView } from '../acl/view';
 import { errorPageBody, reasonPhrase } from './pages';
 import { openTables, tableNamed } from '../stick/registry';
@@ -36,9 +36,15 @@ const R_ADD_HEADER = 5;
 const R_DEL_HEADER = 6;
 const R_REPLACE_HEADER = 7;
 const R_SET_PATH = 8;
-const R_TRACK = 9;
-const R_SC_INC = 10;
-const R_SC_SET_GPT0 = 11;
+const R_SET_VAR = 9;
+const R_UNSET_VAR = 10;
+// stick actions last: `kind >= R_TRACK` selects them
+const R_TRACK = 11;
+const R_SC_INC = 12;
+const R_SC_SET_GPT0 = 13;
+
+/** useBackend entry of a `use_backend %[...]` rule: the name is computed per request */
+const DYNAMIC_BACKEND = -2;
 
 const RT_LOCATION = 0;
 const RT_PREFIX = 1;
@@ -79,9 +85,13 @@ class CRule {
   /** sc-inc-gpcN: the counter and its rate */
   counter = DT_GPC0;
   counterRate = DT_GPC0_RATE;
+  // set-var / unset-var
+  varName = '';
+  /** set-var-fmt: the value is a format (always a string); set-var: one sample expression */
+  varFmt = false;
 }
 
-function compileRule(r: HttpRule, scope: AclScope, side: 'req' | 'res'): CRule {
+function compileRule(r: HttpRule, scope: AclScope, side: 'req' | 'res', pages?: Record<string, CustomErrorPage>): CRule {
   const c = new CRule();
   c.cond = r.cond === null ? null : scope.condition(r.cond, side);
   switch (r.action) {
@@ -100,6 +110,21 @@ function compileRule(r: HttpRule, scope: AclScope, side: 'req' | 'res'): CRule {
       for (const h of rep.headers) {
         c.replyHeaders.push(h.name);
         c.replyValues.push(new CFormat(h.value));
+      }
+      // the proxy's errorfile/errorloc for that status replaces the built-in page (HAProxy)
+      const custom = rep.errorPage ? pages?.[String(rep.status)] : undefined;
+      if (custom !== undefined) {
+        c.status = custom.status;
+        c.reason = custom.reason;
+        c.errorPage = false;
+        c.contentType = null;
+        c.body = new CFormat([{ kind: 'lit', text: custom.body }]);
+        c.replyHeaders.length = 0;
+        c.replyValues.length = 0;
+        for (let i = 0; i < custom.headers.length; i += 2) {
+          c.replyHeaders.push(custom.headers[i]);
+          c.replyValues.push(new CFormat([{ kind: 'lit', text: custom.headers[i + 1] }]));
+        }
       }
       break;
     }
@@ -163,6 +188,16 @@ function compileRule(r: HttpRule, scope: AclScope, side: 'req' | 'res'): CRule {
       c.slot = r.slot;
       c.value = new CFormat(r.value);
       break;
+    case 'set-var':
+      c.kind = R_SET_VAR;
+      c.varName = r.name;
+      c.varFmt = r.fmt;
+      c.value = new CFormat(r.value);
+      break;
+    case 'unset-var':
+      c.kind = R_UNSET_VAR;
+      c.varName = r.name;
+      break;
   }
   return c;
 }
@@ -173,21 +208,28 @@ export class CompiledRules {
   readonly redirects: CRule[];
   readonly useBackend: number[];
   readonly useBackendCond: (CCond | null)[];
+  /** per use_backend rule: the name format of a dynamic rule (useBackend[i] === DYNAMIC_BACKEND), else null */
+  readonly useBackendFmt: (CFormat | null)[];
+  /** backend names -> indexes, for dynamic use_backend */
+  readonly backendIndex: ReadonlyMap<string, number>;
   readonly httpResponse: CRule[];
   readonly hasRequest: boolean;
   readonly hasResponse: boolean;
 
-  constructor(rules: ProxyRules, backendIndex: ReadonlyMap<string, number>) {
+  constructor(rules: ProxyRules, backendIndex: ReadonlyMap<string, number>, pages?: Record<string, CustomErrorPage>) {
     const scope = new AclScope(rules.acls);
-    this.httpRequest = rules.httpRequest.map((r) => compileRule(r, scope, 'req'));
-    this.redirects = rules.redirects.map((r) => compileRule(r, scope, 'req'));
+    this.httpRequest = rules.httpRequest.map((r) => compileRule(r, scope, 'req', pages));
+    this.redirects = rules.redirects.map((r) => compileRule(r, scope, 'req', pages));
+    this.backendIndex = backendIndex;
+    this.useBackendFmt = rules.useBackend.map((u) => (u.format ? new CFormat(u.format) : null));
     this.useBackend = rules.useBackend.map((u) => {
+      if (u.format) return DYNAMIC_BACKEND;
       const i = backendIndex.get(u.backend);
       if (i === undefined) throw new Error(`internal: use_backend ${u.backend} names no backend (the validator checks it)`);
       return i;
     });
     this.useBackendCond = rules.useBackend.map((u) => (u.cond === null ? null : scope.condition(u.cond, 'req')));
-    this.httpResponse = rules.httpResponse.map((r) => compileRule(r, scope, 'res'));
+    this.httpResponse = rules.httpResponse.map((r) => compileRule(r, scope, 'res', pages));
     this.hasRequest = this.httpRequest.length + this.redirects.length + this.useBackend.length > 0;
     this.hasResponse = this.httpResponse.length > 0;
   }
@@ -317,6 +359,7 @@ function condHeaders(c: CCond | null, use: HeaderUse): void {
 
 function requestHeaderUse(p: CompiledRules, use: HeaderUse): void {
   for (const c of p.useBackendCond) condHeaders(c, use);
+  for (const f of p.useBackendFmt) formatHeaders(f, use);
   for (const r of [...p.httpRequest, ...p.redirects]) {
     condHeaders(r.cond, use);
     switch (r.kind) {
@@ -333,6 +376,7 @@ function requestHeaderUse(p: CompiledRules, use: HeaderUse): void {
       case R_SET_PATH:
       case R_TRACK:
       case R_SC_SET_GPT0:
+      case R_SET_VAR:
         formatHeaders(r.value, use);
         break;
       case R_DENY:
@@ -376,8 +420,8 @@ export class RoutingTable {
     config.backends.forEach((b, i) => backendIndex.set(b.name, i));
     openTables(config); // rules and sc_/src_ fetches find their stick tables by name
     this.nb = config.backends.length;
-    this.backends = config.backends.map((b) => (b.rules ? new CompiledRules({ ...b.rules, useBackend: [] }, backendIndex) : null));
-    this.frontends = config.frontends.map((f) => (f.rules ? new CompiledRules(f.rules, backendIndex) : null));
+    this.backends = config.backends.map((b) => (b.rules ? new CompiledRules({ ...b.rules, useBackend: [] }, backendIndex, b.errorPages) : null));
+    this.frontends = config.frontends.map((f) => (f.rules ? new CompiledRules(f.rules, backendIndex, f.errorPages) : null));
     this.defaultBackend = config.frontends.map((f) => (f.defaultBackend === null ? -1 : backendIndex.get(f.defaultBackend) ?? -1));
     // A listen's rules are on its frontend and its backend: run them once (HAProxy does).
     this.skipBackendRules = config.frontends.map((f) => config.backends.map((b) => f.fromListen && b.fromListen && f.name === b.name));
@@ -436,7 +480,10 @@ function requestRules(table: RoutingTable, frontend: number, req: RequestView, o
     for (let i = 0; i < conds.length; i++) {
       const c = conds[i];
       if (c === null || evalCondition(c, req, null)) {
-        backend = fe.useBackend[i];
+        const b = fe.useBackend[i];
+        // a computed name that names no backend: the default backend (HAProxy 2.6, checked)
+        if (b !== DYNAMIC_BACKEND) backend = b;
+        else backend = fe.backendIndex.get(evalFormat(fe.useBackendFmt[i]!, req, null)) ?? backend;
         break;
       }
     }
@@ -470,6 +517,10 @@ function runRequestRules(p: CompiledRules, req: RequestView, out: Decision): boo
     }
     if (r.kind >= R_TRACK) {
       stickAction(r, req, null);
+      continue;
+    }
+    if (r.kind === R_SET_VAR || r.kind === R_UNSET_VAR) {
+      setVar(r, req, null);
       continue;
     }
     req.loadHeaders();
@@ -515,6 +566,10 @@ function runResponseRules(p: CompiledRules, req: RequestView, res: ResponseView,
     }
     if (r.kind >= R_TRACK) {
       stickAction(r, req, res);
+      continue;
+    }
+    if (r.kind === R_SET_VAR || r.kind === R_UNSET_VAR) {
+      setVar(r, req, res);
       continue;
     }
     if (editHeaders(r, req, res, res)) {
@@ -569,6 +624,17 @@ function stickAction(r: CRule, req: RequestView, res: ResponseView | null): void
     t.set(idx, gen, DT_GPT0, v >>> 0);
   }
   req.touch();
+}
+
+/** set-var / set-var-fmt / unset-var: a set-var whose sample is missing leaves the variable as it was (HAProxy). */
+function setVar(r: CRule, req: RequestView, res: ResponseView | null): void {
+  if (r.kind === R_UNSET_VAR) req.unsetVar(r.varName);
+  else {
+    const v = r.varFmt ? evalFormat(r.value!, req, res) : evalSample(r.value!, req, res);
+    if (v === null) return;
+    req.setVar(r.varName, v);
+  }
+  req.touch(); // ACLs reading the variable see the new value
 }
 
 /** set/add/del/replace-header on `target`'s flat header array; true when it changed. */

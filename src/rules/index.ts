@@ -3,3 +3,4 @@ export { ACT_DENY, ACT_FORWARD, ACT_REDIRECT, ACT_RETURN, CompiledRules, Decisio
 export { RequestView, ResponseView } from '../acl/view';
 export { parseHttpRule, parseRedirectRule, parseUseBackend } from './parse';
 export { fillRequestView } from './uws';
+export { ErrorPageTable } from './error-table';

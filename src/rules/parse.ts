@@ -1,11 +1,14 @@
 // http-request / http-response / redirect / use_backend rules: words -> the plain model. The
 // condition (`if|unless ...`) always comes last, as in HAProxy.
-import type { AclCondition, FormatPart, HeaderNameMatch, HttpRule, RedirectSpec, ReplySpec, UseBackendRule } from '../config/model';
+import type { AclCondition, CustomErrorPage, FormatPart, HeaderNameMatch, HttpRule, RedirectSpec, ReplySpec, UseBackendRule } from '../config/model';
 import { didYouMean } from '../config/suggest';
-import { conditionStart, parseCondition, parseFormat, type ConditionContext, type RuleSide } from '../acl/parse';
+import { conditionStart, parseCondition, parseFormat, parseSampleExpr, type ConditionContext, type RuleSide } from '../acl/parse';
+import { VAR_NAME_RE } from '../acl/convert';
 import { RuleSyntaxError } from '../acl/words';
 import { ERROR_PAGE_STATUSES } from './pages';
 import { parseStickAction, STICK_REQUEST_ACTIONS, STICK_RESPONSE_ACTIONS, stickActionName } from './stick-actions';
+import * as fs from 'node:fs';
+import { readErrorFile } from '../config/error-files';
 
 function fail(message: string): never {
   throw new RuleSyntaxError(message);
@@ -13,8 +16,22 @@ function fail(message: string): never {
 
 const HEADER_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-export const REQUEST_ACTIONS = ['allow', 'deny', 'return', 'redirect', 'set-header', 'add-header', 'del-header', 'replace-header', 'set-path', ...STICK_REQUEST_ACTIONS];
-export const RESPONSE_ACTIONS = ['allow', 'deny', 'return', 'set-header', 'add-header', 'del-header', 'replace-header', ...STICK_RESPONSE_ACTIONS];
+export const REQUEST_ACTIONS = ['allow', 'deny', 'return', 'redirect', 'set-header', 'add-header', 'del-header', 'replace-header', 'set-path', 'set-var(NAME)', 'set-var-fmt(NAME)', 'unset-var(NAME)', ...STICK_REQUEST_ACTIONS];
+export const RESPONSE_ACTIONS = ['allow', 'deny', 'return', 'set-header', 'add-header', 'del-header', 'replace-header', 'set-var(NAME)', 'set-var-fmt(NAME)', 'unset-var(NAME)', ...STICK_RESPONSE_ACTIONS];
+
+/** `set-var(scope.name) EXPR`, `set-var-fmt(scope.name) FORMAT`, `unset-var(scope.name)` [cond] */
+function parseVarRule(action: string, name: string, words: readonly string[], opts: ConditionContext): HttpRule {
+  if (!VAR_NAME_RE.test(name)) fail(`'${action}(${name})': a variable name is scope.name, the scope one of proc, sess, txn, req, res`);
+  const { args, cond } = splitCond(words, 1, opts);
+  if (action === 'unset-var') {
+    noMore(args, 0, `unset-var(${name})`);
+    return { action: 'unset-var', name, cond };
+  }
+  if (args.length === 0) fail(`'${action}(${name})' expects ${action === 'set-var' ? 'a sample expression such as req.hdr(host),lower' : 'a log-format string'}`);
+  noMore(args, 1, `${action}(${name}) ${args[0]}`);
+  if (action === 'set-var') return { action: 'set-var', name, value: [parseSampleExpr(args[0], opts.side)], fmt: false, cond };
+  return { action: 'set-var', name, value: parseFormat(args[0], opts.side), fmt: true, cond };
+}
 /** HAProxy 2.6 actions gatehouse does not implement: "not supported" rather than "unknown". */
 const KNOWN_REQUEST = [
   'auth', 'cache-use', 'capture', 'del-acl', 'del-map', 'disable-l7-retry', 'do-resolve', 'early-hint', 'normalize-uri',
@@ -38,8 +55,11 @@ function splitCond(words: readonly string[], from: number, opts: ConditionContex
   return { args: words.slice(from, c), cond: parseCondition(words.slice(c), opts) };
 }
 
-function headerName(w: string | undefined, action: string): string {
+function headerName(w: string | undefined, action: string, trailingColon = false): string {
   if (w === undefined) fail(`'${action}' expects a header name`);
+  // "set-header X-Name: value" (a colon typed by habit): HAProxy sends the name as written, so the
+  // line goes out as "x-name:: value"; accepted for the same result (the cfg reader warns)
+  if (trailingColon && w.endsWith(':') && HEADER_NAME_RE.test(w.slice(0, -1))) return w.toLowerCase();
   if (!HEADER_NAME_RE.test(w)) fail(`'${w}' is not a header name`);
   return w.toLowerCase();
 }
@@ -60,6 +80,8 @@ export function parseHttpRule(words: readonly string[], opts: ConditionContext):
   const kw = side === 'req' ? 'http-request' : 'http-response';
   const supported = side === 'req' ? REQUEST_ACTIONS : RESPONSE_ACTIONS;
   if (action === undefined) fail(`'${kw}' expects an action such as ${supported.slice(0, 4).join(', ')}`);
+  const sv = /^(set-var|set-var-fmt|unset-var)\((.*)\)$/.exec(action);
+  if (sv) return parseVarRule(sv[1], sv[2], words, opts);
   if (!supported.includes(action)) {
     const known = side === 'req' ? KNOWN_REQUEST : KNOWN_RESPONSE;
     if (known.includes(action) || /^(set-var|unset-var|sc-|track-sc|set-map|del-map|add-acl|del-acl)/.test(action)) {
@@ -81,7 +103,7 @@ export function parseHttpRule(words: readonly string[], opts: ConditionContext):
       return { action, redirect: parseRedirect(args, false), cond };
     case 'set-header':
     case 'add-header': {
-      const name = headerName(args[0], action);
+      const name = headerName(args[0], action, true);
       if (args[1] === undefined) fail(`'${action} ${args[0]}' expects a value (a log-format string)`);
       noMore(args, 2, `${action} ${args[0]} ${args[1]}`);
       return { action, name, value: parseFormat(args[1], side), cond };
@@ -139,6 +161,7 @@ function parseReply(args: readonly string[], action: 'deny' | 'return', side: Ru
   let errorPage = false;
   const headers: { name: string; value: FormatPart[] }[] = [];
   let payload: string | null = null;
+  let rawPage: CustomErrorPage | null = null;
   for (let i = 0; i < args.length; i++) {
     const o = args[i];
     switch (o) {
@@ -173,15 +196,45 @@ function parseReply(args: readonly string[], action: 'deny' | 'return', side: Ru
         i += 2;
         break;
       }
-      case 'errorfile':
-      case 'errorfiles':
       case 'file':
-      case 'lf-file':
-        fail(`'${action} ... ${o}' is not supported by gatehouse yet (use 'string' or 'lf-string')`);
+      case 'lf-file': {
+        // the file's content is the body, read once at load (HAProxy reads it at start-up too)
+        if (payload !== null) fail(`'${o}' conflicts with '${payload}': one payload only`);
+        payload = o;
+        const f = args[++i];
+        if (f === undefined) fail(`'${o}' expects a file name`);
+        let text: string;
+        try {
+          text = fs.readFileSync(f, 'latin1');
+        } catch (e) {
+          fail(`cannot read '${f}': ${(e as Error).message}`);
+        }
+        body = o === 'file' ? [{ kind: 'lit', text }] : parseFormat(text, side);
+        break;
+      }
+      case 'errorfile': {
+        // a complete HTTP response, as for the errorfile directive: its status and headers win
+        if (payload !== null) fail(`'${o}' conflicts with '${payload}': one payload only`);
+        payload = o;
+        const f = args[++i];
+        if (f === undefined) fail("'errorfile' expects a file name");
+        let problem = '';
+        const page = readErrorFile(f, (m) => (problem = m));
+        if (page === null) fail(problem);
+        rawPage = page;
+        break;
+      }
+      case 'errorfiles':
+        fail(`'${action} ... errorfiles' is not supported by gatehouse yet (use 'errorfile FILE', or the proxy's errorfile/errorfiles with 'default-errorfiles')`);
         break;
       default:
         fail(`unknown '${action}' option '${o}'${didYouMean(o, ['status', ...(deny ? ['deny_status'] : []), 'content-type', 'string', 'lf-string', 'default-errorfiles', 'hdr'])}`);
     }
+  }
+  if (rawPage !== null) {
+    const fileHeaders = [];
+    for (let i = 0; i < rawPage.headers.length; i += 2) fileHeaders.push({ name: rawPage.headers[i], value: [{ kind: 'lit' as const, text: rawPage.headers[i + 1] }] });
+    return { status: rawPage.status, errorPage: false, contentType: null, body: [{ kind: 'lit', text: rawPage.body }], headers: [...fileHeaders, ...headers] };
   }
   // HAProxy: deny with at most a status means the proxy's error page for that status.
   if (deny && payload === null && contentType === null && headers.length === 0) errorPage = true;
@@ -263,7 +316,11 @@ export function parseRedirectRule(words: readonly string[], opts: ConditionConte
 export function parseUseBackend(words: readonly string[], opts: ConditionContext): UseBackendRule {
   const backend = words[0];
   if (backend === undefined || backend === 'if' || backend === 'unless') fail("'use_backend' expects a backend name");
-  if (backend.includes('%[')) fail('a log-format backend name is not supported by gatehouse yet: name the backend');
+  if (backend.includes('%[')) {
+    const { args, cond } = splitCond(words, 1, opts);
+    noMore(args, 0, `use_backend ${backend}`);
+    return { backend, format: parseFormat(backend, 'req'), cond };
+  }
   if (!/^[A-Za-z0-9_.:-]+$/.test(backend)) fail(`'${backend}' is not a backend name`);
   const { args, cond } = splitCond(words, 1, opts);
   noMore(args, 0, `use_backend ${backend}`);

@@ -6,6 +6,7 @@
 import { isMainThread } from 'node:worker_threads';
 import type { Config } from '../config/model';
 import { formatDefault, formatHttplog, formatJson, type LogGauges, type Names, type RequestRecord } from '../log/format';
+import { compileLogFormat, formatCustom, type CompiledLogFormat } from '../log/custom-format';
 import { maxLineBytes, nameBytes, writeDefault, writeHttplog, type NameBytes } from '../log/line-bytes';
 import { facilityCode, priority } from '../log/syslog';
 import { ACCESS_SEVERITY, parseTarget, takesAccessLines } from '../log/targets';
@@ -20,6 +21,8 @@ const LOG_OFF = 0;
 const LOG_HTTP = 1;
 const LOG_JSON = 2;
 const LOG_DEFAULT = 3;
+/** a HAProxy log-format string (src/log/custom-format.ts) */
+const LOG_CUSTOM = 4;
 
 /** Lines for the primary kept before a batch is posted without waiting for the timer. */
 export const BATCH_LINES = 256;
@@ -78,6 +81,8 @@ export class WorkerTelemetry {
   private readonly be: HistogramRow;
   private readonly srv: HistogramRow;
   private readonly logMode: number[];
+  /** per frontend: its compiled log-format (LOG_CUSTOM), else null */
+  private readonly custom: (CompiledLogFormat | null)[];
   private readonly dontlognull: boolean[];
   private readonly frontendNames: string[];
   private readonly backendNames: string[];
@@ -134,8 +139,9 @@ export class WorkerTelemetry {
     // A line without a backend shows the frontend's name in its place; without a server, <NOSRV>.
     this.maxNameBytes = longest(this.frontendBytes) * 2 + longest(this.backendBytes) + Math.max(longest(this.serverBytes), NOSRV.length);
     this.logMode = config.frontends.map((f) =>
-      f.logs.length === 0 ? LOG_OFF : f.logFormat === 'json' ? LOG_JSON : f.httplog ? LOG_HTTP : LOG_DEFAULT,
+      f.logs.length === 0 ? LOG_OFF : f.logFormatCustom ? LOG_CUSTOM : f.logFormat === 'json' ? LOG_JSON : f.httplog ? LOG_HTTP : LOG_DEFAULT,
     );
+    this.custom = config.frontends.map((f) => (f.logFormatCustom ? compileLogFormat(f.logFormatCustom) : null));
     this.dontlognull = config.frontends.map((f) => f.dontlognull);
     this.pending = config.frontends.map(() => []);
     this.toPrimary = config.frontends.map(() => false);
@@ -237,9 +243,9 @@ export class WorkerTelemetry {
     for (let i = 0; i < files.length; i++) {
       const log = files[i];
       if (log.dead) continue;
-      if (mode === LOG_JSON) {
-        // JSON lines keep JSON.stringify's escaping: built as a string, encoded into the batch.
-        json ??= formatJson(r, this.names, this.gauges);
+      if (mode === LOG_JSON || mode === LOG_CUSTOM) {
+        // JSON and log-format lines are built as a string, encoded into the batch.
+        json ??= mode === LOG_JSON ? formatJson(r, this.names, this.gauges) : formatCustom(this.custom[r.frontend]!, r, this.names, this.gauges);
         const p = log.begin(3 * json.length);
         log.end(p + log.buf.write(json, p));
         continue;
@@ -256,6 +262,7 @@ export class WorkerTelemetry {
   private format(mode: number, r: RequestRecord): string {
     const n = this.names;
     const g = this.gauges;
+    if (mode === LOG_CUSTOM) return formatCustom(this.custom[r.frontend]!, r, n, g);
     return mode === LOG_HTTP ? formatHttplog(r, n, g) : mode === LOG_JSON ? formatJson(r, n, g) : formatDefault(r, n, g);
   }
 

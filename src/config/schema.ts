@@ -1,0 +1,244 @@
+// JSON Schema (draft 2020-12) of the YAML configuration, for editors that complete and check
+// gatehouse.yaml (YAML language servers read JSON Schema). It is built from the validator's own
+// key lists (validate.ts, validate-rules.ts): every key the validator accepts must have a type
+// here, or building the schema throws, so the two cannot drift apart (test/config-schema.test.ts
+// also checks the committed docs/gatehouse.schema.json and every key of docs/configuration.md).
+// The validator stays the authority on values (ranges, files, cross-references); the schema
+// gives the shape, the types and a one-line description per key.
+import {
+  BACKEND_KEYS, BIND_KEYS, COMMON_KEYS, COOKIE_KEYS, FORWARDFOR_KEYS, FRONTEND_KEYS, GLOBAL_KEYS, HEALTH_KEYS, LISTEN_KEYS,
+  LOG_KEYS, SERVER_KEYS, STATS_KEYS, STATS_SOCKET_KEYS, TIMEOUT_KEYS, TOP_KEYS,
+} from './validate';
+import { ERROR_FILE_CODES } from './error-files';
+
+type Schema = Record<string, unknown>;
+
+const duration: Schema = {
+  description: 'a duration: 500ms, 5s, 2m, 1h, 1d, or a number of milliseconds',
+  anyOf: [{ type: 'string', pattern: '^[0-9]+(us|ms|s|m|h|d)?$' }, { type: 'integer', minimum: 0 }],
+};
+const str = (description: string, extra: Schema = {}): Schema => ({ type: 'string', description, ...extra });
+const int = (description: string, minimum?: number, maximum?: number): Schema => ({ type: 'integer', description, ...(minimum !== undefined ? { minimum } : {}), ...(maximum !== undefined ? { maximum } : {}) });
+const bool = (description: string): Schema => ({ type: 'boolean', description });
+const nullable = (s: Schema): Schema => ({ anyOf: [s, { type: 'null' }], description: s.description });
+const oneOrMany = (item: Schema, description: string): Schema => ({ description, anyOf: [item, { type: 'array', items: item }] });
+const ruleText = (description: string): Schema => oneOrMany({ type: 'string' }, description);
+
+/** An object schema with exactly `keys`, each typed by `types` (throws on a key without a type). */
+function object(where: string, keys: readonly string[], types: Record<string, Schema>, required: string[] = [], description?: string): Schema {
+  const properties: Record<string, Schema> = {};
+  for (const k of keys) {
+    const t = types[k];
+    if (t === undefined) throw new Error(`schema: key "${k}" of ${where} has no type in src/config/schema.ts`);
+    properties[k] = t;
+  }
+  return { type: 'object', ...(description ? { description } : {}), properties, additionalProperties: false, ...(required.length ? { required } : {}) };
+}
+
+const logTarget = object('a log target', LOG_KEYS, {
+  target: str('stdout, stderr, file:PATH, unix:PATH or udp://HOST[:PORT] (HAProxy spellings accepted)'),
+  facility: str('syslog facility, kern ... local7', { default: 'local0' }),
+  level: str('highest syslog level sent', { enum: ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'] }),
+  format: str('syslog line format', { enum: ['rfc3164', 'rfc5424', 'raw'] }),
+}, ['target']);
+const logs: Schema = { description: 'global, or a list of log targets ([] = no logging)', anyOf: [{ const: 'global' }, { type: 'array', items: logTarget }] };
+
+const statsSocket = object('a stats socket', STATS_SOCKET_KEYS, {
+  path: str('unix socket path of the runtime API'),
+  mode: str('octal permissions such as 660'),
+  level: str('user, operator or admin', { enum: ['user', 'operator', 'admin'] }),
+}, ['path']);
+
+const globalSchema = object('global', GLOBAL_KEYS, {
+  workers: { description: 'worker threads; auto = CPU count (nbthread)', anyOf: [{ type: 'integer', minimum: 1, maximum: 1024 }, { const: 'auto' }] },
+  daemon: bool('run in the background (-D)'),
+  pidfile: nullable(str('write the pid here')),
+  maxconn: int('requests in progress, all workers', 1),
+  log: { type: 'array', items: logTarget, description: 'log targets' },
+  max_header_size: int('largest request head in bytes (tune.bufsize)', 1024, 16777216),
+  max_headers: int('most request header fields (tune.http.maxhdr)', 1),
+  max_uri: int('longest request URI in bytes', 1),
+  grace: duration,
+  ssl_default_bind_ciphers: str('TLSv1.2 cipher list of ssl binds without their own'),
+  stats_socket: { description: 'runtime API unix socket(s)', anyOf: [{ type: 'string' }, statsSocket, { type: 'array', items: { anyOf: [{ type: 'string' }, statsSocket] } }] },
+  stats_timeout: duration,
+}, [], 'process-wide settings');
+
+const timeoutTypes: Record<string, Schema> = {};
+for (const k of Object.keys(TIMEOUT_KEYS)) timeoutTypes[k] = duration;
+const timeoutSchema = object('timeout', Object.keys(TIMEOUT_KEYS), timeoutTypes, [], 'timeouts (timeout connect/client/server/...)');
+
+const headersSchema: Schema = {
+  description: 'check request headers: { Name: value } or a list of { name, value }',
+  anyOf: [{ type: 'object', additionalProperties: { type: 'string' } }, { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, value: { type: 'string' } }, required: ['name', 'value'], additionalProperties: false } }],
+};
+const expectStatus: Schema = { description: '200, "200-399", "200,204" or a list of these', anyOf: [{ type: 'integer' }, { type: 'string' }, { type: 'array', items: { anyOf: [{ type: 'integer' }, { type: 'string' }] } }] };
+
+const healthSchema = object('health_check', HEALTH_KEYS, {
+  type: str('tcp or http', { enum: ['tcp', 'http'] }),
+  method: str('HTTP method of the check'),
+  uri: str('path of the check, starting with /'),
+  version: str('HTTP/1.0 or HTTP/1.1'),
+  host: nullable(str('Host header of the check')),
+  headers: headersSchema,
+  expect_status: expectStatus,
+  expect_string: nullable(str('text the answer must contain')),
+  inter: duration,
+  fastinter: duration,
+  downinter: duration,
+  rise: int('successes to go up', 1, 1000),
+  fall: int('failures to go down', 1, 1000),
+}, [], 'health check (option httpchk, http-check, inter/rise/fall)');
+
+const cookieObject = object('cookie', COOKIE_KEYS, {
+  name: str('cookie name'),
+  mode: str('insert, rewrite or prefix', { enum: ['insert', 'rewrite', 'prefix'] }),
+  indirect: bool('remove the cookie before the server sees it'),
+  nocache: bool('mark responses that set it uncacheable'),
+  postonly: bool('insert only on POST answers'),
+  preserve: bool('keep a cookie the server sets'),
+  httponly: bool('HttpOnly attribute'),
+  secure: bool('Secure attribute'),
+  domain: nullable(str('Domain attribute')),
+  maxidle: duration,
+  maxlife: duration,
+}, ['name']);
+const cookieSchema: Schema = { description: 'persistence cookie: a map, a cookie name, or false', anyOf: [cookieObject, { type: 'string' }, { const: false }, { type: 'null' }] };
+
+const forwardforSchema: Schema = {
+  description: 'append X-Forwarded-For: true, or { except, header, if_none }',
+  anyOf: [{ type: 'boolean' }, object('forwardfor', FORWARDFOR_KEYS, { except: str('network whose clients get no header'), header: str('header name instead of X-Forwarded-For'), if_none: bool('only when the request has none') })],
+};
+
+const errorPage: Schema = {
+  description: '{ file: PATH } (errorfile) or { location: URL, code: 302|303 } (errorloc)',
+  anyOf: [
+    { type: 'object', properties: { file: { type: 'string' } }, required: ['file'], additionalProperties: false },
+    { type: 'object', properties: { location: { type: 'string' }, code: { enum: [302, 303] } }, required: ['location'], additionalProperties: false },
+  ],
+};
+const errorPages: Schema = {
+  type: 'object',
+  description: 'custom error pages by status (errorfile, errorloc, errorfiles)',
+  propertyNames: { enum: ERROR_FILE_CODES.map(String) },
+  additionalProperties: errorPage,
+};
+
+const bindObject = object('bind', BIND_KEYS, {
+  address: str('ADDR:PORT; * and :: allowed'),
+  ssl: bool('terminate TLS'),
+  crt: oneOrMany({ type: 'string' }, 'PEM file(s) or directory: certificate, chain and key'),
+  ssl_min_ver: str('lowest TLS version', { enum: ['SSLv3', 'TLSv1.0', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] }),
+  ciphers: str('TLSv1.2 cipher list'),
+}, ['address']);
+const bindSchema: Schema = oneOrMany({ anyOf: [{ type: 'string' }, bindObject] }, 'listening addresses');
+
+const statsObject = object('stats', STATS_KEYS, {
+  enable: bool('serve the stats page'),
+  uri: str('path of the stats page'),
+  auth: oneOrMany({ type: 'string' }, '"USER:PASSWORD"'),
+  realm: str('basic auth realm'),
+  refresh: duration,
+  hide_version: bool('hide the version on the page'),
+  admin: bool('allow the admin actions (needs auth)'),
+  prometheus: { description: 'Prometheus exposition path, true (= /metrics) or false', anyOf: [{ type: 'string' }, { type: 'boolean' }, { type: 'null' }] },
+});
+const statsSchema: Schema = { description: 'stats page: a map or true', anyOf: [statsObject, { type: 'boolean' }] };
+
+const serverSchema = object('a server', SERVER_KEYS, {
+  name: str('server name, unique in its backend'),
+  address: str('HOST:PORT'),
+  check: bool('health-check this server'),
+  cookie: str('persistence cookie value'),
+  weight: int('share of the traffic, 0 = none', 0, 256),
+  backup: bool('used only when no active server is up'),
+  maxconn: int('requests in progress on this server, 0 = unlimited', 0),
+  inter: duration,
+  fastinter: duration,
+  downinter: duration,
+  rise: int('successes to go up', 1, 1000),
+  fall: int('failures to go down', 1, 1000),
+  port: int('health-check port', 1, 65535),
+  addr: str('health-check address'),
+  observe: str('passive health checking', { enum: ['none', 'layer4', 'layer7'] }),
+  error_limit: int('errors before on_error acts', 1),
+  on_error: str('what observed errors do', { enum: ['fastinter', 'fail-check', 'sudden-death', 'mark-down'] }),
+  disabled: bool('start in maintenance'),
+  slowstart: duration,
+  agent_check: bool('poll an agent that sets weight and state (agent-check)'),
+  agent_port: int('agent port', 1, 65535),
+  agent_addr: str('agent address (default: the check address, else the server)'),
+  agent_inter: duration,
+  agent_send: str('text sent to the agent on connect'),
+}, ['name', 'address']);
+
+const PROXY_TYPES: Record<string, Schema> = {
+  mode: str('http (tcp is not supported)', { enum: ['http'] }),
+  timeout: timeoutSchema,
+  retries: int('connection retries', 0, 100),
+  redispatch: bool('retry on another server (option redispatch)'),
+  forwardfor: forwardforSchema,
+  httplog: bool('HAProxy httplog access lines'),
+  log: logs,
+  log_format: str('access line layout: httplog, json, or a HAProxy log-format string such as "%ci [%tr] %ft %b/%s %ST %B %{+Q}r"'),
+  dontlognull: bool('do not log connections that sent nothing'),
+  maxconn: int('requests in progress on this frontend', 1),
+  balance: str('roundrobin, static-rr, leastconn, source, first, random, uri or hdr(NAME)', { pattern: '^(roundrobin|static-rr|leastconn|source|first|random|uri|hdr\\([^()\\s]+\\))$' }),
+  hash_type: str('map-based|consistent [sdbm|djb2|wt6|crc32] [avalanche]: HAProxy\'s own hash balancing', { pattern: '^(map-based|consistent)( (sdbm|djb2|wt6|crc32))?( avalanche)?$' }),
+  health_check: healthSchema,
+  persist: bool('option persist'),
+  allbackups: bool('use every backup server at once'),
+  cookie: cookieSchema,
+  default_backend: str('backend for requests no use_backend rule takes'),
+  error_pages: errorPages,
+  bind: bindSchema,
+  stats: statsSchema,
+  servers: { type: 'array', items: serverSchema, description: 'servers' },
+  acls: { type: 'object', description: 'named ACLs: name -> criterion (or a list, ORed)', additionalProperties: oneOrMany({ type: 'string' }, 'criterion such as "path_beg /api"') },
+  use_backend: oneOrMany({ anyOf: [{ type: 'string' }, { type: 'object', properties: { backend: { type: 'string' }, if: { type: 'string' }, unless: { type: 'string' } }, required: ['backend'], additionalProperties: false }] }, 'backend switching rules'),
+  http_request: ruleText('http-request rules, in haproxy.cfg syntax'),
+  http_response: ruleText('http-response rules, in haproxy.cfg syntax'),
+  redirect: ruleText('redirect rules, in haproxy.cfg syntax'),
+};
+
+/** Proxy keys point at one shared definition each (defaults, frontends, backends, listen). */
+const PROXY_REFS: Record<string, Schema> = Object.fromEntries(Object.keys(PROXY_TYPES).map((k) => [k, { $ref: `#/$defs/${k}` }]));
+
+/** The whole schema. */
+export function configSchema(): Schema {
+  const named = (s: Schema, what: string): Schema => ({ type: 'object', description: what, additionalProperties: s, propertyNames: { pattern: '^[A-Za-z0-9_.:-]+$' } });
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'https://gatehouse.invalid/gatehouse.schema.json',
+    title: 'gatehouse configuration (YAML)',
+    description: 'Keys follow HAProxy\'s words in snake_case; see docs/configuration.md',
+    type: 'object',
+    properties: Object.fromEntries(
+      TOP_KEYS.map((k) => [
+        k,
+        k === 'global'
+          ? globalSchema
+          : k === 'defaults'
+            ? object('defaults', COMMON_KEYS, PROXY_REFS, [], 'values inherited by every frontend, backend and listen')
+            : k === 'frontends'
+              ? named(object('a frontend', FRONTEND_KEYS, PROXY_REFS), 'listeners, by name')
+              : k === 'backends'
+                ? named(object('a backend', BACKEND_KEYS, PROXY_REFS), 'server pools, by name')
+                : named(object('a listen section', LISTEN_KEYS, PROXY_REFS), 'frontend and backend in one, by name'),
+      ]),
+    ),
+    additionalProperties: false,
+    $defs: PROXY_TYPES,
+  };
+}
+
+/** Every property name anywhere in the schema (the docs test checks documented keys against it). */
+export function schemaKeys(s: unknown = configSchema(), out = new Set<string>()): Set<string> {
+  if (Array.isArray(s)) for (const x of s) schemaKeys(x, out);
+  else if (s !== null && typeof s === 'object') {
+    const o = s as Record<string, unknown>;
+    if (o.properties && typeof o.properties === 'object') for (const k of Object.keys(o.properties)) out.add(k);
+    for (const v of Object.values(o)) schemaKeys(v, out);
+  }
+  return out;
+}
