@@ -102,7 +102,8 @@ backend be
 test('deny answers with the errorfile / errorloc pages as HAProxy 2.6 does', { skip: haproxyBinary() ? false : 'haproxy is not installed' }, async () => {
   const run = async (port: number, port2: number): Promise<string[]> => {
     const out: string[] = [];
-    for (const [p, u] of [[port, '/forbidden'], [port, '/missing'], [port, '/busy'], [port2, '/x'], [port, '/file'], [port, '/ef']] as const) {
+    // /down reaches backend be, whose only server refuses: its 503 is the backend's errorfile
+    for (const [p, u] of [[port, '/forbidden'], [port, '/missing'], [port, '/busy'], [port2, '/x'], [port, '/file'], [port, '/ef'], [port, '/down']] as const) {
       const r = await request(p, { path: u });
       out.push(`${r.status} ${r.statusMessage} ct=${r.headers['content-type'] ?? ''} loc=${r.headers.location ?? ''} x=${r.headers['x-custom'] ?? ''} ${r.body.toString()}`);
     }
@@ -121,6 +122,7 @@ test('deny answers with the errorfile / errorloc pages as HAProxy 2.6 does', { s
   try {
     assert.deepEqual(await run(c, d), expected);
     assert.match(expected[0], /^403 Forbidden ct=text\/html .*x=yes <h1>custom 403<\/h1>/);
+    assert.match(expected[6], /^503 Service Unavailable ct=text\/plain .* be down/);
   } finally {
     await gh.stop();
   }

@@ -225,14 +225,14 @@ frontend fe
 backend be
   balanse roundrobin
   server s1 127.0.0.1:81 chek
-  unique-id-format %{+X}o
+  force-persist if TRUE
   option httpclose
   option forwardfr
 `);
   assert.match(out[0], /^h\.cfg:3:3: error: unknown keyword 'nbthreads' in 'global' section; did you mean "nbthread"\?/);
   assert.match(out[1], /^h\.cfg:10:3: error: unknown keyword 'balanse' in 'backend' section; did you mean "balance"\?/);
   assert.match(out[2], /^h\.cfg:11:26: error: unknown server option 'chek'; did you mean "check"\?/);
-  assert.match(out[3], /^h\.cfg:12:3: error: keyword 'unique-id-format' is not supported by gatehouse yet/);
+  assert.match(out[3], /^h\.cfg:12:3: error: keyword 'force-persist' is not supported by gatehouse yet/);
   assert.match(out[4], /^h\.cfg:14:10: error: unknown option 'forwardfr'; did you mean "forwardfor"\?/);
   // option httpclose cannot change what gatehouse does: a warning, after the errors.
   assert.match(out[5], /^h\.cfg:13:10: warning: 'option httpclose' is ignored/);

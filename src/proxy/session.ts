@@ -190,9 +190,7 @@ export abstract class Session implements RequestRecord, AdmissionWaiter, QueueWa
     if (res !== null) {
       this.responded = true;
       this.headSent = true;
-      this.bytesOut += page.body.length;
-      countStatus(this.rt.slab, this.status, this.fe.row, -1, -1);
-      res.cork(() => writeErrorPage(res, page, true));
+      this.writePage(res, page, -1, true);
     }
     this.finish();
   }
@@ -238,13 +236,34 @@ export abstract class Session implements RequestRecord, AdmissionWaiter, QueueWa
     }
     this.responded = true;
     this.headSent = true;
-    this.status = statusOf(page);
-    countStatus(this.rt.slab, this.status, this.fe.row, this.be === null ? -1 : this.be.row, -1);
-    this.bytesOut += page.body.length;
     // After a 408 the client is not sending what it announced: close, as HAProxy does.
     const close = this.plan.clientClose || page === E408;
-    res.cork(() => writeErrorPage(res, page, close));
+    this.writePage(res, page, this.be === null ? -1 : this.be.row, close);
     this.finish();
+  }
+
+  /**
+   * Write HAProxy's built-in `page`, or the proxy's own page for that status (errorfile,
+   * errorloc: src/rules/error-table.ts), and count its status class.
+   */
+  private writePage(res: ClientResponse, page: ErrorPage, beRow: number, close: boolean): void {
+    const builtIn = statusOf(page);
+    const custom = this.rt.errorPages === null ? null : this.rt.errorPages.errorPage(this.fe.index, this.backend, builtIn);
+    if (custom === null) {
+      this.status = builtIn;
+      this.bytesOut += page.body.length;
+      res.cork(() => writeErrorPage(res, page, close));
+    } else {
+      this.status = custom.status;
+      this.bytesOut += custom.body.length;
+      res.cork(() => {
+        res.writeStatus(custom.status + ' ' + custom.reason);
+        for (let i = 0; i < custom.headers.length; i += 2) res.writeHeader(custom.headers[i], custom.headers[i + 1]);
+        if (close) res.writeHeader('connection', 'close');
+        res.end(custom.body, close);
+      });
+    }
+    countStatus(this.rt.slab, this.status, this.fe.row, beRow, -1);
   }
 
   /** The request is over: its counters, its log line and latency, its maxconn slot. */

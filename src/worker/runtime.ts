@@ -11,6 +11,7 @@ import { BackendCookies } from '../proxy/persistence';
 import type { RequestLimits } from '../proxy/request-validate';
 import { Decision, ResponseView, RoutingTable } from '../rules';
 import { ipInNet } from '../acl/ip';
+import { ErrorPageTable } from '../rules/error-table';
 import { compileStickPersistence, type StickPersistence } from '../stick/persist';
 
 export interface BackendRuntime {
@@ -132,6 +133,8 @@ export class WorkerRuntime {
   readonly decision = new Decision();
   readonly responseDecision = new Decision();
   readonly responseView = new ResponseView();
+  /** errorfile / errorloc pages, or null when no proxy has one */
+  readonly errorPages: ErrorPageTable | null;
   /** the worker is stopping: answers carry Connection: close */
   draining = false;
   private readonly drainB = this.drainQueues.bind(this);
@@ -226,6 +229,8 @@ export class WorkerRuntime {
     const g = config.global;
     this.limits = { maxHeaderSize: g.maxHeaderSize, maxHeaders: g.maxHeaders, maxUri: g.maxUri };
     this.routing = new RoutingTable(config);
+    const pages = new ErrorPageTable(config);
+    this.errorPages = pages.any ? pages : null;
     this.index = new ServerIndex(config);
     this.rows = counterRows(config);
     const balancers = createBalancers(config, state, this.index);
