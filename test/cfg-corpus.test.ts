@@ -21,6 +21,7 @@ const HAPROXY = haproxyBinary();
  */
 const WAITING: { match: RegExp; reason: string }[] = [
   { match: /mode 'tcp' is not supported|'option tcp-check'|'tcp-check'|'option ssl-hello-chk'|'tcp-request'|abns@/, reason: 'mode tcp (TCP proxying is its own issue)' },
+  { match: /tcp-request rules of http frontend '[^']+' are not applied by gatehouse yet/, reason: 'tcp-request rules on an http frontend (uWS has no connection hook; the node engine will run them)' },
   { match: /'lua-load/, reason: 'Lua scripts cannot run in gatehouse' },
   { match: /'stick-table'|track-sc|fetch '(sc|src)_[a-z_]+'|ACL "(abuse|too_many_conns)" is not defined/, reason: 'stick tables (implemented in parallel, src/stick)' },
   { match: /req_ssl_sni|req\.ssl_(sni|hello_type)|ACL "(switch_be_\d|web_server|tls)" is not defined/, reason: 'mode tcp (TCP proxying is its own issue)' },

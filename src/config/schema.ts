@@ -62,6 +62,8 @@ const globalSchema = object('global', GLOBAL_KEYS, {
   ssl_default_bind_ciphers: str('TLSv1.2 cipher list of ssl binds without their own'),
   stats_socket: { description: 'runtime API unix socket(s)', anyOf: [{ type: 'string' }, statsSocket, { type: 'array', items: { anyOf: [{ type: 'string' }, statsSocket] } }] },
   stats_timeout: duration,
+  localpeer: str('this process\'s name in peers sections (default: the host name)'),
+  engine: str('front engine of binds that name none: uws (uWebSockets.js) or node (gatehouse\'s own on node:net)', { enum: ['uws', 'node'] }),
 }, [], 'process-wide settings');
 
 const timeoutTypes: Record<string, Schema> = {};
@@ -130,6 +132,8 @@ const bindObject = object('bind', BIND_KEYS, {
   crt: oneOrMany({ type: 'string' }, 'PEM file(s) or directory: certificate, chain and key'),
   ssl_min_ver: str('lowest TLS version', { enum: ['SSLv3', 'TLSv1.0', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] }),
   ciphers: str('TLSv1.2 cipher list'),
+  engine: str('front engine of this address: uws or node (ssl binds run on uws)', { enum: ['uws', 'node'] }),
+  accept_proxy: bool('a PROXY protocol v1/v2 header precedes each connection (node engine)'),
 }, ['address']);
 const bindSchema: Schema = oneOrMany({ anyOf: [{ type: 'string' }, bindObject] }, 'listening addresses');
 
@@ -173,7 +177,12 @@ const serverSchema = object('a server', SERVER_KEYS, {
 }, ['name', 'address']);
 
 const PROXY_TYPES: Record<string, Schema> = {
-  mode: str('http (tcp is not supported)', { enum: ['http'] }),
+  mode: str('http or tcp (layer 4: docs/tcp.md)', { enum: ['http', 'tcp'] }),
+  tcplog: bool('option tcplog: HAProxy tcplog lines for tcp proxies'),
+  tcp_check: { type: 'object', description: 'tcp-check sequence or protocol check of a tcp backend (docs/tcp.md, configuration.md)' },
+  tcp_request: { type: 'object', description: 'tcp-request connection/content rules and inspect_delay of a tcp frontend (docs/tcp.md)' },
+  stick_table: { type: 'object', description: 'stick-table of this proxy: type, size, expire, store (docs/stick-tables.md)' },
+  stick: { type: 'array', description: 'stick on|match|store-request rules (docs/stick-tables.md)', items: { anyOf: [{ type: 'string' }, { type: 'object' }] } },
   timeout: timeoutSchema,
   retries: int('connection retries', 0, 100),
   redispatch: bool('retry on another server (option redispatch)'),
@@ -224,7 +233,9 @@ export function configSchema(): Schema {
               ? named(object('a frontend', FRONTEND_KEYS, PROXY_REFS), 'listeners, by name')
               : k === 'backends'
                 ? named(object('a backend', BACKEND_KEYS, PROXY_REFS), 'server pools, by name')
-                : named(object('a listen section', LISTEN_KEYS, PROXY_REFS), 'frontend and backend in one, by name'),
+                : k === 'peers'
+                  ? named({ type: 'object', description: 'a peers section: peers and tables (docs/stick-tables.md)' }, 'peers sections, by name')
+                  : named(object('a listen section', LISTEN_KEYS, PROXY_REFS), 'frontend and backend in one, by name'),
       ]),
     ),
     additionalProperties: false,
