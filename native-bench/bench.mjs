@@ -139,6 +139,14 @@ function cpuTicks(pids) {
   }
   return t;
 }
+// user and system ticks apart: where a proxy's CPU goes (its own code or the kernel's TCP)
+function cpuSplit(pids) {
+  let user = 0, sys = 0;
+  for (const p of pids) {
+    try { const f = statFields(p); user += Number(f[11]); sys += Number(f[12]); } catch { /* gone */ }
+  }
+  return { user, sys };
+}
 function memKB(pids, key) {
   let t = 0;
   for (const p of pids) {
@@ -440,6 +448,7 @@ async function main() {
     const args = ['-t', sc.threads, '-c', sc.conns, '-d', duration, '--timeout', sc.timeout, '--latency', '-s', LUA, `http://127.0.0.1:${p.port}${sc.path}`];
     const st0 = await Promise.all(backendPorts.map(backendStatus));
     const cpu0 = cpuTicks(p.pids);
+    const split0 = cpuSplit(p.pids);
     const w = launch('wrk', 'wrk', args, {
       cpus: LOAD_CPUS, pipeStdout: true,
       env: { WRK_METHOD: sc.method, WRK_BODY_SIZE: String(sc.body || 0), WRK_CLOSE: sc.close ? '1' : '0', WRK_PIPELINE: String(sc.pipeline || 1) },
@@ -450,6 +459,7 @@ async function main() {
     await w.exited;
     clearTimeout(killer);
     const cpu1 = cpuTicks(p.pids);
+    const split1 = cpuSplit(p.pids);
     const st1 = await Promise.all(backendPorts.map(backendStatus));
     const m = /^WRKJSON (.*)$/m.exec(out);
     if (!m) return { error: `wrk produced no summary (${JSON.stringify(w.exitInfo)}): ${out.slice(0, 200)}` };
@@ -467,6 +477,8 @@ async function main() {
       max_ms: j.lat_us.max / 1000, mean_ms: j.lat_us.mean / 1000,
       errors, error_detail: j.errors,
       cpu_s, cpu_us_per_req: j.requests ? cpu_s * 1e6 / j.requests : null,
+      user_us_per_req: j.requests ? (split1.user - split0.user) / CLK_TCK * 1e6 / j.requests : null,
+      sys_us_per_req: j.requests ? (split1.sys - split0.sys) / CLK_TCK * 1e6 / j.requests : null,
       // the status fetch itself is one accepted connection on each backend
       upstream_conns: st1.reduce((a, s, i) => a + s.accepts - st0[i].accepts - 1, 0),
       backend_requests: st1.map((s, i) => s.requests - st0[i].requests - 1),
@@ -479,6 +491,7 @@ async function main() {
     const args = ['-k', '-c', sc.conns, '-t', Math.max(1, Math.round(seconds(duration))), '-n', 100000000, '-s', 10, '-q', `http://127.0.0.1:${p.port}${sc.path}`];
     const st0 = await Promise.all(backendPorts.map(backendStatus));
     const cpu0 = cpuTicks(p.pids);
+    const split0 = cpuSplit(p.pids);
     const w = launch('ab', 'ab', args, { cpus: LOAD_CPUS, pipeStdout: true });
     let out = '';
     w.stdout.on('data', (d) => { out += d; });
@@ -486,6 +499,7 @@ async function main() {
     await w.exited;
     clearTimeout(killer);
     const cpu1 = cpuTicks(p.pids);
+    const split1 = cpuSplit(p.pids);
     const st1 = await Promise.all(backendPorts.map(backendStatus));
     const num = (re) => { const m = re.exec(out); return m ? Number(m[1]) : null; };
     const requests = num(/^Complete requests:\s+(\d+)/m);
@@ -501,6 +515,8 @@ async function main() {
       p50_ms: pct(50), p90_ms: pct(90), p99_ms: pct(99), p999_ms: null, max_ms: pct(100), mean_ms: null,
       errors: failed + non2xx, error_detail: { failed, non2xx },
       cpu_s, cpu_us_per_req: requests ? cpu_s * 1e6 / requests : null,
+      user_us_per_req: requests ? (split1.user - split0.user) / CLK_TCK * 1e6 / requests : null,
+      sys_us_per_req: requests ? (split1.sys - split0.sys) / CLK_TCK * 1e6 / requests : null,
       upstream_conns: st1.reduce((a, s, i) => a + s.accepts - st0[i].accepts - 1, 0),
       backend_requests: st1.map((s, i) => s.requests - st0[i].requests - 1),
     };
@@ -530,7 +546,7 @@ async function main() {
       const med = (k) => median(ok.map((r) => r[k]));
       p.summary = {
         rps: med('rps'), p50_ms: med('p50_ms'), p99_ms: med('p99_ms'), p999_ms: med('p999_ms'),
-        cpu_s: med('cpu_s'), cpu_us_per_req: med('cpu_us_per_req'), upstream_conns: med('upstream_conns'),
+        cpu_s: med('cpu_s'), cpu_us_per_req: med('cpu_us_per_req'), user_us_per_req: med('user_us_per_req'), sys_us_per_req: med('sys_us_per_req'), upstream_conns: med('upstream_conns'),
         mb_per_s: med('mb_per_s'), errors: ok.reduce((a, r) => a + r.errors, 0), requests: ok.reduce((a, r) => a + r.requests, 0),
         error_detail: ok.reduce((a, r) => { for (const [k2, v] of Object.entries(r.error_detail || {})) a[k2] = (a[k2] || 0) + v; return a; }, {}),
         rounds_rps: ok.map((r) => Math.round(r.rps)),
@@ -706,19 +722,19 @@ function renderMarkdown(R) {
   const wrkRows = R.scenarios.filter((s) => s.kind === 'wrk' || s.kind === 'ab');
   if (wrkRows.length) {
     L.push('## Throughput and latency', '');
-    L.push('| scenario | proxy | req/s | vs HAProxy | p50 ms | p99 ms | p99.9 ms | CPU s/run | CPU µs/req | CPU/req vs HAProxy | upstream conns/run | errors | req/s per round | load avg | note |');
-    L.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|---|');
+    L.push('| scenario | proxy | req/s | vs HAProxy | p50 ms | p99 ms | p99.9 ms | CPU s/run | CPU µs/req | user / sys µs/req | CPU/req vs HAProxy | upstream conns/run | errors | req/s per round | load avg | note |');
+    L.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|---|');
     for (const s of wrkRows) {
       const base = s.proxies.haproxy?.summary?.rps;
       const baseCpu = s.proxies.haproxy?.summary?.cpu_us_per_req;
-      if (s.note) L.push(`| ${s.id} | - | | | | | | | | | | | | | ${s.note} |`);
+      if (s.note) L.push(`| ${s.id} | - | | | | | | | | | | | | | | ${s.note} |`);
       for (const [name, p] of Object.entries(s.proxies)) {
         const S = p.summary;
         const gmode = R[name]?.mode;
         const note = [p.error, p.note, gmode === 'yaml' ? 'YAML fallback config' : null,
           gmode === 'cfg-stripped' ? 'haproxy.cfg minus HAProxy-only lines' : null].filter(Boolean).join('; ');
-        if (!S) { L.push(`| ${s.id} | ${nameOf[name]} | - | - | - | - | - | - | - | - | - | - | - | - | ${note.replace(/\|/g, '/')} |`); continue; }
-        L.push(`| ${s.id} | ${nameOf[name]} | ${k(S.rps)} | ${base ? f(S.rps / base) : '-'} | ${f(S.p50_ms)} | ${f(S.p99_ms)} | ${f(S.p999_ms)} | ${f(S.cpu_s)} | ${f(S.cpu_us_per_req, 1)} | ${baseCpu ? f(S.cpu_us_per_req / baseCpu) : '-'} | ${S.upstream_conns ?? '-'} | ${S.errors ? `${S.errors} (${Object.entries(S.error_detail || {}).filter(([, v]) => v).map(([k2, v]) => `${k2} ${v}`).join(', ')})` : 0} | ${S.rounds_rps.map(k).join(' / ')} | ${f(S.load1, 1)} | ${note.replace(/\|/g, '/')} |`);
+        if (!S) { L.push(`| ${s.id} | ${nameOf[name]} | - | - | - | - | - | - | - | - | - | - | - | - | - | ${note.replace(/\|/g, '/')} |`); continue; }
+        L.push(`| ${s.id} | ${nameOf[name]} | ${k(S.rps)} | ${base ? f(S.rps / base) : '-'} | ${f(S.p50_ms)} | ${f(S.p99_ms)} | ${f(S.p999_ms)} | ${f(S.cpu_s)} | ${f(S.cpu_us_per_req, 1)} | ${S.user_us_per_req == null ? '-' : `${f(S.user_us_per_req, 1)} / ${f(S.sys_us_per_req, 1)}`} | ${baseCpu ? f(S.cpu_us_per_req / baseCpu) : '-'} | ${S.upstream_conns ?? '-'} | ${S.errors ? `${S.errors} (${Object.entries(S.error_detail || {}).filter(([, v]) => v).map(([k2, v]) => `${k2} ${v}`).join(', ')})` : 0} | ${S.rounds_rps.map(k).join(' / ')} | ${f(S.load1, 1)} | ${note.replace(/\|/g, '/')} |`);
       }
     }
     L.push('');
