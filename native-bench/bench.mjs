@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// native-bench orchestrator: gatehouse vs HAProxy vs nginx on the same two nginx backends.
+// native-bench orchestrator: gatehouse (uWS and node engines) vs HAProxy vs nginx on the same two nginx backends.
 // Entry point is native-bench/run.sh (installs the tools, raises ulimit -n, cleans up on exit).
-// Usage: node native-bench/bench.mjs [scenario...]   (a b c c64k c1m d e f g h | all)
+// Usage: node native-bench/bench.mjs [scenario...]   (a b c c64k c1m d e f g h p i | all)
 // Everything listens on 127.0.0.1, in ports picked free from 18000-18999; every process started
 // here is tracked by PID (also written to $BENCH_PIDFILE for run.sh's trap) and stopped at the end.
 import { spawn, spawnSync } from 'node:child_process';
@@ -715,6 +715,8 @@ function renderMarkdown(R) {
   L.push(`- versions: node ${m.node}; ${m.haproxy}; nginx ${m.nginx}; ${m.wrk}`);
   L.push(`- settings: ${R.settings.rounds} rounds of ${R.settings.duration} per proxy in alternation after a ${R.settings.warmup} warm-up; medians shown; ulimit -n ${m.nofile}` +
     `${R.settings.proxy_cpus ? `; proxies pinned to CPU ${R.settings.proxy_cpus}` : ''}${R.settings.load_cpus ? `; wrk/clients/backends pinned to CPU ${R.settings.load_cpus}` : ''}`);
+  // scenarios appended from another run (the JSON's later_runs), e.g. (g) and (h) run apart
+  for (const x of R.later_runs || []) L.push(`- scenarios ${x.scenarios.join(', ')}: a separate run at ${x.date}, load average at start ${x.loadavg_at_start.join(' ')}`);
   L.push(`- gatehouse (uWS): ${R.gatehouse.note || 'not selected'}`);
   if (R['gatehouse-node']) L.push(`- gatehouse (node engine): ${R['gatehouse-node'].note || 'not selected'}`);
   L.push('');
