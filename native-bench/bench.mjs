@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// native-bench orchestrator: gatehouse vs HAProxy vs nginx on the same two nginx backends.
+// native-bench orchestrator: gatehouse (uWS and node engines) vs HAProxy vs nginx on the same two nginx backends.
 // Entry point is native-bench/run.sh (installs the tools, raises ulimit -n, cleans up on exit).
-// Usage: node native-bench/bench.mjs [scenario...]   (a b c c64k c1m d e f g h | all)
+// Usage: node native-bench/bench.mjs [scenario...]   (a b c c64k c1m d e f g h p i | all)
 // Everything listens on 127.0.0.1, in ports picked free from 18000-18999; every process started
 // here is tracked by PID (also written to $BENCH_PIDFILE for run.sh's trap) and stopped at the end.
 import { spawn, spawnSync } from 'node:child_process';
@@ -24,7 +24,7 @@ const PAUSE_MS = Number(E.BENCH_PAUSE_MS || 1000);
 const IDLE_CONNS_WANTED = Number(E.BENCH_IDLE_CONNS || 10000);
 const DOWNLOAD_MB = Number(E.BENCH_DOWNLOAD_MB || 1024);
 const MAX_SECONDS = Number(E.BENCH_MAX_SECONDS || 1800);
-const PROXIES = (E.BENCH_PROXIES || 'gatehouse,haproxy,nginx').split(',').map((s) => s.trim()).filter(Boolean);
+const PROXIES = (E.BENCH_PROXIES || 'gatehouse,gatehouse-node,haproxy,nginx').split(',').map((s) => s.trim()).filter(Boolean);
 const SAVE = E.BENCH_SAVE !== '0'; // BENCH_README=1 also copies the tables into README.md
 const KEEP_TMP = E.BENCH_KEEP_TMP === '1';
 
@@ -37,12 +37,18 @@ const SCENARIOS = {
   d: wrkScenario({ title: '16 KB POST echoed, keep-alive, wrk -t1 -c50; 1 worker', workers: 1, path: '/echo', method: 'POST', body: 16384, threads: 1, conns: 50 }),
   e: wrkScenario({ title: '16 B GET, Connection: close on every request, wrk -t1 -c50; 1 worker', workers: 1, path: '/', close: true, threads: 1, conns: 50 }),
   f: wrkScenario({ title: '16 B GET, 5,000 keep-alive clients, wrk -t2 -c5000; 1 worker', workers: 1, path: '/', threads: 2, conns: 5000, timeout: '10s' }),
+  // pipelining and HTTP/1.0 are what the node engine adds (issue 14): uWS.js cannot serve them,
+  // so a probe before the runs marks it "cannot" in the table instead of measuring failures
+  p: wrkScenario({ title: '16 B GET, keep-alive, 8 requests pipelined per write, wrk -t1 -c50 + pipeline script; 1 worker', workers: 1, path: '/', threads: 1, conns: 50, pipeline: 8 }),
+  i: { kind: 'ab', title: '16 B GET over HTTP/1.0 with keep-alive, ab -k -c50; 1 worker', workers: 1, path: '/', conns: 50, method: 'GET', http10: true },
   g: { kind: 'idle', title: 'idle keep-alive connections (one GET each): resident memory per connection; 1 worker', workers: 1, path: '/' },
   h: { kind: 'download', title: 'one large download through the proxy: peak RSS (VmHWM); 1 worker', workers: 1, path: '/1g' },
 };
 // HAProxy tuning lines of haproxy.cfg.tmpl that have no gatehouse meaning; the second fallback
 // for gatehouse is the same file without them
 const ALIASES = { c: ['c64k', 'c1m'], all: Object.keys(SCENARIOS) };
+// the two gatehouse variants: the same file, the second with `engine node` in global
+const GATEHOUSES = { gatehouse: 'uws', 'gatehouse-node': 'node' };
 
 function selectedScenarios() {
   const words = process.argv.slice(2).length ? process.argv.slice(2) : (E.BENCH_SCENARIOS || 'a,b').split(/[ ,]+/);
@@ -133,6 +139,14 @@ function cpuTicks(pids) {
   }
   return t;
 }
+// user and system ticks apart: where a proxy's CPU goes (its own code or the kernel's TCP)
+function cpuSplit(pids) {
+  let user = 0, sys = 0;
+  for (const p of pids) {
+    try { const f = statFields(p); user += Number(f[11]); sys += Number(f[12]); } catch { /* gone */ }
+  }
+  return { user, sys };
+}
 function memKB(pids, key) {
   let t = 0;
   for (const p of pids) {
@@ -211,6 +225,35 @@ async function validate(port, sc) {
   if (r.status !== 200 || r.body.length !== want) throw new Error(`GET ${sc.path}: status ${r.status}, ${r.body.length} bytes (want ${want})`);
   if (sc.path === '/' && r.body.toString() !== '0123456789abcde\n') throw new Error('GET /: wrong body');
 }
+// One raw connection: `payload` written at once; null when `want` complete 16 B answers came
+// back within timeoutMs, else what happened instead.
+function rawExchange(port, payload, want, timeoutMs = 3000) {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    let buf = '';
+    let done = false;
+    const count = () => (buf.match(/0123456789abcde\n/g) || []).length;
+    const finish = (why) => {
+      if (done) return;
+      done = true;
+      clearTimeout(t);
+      sock.destroy();
+      const n = count();
+      resolve(n >= want ? null : `${n} of ${want} answers, then ${why}${buf ? ` (first bytes: ${JSON.stringify(buf.slice(0, 40))})` : ''}`);
+    };
+    const t = setTimeout(() => finish(`nothing more for ${timeoutMs / 1000} s`), timeoutMs);
+    sock.setEncoding('latin1');
+    sock.on('connect', () => sock.write(payload));
+    sock.on('data', (d) => { buf += d; if (count() >= want) finish('done'); });
+    sock.on('close', () => finish('the proxy closed the connection'));
+    sock.on('error', (e) => finish(e.code || e.message));
+  });
+}
+const probePipelining = (port) => rawExchange(port, 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'.repeat(2), 2)
+  .then((why) => why && `pipelining: two GETs in one write got ${why}`);
+const probeHttp10 = (port) => rawExchange(port, 'GET / HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n', 1)
+  .then((why) => why && `HTTP/1.0: a GET got ${why}`);
+
 async function backendStatus(port) {
   const r = await request(port, { path: '/_status' });
   const m = /\n\s*(\d+)\s+(\d+)\s+(\d+)/.exec(r.body.toString());
@@ -251,7 +294,7 @@ async function main() {
   const results = { date: new Date().toISOString(), machine: mach, settings: {
     duration: DURATION, warmup: WARMUP, rounds: ROUNDS, idle_conns: idleConns, download_mb: DOWNLOAD_MB,
     proxy_cpus: PROXY_CPUS || null, load_cpus: LOAD_CPUS || null, proxies: PROXIES,
-  }, gatehouse: { mode: null, note: null }, scenarios: [] };
+  }, gatehouse: { mode: null, note: null }, 'gatehouse-node': { mode: null, note: null }, scenarios: [] };
 
   // content
   const www = path.join(tmp, 'www');
@@ -260,8 +303,8 @@ async function main() {
   fs.writeFileSync(path.join(www, '1m'), crypto.randomBytes(1048576));
   if (ids.includes('h')) { const fd = fs.openSync(path.join(www, '1g'), 'w'); fs.ftruncateSync(fd, DOWNLOAD_MB * 1048576); fs.closeSync(fd); }
 
-  const [B1, B2, P_GATEHOUSE, P_HAPROXY, P_NGINX, P_FLOOR] = await pickPorts(6);
-  const proxyPorts = { gatehouse: P_GATEHOUSE, haproxy: P_HAPROXY, nginx: P_NGINX, floor: P_FLOOR };
+  const [B1, B2, P_GATEHOUSE, P_HAPROXY, P_NGINX, P_FLOOR, P_GATEHOUSE_NODE] = await pickPorts(7);
+  const proxyPorts = { gatehouse: P_GATEHOUSE, 'gatehouse-node': P_GATEHOUSE_NODE, haproxy: P_HAPROXY, nginx: P_NGINX, floor: P_FLOOR };
   const backendPorts = [B1, B2];
 
   // backends: two nginx, one worker each
@@ -280,11 +323,9 @@ async function main() {
   }
   log(`backends up on ${B1} and ${B2} (16 B /, /64k, /1m, POST /echo verified to echo 16 KB)`);
 
-  // gatehouse: haproxy.cfg first, YAML equivalent as a fallback
-  let gatehouseMode = null; // 'cfg' | 'yaml' | null
-  const gh = results.gatehouse;
-  if (PROXIES.includes('gatehouse')) {
-    if (!fs.existsSync(GATEHOUSE_CLI)) { gh.note = `not run: ${path.relative(ROOT, GATEHOUSE_CLI)} does not exist (make build)`; }
+  // gatehouse: haproxy.cfg first, YAML equivalent as a fallback; once per engine
+  for (const name of Object.keys(GATEHOUSES)) {
+    if (PROXIES.includes(name) && !fs.existsSync(GATEHOUSE_CLI)) results[name].note = `not run: ${path.relative(ROOT, GATEHOUSE_CLI)} does not exist (make build)`;
   }
 
   const writeConfigs = (workers, dir) => {
@@ -299,6 +340,16 @@ async function main() {
     fs.writeFileSync(files.gatehouse_cfg, fill(tmpl('haproxy.cfg.tmpl'), { ...vars, PORT: P_GATEHOUSE }));
     fs.writeFileSync(files.gatehouse_stripped, fill(tmpl('haproxy.cfg.tmpl'), { ...vars, PORT: P_GATEHOUSE }).replace(HAPROXY_ONLY, '$1# (removed for gatehouse) $2'));
     fs.writeFileSync(files.gatehouse_yaml, fill(tmpl('gatehouse.yaml.tmpl'), { ...vars, PORT: P_GATEHOUSE }));
+    // gatehouse-node: the same three files with the node engine chosen in global (one line more)
+    const nodeEngine = (text, yaml) => yaml ? text.replace(/^global:\n/m, 'global:\n  engine: node\n') : text.replace(/^global\n/m, 'global\n    # gatehouse-only: every bind on the node:net front engine\n    engine node\n');
+    files.node = {
+      gatehouse_cfg: path.join(dir, 'gatehouse-node-haproxy.cfg'),
+      gatehouse_stripped: path.join(dir, 'gatehouse-node-haproxy-stripped.cfg'),
+      gatehouse_yaml: path.join(dir, 'gatehouse-node.yaml'),
+    };
+    fs.writeFileSync(files.node.gatehouse_cfg, nodeEngine(fill(tmpl('haproxy.cfg.tmpl'), { ...vars, PORT: P_GATEHOUSE_NODE }), false));
+    fs.writeFileSync(files.node.gatehouse_stripped, nodeEngine(fill(tmpl('haproxy.cfg.tmpl'), { ...vars, PORT: P_GATEHOUSE_NODE }), false).replace(HAPROXY_ONLY, '$1# (removed for gatehouse) $2'));
+    fs.writeFileSync(files.node.gatehouse_yaml, nodeEngine(fill(tmpl('gatehouse.yaml.tmpl'), { ...vars, PORT: P_GATEHOUSE_NODE }), true));
     const ndir = path.join(dir, 'nginx-proxy');
     fs.mkdirSync(ndir, { recursive: true });
     files.nginx = path.join(ndir, 'nginx.conf');
@@ -330,32 +381,39 @@ async function main() {
         // floor-proxy.mjs: one thread, bodiless GETs, keep-alive clients only (see its header)
         if (sc.kind !== 'wrk' || sc.workers !== 1 || sc.method !== 'GET' || sc.close) continue;
         child = launch('floor', process.execPath, [path.join(HERE, 'floor-proxy.mjs'), P_FLOOR, B1, B2], { logFile, cpus: PROXY_CPUS });
-      } else if (name === 'gatehouse') {
+      } else if (GATEHOUSES[name]) {
+        const gh = results[name];
+        const gf = name === 'gatehouse' ? files : files.node;
+        let gatehouseMode;
         if (!fs.existsSync(GATEHOUSE_CLI)) { started.push({ name, port, error: gh.note }); continue; }
-        let file = files.gatehouse_cfg;
-        const cfgErr = gatehouseCheck(files.gatehouse_cfg);
-        const strippedErr = cfgErr && gatehouseCheck(files.gatehouse_stripped);
+        let file = gf.gatehouse_cfg;
+        const cfgErr = gatehouseCheck(gf.gatehouse_cfg);
+        const strippedErr = cfgErr && gatehouseCheck(gf.gatehouse_stripped);
         if (cfgErr && !strippedErr) {
-          file = files.gatehouse_stripped;
+          file = gf.gatehouse_stripped;
           gatehouseMode = 'cfg-stripped';
           gh.cfg_error = cfgErr;
           note = `same haproxy.cfg minus the HAProxy-only tuning lines (no strict-limits, tune.pool-*-fd-ratio, http-reuse), which gatehouse rejected (${cfgErr})`;
         } else if (cfgErr) {
-          const yamlErr = gatehouseCheck(files.gatehouse_yaml);
+          const yamlErr = gatehouseCheck(gf.gatehouse_yaml);
           if (yamlErr) {
             gh.mode = null;
             gh.note = `not run: rejects haproxy.cfg (${cfgErr}) and the YAML equivalent (${yamlErr})`;
             started.push({ name, port, error: gh.note });
             continue;
           }
-          file = files.gatehouse_yaml;
+          file = gf.gatehouse_yaml;
           gatehouseMode = 'yaml';
           gh.cfg_error = cfgErr;
           note = `YAML fallback config: gatehouse rejected the haproxy.cfg (${cfgErr})`;
         } else gatehouseMode = 'cfg';
         gh.mode = gatehouseMode;
-        gh.note = note || 'ran on the same haproxy.cfg as HAProxy';
-        child = launch('gatehouse', process.execPath, [GATEHOUSE_CLI, '-f', file], { logFile, cpus: PROXY_CPUS, env: { NODE_ENV: 'production' } });
+        gh.note = note || (name === 'gatehouse' ? 'ran on the same haproxy.cfg as HAProxy' : 'ran on the same haproxy.cfg as HAProxy plus `engine node` in global');
+        // GATEHOUSE_ENGINE (the test matrix's default engine) must not turn the uWS variant into a
+        // node one. BENCH_GATEHOUSE_NODE_ARGS_UWS / _NODE: node flags for one variant, e.g.
+        // "--cpu-prof --cpu-prof-dir=DIR" to profile it (every thread writes its own profile)
+        const nodeArgs = (E[name === 'gatehouse' ? 'BENCH_GATEHOUSE_NODE_ARGS_UWS' : 'BENCH_GATEHOUSE_NODE_ARGS_NODE'] || '').split(' ').filter(Boolean);
+        child = launch(name, process.execPath, [...nodeArgs, GATEHOUSE_CLI, '-f', file], { logFile, cpus: PROXY_CPUS, env: { NODE_ENV: 'production', GATEHOUSE_ENGINE: GATEHOUSES[name] } });
       } else throw new Error(`unknown proxy ${name}`);
       // the gatehouse note goes once into the header of the report, not on every row
       started.push({ name, port, child, logFile });
@@ -365,6 +423,14 @@ async function main() {
       try {
         await waitReady(p.port, p.child, p.name);
         await validate(p.port, sc);
+        // what uWS.js cannot serve: probed once, and marked in the table rather than measured
+        const cannot = sc.pipeline ? await probePipelining(p.port) : sc.http10 ? await probeHttp10(p.port) : null;
+        if (cannot) {
+          p.error = `cannot: ${cannot}`;
+          log(`${sc.id} ${p.name}: ${p.error}`);
+          await stopChild(p.child);
+          continue;
+        }
         await sleep(200);
         p.pids = p.name === 'nginx' ? pidTree(p.child.pid) : [p.child.pid];
       } catch (e) {
@@ -378,13 +444,14 @@ async function main() {
     return started;
   }
 
-  async function runWrk(p, sc, duration) {
+  async function runWrkOnce(p, sc, duration) {
     const args = ['-t', sc.threads, '-c', sc.conns, '-d', duration, '--timeout', sc.timeout, '--latency', '-s', LUA, `http://127.0.0.1:${p.port}${sc.path}`];
     const st0 = await Promise.all(backendPorts.map(backendStatus));
     const cpu0 = cpuTicks(p.pids);
+    const split0 = cpuSplit(p.pids);
     const w = launch('wrk', 'wrk', args, {
       cpus: LOAD_CPUS, pipeStdout: true,
-      env: { WRK_METHOD: sc.method, WRK_BODY_SIZE: String(sc.body || 0), WRK_CLOSE: sc.close ? '1' : '0' },
+      env: { WRK_METHOD: sc.method, WRK_BODY_SIZE: String(sc.body || 0), WRK_CLOSE: sc.close ? '1' : '0', WRK_PIPELINE: String(sc.pipeline || 1) },
     });
     let out = '';
     w.stdout.on('data', (d) => { out += d; });
@@ -392,10 +459,14 @@ async function main() {
     await w.exited;
     clearTimeout(killer);
     const cpu1 = cpuTicks(p.pids);
+    const split1 = cpuSplit(p.pids);
     const st1 = await Promise.all(backendPorts.map(backendStatus));
     const m = /^WRKJSON (.*)$/m.exec(out);
     if (!m) return { error: `wrk produced no summary (${JSON.stringify(w.exitInfo)}): ${out.slice(0, 200)}` };
     const j = JSON.parse(m[1]);
+    // pipelining: wrk times a whole batch (one sample when all its answers came back), and its
+    // tail percentiles came out as 0 or wild; no latency is reported for it
+    if (sc.pipeline > 1) for (const q of ['p50', 'p90', 'p99', 'p999']) j.lat_us[q] = NaN;
     const errors = Object.values(j.errors).reduce((a, b) => a + b, 0);
     const cpu_s = (cpu1 - cpu0) / CLK_TCK;
     return {
@@ -406,13 +477,53 @@ async function main() {
       max_ms: j.lat_us.max / 1000, mean_ms: j.lat_us.mean / 1000,
       errors, error_detail: j.errors,
       cpu_s, cpu_us_per_req: j.requests ? cpu_s * 1e6 / j.requests : null,
+      user_us_per_req: j.requests ? (split1.user - split0.user) / CLK_TCK * 1e6 / j.requests : null,
+      sys_us_per_req: j.requests ? (split1.sys - split0.sys) / CLK_TCK * 1e6 / j.requests : null,
       // the status fetch itself is one accepted connection on each backend
       upstream_conns: st1.reduce((a, s, i) => a + s.accepts - st0[i].accepts - 1, 0),
       backend_requests: st1.map((s, i) => s.requests - st0[i].requests - 1),
     };
   }
 
+  // HTTP/1.0 keep-alive client: ApacheBench (wrk speaks HTTP/1.1 only). ab reports whole ms
+  // percentiles and no p99.9; -n is raised so that -t ends the run.
+  async function runAb(p, sc, duration) {
+    const args = ['-k', '-c', sc.conns, '-t', Math.max(1, Math.round(seconds(duration))), '-n', 100000000, '-s', 10, '-q', `http://127.0.0.1:${p.port}${sc.path}`];
+    const st0 = await Promise.all(backendPorts.map(backendStatus));
+    const cpu0 = cpuTicks(p.pids);
+    const split0 = cpuSplit(p.pids);
+    const w = launch('ab', 'ab', args, { cpus: LOAD_CPUS, pipeStdout: true });
+    let out = '';
+    w.stdout.on('data', (d) => { out += d; });
+    const killer = setTimeout(() => { try { w.kill('SIGKILL'); } catch { /* gone */ } }, (seconds(duration) + 20) * 1000);
+    await w.exited;
+    clearTimeout(killer);
+    const cpu1 = cpuTicks(p.pids);
+    const split1 = cpuSplit(p.pids);
+    const st1 = await Promise.all(backendPorts.map(backendStatus));
+    const num = (re) => { const m = re.exec(out); return m ? Number(m[1]) : null; };
+    const requests = num(/^Complete requests:\s+(\d+)/m);
+    const secs = num(/^Time taken for tests:\s+([\d.]+)/m);
+    if (requests == null || !secs) return { error: `ab produced no summary (${JSON.stringify(w.exitInfo)}): ${out.slice(-200)}` };
+    const pct = (q) => num(new RegExp(`^\\s*${q}%\\s+(\\d+)`, 'm'));
+    const failed = num(/^Failed requests:\s+(\d+)/m) || 0;
+    const non2xx = num(/^Non-2xx responses:\s+(\d+)/m) || 0;
+    const cpu_s = (cpu1 - cpu0) / CLK_TCK;
+    return {
+      rps: requests / secs, requests,
+      mb_per_s: (num(/^Total transferred:\s+(\d+)/m) || 0) / secs / 1e6,
+      p50_ms: pct(50), p90_ms: pct(90), p99_ms: pct(99), p999_ms: null, max_ms: pct(100), mean_ms: null,
+      errors: failed + non2xx, error_detail: { failed, non2xx },
+      cpu_s, cpu_us_per_req: requests ? cpu_s * 1e6 / requests : null,
+      user_us_per_req: requests ? (split1.user - split0.user) / CLK_TCK * 1e6 / requests : null,
+      sys_us_per_req: requests ? (split1.sys - split0.sys) / CLK_TCK * 1e6 / requests : null,
+      upstream_conns: st1.reduce((a, s, i) => a + s.accepts - st0[i].accepts - 1, 0),
+      backend_requests: st1.map((s, i) => s.requests - st0[i].requests - 1),
+    };
+  }
+
   async function scenarioWrk(sc, procs) {
+    const runWrk = sc.kind === 'ab' ? runAb : runWrkOnce;
     const live = procs.filter((p) => !p.error);
     if (!live.length) return;
     log(`${sc.id}: warm-up ${WARMUP} each`);
@@ -423,8 +534,10 @@ async function main() {
         if (p.child.exitInfo) { p.error = p.error || `exited during the run (${JSON.stringify(p.child.exitInfo)})`; continue; }
         await sleep(PAUSE_MS);
         const res = await runWrk(p, sc, DURATION);
+        // the shared machine's 1-minute load average after the run, next to every figure
+        res.load1 = os.loadavg()[0];
         (p.rounds ||= []).push(res);
-        log(`${sc.id} round ${r} ${p.name.padEnd(9)} ${res.error ? res.error : `${Math.round(res.rps)} req/s p99 ${res.p99_ms.toFixed(2)} ms cpu ${res.cpu_s.toFixed(2)} s upstream conns ${res.upstream_conns} errors ${res.errors}`}`);
+        log(`${sc.id} round ${r} ${p.name.padEnd(9)} ${res.error ? res.error : `${Math.round(res.rps)} req/s p99 ${res.p99_ms?.toFixed(2)} ms cpu ${res.cpu_s.toFixed(2)} s upstream conns ${res.upstream_conns} errors ${res.errors}`}`);
       }
     }
     for (const p of live) {
@@ -433,10 +546,11 @@ async function main() {
       const med = (k) => median(ok.map((r) => r[k]));
       p.summary = {
         rps: med('rps'), p50_ms: med('p50_ms'), p99_ms: med('p99_ms'), p999_ms: med('p999_ms'),
-        cpu_s: med('cpu_s'), cpu_us_per_req: med('cpu_us_per_req'), upstream_conns: med('upstream_conns'),
+        cpu_s: med('cpu_s'), cpu_us_per_req: med('cpu_us_per_req'), user_us_per_req: med('user_us_per_req'), sys_us_per_req: med('sys_us_per_req'), upstream_conns: med('upstream_conns'),
         mb_per_s: med('mb_per_s'), errors: ok.reduce((a, r) => a + r.errors, 0), requests: ok.reduce((a, r) => a + r.requests, 0),
         error_detail: ok.reduce((a, r) => { for (const [k2, v] of Object.entries(r.error_detail || {})) a[k2] = (a[k2] || 0) + v; return a; }, {}),
         rounds_rps: ok.map((r) => Math.round(r.rps)),
+        load1: med('load1'),
       };
     }
   }
@@ -535,17 +649,19 @@ async function main() {
     for (const id of ids) {
       const sc = { id, ...SCENARIOS[id] };
       const entry = { id, title: sc.title, kind: sc.kind, workers: sc.workers, proxies: {} };
-      if (sc.kind === 'wrk') entry.wrk = `wrk -t${sc.threads} -c${sc.conns} -d${DURATION} --timeout ${sc.timeout} --latency -s wrk-report.lua${sc.method !== 'GET' ? ` (${sc.method} ${sc.body} B)` : ''}${sc.close ? ' (Connection: close)' : ''} http://127.0.0.1:PORT${sc.path}`;
+      if (sc.kind === 'wrk') entry.wrk = `wrk -t${sc.threads} -c${sc.conns} -d${DURATION} --timeout ${sc.timeout} --latency -s wrk-report.lua${sc.method !== 'GET' ? ` (${sc.method} ${sc.body} B)` : ''}${sc.close ? ' (Connection: close)' : ''}${sc.pipeline ? ` (WRK_PIPELINE=${sc.pipeline})` : ''} http://127.0.0.1:PORT${sc.path}`;
+      if (sc.kind === 'ab') entry.ab = `ab -k -c ${sc.conns} -t ${Math.round(seconds(DURATION))} -n 100000000 -s 10 http://127.0.0.1:PORT${sc.path}`;
       if (sc.kind === 'idle') entry.idle_conns = idleConns;
       if (sc.kind === 'download') entry.download_mb = DOWNLOAD_MB;
       results.scenarios.push(entry);
       if (overBudget()) { entry.note = 'skipped: time budget spent'; continue; }
+      if (sc.kind === 'ab' && !which('ab')) { entry.note = 'skipped: ab not installed (Debian: apache2-utils)'; continue; }
       const dir = path.join(tmp, `scenario-${id}`);
       fs.mkdirSync(dir);
       log(`== ${id}: ${sc.title}`);
       const procs = await startProxies(sc, dir);
       try {
-        if (sc.kind === 'wrk') await scenarioWrk(sc, procs);
+        if (sc.kind === 'wrk' || sc.kind === 'ab') await scenarioWrk(sc, procs);
         else if (sc.kind === 'idle') await scenarioIdle(sc, procs);
         else await scenarioDownload(sc, procs);
       } finally {
@@ -599,29 +715,33 @@ function renderMarkdown(R) {
   L.push(`- versions: node ${m.node}; ${m.haproxy}; nginx ${m.nginx}; ${m.wrk}`);
   L.push(`- settings: ${R.settings.rounds} rounds of ${R.settings.duration} per proxy in alternation after a ${R.settings.warmup} warm-up; medians shown; ulimit -n ${m.nofile}` +
     `${R.settings.proxy_cpus ? `; proxies pinned to CPU ${R.settings.proxy_cpus}` : ''}${R.settings.load_cpus ? `; wrk/clients/backends pinned to CPU ${R.settings.load_cpus}` : ''}`);
-  L.push(`- gatehouse: ${R.gatehouse.note || 'not selected'}`);
+  // scenarios appended from another run (the JSON's later_runs), e.g. (g) and (h) run apart
+  for (const x of R.later_runs || []) L.push(`- scenarios ${x.scenarios.join(', ')}: a separate run at ${x.date}, load average at start ${x.loadavg_at_start.join(' ')}`);
+  L.push(`- gatehouse (uWS): ${R.gatehouse.note || 'not selected'}`);
+  if (R['gatehouse-node']) L.push(`- gatehouse (node engine): ${R['gatehouse-node'].note || 'not selected'}`);
   L.push('');
-  const nameOf = { gatehouse: 'gatehouse', haproxy: 'HAProxy', nginx: 'nginx', floor: 'floor (bare uWS+net+llhttp)' };
-  const wrkRows = R.scenarios.filter((s) => s.kind === 'wrk');
+  const nameOf = { gatehouse: 'gatehouse (uWS)', 'gatehouse-node': 'gatehouse (node engine)', haproxy: 'HAProxy', nginx: 'nginx', floor: 'floor (bare uWS+net+llhttp)' };
+  const wrkRows = R.scenarios.filter((s) => s.kind === 'wrk' || s.kind === 'ab');
   if (wrkRows.length) {
     L.push('## Throughput and latency', '');
-    L.push('| scenario | proxy | req/s | vs HAProxy | p50 ms | p99 ms | p99.9 ms | CPU s/run | CPU µs/req | CPU/req vs HAProxy | upstream conns/run | errors | req/s per round | note |');
-    L.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|');
+    L.push('| scenario | proxy | req/s | vs HAProxy | p50 ms | p99 ms | p99.9 ms | CPU s/run | CPU µs/req | user / sys µs/req | CPU/req vs HAProxy | upstream conns/run | errors | req/s per round | load avg | note |');
+    L.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|---|');
     for (const s of wrkRows) {
       const base = s.proxies.haproxy?.summary?.rps;
       const baseCpu = s.proxies.haproxy?.summary?.cpu_us_per_req;
-      if (s.note) L.push(`| ${s.id} | - | | | | | | | | | | | | ${s.note} |`);
+      if (s.note) L.push(`| ${s.id} | - | | | | | | | | | | | | | | ${s.note} |`);
       for (const [name, p] of Object.entries(s.proxies)) {
         const S = p.summary;
-        const note = [p.error, p.note, name === 'gatehouse' && R.gatehouse.mode === 'yaml' ? 'YAML fallback config' : null,
-          name === 'gatehouse' && R.gatehouse.mode === 'cfg-stripped' ? 'haproxy.cfg minus HAProxy-only lines' : null].filter(Boolean).join('; ');
-        if (!S) { L.push(`| ${s.id} | ${nameOf[name]} | - | - | - | - | - | - | - | - | - | - | - | ${note.replace(/\|/g, '/')} |`); continue; }
-        L.push(`| ${s.id} | ${nameOf[name]} | ${k(S.rps)} | ${base ? f(S.rps / base) : '-'} | ${f(S.p50_ms)} | ${f(S.p99_ms)} | ${f(S.p999_ms)} | ${f(S.cpu_s)} | ${f(S.cpu_us_per_req, 1)} | ${baseCpu ? f(S.cpu_us_per_req / baseCpu) : '-'} | ${S.upstream_conns ?? '-'} | ${S.errors ? `${S.errors} (${Object.entries(S.error_detail || {}).filter(([, v]) => v).map(([k2, v]) => `${k2} ${v}`).join(', ')})` : 0} | ${S.rounds_rps.map(k).join(' / ')} | ${note.replace(/\|/g, '/')} |`);
+        const gmode = R[name]?.mode;
+        const note = [p.error, p.note, gmode === 'yaml' ? 'YAML fallback config' : null,
+          gmode === 'cfg-stripped' ? 'haproxy.cfg minus HAProxy-only lines' : null].filter(Boolean).join('; ');
+        if (!S) { L.push(`| ${s.id} | ${nameOf[name]} | - | - | - | - | - | - | - | - | - | - | - | - | - | ${note.replace(/\|/g, '/')} |`); continue; }
+        L.push(`| ${s.id} | ${nameOf[name]} | ${k(S.rps)} | ${base ? f(S.rps / base) : '-'} | ${f(S.p50_ms)} | ${f(S.p99_ms)} | ${f(S.p999_ms)} | ${f(S.cpu_s)} | ${f(S.cpu_us_per_req, 1)} | ${S.user_us_per_req == null ? '-' : `${f(S.user_us_per_req, 1)} / ${f(S.sys_us_per_req, 1)}`} | ${baseCpu ? f(S.cpu_us_per_req / baseCpu) : '-'} | ${S.upstream_conns ?? '-'} | ${S.errors ? `${S.errors} (${Object.entries(S.error_detail || {}).filter(([, v]) => v).map(([k2, v]) => `${k2} ${v}`).join(', ')})` : 0} | ${S.rounds_rps.map(k).join(' / ')} | ${f(S.load1, 1)} | ${note.replace(/\|/g, '/')} |`);
       }
     }
     L.push('');
     L.push('Scenarios: ' + wrkRows.map((s) => `**${s.id}** ${s.title}`).join('; ') + '.');
-    L.push('CPU = utime+stime of the proxy process (nginx: master + workers) during one run; upstream conns = new connections the backends accepted during one run (0 = the proxy reused its pool).');
+    L.push('CPU = utime+stime of the proxy process (nginx: master + workers) during one run; upstream conns = new connections the backends accepted during one run (0 = the proxy reused its pool); load avg = the machine\'s 1-minute load average after each run (median; 2 cores: above 2 means other work was waiting). "cannot" = the proxy failed the probe made before the runs (two pipelined GETs in one write, or one HTTP/1.0 GET), so it was not measured. Scenario p shows no latency (wrk times whole pipelined batches); scenario i uses ab, which reports whole milliseconds and no p99.9.');
     L.push('');
   }
   const g = R.scenarios.find((s) => s.kind === 'idle');

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # native-bench entry point (`make bench`): gatehouse vs HAProxy vs nginx on the same backends.
-#   bash native-bench/run.sh [scenario...]     scenarios: a b c (= c64k c1m) d e f g h, or all
+#   bash native-bench/run.sh [scenario...]     scenarios: a b c (= c64k c1m) d e f g h p i, or all
 # Environment: BENCH_SCENARIOS (default "a b"), BENCH_DURATION (5s), BENCH_ROUNDS (3),
 # BENCH_WARMUP (2s), BENCH_IDLE_CONNS (10000), BENCH_DOWNLOAD_MB (1024), BENCH_MAX_SECONDS (1800),
-# BENCH_PROXIES (gatehouse,haproxy,nginx), BENCH_PROXY_CPUS / BENCH_LOAD_CPUS (taskset lists),
+# BENCH_PROXIES (gatehouse,gatehouse-node,haproxy,nginx), BENCH_PROXY_CPUS / BENCH_LOAD_CPUS (taskset lists),
 # BENCH_SAVE=0 (don't write results/), BENCH_README=1 (copy the table into README.md),
 # BENCH_KEEP_TMP=1. See native-bench/README.md.
 set -euo pipefail

@@ -1,5 +1,6 @@
 -- native-bench wrk script: request shape from the environment, and a machine-readable summary.
---   WRK_METHOD (GET), WRK_BODY_SIZE (bytes of request body, 0), WRK_CLOSE=1 (Connection: close)
+--   WRK_METHOD (GET), WRK_BODY_SIZE (bytes of request body, 0), WRK_CLOSE=1 (Connection: close),
+--   WRK_PIPELINE (requests per write, 1)
 local method = os.getenv("WRK_METHOD") or "GET"
 local body_size = tonumber(os.getenv("WRK_BODY_SIZE") or "0") or 0
 wrk.method = method
@@ -9,6 +10,21 @@ if body_size > 0 then
 end
 if os.getenv("WRK_CLOSE") == "1" then
   wrk.headers["Connection"] = "close"
+end
+
+-- WRK_PIPELINE=N (N > 1): N requests in one write, the next N once all N answers came back
+-- (wrk counts the requests request() returns and waits for that many responses)
+local depth = tonumber(os.getenv("WRK_PIPELINE") or "1") or 1
+if depth > 1 then
+  local batch = nil
+  request = function()
+    if not batch then
+      local r = {}
+      for i = 1, depth do r[i] = wrk.format() end
+      batch = table.concat(r)
+    end
+    return batch
+  end
 end
 
 done = function(summary, latency, requests)
