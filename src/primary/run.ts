@@ -12,6 +12,7 @@ import { LogSink } from '../log/sink';
 import { SharedState } from '../shared/state';
 import { PrimaryTelemetry } from '../stats/telemetry-primary';
 import { CounterCarry, carryOverServerState } from './carry-over';
+import { fitMaxconnToFdLimit, readFdLimits } from './fd-limit';
 import { migrateReqProblem } from './migrate-req';
 import { SignalRouter, statusLines } from './signals';
 import { Supervisor } from './supervisor';
@@ -46,6 +47,9 @@ async function startGeneration(config: Config, prev: Generation | null, statsRet
   if (prev !== null) carryOverServerState(prev.config, prev.state, config, state);
   const sink = new LogSink(config.global.logs);
   const log = (level: Level, text: string) => sink.event(level, text);
+  // before the workers get the config: maxconn may have to shrink to the descriptor limit
+  const fd = fitMaxconnToFdLimit(config);
+  if (fd.warning !== null) log('warning', fd.warning);
   const telemetry = new PrimaryTelemetry(config, state, sink);
   // Counters of objects that keep their names carry over; the old generation's slabs are read
   // live while it drains, then folded into a fixed base (see carry-over.ts).
@@ -139,7 +143,9 @@ export async function run(config: Config, opts: RunOptions): Promise<void> {
     }
   }
   const describe = (c: Config) => c.frontends.map((f) => `${f.name}=${f.binds.map((b) => b.text).join(',')}`).join(' ');
-  gen.log('notice', `gatehouse started: pid ${process.pid}, ${config.global.workers} worker(s), ${describe(config)}`);
+  const fdLimit = readFdLimits();
+  const fdText = fdLimit === null ? '' : ` (fd limit ${fdLimit.soft})`;
+  gen.log('notice', `gatehouse started: pid ${process.pid}, ${config.global.workers} worker(s), maxconn ${config.global.maxconn}${fdText}, ${describe(config)}`);
   opts.onReady?.();
 
   let stopping = false;

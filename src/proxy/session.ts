@@ -147,6 +147,7 @@ export abstract class Session implements RequestRecord, AdmissionWaiter, QueueWa
 
   abstract onTimeout(): void;
   abstract onClientTimeout(): void;
+  abstract keepClientTimer(now: number): void;
 
   /** Cut the client connection (a response had begun, or the request cannot go on). */
   protected cutClient(): void {
@@ -191,7 +192,8 @@ export abstract class Session implements RequestRecord, AdmissionWaiter, QueueWa
       this.headSent = true;
       this.bytesOut += page.body.length;
       countStatus(this.rt.slab, this.status, this.fe.row, -1, -1);
-      res.cork(() => writeErrorPage(res, page, true));
+      const engineCloses = this.plan.engineCloses;
+      res.cork(() => writeErrorPage(res, page, true, engineCloses));
     }
     this.finish();
   }
@@ -242,7 +244,8 @@ export abstract class Session implements RequestRecord, AdmissionWaiter, QueueWa
     this.bytesOut += page.body.length;
     // After a 408 the client is not sending what it announced: close, as HAProxy does.
     const close = this.plan.clientClose || page === E408;
-    res.cork(() => writeErrorPage(res, page, close));
+    const engineCloses = this.plan.engineCloses;
+    res.cork(() => writeErrorPage(res, page, close, engineCloses));
     this.finish();
   }
 
