@@ -569,7 +569,7 @@ class Builder {
 
   /** retry_on: HAProxy's keywords, as one space-separated string or a list. */
   retryOn(v: unknown, path: Path): number | undefined {
-    const words = typeof v === 'string' ? v.split(/\s+/).filter((w) => w !== '') : Array.isArray(v) && v.every((w) => typeof w === 'string' || typeof w === 'number') ? v.map(String) : null;
+    const words = typeof v === 'number' ? [String(v)] : typeof v === 'string' ? v.split(/\s+/).filter((w) => w !== '') : Array.isArray(v) && v.every((w) => typeof w === 'string' || typeof w === 'number') ? v.map(String) : null;
     const expected = 'retry-on keywords such as "conn-failure empty-response 503"';
     if (words === null) {
       this.c.error(path, 'invalid retry_on', expected, describeValue(v));
