@@ -53,19 +53,23 @@ export interface FdFit {
  * lower it to what the limit allows. Changes `config.global.maxconn` in place, before the
  * workers get the config.
  */
-export function fitMaxconnToFdLimit(config: Config, limits: FdLimits | null = readFdLimits(), raise = setFdLimit): FdFit {
+export function fitMaxconnToFdLimit(
+  config: Config,
+  read: () => FdLimits | null = readFdLimits,
+  raise: (soft: number, hard: number) => boolean = setFdLimit,
+  isRoot = process.getuid?.() === 0,
+): FdFit {
   const g = config.global;
+  const limits = read();
   if (limits === null) return { limit: null, maxconn: g.maxconn, warning: null };
   const need = g.maxconn * 2 + FD_RESERVE;
   let { soft, hard } = limits;
   if (need > soft) {
     // up to the hard limit anyone may go; past it only root (and the kernel's nr_open)
-    const want = process.getuid?.() === 0 ? Math.max(need, hard) : Math.min(need, hard);
-    const newHard = Math.max(hard, want);
-    if (want > soft && raise(want, newHard)) {
-      const now = readFdLimits();
+    const want = isRoot ? Math.max(need, hard) : Math.min(need, hard);
+    if (want > soft && raise(want, Math.max(hard, want))) {
+      const now = read();
       if (now !== null) ({ soft, hard } = now);
-      else soft = want;
     }
   }
   if (need <= soft) return { limit: soft, maxconn: g.maxconn, warning: null };
