@@ -356,7 +356,7 @@ export class Exchange extends Session {
       conn.destroy();
     }
     this.upstreamComplete = false;
-    countResponseError(this.rt, this.be!, this.attempt.server);
+    // counted as a retry (attempt.retry), not as a response error: the answer was valid
     this.retryOrFail('SH', E502);
   }
 
