@@ -89,6 +89,7 @@ describe('issue 19: responses', () => {
       backendYaml({
         port,
         servers: [{ name: 's1', port: srv.port }],
+        defaults: '  httplog: true\n  log: [{ target: stdout }]\n',
         backend: `    http_response:
       - 'add-header X-Static "café €"'
       - 'set-header X-Copy %[res.hdr(x-copy-me)] if { res.hdr(x-copy-me) -m found }'
@@ -178,9 +179,13 @@ describe('issue 19: responses', () => {
       assert.match(got, /^HTTP\/1\.1 200 OK\r\n/);
       assert.match(got, /until the end/);
     }
-    await sleep(200);
+    await sleep(300);
     const out = gh.output().slice(before);
     assert.doesNotMatch(out, /cork/i, out);
+    // each is logged as a clean end at once, not as sD when `timeout server` (2 s) runs out
+    const lines = out.split('\n').filter((l) => l.includes('GET /close-delimited'));
+    assert.equal(lines.length, 3, out);
+    for (const l of lines) assert.match(l, / 200 \d+ - - ---- /, l);
   });
 
   test('the 414 page says Connection: close once, whether the client said close or not', async () => {

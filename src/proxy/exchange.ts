@@ -10,7 +10,7 @@
 // callbacks are made once, not per request.
 
 import { C_BIN, C_CLI_ABRT, C_DRESP, C_ERESP, C_SRV_ABRT } from '../shared/counters';
-import { CONN_BUSY, FAIL_CONNECT, FAIL_IO, FAIL_PARSE, type UpstreamConn } from '../upstream/connection';
+import { CONN_BUSY, CONN_CLOSED, FAIL_CONNECT, FAIL_IO, FAIL_PARSE, type UpstreamConn } from '../upstream/connection';
 import { FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_UPGRADE } from '../upstream/response-parser';
 import { checkSwitchingProtocols } from '../upstream/ws-handshake';
 import { ACT_FORWARD, evalResponse } from '../rules';
@@ -452,14 +452,23 @@ export class Exchange extends Session {
     this.upstreamComplete = true;
     this.attempt.release();
     const res = this.res;
-    if (res === null || this.responded) return;
-    if (this.heldHeaders !== null) {
-      this.heldComplete = true;
-      return;
+    // outside a read: the server's close ended a close-delimited body
+    const closed = this.feedConn === null;
+    if (res !== null && !this.responded) {
+      if (this.heldHeaders !== null) {
+        this.heldComplete = true;
+        return;
+      }
+      // the close comes outside any read's cork
+      if (closed) res.cork(this.endCorkedB);
+      else this.endBody();
     }
-    // a close-delimited body ends with the server's close, outside any read's cork
-    if (this.feedConn === null) res.cork(this.endCorkedB);
-    else this.endBody();
+    // ...and the connection is gone: the exchange is over now, not at `timeout server`
+    const conn = this.conn;
+    if (closed && conn !== null && conn.state === CONN_CLOSED) {
+      this.conn = null;
+      this.maybeFinish();
+    }
   }
 
   private endCorked(): void {
