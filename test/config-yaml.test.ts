@@ -118,7 +118,7 @@ test('a complete valid config maps to the exact model', () => {
   ];
   const expected: Config = {
     sources: [FILE],
-    global: { workers: 2, daemon: true, pidfile: '/run/gatehouse.pid', maxconn: 5000, logs, maxHeaderSize: 32768, maxHeaders: 101, maxUri: 8192, gracePeriod: 3000, sslDefaultBindCiphers: null, statsSockets: [], statsTimeout: 10000, engine: 'uws' },
+    global: { workers: 2, daemon: true, pidfile: '/run/gatehouse.pid', maxconn: 5000, maxconnSet: true, logs, maxHeaderSize: 32768, maxHeaders: 101, maxUri: 32768, gracePeriod: 3000, sslDefaultBindCiphers: null, statsSockets: [], statsTimeout: 10000, engine: 'uws' },
     frontends: [
       {
         name: 'http_in', fromListen: false,
@@ -139,7 +139,7 @@ test('a complete valid config maps to the exact model', () => {
     backends: [
       {
         name: 'http_back', fromListen: false, mode: 'http', balance: 'hdr', balanceHeader: 'x-user', timeouts,
-        retries: 2, redispatch: true, forwardfor: true, persist: true, allbackups: true,
+        retries: 2, retryOn: 1, redispatch: true, forwardfor: true, persist: true, allbackups: true,
         healthCheck: {
           type: 'http', method: 'HEAD', uri: '/health?full=1', version: 'HTTP/1.1', host: 'example.test',
           headers: [{ name: 'X-Probe', value: 'gatehouse' }], expectStatus: [[200, 299], [304, 304]], expectString: 'OK',
@@ -165,7 +165,7 @@ test('a complete valid config maps to the exact model', () => {
       },
       {
         name: 'stats', fromListen: true, mode: 'http', balance: 'roundrobin', balanceHeader: null, timeouts,
-        retries: 2, redispatch: true, forwardfor: true, persist: false, allbackups: false,
+        retries: 2, retryOn: 1, redispatch: true, forwardfor: true, persist: false, allbackups: false,
         healthCheck: { type: 'tcp', method: 'GET', uri: '/', version: 'HTTP/1.0', host: null, headers: [], expectStatus: [[200, 399]], expectString: null, inter: 2000, fastinter: 2000, downinter: 2000, rise: 2, fall: 3 },
         cookie: null, servers: [],
       },

@@ -67,6 +67,7 @@ function backend(b: BackendSpec): BackendConfig {
     balanceHeader: null,
     timeouts: { ...DEFAULT_TIMEOUTS, check: b.checkTimeout ?? 1000 },
     retries: 3,
+    retryOn: 1,
     redispatch: true,
     forwardfor: false,
     persist: false,

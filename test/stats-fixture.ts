@@ -16,7 +16,7 @@ export function server(name: string, port: number, o: Partial<ServerConfig> = {}
 export function backend(name: string, servers: ServerConfig[], o: Partial<BackendConfig> = {}): BackendConfig {
   return {
     name, fromListen: false, mode: 'http', balance: 'roundrobin', balanceHeader: null, timeouts: { ...DEFAULT_TIMEOUTS },
-    retries: 3, redispatch: true, forwardfor: true, persist: false, allbackups: false,
+    retries: 3, retryOn: 1, redispatch: true, forwardfor: true, persist: false, allbackups: false,
     healthCheck: { ...DEFAULT_HEALTH_CHECK }, cookie: null, servers, ...o,
   };
 }

@@ -52,7 +52,7 @@ export const GLOBAL_IGNORED: Record<string, string> = {
   'spread-checks': 'gatehouse does not randomize check intervals',
   'tune.pool-low-fd-ratio': 'gatehouse sizes its idle server connection pools from maxconn',
   'tune.pool-high-fd-ratio': 'gatehouse sizes its idle server connection pools from maxconn',
-  'strict-limits': 'gatehouse does not change the file descriptor limit',
+  'strict-limits': 'gatehouse lowers maxconn to what the file descriptor limit allows, with a warning, instead of refusing to start',
 };
 
 export const PROXY_KEYWORDS = [

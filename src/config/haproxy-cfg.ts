@@ -100,7 +100,7 @@ type RuleListKey = 'use_backend' | 'http_request' | 'http_response' | 'redirect'
 
 /** YAML keys (dotted) that only the backend side of the model reads. */
 function backendSide(key: string): boolean {
-  return /^(retries|redispatch|balance|hash_type|persist|allbackups|cookie|health_check(\..*)?)$/.test(key);
+  return /^(retries|retry_on|redispatch|balance|hash_type|persist|allbackups|cookie|health_check(\..*)?)$/.test(key);
 }
 /** YAML keys that only the frontend side reads (stats lives on frontends in the model). */
 function frontendSide(key: string): boolean {
@@ -625,6 +625,13 @@ class CfgParser {
         if (!this.cap(s, w[0], 'BE')) return;
         const v = this.arg(w, 1, '<number>');
         if (v && this.noMore(w, 2, kw)) s.set.set('retries', this.entry(v));
+        return;
+      }
+      case 'retry-on': {
+        // checked by the validator (retry_on), from the first keyword's position
+        if (!this.cap(s, w[0], 'BE')) return;
+        const v = this.arg(w, 1, '<keywords>');
+        if (v) s.set.set('retry_on', this.entry(v, w.slice(1).map((x) => x.text).join(' ')));
         return;
       }
       case 'cookie':

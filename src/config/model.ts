@@ -52,12 +52,14 @@ export interface GlobalConfig {
   daemon: boolean;
   pidfile: string | null;
   maxconn: number;
+  /** maxconn was written in the config (else it is the default, lowered quietly to fit the fd limit) */
+  maxconnSet?: boolean;
   logs: LogTarget[];
   /** max bytes of a request head (HAProxy tune.bufsize-like) */
   maxHeaderSize: number;
   /** max header fields in a request (HAProxy tune.http.maxhdr) */
   maxHeaders: number;
-  /** max bytes of a request target (path and query) */
+  /** max bytes of a request target (path and query); by default max_header_size (HAProxy) */
   maxUri: number;
   /** grace period on SIGTERM/SIGINT before in-flight requests are cut */
   gracePeriod: number;
@@ -364,6 +366,8 @@ export interface BackendConfig {
   errorPages?: Record<string, CustomErrorPage>;
   timeouts: Timeouts;
   retries: number;
+  /** retry-on as a bit mask (src/config/retry-on.ts); HAProxy's default: conn-failure */
+  retryOn: number;
   redispatch: boolean;
   forwardfor: boolean;
   forwardforOptions?: ForwardForOptions;

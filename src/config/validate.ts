@@ -36,6 +36,7 @@ import { buildStick, STICK_PROXY_KEYS } from './stick';
 import { checkModes, readTcpCheck, readTcpRequest } from './tcp';
 import { buildErrorPages } from './error-files';
 import { compileLogFormat } from '../log/custom-format';
+import { DEFAULT_RETRY_ON, parseRetryOn } from './retry-on';
 
 type Path = (string | number)[];
 type Obj = Record<string, unknown>;
@@ -49,13 +50,13 @@ export const FORWARDFOR_KEYS = ['except', 'header', 'if_none'] as const;
 const DEFAULT_STATS_TIMEOUT_MS = 10_000;
 /** Keys a `defaults` section may hold; frontends, backends and listens inherit them. */
 export const COMMON_KEYS = [
-  'mode', 'timeout', 'retries', 'redispatch', 'forwardfor', 'httplog', 'log', 'log_format', 'dontlognull',
+  'mode', 'timeout', 'retries', 'retry_on', 'redispatch', 'forwardfor', 'httplog', 'log', 'log_format', 'dontlognull',
   'maxconn', 'balance', 'hash_type', 'health_check', 'persist', 'allbackups', 'cookie', 'default_backend', 'error_pages',
   // mode tcp (src/config/tcp.ts)
   'tcplog', 'tcp_check',
 ] as const;
 /** Common keys that only mean something on the backend side (HAProxy warns and ignores them in a frontend). */
-const BACKEND_SIDE = new Set(['retries', 'redispatch', 'balance', 'hash_type', 'health_check', 'persist', 'allbackups', 'cookie', 'tcp_check']);
+const BACKEND_SIDE = new Set(['retries', 'retry_on', 'redispatch', 'balance', 'hash_type', 'health_check', 'persist', 'allbackups', 'cookie', 'tcp_check']);
 /** Common keys that only mean something on the frontend side. */
 const FRONTEND_SIDE = new Set(['httplog', 'log', 'log_format', 'dontlognull', 'maxconn', 'default_backend', 'tcplog']);
 export const FRONTEND_KEYS = [...COMMON_KEYS, 'bind', 'stats', ...RULE_KEYS, ...STICK_PROXY_KEYS, 'tcp_request'];
@@ -146,7 +147,6 @@ const DEFAULT_GRACE_MS = 10_000;
 const DEFAULT_MAX_HEADER_SIZE = 16_384;
 /** HAProxy's tune.http.maxhdr default */
 const DEFAULT_MAX_HEADERS = 101;
-const DEFAULT_MAX_URI = 8192;
 const DEFAULT_GLOBAL_MAXCONN = 20_000;
 const DEFAULT_RETRIES = 3;
 const DEFAULT_STATS_URI = '/haproxy?stats';
@@ -377,6 +377,7 @@ interface Settings {
   tcpCheck?: TcpCheckConfig | null;
   timeouts: Partial<Timeouts>;
   retries?: number;
+  retryOn?: number;
   redispatch?: boolean;
   forwardfor?: boolean;
   forwardforOptions?: ForwardForOptions;
@@ -412,15 +413,18 @@ class Builder {
     if (has(o, 'workers') && o.workers === 'auto') workers = os.availableParallelism();
     else workers = c.int(o, 'workers', path, 1, 1024);
     const pidfile = c.nullableStr(o, 'pidfile', path, { expected: 'a file path' });
+    const maxHeaderSize = c.int(o, 'max_header_size', path, 1024, 16 * 1024 * 1024) ?? DEFAULT_MAX_HEADER_SIZE;
     return {
       workers: workers ?? os.availableParallelism(),
       daemon: c.bool(o, 'daemon', path) ?? false,
       pidfile: pidfile ?? null,
       maxconn: c.int(o, 'maxconn', path, 1, 10_000_000) ?? DEFAULT_GLOBAL_MAXCONN,
+      maxconnSet: has(o, 'maxconn'),
       logs: has(o, 'log') ? this.logs(o.log, [...path, 'log'], false) ?? [] : [],
-      maxHeaderSize: c.int(o, 'max_header_size', path, 1024, 16 * 1024 * 1024) ?? DEFAULT_MAX_HEADER_SIZE,
+      maxHeaderSize,
       maxHeaders: c.int(o, 'max_headers', path, 1, 10000) ?? DEFAULT_MAX_HEADERS,
-      maxUri: c.int(o, 'max_uri', path, 16, 16 * 1024 * 1024) ?? DEFAULT_MAX_URI,
+      // HAProxy has no URI limit of its own: the request line must fit its buffer (tune.bufsize)
+      maxUri: c.int(o, 'max_uri', path, 16, 16 * 1024 * 1024) ?? maxHeaderSize,
       gracePeriod: c.duration(o, 'grace', path) ?? DEFAULT_GRACE_MS,
       // GATEHOUSE_ENGINE: the default for configurations that name none (the test suite's engine matrix)
       engine: c.oneOf(o, 'engine', path, ENGINES) ?? (process.env.GATEHOUSE_ENGINE === 'node' ? 'node' : 'uws'),
@@ -562,6 +566,7 @@ class Builder {
       }
     }
     s.retries = c.int(o, 'retries', path, 0, 100);
+    if (has(o, 'retry_on')) s.retryOn = this.retryOn(o.retry_on, [...path, 'retry_on']);
     s.redispatch = c.bool(o, 'redispatch', path);
     if (has(o, 'forwardfor') && isObj(o.forwardfor)) {
       // a map of options turns it on (HAProxy: option forwardfor except .. header .. if-none)
@@ -599,6 +604,22 @@ class Builder {
     const db = c.str(o, 'default_backend', path, { re: NAME_RE, expected: 'a backend name' });
     if (db !== undefined) s.defaultBackend = { name: db, path: [...path, 'default_backend'] };
     return s;
+  }
+
+  /** retry_on: HAProxy's keywords, as one space-separated string or a list. */
+  retryOn(v: unknown, path: Path): number | undefined {
+    const words = typeof v === 'number' ? [String(v)] : typeof v === 'string' ? v.split(/\s+/).filter((w) => w !== '') : Array.isArray(v) && v.every((w) => typeof w === 'string' || typeof w === 'number') ? v.map(String) : null;
+    const expected = 'retry-on keywords such as "conn-failure empty-response 503"';
+    if (words === null) {
+      this.c.error(path, 'invalid retry_on', expected, describeValue(v));
+      return undefined;
+    }
+    const r = parseRetryOn(words);
+    if (typeof r === 'string') {
+      this.c.error(path, `invalid retry_on: ${r}`, expected, describeValue(v));
+      return undefined;
+    }
+    return r;
   }
 
   balance(v: unknown, path: Path): { alg: BalanceAlgorithm; header: string | null } | undefined {
@@ -1145,6 +1166,7 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
         ...errorPagesOf(s, d),
         timeouts,
         retries: s.retries ?? d.retries ?? DEFAULT_RETRIES,
+        retryOn: s.retryOn ?? d.retryOn ?? DEFAULT_RETRY_ON,
         redispatch: s.redispatch ?? d.redispatch ?? false,
         ...forwardfor(s, d),
         persist: s.persist ?? d.persist ?? false,

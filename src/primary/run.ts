@@ -12,6 +12,7 @@ import { LogSink } from '../log/sink';
 import { SharedState } from '../shared/state';
 import { PrimaryTelemetry } from '../stats/telemetry-primary';
 import { CounterCarry, carryOverServerState } from './carry-over';
+import { fitMaxconnToFdLimit, readFdLimits } from './fd-limit';
 import { migrateReqProblem } from './migrate-req';
 import { SignalRouter, statusLines } from './signals';
 import { SharedListeners, engineFallbackNotice } from './shared-listeners';
@@ -55,6 +56,9 @@ async function startGeneration(config: Config, prev: Generation | null, statsRet
   attachTables(config, prev?.config ?? null);
   const sink = new LogSink(config.global.logs);
   const log = (level: Level, text: string) => sink.event(level, text);
+  // before the workers get the config: maxconn may have to shrink to the descriptor limit
+  const fd = fitMaxconnToFdLimit(config);
+  if (fd.warning !== null) log('warning', fd.warning);
   const stick = new StickService(config, log);
   const telemetry = new PrimaryTelemetry(config, state, sink);
   // the live history (stats page charts) goes on for every object that keeps its name
@@ -170,7 +174,9 @@ export async function run(config: Config, opts: RunOptions): Promise<void> {
     }
   }
   const describe = (c: Config) => c.frontends.map((f) => `${f.name}=${f.binds.map((b) => b.text).join(',')}`).join(' ');
-  gen.log('notice', `gatehouse started: pid ${process.pid}, ${config.global.workers} worker(s), ${describe(config)}`);
+  const fdLimit = readFdLimits();
+  const fdText = fdLimit === null ? '' : ` (fd limit ${fdLimit.soft})`;
+  gen.log('notice', `gatehouse started: pid ${process.pid}, ${config.global.workers} worker(s), maxconn ${config.global.maxconn}${fdText}, ${describe(config)}`);
   opts.onReady?.();
 
   let stopping = false;

@@ -79,6 +79,11 @@ export class ServerAttempt {
     releaseServerSlot(this.rt, this.be, this.server);
   }
 
+  /** A retry is left (retry() would not answer RETRY_NONE). */
+  get canRetry(): boolean {
+    return this.retriesLeft > 0;
+  }
+
   /**
    * The attempt on `server` failed before any answer (refused, timed out, closed empty). The
    * caller has checked the request can be sent again. HAProxy's default `option redispatch`:

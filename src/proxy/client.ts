@@ -20,7 +20,8 @@ export interface ClientRequest {
 
 /** Header lines of an answer, written one by one between the status line and the body. */
 export interface HeaderWriter {
-  writeHeader(key: string, value: string): unknown;
+  /** a Uint8Array value is written as its bytes (a string: as UTF-8) */
+  writeHeader(key: string, value: string | Uint8Array): unknown;
 }
 
 /**

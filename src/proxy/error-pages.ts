@@ -32,11 +32,15 @@ export function requestErrorPage(status: number): ErrorPage {
   return status === 400 ? E400 : status === 413 ? E413 : status === 414 ? E414 : status === 431 ? E431 : E501;
 }
 
-/** Write `page` as the whole answer (call it inside res.cork); `close` ends the connection after it. */
-export function writeErrorPage(res: ClientResponse, page: ErrorPage, close: boolean): void {
+/**
+ * Write `page` as the whole answer (call it inside res.cork); `close` ends the connection after
+ * it. uWS's end(body, true) writes its own `Connection: close`, except when the request's own
+ * Connection header already said close (`engineCloses`, see RequestPlan): then it is ours.
+ */
+export function writeErrorPage(res: ClientResponse, page: ErrorPage, close: boolean, engineCloses: boolean): void {
   res.writeStatus(page.status);
   res.writeHeader('content-type', 'text/html');
   res.writeHeader('cache-control', 'no-cache');
-  if (close) res.writeHeader('connection', 'close');
+  if (close && engineCloses) res.writeHeader('connection', 'close');
   res.end(page.body, close);
 }

@@ -10,20 +10,21 @@
 // callbacks are made once, not per request.
 
 import { C_BIN, C_CLI_ABRT, C_DRESP, C_ERESP, C_SRV_ABRT } from '../shared/counters';
-import { CONN_BUSY, FAIL_CONNECT, FAIL_IO, FAIL_PARSE, type UpstreamConn } from '../upstream/connection';
-import { FRAMING_LENGTH, FRAMING_UPGRADE } from '../upstream/response-parser';
+import { CONN_BUSY, CONN_CLOSED, FAIL_CONNECT, FAIL_IO, FAIL_PARSE, type UpstreamConn } from '../upstream/connection';
+import { FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_UPGRADE } from '../upstream/response-parser';
 import { checkSwitchingProtocols } from '../upstream/ws-handshake';
 import { ACT_FORWARD, evalResponse } from '../rules';
 import type { CookieTxn } from '../persistence/cookie';
 import type { FrontendRuntime, WorkerRuntime } from '../worker/runtime';
 import { countConnectError, countResponseError, countStatus, observeStatus } from './accounting';
 import { ASSIGN_FULL, ASSIGN_NOSRV, RETRY_NONE, RETRY_SAME } from './attempt';
+import { RO_CONN_FAILURE, RO_EMPTY_RESPONSE, RO_JUNK_RESPONSE, RO_RESPONSE_TIMEOUT, retryOnStatus } from '../config/retry-on';
 import type { ClientRequest, ClientResponse } from './client';
 import { E408, E502, E503, E504, requestErrorPage, type ErrorPage } from './error-pages';
-import { BODY_NONE, PLAN_FORWARD, PLAN_REJECT, isIdempotent } from './plan';
+import { BODY_NONE, PLAN_FORWARD, PLAN_REJECT } from './plan';
 import { RequestBody } from './request-body';
 import { BODY_BLOCKED, BODY_DONE, ResponseBody } from './response-body';
-import { writeResponseHeaders } from './response-head';
+import { bytesToText, textToBytes, writeResponseHeaders } from './response-head';
 import { Session } from './session';
 import { drainConnection } from '../upstream/drain';
 import { performance } from 'node:perf_hooks';
@@ -42,6 +43,7 @@ export class Exchange extends Session {
   private readonly onClientDataB = this.onClientData.bind(this);
   private readonly onWritableB = this.onWritable.bind(this);
   private readonly feedCorkedB = this.feedCorked.bind(this);
+  private readonly endCorkedB = this.endCorked.bind(this);
 
   private readonly body = new RequestBody();
   private readonly out = new ResponseBody();
@@ -64,6 +66,18 @@ export class Exchange extends Session {
   private feedConn: UpstreamConn | null = null;
   private tConnStart = 0;
   private tSent = 0;
+  /**
+   * A chunked response's head (and the body after it) waits for the end of the read it came
+   * in: a bad chunk in that same read is then a 502, not a cut (nothing left for the client).
+   */
+  private heldHeaders: string[] | null = null;
+  private heldReason = '';
+  private readonly heldBody: Buffer[] = [];
+  private heldComplete = false;
+  /** the server's answer is discarded for a retry (retry-on <status>) once the read is parsed */
+  private retryAfterFeed = false;
+  /** when the engine's own client timer was last re-armed (keepClientTimer) */
+  private clientTimerAt = 0;
 
   constructor(private readonly recycle: (ex: Exchange) => void) {
     super();
@@ -206,13 +220,6 @@ export class Exchange extends Session {
     }
     // The engine reuses the memory behind `ab` after this call returns: copy it.
     const chunk = n > 0 ? Buffer.from(ab instanceof ArrayBuffer ? new Uint8Array(ab) : ab) : null;
-    // uWS 20.30 keeps its fixed ~10 s timer running during an upload (incoming body bytes do
-    // not reset it), so any upload longer than that was cut. pause()+resume() re-arms it;
-    // gatehouse's own `timeout client` still catches a client that stops sending.
-    if (!isLast && !this.clientPaused && this.res !== null) {
-      this.res.pause();
-      this.res.resume();
-    }
     const conn = this.conn;
     if (conn !== null && this.requestSent && conn.state === CONN_BUSY && conn.owner === this) {
       // sending to the server is server-side activity (HAProxy's timeout server is inactivity)
@@ -251,11 +258,14 @@ export class Exchange extends Session {
     this.feedData = null;
     this.feedConn = null;
     if (this.upgradeHeaders !== null) this.switchProtocols();
+    else if (this.retryAfterFeed) this.retryOnAnswer(conn);
     else if (this.upstreamComplete && this.conn === conn) this.releaseConn();
   }
 
   private feedCorked(): void {
     this.feedConn!.parse(this.feedData!);
+    // the read parsed cleanly (a parse error cleared the held head and answered 502)
+    if (this.heldHeaders !== null && this.res !== null) this.commitHead(this.heldHeaders, this.heldReason);
   }
 
   onResponseHead(status: number, reason: string, headers: string[], framing: number, length: number, keepAlive: boolean): void {
@@ -271,15 +281,22 @@ export class Exchange extends Session {
     this.status = status;
     this.out.begin(framing, length);
     this.tr = performance.now() - this.tSent;
-    this.headSent = true;
     const be = this.be!;
     const server = this.attempt.server;
     observeStatus(this.rt, server, status);
+    if (retryOnStatus(be.cfg.retryOn, status) && this.body.done && this.body.replayable && this.attempt.canRetry) {
+      // retry-on <status>: this answer is dropped and the request goes again once the parser
+      // returns (retryOnAnswer)
+      this.retryAfterFeed = true;
+      return;
+    }
+    this.headSent = true;
     if (this.plan.responseRules) {
       const rv = this.rt.responseView;
       rv.reset();
       rv.status = status;
-      for (let i = 0; i < headers.length; i += 2) rv.addHeader(headers[i], headers[i + 1]);
+      // rules mix the server's bytes with text (formats, config strings, request samples)
+      for (let i = 0; i < headers.length; i += 2) rv.addHeader(headers[i], bytesToText(headers[i + 1]));
       const d = this.rt.responseDecision;
       evalResponse(this.rt.routing, this.fe.index, be.index, this.plan.view!, rv, d);
       if (d.action !== ACT_FORWARD) {
@@ -291,11 +308,58 @@ export class Exchange extends Session {
         this.termination = 'PH';
         return;
       }
-      if (d.headersChanged) headers = rv.headers.slice(0, rv.headersLen);
+      if (d.headersChanged) {
+        // back to bytes: a value the rules left alone as the server sent it (exact even when it
+        // is not UTF-8), a new one as its UTF-8 bytes
+        const n = headers.length;
+        const out = rv.headers.slice(0, rv.headersLen);
+        for (let i = 1; i < out.length; i += 2) {
+          const v = out[i];
+          out[i] = i < n && v === bytesToText(headers[i]) ? headers[i] : textToBytes(v);
+        }
+        headers = out;
+      }
     }
+    if (framing === FRAMING_CHUNKED && this.feedConn !== null) {
+      this.headSent = false;
+      this.heldHeaders = headers;
+      this.heldReason = reason;
+      return;
+    }
+    this.commitHead(headers, reason);
+  }
+
+  /** The status line and headers go to the client (inside the feed's cork). */
+  private commitHead(headers: string[], reason: string): void {
+    const res = this.res!;
+    const be = this.be!;
+    const status = this.status;
+    this.heldHeaders = null;
+    this.headSent = true;
     res.writeStatus(status + ' ' + reason);
     writeResponseHeaders(res, headers, status, be, this, this.plan.clientClose, false);
-    countStatus(this.rt.slab, status, this.fe.row, be.row, this.rt.servers[server].row);
+    countStatus(this.rt.slab, status, this.fe.row, be.row, this.rt.servers[this.attempt.server].row);
+    const held = this.heldBody;
+    if (held.length > 0) {
+      for (let i = 0; i < held.length; i++) this.onResponseBody(held[i]);
+      held.length = 0;
+    }
+    if (this.heldComplete) {
+      this.heldComplete = false;
+      this.endBody();
+    }
+  }
+
+  /** retry-on <status>: drop the server's answer (and its connection), send the request again. */
+  private retryOnAnswer(conn: UpstreamConn): void {
+    this.retryAfterFeed = false;
+    if (this.conn === conn) {
+      this.conn = null;
+      conn.destroy();
+    }
+    this.upstreamComplete = false;
+    // counted as a retry (attempt.retry), not as a response error: the answer was valid
+    this.retryOrFail('SH', E502);
   }
 
   /** PersistenceTrip (response-head.ts): the request's cookie state. */
@@ -366,7 +430,12 @@ export class Exchange extends Session {
 
   onResponseBody(chunk: Buffer): void {
     const res = this.res;
-    if (res === null || this.responded) return;
+    if (res === null || this.responded || this.retryAfterFeed) return;
+    if (this.heldHeaders !== null) {
+      // llhttp's chunked body slices are Buffers of their own: kept as they are
+      this.heldBody.push(chunk);
+      return;
+    }
     this.bytesOut += chunk.length;
     // Free the server's slot before the last byte reaches the client, so the client's next
     // request (possibly on another worker) never sees this one as still active.
@@ -381,11 +450,35 @@ export class Exchange extends Session {
   }
 
   onResponseComplete(): void {
+    if (this.retryAfterFeed) return;
     this.upstreamComplete = true;
     this.attempt.release();
     const res = this.res;
-    if (res === null || this.responded) return;
-    if (this.out.end(res, this.plan.isHead, this.status)) this.responded = true;
+    // outside a read: the server's close ended a close-delimited body
+    const closed = this.feedConn === null;
+    if (res !== null && !this.responded) {
+      if (this.heldHeaders !== null) {
+        this.heldComplete = true;
+        return;
+      }
+      // the close comes outside any read's cork
+      if (closed) res.cork(this.endCorkedB);
+      else this.endBody();
+    }
+    // ...and the connection is gone: the exchange is over now, not at `timeout server`
+    const conn = this.conn;
+    if (closed && conn !== null && conn.state === CONN_CLOSED) {
+      this.conn = null;
+      this.maybeFinish();
+    }
+  }
+
+  private endCorked(): void {
+    if (this.res !== null && !this.responded) this.endBody();
+  }
+
+  private endBody(): void {
+    if (this.out.end(this.res!, this.plan.isHead, this.status)) this.responded = true;
   }
 
   /** The client reads slower than the server sends: hold the server, watch the client instead. */
@@ -445,36 +538,41 @@ export class Exchange extends Session {
     this.conn = null;
     const rt = this.rt;
     const server = this.attempt.server;
+    // a held head (and body) never left: the answer below replaces it
+    this.heldHeaders = null;
+    this.heldBody.length = 0;
+    this.heldComplete = false;
+    this.retryAfterFeed = false;
     if (this.res === null) {
       this.attempt.release();
       this.finish();
       return;
     }
+    const retryOn = this.be!.cfg.retryOn;
     if (phase === FAIL_CONNECT) {
       countConnectError(rt, this.be!, server);
-      this.retryOrFail('SC');
+      this.retryOrFail('SC', E503, (retryOn & RO_CONN_FAILURE) !== 0);
       return;
     }
     if (!this.headSent) {
       if (phase === FAIL_IO && conn.received === 0 && this.body.replayable) {
-        // A reused connection the server closed while idle: re-send once on a fresh one.
+        // A reused connection the server closed while idle: re-send once on a fresh one (not a
+        // retry, in HAProxy either).
         if (conn.served > 0) {
           this.connectFresh();
           return;
         }
-        // A fresh connection closed with no answer (a server dying still completes handshakes
-        // from its backlog): an idempotent request can safely go again, as nginx's default
-        // proxy_next_upstream and HAProxy's `retry-on empty-response` do; so can any request
-        // whose head was still held back (nothing was written).
-        if (isIdempotent(this.method) || this.body.headHeld) {
-          countResponseError(rt, this.be!, server);
-          this.retryOrFail('SH', E502);
-          return;
-        }
+        // A fresh connection closed with no answer: the request never left when its head was
+        // still held back (a connection failure); otherwise it may be what killed the server,
+        // and goes again only with `retry-on empty-response` (HAProxy's default: not).
+        countResponseError(rt, this.be!, server);
+        const mask = this.body.headHeld ? RO_CONN_FAILURE : RO_EMPTY_RESPONSE;
+        this.retryOrFail('SH', E502, (retryOn & mask) !== 0);
+        return;
       }
       countResponseError(rt, this.be!, server);
-      this.attempt.release();
-      this.answer(E502, phase === FAIL_PARSE ? 'PH' : 'SH');
+      // something that is not a complete response head: retry-on junk-response
+      this.retryOrFail(phase === FAIL_PARSE ? 'PH' : 'SH', E502, (retryOn & RO_JUNK_RESPONSE) !== 0);
       return;
     }
     // The response was already streaming: all we can do is cut the client connection.
@@ -484,9 +582,12 @@ export class Exchange extends Session {
     this.cutClient();
   }
 
-  /** Retry on another connection while retries last; then answer `page` (503 by default). */
-  private retryOrFail(termination: string, page: ErrorPage = E503): void {
-    if (this.body.replayable && this.res !== null) {
+  /**
+   * Retry on another connection while retries last, when `allowed` (the backend's retry-on);
+   * then answer `page` (503 by default).
+   */
+  private retryOrFail(termination: string, page: ErrorPage = E503, allowed = true): void {
+    if (allowed && this.body.replayable && this.res !== null) {
       const next = this.attempt.retry();
       if (next === RETRY_SAME) {
         this.connectFresh();
@@ -515,21 +616,40 @@ export class Exchange extends Session {
       this.conn = null;
       conn.destroy();
       countConnectError(this.rt, this.be!, this.attempt.server);
-      this.retryOrFail('sC');
+      this.retryOrFail('sC', E503, (this.be!.cfg.retryOn & RO_CONN_FAILURE) !== 0);
       return;
     }
     if (conn !== null) {
       this.conn = null;
       conn.destroy();
     }
-    this.attempt.release();
     if (!this.headSent) {
       this.rt.slab[this.be!.row + C_ERESP]++;
-      this.answer(E504, 'sH');
+      // retry-on response-timeout (retryOrFail gives the slot back either way)
+      this.retryOrFail('sH', E504, this.requestSent && this.body.done && (this.be!.cfg.retryOn & RO_RESPONSE_TIMEOUT) !== 0);
     } else {
+      this.attempt.release();
       this.termination = 'sD';
       this.cutClient();
     }
+  }
+
+  /**
+   * Called by the worker's ticker while `clientDeadline` watches the client (an upload, or a
+   * download the client is not reading). uWS 20.30 cuts such a client after its own fixed
+   * ~10 s (its timer runs during uploads whatever arrives, and from every write the client does
+   * not take), so `timeout client` could never be longer. pause()+resume() re-arms that timer
+   * for another 10 s: back to back, uWS restores the socket's poll events as they were, so a
+   * pending onWritable is not lost (AsyncSocket::throttle_helper). Not while the client is
+   * paused for backpressure: pause() already stopped the timer then.
+   */
+  keepClientTimer(now: number): void {
+    if (now - this.clientTimerAt < CLIENT_TIMER_REARM_MS) return;
+    this.clientTimerAt = now;
+    const res = this.res;
+    if (res === null || this.clientPaused || this.responded) return;
+    res.pause();
+    res.resume();
   }
 
   /** Called by the worker's ticker when the client stalled longer than `timeout client`. */
@@ -597,8 +717,16 @@ export class Exchange extends Session {
     this.tunneled = false;
     this.upstreamComplete = false;
     this.upstreamPaused = false;
+    this.heldHeaders = null;
+    this.heldBody.length = 0;
+    this.heldComplete = false;
+    this.retryAfterFeed = false;
+    this.clientTimerAt = 0;
   }
 }
+
+/** How often keepClientTimer re-arms uWS's 10 s timer (its granularity is 4 s). */
+const CLIENT_TIMER_REARM_MS = 2000;
 
 const EMPTY = Buffer.alloc(0);
 

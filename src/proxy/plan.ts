@@ -38,6 +38,8 @@ export class RequestPlan {
   bodyKind = BODY_NONE;
   /** the client asked to close (or the worker is draining): the answer says so */
   clientClose = false;
+  /** uWS already treats the connection as closing (see writeErrorPage) */
+  engineCloses = false;
   /** what the backend's balancer hashes (null: nothing) */
   key: string | null = null;
   /** PLAN_REJECT's status */
@@ -94,10 +96,14 @@ export class RequestPlan {
 
     collectRequestHead(req, be !== null && be.keyKind === KEY_HDR ? be.cfg.balanceHeader : null, fe.tls);
     this.clientClose = scratch.close || rt.draining;
+    this.engineCloses = scratch.engineCloses;
     let hashHeader = scratch.hashHeader;
     let bad = validateRequest(method, url, q, scratch, rt.limits);
     // an upgrade request has no body
     if (bad === 0 && upgrade && (scratch.contentLength > 0 || scratch.chunked)) bad = 400;
+    // A WebSocket upgrade the engine did not route as one: its Sec-WebSocket-Key is missing or
+    // not 24 characters. HAProxy 2.6 answers 400 (forwarding it without Upgrade would be a lie).
+    if (bad === 0 && !upgrade && scratch.wsUpgrade && scratch.connUpgrade) bad = 400;
     if (bad !== 0) {
       this.bad = bad;
       return PLAN_REJECT;
@@ -171,6 +177,7 @@ export class RequestPlan {
     this.key = null;
     this.clientIp = '';
     this.clientClose = false;
+    this.engineCloses = false;
     this.responseRules = false;
     this.persistServer = -1;
     this.upgrade = false;

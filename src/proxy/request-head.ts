@@ -4,6 +4,7 @@
 
 import type { ClientRequest } from './client';
 import { isValidField } from './request-validate';
+import { hasToken } from '../upstream/ws-handshake';
 
 export const scratch = {
   /** forwarded header lines, each ending in CRLF */
@@ -24,6 +25,12 @@ export const scratch = {
   te: null as string | null,
   hostCount: 0,
   badField: false,
+  /** the Upgrade header names websocket */
+  wsUpgrade: false,
+  /** the Connection header lists upgrade */
+  connUpgrade: false,
+  /** the Connection header has 5 characters: uWS then treats the connection as closing */
+  engineCloses: false,
 };
 
 let hashName: string | null = null;
@@ -42,7 +49,9 @@ function collect(name: string, value: string): void {
     case 'keep-alive':
     case 'te':
     case 'trailer':
+      return;
     case 'upgrade':
+      if (!scratch.wsUpgrade) scratch.wsUpgrade = hasToken(value, 'websocket');
       return;
     case 'transfer-encoding':
       scratch.te = scratch.te === null ? value : scratch.te + ',' + value;
@@ -93,10 +102,14 @@ export function collectRequestHead(req: ClientRequest, hashHeader: string | null
   hashName = hashHeader;
   connectionListed = null;
   scratch.close = false;
+  scratch.wsUpgrade = false;
+  scratch.connUpgrade = false;
   const conn = req.getHeader('connection');
+  scratch.engineCloses = conn.length === 5;
   if (conn.length > 0) {
     connectionListed = listedHeaders(conn);
     scratch.close = hasCloseToken(conn);
+    scratch.connUpgrade = connectionListed !== null && connectionListed.includes('upgrade');
   }
   req.forEach(collect);
 }

@@ -34,7 +34,10 @@ const NAME_OK = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // field-value: no CTL but HTAB (RFC 9110 5.5). uWS already stops a value at CR; NUL, bare LF,
 // other controls and DEL would reach the server, where a strict parser rejects the request
 // (the client then sees a 502 after a pointless retry) and a lenient one may split it.
-const VALUE_BAD = /[\x00-\x08\x0a-\x1f\x7f]/;
+// U+FFFD: uWS.js hands values over UTF-8 decoded, so bytes that are not UTF-8 (latin1 text)
+// arrive replaced and their originals are lost; forwarding EF BF BD in their place would
+// silently corrupt the value (valid UTF-8 passes byte for byte).
+const VALUE_BAD = /[\x00-\x08\x0a-\x1f\x7f\ufffd]/;
 // origin-form target: visible ASCII only, no fragment (HAProxy rejects '#' since CVE-2023-45539).
 // uWS hands the path over UTF-8 decoded, so raw bytes >= 0x80 show up here as non-ASCII.
 const TARGET_BAD = /[^\x21-\x7e]|#/;

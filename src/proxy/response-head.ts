@@ -11,6 +11,7 @@ import { finishResponseCookies, responseSetCookie, type PersistenceTrip } from '
 
 /**
  * Write `headers` (flat [name, value, ...]; a '' name is a header a rule deleted) to `out`.
+ * Values are byte strings (one char per byte, as llhttp hands them over): see headerBytes().
  * `upgrade`: a 101 for a WebSocket, whose Sec-WebSocket-* handshake headers the engine writes.
  */
 export function writeResponseHeaders(
@@ -31,13 +32,37 @@ export function writeResponseHeaders(
     if (upgrade && name.length > 14 && sameLower(name.slice(0, 14), 'sec-websocket-')) continue;
     if (cookies !== null && sameLower(name, 'set-cookie')) {
       const v = responseSetCookie(trip, cookies, be.firstServer, headers[i + 1]);
-      if (v !== null) out.writeHeader(name, v);
+      if (v !== null) out.writeHeader(name, headerBytes(v));
       continue;
     }
-    out.writeHeader(name, headers[i + 1]);
+    out.writeHeader(name, headerBytes(headers[i + 1]));
   }
   if (cookies !== null) finishResponseCookies(trip, cookies, be.firstServer, out, status, headers);
   if (close) out.writeHeader('connection', 'close');
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * A header value from llhttp as the engine must write it. Node's binding hands values over as
+ * latin1 strings (one char per byte), while uWS writes a JS string as UTF-8: a byte >= 0x80
+ * would go out as two. Such a value goes out as its bytes; an ASCII one (nearly all) as it is.
+ */
+export function headerBytes(v: string): string | Uint8Array {
+  return NON_ASCII.test(v) ? Buffer.from(v, 'latin1') : v;
+}
+
+/**
+ * The other way: a latin1 byte string as text (UTF-8 decoded), for code that mixes it with
+ * text (response rules: formats, config strings, request samples). ASCII is returned as it is.
+ */
+export function bytesToText(v: string): string {
+  return NON_ASCII.test(v) ? Buffer.from(v, 'latin1').toString('utf8') : v;
+}
+
+/** Text back to a byte string (its UTF-8 bytes, one char each), for writeResponseHeaders. */
+export function textToBytes(v: string): string {
+  return NON_ASCII.test(v) ? Buffer.from(v, 'utf8').toString('latin1') : v;
 }
 
 /** Response headers that describe this hop only; the engine writes its own framing and Date. */

@@ -148,6 +148,7 @@ export abstract class Session implements RequestRecord, AdmissionWaiter, QueueWa
 
   abstract onTimeout(): void;
   abstract onClientTimeout(): void;
+  abstract keepClientTimer(now: number): void;
 
   /** Cut the client connection (a response had begun, or the request cannot go on). */
   protected cutClient(): void {
@@ -252,14 +253,16 @@ export abstract class Session implements RequestRecord, AdmissionWaiter, QueueWa
     if (custom === null) {
       this.status = builtIn;
       this.bytesOut += page.body.length;
-      res.cork(() => writeErrorPage(res, page, close));
+      const engineCloses = this.plan.engineCloses;
+      res.cork(() => writeErrorPage(res, page, close, engineCloses));
     } else {
       this.status = custom.status;
       this.bytesOut += custom.body.length;
       res.cork(() => {
         res.writeStatus(custom.status + ' ' + custom.reason);
         for (let i = 0; i < custom.headers.length; i += 2) res.writeHeader(custom.headers[i], custom.headers[i + 1]);
-        if (close) res.writeHeader('connection', 'close');
+        // uWS writes its own Connection: close for some requests (see writeErrorPage)
+        if (close && this.plan.engineCloses) res.writeHeader('connection', 'close');
         res.end(custom.body, close);
       });
     }

@@ -150,7 +150,10 @@ class Worker {
     this.rt.drainQueues();
     for (const ex of this.rt.active) {
       if (ex.deadline !== 0 && ex.deadline < now) ex.onTimeout();
-      else if (ex.clientDeadline !== 0 && ex.clientDeadline < now) ex.onClientTimeout();
+      else if (ex.clientDeadline !== 0) {
+        if (ex.clientDeadline < now) ex.onClientTimeout();
+        else ex.keepClientTimer(now);
+      }
     }
     if (this.ws.count > 0) this.ws.tick(now);
     else this.ws.now = now;

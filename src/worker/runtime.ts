@@ -55,6 +55,8 @@ export interface TimedRequest {
   clientDeadline: number;
   onTimeout(): void;
   onClientTimeout(): void;
+  /** while clientDeadline is set: keep the engine's own client timer from firing first */
+  keepClientTimer(now: number): void;
 }
 
 export const KEY_NONE = 0;
