@@ -6,7 +6,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { backendYaml, freePort, sleep, startBackend, startGatehouse, type Backend, type Proc } from './helpers/net';
+import { freePort, sleep, startBackend, startGatehouse, type Backend, type Proc } from './helpers/net';
+import { backendYaml } from './helpers/config';
 
 const SIZE = 48 * 1024 * 1024;
 const PAUSE_MS = 13_000;

@@ -6,7 +6,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
-import { backendYaml, freePort, RawTcpServer, rawExchange, sleep, startGatehouse, type Proc } from './helpers/net';
+import { freePort, RawTcpServer, rawExchange, sleep, startGatehouse, type Proc } from './helpers/net';
+import { backendYaml } from './helpers/config';
 
 /** Answers every request with the bytes `replies` holds for its path (default: a small 200). */
 class ByteServer extends RawTcpServer {

@@ -185,6 +185,7 @@ const PROXY_TYPES: Record<string, Schema> = {
   stick: { type: 'array', description: 'stick on|match|store-request rules (docs/stick-tables.md)', items: { anyOf: [{ type: 'string' }, { type: 'object' }] } },
   timeout: timeoutSchema,
   retries: int('connection retries', 0, 100),
+  retry_on: str('when a request is sent again (HAProxy retry-on): conn-failure (default), empty-response, junk-response, response-timeout, 0rtt-rejected, 404, 408, 425, 500, 501, 502, 503, 504, all-retryable-errors, none; space-separated'),
   redispatch: bool('retry on another server (option redispatch)'),
   forwardfor: forwardforSchema,
   httplog: bool('HAProxy httplog access lines'),
