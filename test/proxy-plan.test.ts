@@ -163,7 +163,12 @@ test('rejects: conflicting or invalid framing, oversized URI, too many headers, 
   // the limits' own values still pass
   const atMax = Array.from({ length: MAX_HEADERS }, (_, i): [string, string] => (i === 0 ? host : [`x-h${i}`, 'v']));
   assert.equal(build(req('GET', '/', atMax)).outcome, PLAN_FORWARD, 'exactly tune.http.maxhdr headers');
-  assert.equal(build(req('GET', '/' + 'u'.repeat(rt.limits.maxUri - 1))).outcome, PLAN_FORWARD, 'a URI of max_uri bytes');
+  // the URI limit follows tune.bufsize (max_uri defaults to max_header_size, as HAProxy's): the
+  // longest URI that passes is what the head leaves room for (request line, Host, final CRLF)
+  const room = Math.min(rt.limits.maxUri, rt.limits.maxHeaderSize - ('GET'.length + 12 + (host[0].length + host[1].length + 4) + 2));
+  assert.equal(build(req('GET', '/' + 'u'.repeat(room - 1), [host])).outcome, PLAN_FORWARD, 'the longest URI the head has room for');
+  const over = build(req('GET', '/' + 'u'.repeat(room), [host]));
+  assert.equal(over.plan.bad, room < rt.limits.maxUri ? 431 : 414, 'one byte more');
   assert.equal(build(req('POST', '/', [host, ['content-length', String(Number.MAX_SAFE_INTEGER)]])).outcome, PLAN_FORWARD, 'Content-Length 2^53-1');
 });
 
@@ -270,10 +275,15 @@ test('upgrade: extensions stripped, offered protocols noted, key kept, upgrade h
   // the client's own Connection/Upgrade are hop-by-hop; the plan writes the upgrade pair once
   assert.deepEqual(headerValues(plan.head, 'connection'), ['upgrade']);
   assert.deepEqual(headerValues(plan.head, 'upgrade'), ['websocket']);
-  // the same head as a plain request keeps the extensions and sends no upgrade
-  const asHttp = build(req('GET', '/chat', headers)).plan;
+  // as a plain request (no Upgrade: websocket) the extensions are kept and no upgrade is sent
+  const asHttp = build(req('GET', '/chat', headers.filter(([n]) => n !== 'upgrade'))).plan;
   assert.deepEqual(headerValues(asHttp.head, 'sec-websocket-extensions'), [headers[5][1]]);
   assert.deepEqual(headerValues(asHttp.head, 'upgrade'), []);
+  // a WebSocket handshake that reaches the plain route (an engine did not take it as an upgrade)
+  // is refused as HAProxy 2.6 does
+  const stray = build(req('GET', '/chat', headers));
+  assert.equal(stray.outcome, PLAN_REJECT);
+  assert.equal(stray.plan.bad, 400);
   // an upgrade has no body
   for (const framing of [['content-length', '5'], ['transfer-encoding', 'chunked']] as [string, string][]) {
     const r = build(req('GET', '/chat', [...headers, framing]), { upgrade: true });
