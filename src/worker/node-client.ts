@@ -142,6 +142,10 @@ export class NodeClientResponse implements ClientResponse {
     this.req.onBody(handler);
   }
 
+  trailers(): string[] | null {
+    return this.req.trailers;
+  }
+
   pause(): void {
     this.req.pauseBody();
   }
