@@ -52,6 +52,8 @@ async function startUpstream(): Promise<Upstream> {
         trailers: req.trailers,
       };
       const text = JSON.stringify(e);
+      // node:http writes header strings as UTF-8: the bytes c3 a9 for é
+      if (req.url === '/bytes') res.setHeader('x-bytes', 'café');
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       res.end(text);
     });
@@ -171,7 +173,8 @@ function rawSession(
 const statuses = (out: string) => [...out.matchAll(/HTTP\/1\.[01] (\d{3}) /g)].map((m) => Number(m[1]));
 function bodyOf(out: string): Echo {
   const i = out.indexOf('\r\n\r\n', out.lastIndexOf('HTTP/1.1 200'));
-  return JSON.parse(out.slice(i + 4)) as Echo;
+  // the JSON is UTF-8 (out is latin1: one code unit per byte)
+  return JSON.parse(Buffer.from(out.slice(i + 4), 'latin1').toString('utf8')) as Echo;
 }
 
 test('ab (HTTP/1.0): every request answered', async () => {
@@ -292,6 +295,17 @@ test(`tune.http.maxhdr ${MAXHDR}: ${MAXHDR - 10} fields pass, 150 get 431`, asyn
   assert.deepEqual(statuses(bad.out), [431]);
   assert.ok(bad.closedByPeer);
   assert.equal(up.hits, hits, 'nothing forwarded');
+});
+
+test('header bytes >= 0x80 pass byte for byte, both ways', async () => {
+  const utf8 = Buffer.from('café ☕');
+  const s = await rawSession(port, [
+    Buffer.concat([Buffer.from('GET /bytes HTTP/1.1\r\nHost: x\r\nX-U: '), utf8, Buffer.from('\r\nConnection: close\r\n\r\n')]),
+  ]);
+  assert.deepEqual(statuses(s.out), [200]);
+  // the server's parser gives one code unit per byte: the same bytes as sent
+  assert.equal(bodyOf(s.out).headers['x-u'], utf8.toString('latin1'));
+  assert.match(s.out, new RegExp(`\r\nx-bytes: ${Buffer.from('café').toString('latin1')}\r\n`, 'i'));
 });
 
 test('a chunked upload with trailers reaches the server', async () => {
