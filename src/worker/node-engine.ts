@@ -49,10 +49,14 @@ export class NodeEngine implements FrontEngine {
   async listen(): Promise<void> {
     const jobs: Promise<void>[] = [];
     for (let i = 0; i < this.frontends.length; i++) {
+      // HAProxy's backlog is the frontend's maxconn (the kernel caps it at somaxconn). Every
+      // listen() on the shared socket sets it again, a reload's new workers' too: asking for
+      // less here would undo what src/primary/listen-backlog.ts raised.
+      const backlog = Math.max(512, this.frontends[i].fe.cfg.maxconn);
       for (const fd of this.frontends[i].fds) {
         const server = createFrontServer(this.handlers[i], this.options[i]);
         this.servers.push(server);
-        jobs.push(listenShared(server, fd));
+        jobs.push(listenShared(server, fd, backlog));
       }
     }
     await Promise.all(jobs);
