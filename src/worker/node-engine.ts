@@ -14,6 +14,9 @@ import { NodeClientRequest, NodeClientResponse } from './node-client';
 import { NodeUpgrader } from './node-tunnel';
 import type { FrontendRuntime, WorkerRuntime } from './runtime';
 
+/** Test-only fault injection (GATEHOUSE_TEST_HOOKS=1), as in uws-engine.ts: GET /.gatehouse/crash-worker crashes the worker. */
+const TEST_HOOKS = process.env.GATEHOUSE_TEST_HOOKS === '1';
+
 /** A frontend this engine serves, with the shared listening descriptor of each of its binds. */
 export interface NodeFrontend {
   fe: FrontendRuntime;
@@ -78,6 +81,13 @@ export class NodeEngine implements FrontEngine {
   }
 
   private onRequest(fe: FrontendRuntime, req: H1Request, res: H1Response): void {
+    if (TEST_HOOKS && req.target === '/.gatehouse/crash-worker') {
+      // thrown outside the engine's own handling of the request: an uncaught exception
+      process.nextTick(() => {
+        throw new Error('crash requested by a test hook');
+      });
+      return;
+    }
     const ex = this.exchange();
     ex.clientPort = req.remotePort;
     ex.httpVersion = req.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
