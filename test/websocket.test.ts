@@ -1,5 +1,6 @@
 // WebSocket proxying end to end: real `ws` echo servers behind gatehouse (a child process), real
 // `ws` clients, plain TCP peers for misbehaving servers. See docs/websocket.md.
+import { uwsLoads } from './helpers/engine';
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -519,7 +520,7 @@ backend ws_back
   });
 });
 
-describe('wss through an SNI certificate', () => {
+describe('wss through an SNI certificate', { skip: uwsLoads() ? false : `TLS binds need uWebSockets.js, which has no binary for Node.js ${process.version}` }, () => {
   let srv: WsBackend, port: number, gh: Gatehouse, dir: string;
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-wss-'));
