@@ -2,7 +2,7 @@
 NODE ?= node
 TSC := node_modules/.bin/tsc
 
-.PHONY: build test test-ha demo bench bench-tls bench-acl bench-stick bench-tcp clean check-config
+.PHONY: build test test-node-engine test-ha demo bench bench-tls bench-acl bench-stick bench-tcp clean check-config
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -11,10 +11,28 @@ node_modules/.installed: package.json package-lock.json
 build: node_modules/.installed
 	$(TSC) -p tsconfig.json
 
+# The files where the front engine matters (they run gatehouse and send it requests): run a
+# second time with GATEHOUSE_ENGINE=node, the node:net engine as every config's default (a
+# matrix, not copies of tests; files about uWS itself skip their uWS-only cases there, saying
+# why). node-engine, front-node-* and the conformance replays pick the node engine themselves.
+NODE_ENGINE_TESTS := client-abort client-address differential haproxy-compat hardening-requests \
+	hardening-upstream listen-backlog persistence proxy-balancing proxy-bodies proxy-errors \
+	proxy-forwarding proxy-lifecycle proxy-maxconn proxy-timeouts reload reload-counters \
+	routing-e2e signals stick-e2e websocket
+NODE_ENGINE_FILES := $(patsubst %,dist-test/test/%.test.js,$(NODE_ENGINE_TESTS))
+# run by test-node-engine only (the first pass of `make test` has them already)
+NODE_ENGINE_ONLY := $(patsubst %,dist-test/test/%.test.js,node-engine front-node-conformance front-node-engine front-node-listener front-node-proxy-protocol gatehouse-conformance)
+
 # Tests are compiled separately so dist/ stays the shippable tree.
 test: build
 	$(TSC) -p tsconfig.test.json
 	$(NODE) --test --test-concurrency=1 --test-timeout=180000 dist-test/test/*.test.js
+	GATEHOUSE_ENGINE=node $(NODE) --test --test-concurrency=1 --test-timeout=180000 $(NODE_ENGINE_FILES)
+
+# only the node-engine half of the matrix (CI runs it again under Node 24: .ci/run)
+test-node-engine: build
+	$(TSC) -p tsconfig.test.json
+	GATEHOUSE_ENGINE=node $(NODE) --test --test-concurrency=1 --test-timeout=180000 $(NODE_ENGINE_FILES) $(NODE_ENGINE_ONLY)
 
 # two boxes with keepalived in network namespaces (root; skips with its reason otherwise)
 test-ha: build

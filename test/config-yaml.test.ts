@@ -108,6 +108,19 @@ test('http_request and http_keep_alive other than uWS\'s fixed 10s are kept but 
   assert.equal(texts.filter((t) => /timeout http_keep_alive 2000ms is not applied/.test(t)).length, 1, texts.join('\n'));
 });
 
+test('no such warning when every bind runs on the node engine (it applies both timers)', () => {
+  const yaml = (engine: string) => `global: { engine: ${engine} }
+defaults: { timeout: { http_request: 5s, http_keep_alive: 2s } }
+frontends:
+  fe: { bind: ["127.0.0.1:8080"], default_backend: be }
+backends:
+  be: { servers: [{ name: s, address: "127.0.0.1:9000" }] }
+`;
+  const timers = (engine: string) => build(yaml(engine)).warnings.filter((w) => /is not applied on uWS binds/.test(w.message)).length;
+  assert.equal(timers('uws'), 2);
+  assert.equal(timers('node'), 0);
+});
+
 test('a complete valid config maps to the exact model', () => {
   const { config, warnings } = build(FULL);
   assert.deepEqual(warnings, []);

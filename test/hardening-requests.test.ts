@@ -7,6 +7,7 @@
 // HARDEN_RECORD=1 prints what actually happened per case instead of asserting.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { onNodeEngine } from './helpers/engine';
 import * as net from 'node:net';
 import { freePort, sleep, startGatehouse, RawTcpServer } from './helpers/net';
 import { oneServerYaml } from './helpers/config';
@@ -193,7 +194,10 @@ function checkSeen(got: Seen, want: SeenRequest, where: string): void {
 
 const RECORD = process.env.HARDEN_RECORD === '1';
 
-describe('hostile request corpus', () => {
+// The corpus records what uWebSockets.js 20.30's parser lets through (silent waits, closes
+// without a status); the node engine's answers to malformed requests are held to HAProxy's by
+// front-node-conformance.test.ts and gatehouse-conformance.test.ts instead.
+describe('hostile request corpus', { skip: onNodeEngine('the corpus records uWS 20.30 parsing outcomes; the node engine is checked against HAProxy by the conformance replays') }, () => {
   let rec: Recorder;
   let port: number;
   let gh: Awaited<ReturnType<typeof startGatehouse>>;

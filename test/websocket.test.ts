@@ -1,5 +1,6 @@
 // WebSocket proxying end to end: real `ws` echo servers behind gatehouse (a child process), real
 // `ws` clients, plain TCP peers for misbehaving servers. See docs/websocket.md.
+import { onNodeEngine, uwsLoads } from './helpers/engine';
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -335,7 +336,7 @@ describe('websocket through one frontend', () => {
     await closed(ws);
   });
 
-  test('a server that does not read: past the buffer limit the tunnel closes with 1008', async () => {
+  test('a server that does not read: past the buffer limit the tunnel closes with 1008', { skip: onNodeEngine('its tunnel joins the sockets byte for byte (node-tunnel.ts) and holds the client back by TCP backpressure, as HAProxy does: no frames, no 1008') }, async () => {
     const ws = await connect(`ws://127.0.0.1:${port}/noread`);
     const c = closed(ws);
     const mb = Buffer.alloc(1024 * 1024, 7);
@@ -432,7 +433,7 @@ backends:
     assert.equal(r.status, 403);
   });
 
-  test('a masked frame from the server closes both sides with 1002', async () => {
+  test('a masked frame from the server closes both sides with 1002', { skip: onNodeEngine('its tunnel relays bytes as HAProxy does (node-tunnel.ts): no frames of its own, so the client sees the TCP close (1006), not a close frame') }, async () => {
     bad.mode = 'masked';
     const ws = new WebSocket(`ws://127.0.0.1:${port}/x`);
     const first = await nextMessage(ws);
@@ -494,7 +495,7 @@ backend ws_back
     assert.equal(loadConfig([plain]).config.backends[0].timeouts.tunnel, 3600000);
   });
 
-  test('traffic keeps a tunnel open; 1.5 s of silence closes both sides', async () => {
+  test('traffic keeps a tunnel open; 1.5 s of silence closes both sides', { skip: onNodeEngine('its tunnel relays bytes as HAProxy does (node-tunnel.ts): no frames of its own, so the client sees the TCP close (1006), not a close frame') }, async () => {
     const ws = await connect(`ws://127.0.0.1:${port}/t`);
     // active for 2.4 s: messages every 300 ms keep it open
     for (let i = 0; i < 8; i++) {
@@ -519,7 +520,7 @@ backend ws_back
   });
 });
 
-describe('wss through an SNI certificate', () => {
+describe('wss through an SNI certificate', { skip: uwsLoads() ? false : `TLS binds need uWebSockets.js, which has no binary for Node.js ${process.version}` }, () => {
   let srv: WsBackend, port: number, gh: Gatehouse, dir: string;
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-wss-'));
@@ -638,7 +639,7 @@ backends:
     await closed(again);
   });
 
-  test('SIGTERM: open tunnels stay up to the grace period, then both sides hear 1001', async () => {
+  test('SIGTERM: open tunnels stay up to the grace period, then both sides hear 1001', { skip: onNodeEngine('its tunnel relays bytes as HAProxy does (node-tunnel.ts): no frames of its own, so the client sees the TCP close (1006), not a close frame') }, async () => {
     const ws = await connect(`ws://127.0.0.1:${port}/stop`);
     ws.send('whoami');
     const who = (await nextMessage(ws)).data.toString();

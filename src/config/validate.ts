@@ -78,6 +78,8 @@ const PLACEMENT: Record<string, string> = {
 
 /** uWS 20.30's fixed HTTP idle timeout (HTTP_IDLE_TIMEOUT_S): what http_request and http_keep_alive really are. */
 const UWS_IDLE_MS = 10_000;
+/** in the warning about http_request/http_keep_alive (dropped when no bind runs on uWS) */
+const UWS_TIMER_NOTE = 'on uWS binds';
 export const TIMEOUT_KEYS: Record<string, keyof Timeouts> = {
   connect: 'connect', client: 'client', server: 'server', http_request: 'httpRequest',
   http_keep_alive: 'httpKeepAlive', check: 'check', queue: 'queue', tunnel: 'tunnel',
@@ -559,7 +561,7 @@ class Builder {
           if (ms !== undefined && ms !== UWS_IDLE_MS && (yamlKey === 'http_request' || yamlKey === 'http_keep_alive')) {
             c.warn(
               [...tp, yamlKey],
-              `timeout ${yamlKey} ${ms}ms is not applied: uWebSockets.js closes a connection whose request head is incomplete, or that is idle between requests, after its fixed 10s`,
+              `timeout ${yamlKey} ${ms}ms is not applied ${UWS_TIMER_NOTE}: uWebSockets.js closes a connection whose request head is incomplete, or that is idle between requests, after its fixed 10s`,
             );
           }
         }
@@ -1285,6 +1287,14 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
   }
 
   const stick = buildStick(c, top, proxies, frontends, backends); // stick tables and peers (src/config/stick.ts)
+
+  // uWS's fixed 10 s timers concern only binds on uWS: without one, that warning is wrong
+  // (the node engine applies http_request and http_keep_alive as configured).
+  if (!frontends.some((fe) => fe.binds.some((b) => b.ssl || (b.engine ?? global.engine) === 'uws'))) {
+    const kept = c.warnings.filter((w) => !w.message.includes(UWS_TIMER_NOTE));
+    c.warnings.length = 0;
+    c.warnings.push(...kept);
+  }
 
   // Warnings ride along after the errors so `gatehouse -c` shows everything at once.
   if (c.errors.length) throw new ConfigError([...sortIssues(c.errors), ...sortIssues(c.warnings)]);

@@ -44,6 +44,8 @@ export interface ClientResponse extends HeaderWriter, AddressSource {
   onAborted(handler: () => void): unknown;
   /** request body bytes; the memory behind `chunk` is reused after the call (uWS: an ArrayBuffer) */
   onData(handler: (chunk: ArrayBuffer | Uint8Array, isLast: boolean) => void): void;
+  /** the chunked body's trailer fields once its last chunk came ([name, value, ...]; uWS: none) */
+  trailers?(): string[] | null;
   /** stop / restart reading the request body (backpressure toward the client) */
   pause(): void;
   resume(): void;

@@ -210,7 +210,11 @@ export class Exchange extends Session {
     const n = ab.byteLength;
     this.bytesIn += n;
     this.rt.slab[this.fe.row + C_BIN] += n;
-    if (isLast) this.body.done = true;
+    if (isLast) {
+      this.body.done = true;
+      const trailers = this.res?.trailers?.();
+      if (trailers !== undefined && trailers !== null && trailers.length > 0) this.body.setTrailers(trailers);
+    }
     this.clientDeadline = isLast ? (this.upstreamPaused ? this.clientDeadline : 0) : Date.now() + this.fe.cfg.timeouts.client;
     // The answer is already complete (the server replied before reading the whole body):
     // the rest of the upload has nowhere to go.

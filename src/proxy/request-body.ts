@@ -26,6 +26,8 @@ export class RequestBody {
   private readonly replay: Buffer[] = [];
   /** body bytes written so far */
   private sent = 0;
+  /** the chunked body's end: the last chunk and the client's trailer fields, if any */
+  private lastChunk = LAST_CHUNK;
 
   begin(kind: number): void {
     this.kind = kind;
@@ -62,7 +64,7 @@ export class RequestBody {
     for (let i = 0; i < pend.length; i++) ok = this.writeChunk(sock, pend[i]);
     pend.length = 0;
     this.pendingBytes = 0;
-    if (this.done && this.kind === BODY_CHUNKED) ok = sock.write(LAST_CHUNK);
+    if (this.done && this.kind === BODY_CHUNKED) ok = sock.write(this.lastChunk);
     sock.uncork();
     return ok;
   }
@@ -77,9 +79,16 @@ export class RequestBody {
     }
     let ok = true;
     if (chunk !== null) ok = this.writeChunk(sock, chunk);
-    if (isLast && this.kind === BODY_CHUNKED) ok = sock.write(LAST_CHUNK);
+    if (isLast && this.kind === BODY_CHUNKED) ok = sock.write(this.lastChunk);
     if (held) sock.uncork();
     return ok;
+  }
+
+  /** Trailer fields the client sent after its last chunk ([name, value, ...]): passed on. */
+  setTrailers(fields: string[]): void {
+    let t = '0\r\n';
+    for (let i = 0; i + 1 < fields.length; i += 2) t += fields[i] + ': ' + fields[i + 1] + CRLF;
+    this.lastChunk = t + CRLF;
   }
 
   /** A chunk from the client before the connection is ready; true: enough is waiting, pause it. */
@@ -113,5 +122,6 @@ export class RequestBody {
     this.replay.length = 0;
     this.sent = 0;
     this.headHeld = false;
+    this.lastChunk = LAST_CHUNK;
   }
 }

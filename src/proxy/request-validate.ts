@@ -67,8 +67,10 @@ export function validateRequest(
   // request line: METHOD SP target SP HTTP/1.1 CRLF, then the fields and the final CRLF
   if (method.length + uriLen + 12 + facts.headBytes + 2 > limits.maxHeaderSize) return 431;
   if (facts.headerCount > limits.maxHeaders) return 431;
-  // origin-form; absolute-form and OPTIONS * reach here from the node engine only (uWS closes them)
-  if ((url.charCodeAt(0) !== 47 /* '/' */ && !(url === '*' && method === 'OPTIONS') && !ABSOLUTE_FORM.test(url)) || TARGET_BAD.test(url)) return 400;
+  // origin-form; absolute-form and asterisk-form reach here from the node engine only (uWS
+  // closes them). `*` is forwarded with any method, as HAProxy 2.6 does (OPTIONS *, and SSDP's
+  // M-SEARCH * that llhttp's request vectors hold).
+  if ((url.charCodeAt(0) !== 47 /* '/' */ && url !== '*' && !ABSOLUTE_FORM.test(url)) || TARGET_BAD.test(url)) return 400;
   if (query !== undefined && TARGET_BAD.test(query)) return 400;
   if (facts.badField) return 400;
   // RFC 9112 3.2: more than one Host is a 400

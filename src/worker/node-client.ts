@@ -30,15 +30,26 @@ export class NodeClientRequest implements ClientRequest {
     const h = this.req.headers;
     for (let i = 0; i < h.length; i += 2) {
       const n = h[i];
-      if (n.length === lowerCaseKey.length && (n === lowerCaseKey || n.toLowerCase() === lowerCaseKey)) return h[i + 1];
+      if (n.length === lowerCaseKey.length && (n === lowerCaseKey || n.toLowerCase() === lowerCaseKey)) return coreText(h[i + 1]);
     }
     return '';
   }
 
   forEach(cb: (key: string, value: string) => void): void {
     const h = this.req.headers;
-    for (let i = 0; i < h.length; i += 2) cb(h[i].toLowerCase(), h[i + 1]);
+    for (let i = 0; i < h.length; i += 2) cb(h[i].toLowerCase(), coreText(h[i + 1]));
   }
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * A header value as the core takes it: the engine gives one code unit per byte (latin1), the
+ * core writes the request head to the server as UTF-8 (uWS hands it UTF-8 text), so bytes
+ * >= 0x80 are decoded as UTF-8 here and leave byte for byte (invalid UTF-8 is replaced).
+ */
+function coreText(v: string): string {
+  return NON_ASCII.test(v) ? Buffer.from(v, 'latin1').toString('utf8') : v;
 }
 
 export class NodeClientResponse implements ClientResponse {
@@ -140,6 +151,10 @@ export class NodeClientResponse implements ClientResponse {
 
   onData(handler: (chunk: Uint8Array, isLast: boolean) => void): void {
     this.req.onBody(handler);
+  }
+
+  trailers(): string[] | null {
+    return this.req.trailers;
   }
 
   pause(): void {

@@ -17,6 +17,9 @@ import { NodeClientRequest, NodeClientResponse } from './node-client';
 import { NodeUpgrader } from './node-tunnel';
 import type { FrontendRuntime, WorkerRuntime } from './runtime';
 
+/** Test-only fault injection (GATEHOUSE_TEST_HOOKS=1), as in uws-engine.ts: GET /.gatehouse/crash-worker crashes the worker. */
+const TEST_HOOKS = process.env.GATEHOUSE_TEST_HOOKS === '1';
+
 /** A frontend this engine serves, with the shared listening descriptor of each of its binds. */
 export interface NodeFrontend {
   fe: FrontendRuntime;
@@ -55,10 +58,14 @@ export class NodeEngine implements FrontEngine {
   async listen(): Promise<void> {
     const jobs: Promise<void>[] = [];
     for (let i = 0; i < this.frontends.length; i++) {
+      // HAProxy's backlog is the frontend's maxconn (the kernel caps it at somaxconn). Every
+      // listen() on the shared socket sets it again, a reload's new workers' too: asking for
+      // less here would undo what src/primary/listen-backlog.ts raised.
+      const backlog = Math.max(512, this.frontends[i].fe.cfg.maxconn);
       for (const fd of this.frontends[i].fds) {
         const server = createFrontServer(this.handlers[i], this.options[i]);
         this.servers.push(server);
-        jobs.push(listenShared(server, fd));
+        jobs.push(listenShared(server, fd, backlog));
       }
     }
     await Promise.all(jobs);
@@ -91,6 +98,13 @@ export class NodeEngine implements FrontEngine {
   }
 
   private onRequest(fe: FrontendRuntime, req: H1Request, res: H1Response): void {
+    if (TEST_HOOKS && req.target === '/.gatehouse/crash-worker') {
+      // thrown outside the engine's own handling of the request: an uncaught exception
+      process.nextTick(() => {
+        throw new Error('crash requested by a test hook');
+      });
+      return;
+    }
     const ex = this.exchange();
     ex.clientPort = req.remotePort;
     ex.httpVersion = req.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
