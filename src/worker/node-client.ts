@@ -92,7 +92,9 @@ export class NodeClientResponse implements ClientResponse {
 
   write(chunk: Uint8Array | string): boolean {
     this.head(-1);
-    const b = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    // a copy: the chunk is a view of the upstream connection's read buffer, reused by its next
+    // read, while the socket may keep what it could not send yet (uWS copies, net does not)
+    const b = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : Buffer.from(chunk);
     this.sent += b.length;
     return this.res.write(b);
   }
@@ -102,7 +104,8 @@ export class NodeClientResponse implements ClientResponse {
     let ok = true;
     if (chunk.byteLength > 0) {
       this.sent += chunk.byteLength;
-      ok = this.res.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      // a copy, as in write()
+      ok = this.res.write(Buffer.from(chunk));
     }
     if (this.sent < totalSize) return [ok, false];
     this.res.end();
@@ -111,7 +114,7 @@ export class NodeClientResponse implements ClientResponse {
 
   end(body?: Uint8Array | string, closeConnection?: boolean): this {
     if (closeConnection === true) this.closeAfter = true;
-    const b = body === undefined ? null : typeof body === 'string' ? Buffer.from(body, 'latin1') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    const b = body === undefined ? null : typeof body === 'string' ? Buffer.from(body, 'latin1') : Buffer.from(body);
     this.head(b === null ? 0 : b.length);
     if (b !== null && b.length > 0) {
       this.sent += b.length;
