@@ -1,6 +1,6 @@
 // JSON Schema (draft 2020-12) of the YAML configuration, for editors that complete and check
 // gatehouse.yaml (YAML language servers read JSON Schema). It is built from the validator's own
-// key lists (validate.ts, validate-rules.ts): every key the validator accepts must have a type
+// key lists (validate-keys.ts, validate-rules.ts): every key the validator accepts must have a type
 // here, or building the schema throws, so the two cannot drift apart (test/config-schema.test.ts
 // also checks the committed docs/gatehouse.schema.json and every key of docs/configuration.md).
 // The validator stays the authority on values (ranges, files, cross-references); the schema
