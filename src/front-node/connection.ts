@@ -10,8 +10,10 @@
 // linger; socket.setTimeout for `timeout client` (Node refreshes it on every read and write).
 
 import type { Socket } from 'node:net';
-import type { FrontOptions, H1Handler, H1Request, H1Response } from './api';
+import type { FrontOptions, H1Handler } from './api';
+import { AnswerFramer, interimText } from './answer-framer';
 import { errorAnswer } from './error-answers';
+import { type BodyCallback, NodeRequest, NodeResponse } from './exchange-handles';
 import {
   CHUNKS_DONE,
   CHUNKS_ERROR,
@@ -32,15 +34,8 @@ const ST_CLOSING = 4;
 const ST_DETACHED = 5;
 const ST_CLOSED = 6;
 
-const MODE_NONE = 0; // no body (HEAD, 204, 304)
-const MODE_LENGTH = 1;
-const MODE_CHUNKED = 2;
-const MODE_CLOSE = 3; // close-delimited (HTTP/1.0 client, unknown length)
-
 const EMPTY = Buffer.alloc(0);
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
-
-type BodyCallback = (chunk: Buffer, last: boolean) => void;
 
 /** "::ffff:a.b.c.d" (dual-stack bind) as a.b.c.d, as HAProxy logs it */
 function plainAddress(a: string | undefined): string {
@@ -81,10 +76,7 @@ export class H1Connection implements ChunkSink {
   // answer
   private resStarted = false;
   private resDone = false;
-  private mode = MODE_NONE;
-  private bodyLength = -1;
-  private sent = 0;
-  private headText: string | null = null;
+  private readonly framer: AnswerFramer;
   private closeAfter = false;
   private writableCb: (() => void) | null = null;
 
@@ -100,6 +92,7 @@ export class H1Connection implements ChunkSink {
     private readonly opts: FrontOptions,
   ) {
     this.parser = new RequestHeadParser(opts);
+    this.framer = new AnswerFramer(socket);
     this.remoteAddress = plainAddress(socket.remoteAddress);
     this.remotePort = socket.remotePort ?? 0;
     this.localAddress = plainAddress(socket.localAddress);
@@ -300,10 +293,7 @@ export class H1Connection implements ChunkSink {
     this.continueSent = false;
     this.resStarted = false;
     this.resDone = false;
-    this.mode = MODE_NONE;
-    this.bodyLength = -1;
-    this.sent = 0;
-    this.headText = null;
+    this.framer.reset();
     this.closeAfter = false;
     this.writableCb = null;
     if (p.chunked) {
@@ -374,7 +364,7 @@ export class H1Connection implements ChunkSink {
       if (this.continueSent) return;
       this.continueSent = true;
     }
-    this.socket.write(statusLine(status, reason) + headerLines(headers) + '\r\n', 'latin1');
+    this.socket.write(interimText(status, reason, headers), 'latin1');
   }
 
   /** @internal */ writeHead(res: NodeResponse, status: number, reason: string, headers: string[], bodyLength: number, close: boolean): void {
@@ -382,63 +372,16 @@ export class H1Connection implements ChunkSink {
     this.resStarted = true;
     const v10 = this.req.versionMinor === 0;
     close = close || !this.keepAlive || this.draining || (this.clientEnded && this.pending === null);
-    let s = statusLine(status, reason) + headerLines(headers);
-    if (this.headMethod || status === 204 || status === 304 || (status >= 100 && status < 200)) {
-      this.mode = MODE_NONE;
-      if (bodyLength >= 0 && this.headMethod && !hasField(headers, 'content-length')) s += 'content-length: ' + bodyLength + '\r\n';
-    } else if (bodyLength >= 0) {
-      this.mode = MODE_LENGTH;
-      this.bodyLength = bodyLength;
-      if (!hasField(headers, 'content-length')) s += 'content-length: ' + bodyLength + '\r\n';
-    } else if (!v10) {
-      this.mode = MODE_CHUNKED;
-      s += 'transfer-encoding: chunked\r\n';
-    } else {
-      this.mode = MODE_CLOSE;
-      close = true;
-    }
-    if (status === 101) close = false;
-    if (close) s += 'connection: close\r\n';
-    else if (v10) s += 'connection: keep-alive\r\n';
-    this.closeAfter = close;
-    this.headText = s + '\r\n';
+    this.closeAfter = this.framer.head(status, reason, headers, bodyLength, close, v10, this.headMethod);
   }
 
   /** @internal */ write(res: NodeResponse, chunk: Buffer): boolean {
     if (!this.isCurrent(res) || !this.resStarted) return false;
-    const sock = this.socket;
-    if (this.mode === MODE_NONE || chunk.length === 0) return this.flushHead();
-    if (this.mode === MODE_LENGTH) {
-      const room = this.bodyLength - this.sent;
-      if (room <= 0) return this.flushHead();
-      if (chunk.length > room) chunk = chunk.subarray(0, room);
-    }
-    this.sent += chunk.length;
-    sock.cork();
-    if (this.headText !== null) {
-      sock.write(this.headText, 'latin1');
-      this.headText = null;
-    }
-    if (this.mode === MODE_CHUNKED) {
-      sock.write(chunk.length.toString(16) + '\r\n', 'latin1');
-      sock.write(chunk);
-      sock.write('\r\n', 'latin1');
-    } else {
-      sock.write(chunk);
-    }
-    sock.uncork();
-    if (!sock.writableNeedDrain) return true;
+    if (!this.framer.write(chunk)) return !this.socket.writableNeedDrain;
+    if (!this.socket.writableNeedDrain) return true;
     // the client is not taking the answer: `timeout client` runs until it drains
-    sock.setTimeout(this.opts.timeoutClient);
+    this.socket.setTimeout(this.opts.timeoutClient);
     return false;
-  }
-
-  private flushHead(): boolean {
-    if (this.headText !== null) {
-      this.socket.write(this.headText, 'latin1');
-      this.headText = null;
-    }
-    return !this.socket.writableNeedDrain;
   }
 
   /** @internal */ onWritable(res: NodeResponse, cb: () => void): void {
@@ -454,11 +397,7 @@ export class H1Connection implements ChunkSink {
   /** @internal */ end(res: NodeResponse, trailers: string[] | undefined): void {
     if (!this.isCurrent(res)) return;
     if (!this.resStarted) this.writeHead(res, 200, 'OK', [], 0, false);
-    let tail = this.headText ?? '';
-    this.headText = null;
-    if (this.mode === MODE_CHUNKED) tail += '0\r\n' + (trailers !== undefined ? headerLines(trailers) : '') + '\r\n';
-    if (tail.length > 0) this.socket.write(tail, 'latin1');
-    if (this.mode === MODE_LENGTH && this.sent < this.bodyLength) {
+    if (!this.framer.finish(trailers)) {
       // a short answer cannot be framed: the client must see the cut
       this.abort(res);
       return;
@@ -483,7 +422,7 @@ export class H1Connection implements ChunkSink {
 
   /** @internal */ detach(res: NodeResponse): { socket: Socket; head: Buffer } {
     const sock = this.socket;
-    this.flushHead();
+    this.framer.flushHead();
     const head = this.pending ?? EMPTY;
     this.pending = null;
     this.state = ST_DETACHED;
@@ -675,124 +614,3 @@ export class H1Connection implements ChunkSink {
   }
 }
 
-function statusLine(status: number, reason: string): string {
-  return 'HTTP/1.1 ' + status + ' ' + reason + '\r\n';
-}
-
-function headerLines(h: string[]): string {
-  let s = '';
-  for (let i = 0; i + 1 < h.length; i += 2) s += h[i] + ': ' + h[i + 1] + '\r\n';
-  return s;
-}
-
-function hasField(h: string[], lower: string): boolean {
-  const n = lower.length;
-  for (let i = 0; i < h.length; i += 2) {
-    const name = h[i];
-    if (name.length !== n) continue;
-    let k = 0;
-    for (; k < n; k++) {
-      let c = name.charCodeAt(k);
-      if (c >= 65 && c <= 90) c += 32;
-      if (c !== lower.charCodeAt(k)) break;
-    }
-    if (k === n) return true;
-  }
-  return false;
-}
-
-class NodeRequest implements H1Request {
-  readonly method: string;
-  readonly target: string;
-  readonly versionMinor: 0 | 1;
-  readonly headers: string[];
-  readonly contentLength: number;
-  readonly chunked: boolean;
-  readonly keepAlive: boolean;
-  readonly expectContinue: boolean;
-  readonly upgrade: boolean;
-  trailers: string[] | null = null;
-
-  constructor(
-    private readonly conn: H1Connection,
-    p: RequestHeadParser,
-    readonly remoteAddress: string,
-    readonly remotePort: number,
-    readonly localAddress: string,
-    readonly localPort: number,
-  ) {
-    this.method = p.method;
-    this.target = p.target;
-    this.versionMinor = p.versionMinor;
-    this.headers = p.headers;
-    this.contentLength = p.contentLength;
-    this.chunked = p.chunked;
-    this.keepAlive = p.keepAlive;
-    this.expectContinue = p.expectContinue;
-    this.upgrade = p.upgrade;
-  }
-
-  onBody(cb: BodyCallback): void {
-    this.conn.registerBody(this, cb);
-  }
-
-  pauseBody(): void {
-    this.conn.pauseBody(this);
-  }
-
-  resumeBody(): void {
-    this.conn.resumeBody(this);
-  }
-}
-
-class NodeResponse implements H1Response {
-  private abortedFlag = false;
-  private abortCb: (() => void) | null = null;
-
-  constructor(private readonly conn: H1Connection) {}
-
-  get aborted(): boolean {
-    return this.abortedFlag;
-  }
-
-  /** @internal */ markAborted(notify: boolean): void {
-    if (this.abortedFlag) return;
-    this.abortedFlag = true;
-    const cb = this.abortCb;
-    this.abortCb = null;
-    if (notify && cb !== null) cb();
-  }
-
-  writeInterim(status: number, reason: string, headers: string[]): void {
-    this.conn.writeInterim(this, status, reason, headers);
-  }
-
-  writeHead(status: number, reason: string, headers: string[], bodyLength: number, close: boolean): void {
-    this.conn.writeHead(this, status, reason, headers, bodyLength, close);
-  }
-
-  write(chunk: Buffer): boolean {
-    return this.conn.write(this, chunk);
-  }
-
-  onWritable(cb: () => void): void {
-    this.conn.onWritable(this, cb);
-  }
-
-  end(trailers?: string[]): void {
-    this.conn.end(this, trailers);
-  }
-
-  abort(): void {
-    this.conn.abort(this);
-  }
-
-  onAborted(cb: () => void): void {
-    if (this.abortedFlag) return;
-    this.abortCb = cb;
-  }
-
-  detach(): { socket: Socket; head: Buffer } {
-    return this.conn.detach(this);
-  }
-}
