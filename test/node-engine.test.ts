@@ -307,6 +307,21 @@ test('header bytes >= 0x80 pass byte for byte, both ways', async () => {
   assert.match(s.out, new RegExp(`\r\nx-bytes: ${Buffer.from('café').toString('latin1')}\r\n`, 'i'));
 });
 
+test('header bytes that are not UTF-8 (latin1 text) reach the server unchanged, as HAProxy forwards them', async () => {
+  // uWS.js hands values over UTF-8 decoded and loses such bytes (a 400 there, see issue19-responses)
+  const values = [
+    Buffer.from([0x63, 0x61, 0x66, 0xe9]), // "café" in latin1
+    Buffer.concat([Buffer.from([0xe9, 0x20]), Buffer.from('café ☕ '), Buffer.from([0xff, 0xc3, 0x28, 0xf0, 0x9f, 0x98])]), // mixed with UTF-8, truncated sequences
+  ];
+  for (const v of values) {
+    const s = await rawSession(port, [
+      Buffer.concat([Buffer.from('GET /l1 HTTP/1.1\r\nHost: x\r\nX-L1: '), v, Buffer.from('\r\nConnection: close\r\n\r\n')]),
+    ]);
+    assert.deepEqual(statuses(s.out), [200]);
+    assert.equal(bodyOf(s.out).headers['x-l1'], v.toString('latin1'));
+  }
+});
+
 test('a chunked upload with trailers reaches the server', async () => {
   const s = await rawSession(port, [
     'POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\nConnection: close\r\n\r\n',

@@ -16,6 +16,8 @@ export interface ClientRequest {
   getHeader(lowerCaseKey: string): string;
   /** every header in order, names lower-case */
   forEach(cb: (key: string, value: string) => void): void;
+  /** set once a value held bytes that are not UTF-8 (gatehouse's own engine; see byte-text.ts) */
+  readonly rawBytes?: boolean;
 }
 
 /** Header lines of an answer, written one by one between the status line and the body. */

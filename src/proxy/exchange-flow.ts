@@ -172,7 +172,7 @@ export abstract class ExchangeFlow extends Session implements HttpConnOwner {
     this.tSent = performance.now();
     this.deadline = Date.now() + this.be!.cfg.timeouts.server;
     if (plan.bodyKind === BODY_NONE) {
-      conn.writeHead(plan.head);
+      conn.writeHead(plan.rawHead ?? plan.head);
       return;
     }
     if (this.body.holdHead()) {
@@ -180,7 +180,7 @@ export abstract class ExchangeFlow extends Session implements HttpConnOwner {
       setImmediate(flushHeldHead, this);
       return;
     }
-    if (!this.body.sendWithHead(conn.socket, plan.head)) this.pauseClient();
+    if (!this.body.sendWithHead(conn.socket, plan.rawHead ?? plan.head)) this.pauseClient();
     else if (this.clientPaused && this.res !== null) {
       this.clientPaused = false;
       this.res.resume();
@@ -192,7 +192,7 @@ export abstract class ExchangeFlow extends Session implements HttpConnOwner {
     const conn = this.conn;
     if (!this.body.headHeld || conn === null || conn.owner !== this || conn.state !== CONN_BUSY) return;
     this.body.headHeld = false;
-    conn.socket.write(this.plan.head);
+    conn.socket.write(this.plan.rawHead ?? this.plan.head);
   }
 
   private onClientData(ab: ArrayBuffer | Uint8Array, isLast: boolean): void {
@@ -217,7 +217,7 @@ export abstract class ExchangeFlow extends Session implements HttpConnOwner {
     if (conn !== null && this.requestSent && conn.state === CONN_BUSY && conn.owner === this) {
       // sending to the server is server-side activity (HAProxy's timeout server is inactivity)
       if (!this.headSent) this.deadline = Date.now() + this.be!.cfg.timeouts.server;
-      if (!this.body.forward(conn.socket, this.plan.head, chunk, isLast)) this.pauseClient();
+      if (!this.body.forward(conn.socket, this.plan.rawHead ?? this.plan.head, chunk, isLast)) this.pauseClient();
       return;
     }
     if (chunk !== null && this.body.hold(chunk)) this.pauseClient();

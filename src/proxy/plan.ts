@@ -9,6 +9,7 @@ import { addressText, type AddressSource } from '../shared/client-address';
 import { KEY_HDR, balanceKey, forwardedForLine, needsClientAddress, type BackendRuntime, type FrontendRuntime, type WorkerRuntime } from '../worker/runtime';
 import type { ClientRequest } from './client';
 import { requestCookieLine } from './persistence';
+import { textToBytes } from './byte-text';
 import { collectRequestHead, rebuildHeaders, scratch } from './request-head';
 import { validateRequest } from './request-validate';
 
@@ -35,6 +36,8 @@ export class RequestPlan {
   clientIp = '';
   /** the request head to send upstream, blank line included */
   head = '';
+  /** the head as bytes when a value held bytes that are not UTF-8 (byte-text.ts); else null */
+  rawHead: Buffer | null = null;
   bodyKind = BODY_NONE;
   /** the client asked to close (or the worker is draining): the answer says so */
   clientClose = false;
@@ -142,6 +145,7 @@ export class RequestPlan {
       this.bodyKind = scratch.contentLength > 0 ? BODY_LENGTH : BODY_NONE;
     }
     this.head = head + CRLF;
+    this.rawHead = req.rawBytes === true ? textToBytes(this.head) : null;
     this.key = be === null ? null : balanceKey(be, this.clientIp, this.uri, hashHeader);
     return PLAN_FORWARD;
   }
@@ -173,6 +177,7 @@ export class RequestPlan {
   reset(): void {
     this.be = null;
     this.head = '';
+    this.rawHead = null;
     this.decision = null;
     this.key = null;
     this.clientIp = '';

@@ -52,7 +52,7 @@ export class RequestBody {
   }
 
   /** Write `head` and all the body known so far (a retry re-sends the kept chunks first). */
-  sendWithHead(sock: net.Socket, head: string): boolean {
+  sendWithHead(sock: net.Socket, head: string | Buffer): boolean {
     this.headHeld = false;
     sock.cork();
     sock.write(head);
@@ -70,7 +70,7 @@ export class RequestBody {
   }
 
   /** A chunk from the client (null: none, only `isLast`) while the request is on the wire. */
-  forward(sock: net.Socket, head: string, chunk: Buffer | null, isLast: boolean): boolean {
+  forward(sock: net.Socket, head: string | Buffer, chunk: Buffer | null, isLast: boolean): boolean {
     const held = this.headHeld;
     if (held) {
       this.headHeld = false;

@@ -97,8 +97,9 @@ export class UpstreamConn {
    * Writable's bookkeeping (write callbacks, a nextTick per write) cost more than the write
    * itself for a small head.
    */
-  writeHead(head: string): void {
-    writeStringDirect(this.socket, head);
+  writeHead(head: string | Buffer): void {
+    if (typeof head === 'string') writeStringDirect(this.socket, head);
+    else this.socket.write(head);
   }
 
   /** Called by the owner from onUpstreamData. Parse errors become onUpstreamFail(FAIL_PARSE). */

@@ -4,10 +4,15 @@
 // per request; the engine writes framing and connection fields itself.
 
 import type { H1Request, H1Response } from '../front-node/api';
+import { bytesToText } from '../proxy/byte-text';
 import type { ClientRequest, ClientResponse } from '../proxy/client';
+
+const NON_ASCII = /[^\x00-\x7f]/;
 
 export class NodeClientRequest implements ClientRequest {
   private readonly qmark: number;
+  /** a value held bytes that are not UTF-8: the head must be written byte-exact (byte-text.ts) */
+  rawBytes = false;
 
   constructor(private readonly req: H1Request) {
     this.qmark = req.target.indexOf('?');
@@ -30,26 +35,27 @@ export class NodeClientRequest implements ClientRequest {
     const h = this.req.headers;
     for (let i = 0; i < h.length; i += 2) {
       const n = h[i];
-      if (n.length === lowerCaseKey.length && (n === lowerCaseKey || n.toLowerCase() === lowerCaseKey)) return coreText(h[i + 1]);
+      if (n.length === lowerCaseKey.length && (n === lowerCaseKey || n.toLowerCase() === lowerCaseKey)) return this.coreText(h[i + 1]);
     }
     return '';
   }
 
   forEach(cb: (key: string, value: string) => void): void {
     const h = this.req.headers;
-    for (let i = 0; i < h.length; i += 2) cb(h[i].toLowerCase(), coreText(h[i + 1]));
+    for (let i = 0; i < h.length; i += 2) cb(h[i].toLowerCase(), this.coreText(h[i + 1]));
   }
-}
 
-const NON_ASCII = /[^\x00-\x7f]/;
-
-/**
- * A header value as the core takes it: the engine gives one code unit per byte (latin1), the
- * core writes the request head to the server as UTF-8 (uWS hands it UTF-8 text), so bytes
- * >= 0x80 are decoded as UTF-8 here and leave byte for byte (invalid UTF-8 is replaced).
- */
-function coreText(v: string): string {
-  return NON_ASCII.test(v) ? Buffer.from(v, 'latin1').toString('utf8') : v;
+  /**
+   * A header value as the core takes it: the engine gives one code unit per byte (latin1), the
+   * core handles UTF-8 text (uWS hands it that), so bytes >= 0x80 are decoded here; bytes that
+   * are not UTF-8 are kept as escapes and leave byte for byte (plan.rawHead).
+   */
+  private coreText(v: string): string {
+    if (!NON_ASCII.test(v)) return v;
+    const t = bytesToText(v);
+    if (t.escaped) this.rawBytes = true;
+    return t.text;
+  }
 }
 
 export class NodeClientResponse implements ClientResponse {
