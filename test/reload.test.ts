@@ -70,7 +70,7 @@ test('SIGHUP: a bad file keeps the old configuration; a good one takes over in p
   }
 });
 
-test('-sf: the new process takes the ports, the old one finishes and exits', { skip: onNodeEngine('a second process cannot bind a port the node engine holds (no SO_REUSEPORT for net in Node 20, and SIGTTOU does not release the shared socket yet): -sf handover needs the old process to pass its sockets') }, async () => {
+test('-sf: the new process takes the ports, the old one finishes and exits', async () => {
   const web1 = await startBackend('web1');
   const web2 = await startBackend('web2');
   const port = await freePort();

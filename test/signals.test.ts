@@ -86,7 +86,7 @@ test('SIGUSR2 reloads the configuration like SIGHUP (HAProxy master-worker reloa
   }
 });
 
-test('SIGTTOU closes the listeners but serves open connections; SIGTTIN listens again', { skip: onNodeEngine('the primary keeps the shared listening socket during a pause: new connections queue instead of being refused (a gatehouse gap, reported)') }, async () => {
+test('SIGTTOU closes the listeners but serves open connections; SIGTTIN listens again', async () => {
   const web1 = await startBackend('web1');
   const port = await freePort();
   const gh = runCli(['-f', tmpFile('ttou.yaml', config(port, [{ name: 'web1', port: web1.port }]))]);
@@ -114,6 +114,32 @@ test('SIGTTOU closes the listeners but serves open connections; SIGTTIN listens 
     agent.destroy();
     await gh.stop();
     await web1.close();
+  }
+});
+
+test('a reload during a pause keeps the port closed; SIGTTIN opens it with the new configuration', async () => {
+  const web1 = await startBackend('web1');
+  const web2 = await startBackend('web2');
+  const port = await freePort();
+  const file = tmpFile('ttou-reload.yaml', config(port, [{ name: 'a', port: web1.port }]));
+  const gh = runCli(['-f', file]);
+  try {
+    await waitForPort(port, 15000, gh);
+    gh.child.kill('SIGTTOU');
+    await until('new connections to be refused', async () => !(await connects(port)), gh);
+    fs.writeFileSync(file, config(port, [{ name: 'b', port: web2.port }]));
+    gh.child.kill('SIGHUP');
+    await until('the reload', () => /SIGHUP: the new workers' listeners stay paused/.test(gh.output()), gh);
+    await until('the old workers to finish', () => /SIGHUP: previous configuration finished/.test(gh.output()), gh);
+    for (let i = 0; i < 10; i++) assert.equal(await connects(port), false, 'a connection was accepted while paused');
+    gh.child.kill('SIGTTIN');
+    await until('listening again', () => /SIGTTIN: listening again/.test(gh.output()), gh);
+    assert.doesNotMatch(gh.output(), /listening again, except/);
+    for (let i = 0; i < 4; i++) assert.equal((await request(port)).body.toString(), 'web2');
+  } finally {
+    await gh.stop();
+    await web1.close();
+    await web2.close();
   }
 });
 

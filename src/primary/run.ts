@@ -17,6 +17,7 @@ import { migrateReqProblem } from './migrate-req';
 import { SignalRouter, statusLines } from './signals';
 import { SharedListeners, engineFallbackNotice } from './shared-listeners';
 import { Supervisor } from './supervisor';
+import { bindTakingOver, giveBack, type Takeover } from './takeover';
 import { attachTables } from '../stick/registry';
 import { StickService } from '../stick/service';
 
@@ -49,7 +50,7 @@ interface Generation {
 }
 
 /** Start workers (and, unless `deferStats`, stats) for one configuration. */
-async function startGeneration(config: Config, prev: Generation | null, statsRetryMs: number, deferStats: boolean): Promise<Generation> {
+async function startGeneration(config: Config, prev: Generation | null, statsRetryMs: number, deferStats: boolean, bound: SharedListeners | null = null): Promise<Generation> {
   const state = SharedState.create(config);
   if (prev !== null) carryOverServerState(prev.config, prev.state, config, state);
   // stick tables: memory shared with the workers (in workerData), kept across a reload when unchanged
@@ -70,7 +71,7 @@ async function startGeneration(config: Config, prev: Generation | null, statsRet
   const slabs = new Map<number, Float64Array>();
   let listeners: SharedListeners;
   try {
-    listeners = SharedListeners.open(config, prev?.listeners ?? null);
+    listeners = bound ?? SharedListeners.open(config, prev?.listeners ?? null);
   } catch (e) {
     log('alert', `cannot start: ${(e as Error).message}`);
     await telemetry.stop();
@@ -135,13 +136,17 @@ export async function run(config: Config, opts: RunOptions): Promise<void> {
   const signals = new SignalRouter();
   signals.install();
   let gen: Generation;
+  let takeover: Takeover | null = null;
   try {
-    gen = await startGeneration(config, null, 0, replacing);
+    if (replacing) takeover = await bindTakingOver(config, opts.finishPids);
+    gen = await startGeneration(config, null, 0, replacing, takeover?.listeners ?? null);
   } catch (e) {
+    if (takeover?.paused === true) giveBack(opts.finishPids);
     signals.uninstall();
     process.exitCode = 1;
     throw e;
   }
+  if (takeover?.paused === true) gen.log('notice', `-sf: paused ${opts.finishPids.join(' ')} (SIGTTOU) to take over the ports of the node engine`);
   // Said once per process, when listeners first close under running ones (a reload, or -sf).
   let migrateChecked = false;
   const checkMigrateReq = async (g: Generation, what: string) => {
@@ -241,7 +246,10 @@ export async function run(config: Config, opts: RunOptions): Promise<void> {
         return;
       }
       gen = fresh;
-      if (paused && fresh.supervisor.pause()) fresh.log('notice', `${signal}: the new workers' listeners stay paused until SIGTTIN`);
+      if (paused && fresh.supervisor.pause()) {
+        fresh.listeners.closeAll();
+        fresh.log('notice', `${signal}: the new workers' listeners stay paused until SIGTTIN`);
+      }
       fresh.log('notice', `${signal}: configuration reloaded: ${next.config.global.workers} worker(s), ${describe(next.config)}`);
       await checkMigrateReq(fresh, signal);
       await stopGeneration(old, old.config.global.gracePeriod, true, fresh);
@@ -266,13 +274,18 @@ export async function run(config: Config, opts: RunOptions): Promise<void> {
     if (stopping || paused) return;
     paused = true;
     gen.supervisor.pause();
+    // node-engine and tcp ports: while the primary holds the socket the kernel still queues
+    // connections; closed, they are refused (as HAProxy's are) and another process may bind
+    gen.listeners.closeAll();
     gen.log('notice', `${signal}: listeners paused: no new connections, open ones are still served (SIGTTIN resumes)`);
   };
 
   const resume = async (signal: string) => {
     if (stopping || !paused) return;
     paused = false;
-    const errors = await gen.supervisor.resume();
+    const errors: string[] = [];
+    gen.listeners = SharedListeners.open(gen.config, null, errors);
+    errors.push(...(await gen.supervisor.resume(gen.listeners.fds())));
     if (errors.length === 0) gen.log('notice', `${signal}: listening again`);
     else gen.log('alert', `${signal}: listening again, except: ${errors.join('; ')}`);
   };

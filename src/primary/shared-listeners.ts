@@ -27,7 +27,7 @@ export class SharedListeners {
    * The sockets `config` needs: taken over from `prev` (a reload) where the address is the
    * same, bound anew otherwise. Throws a clear error when a port cannot be bound.
    */
-  static open(config: Config, prev: SharedListeners | null): SharedListeners {
+  static open(config: Config, prev: SharedListeners | null, errors: string[] | null = null): SharedListeners {
     const out = new SharedListeners();
     const uwsOk = uwsAvailable();
     for (const fe of config.frontends) {
@@ -45,8 +45,14 @@ export class SharedListeners {
         try {
           out.sockets.set(key, bindSharedSocket(b.host, b.port));
         } catch (e) {
+          const text = `frontend ${fe.name}: cannot bind ${b.text} (${(e as Error).message})`;
+          // resuming (errors given): bind what can be bound, report the rest
+          if (errors !== null) {
+            errors.push(text);
+            continue;
+          }
           out.closeAll();
-          throw new Error(`frontend ${fe.name}: cannot bind ${b.text} (${(e as Error).message})`);
+          throw new Error(text);
         }
       }
     }

@@ -47,7 +47,7 @@ export class Supervisor {
     private readonly config: Config,
     private readonly state: SharedState,
     /** listening descriptors of node-engine binds (shared-listeners.ts), by bind key */
-    private readonly fds: Record<string, number>,
+    private fds: Record<string, number>,
     private readonly hooks: SupervisorHooks,
   ) {
     this.rows = counterRows(config);
@@ -83,6 +83,7 @@ export class Supervisor {
       slab: slot.slab,
       workerId: slot.id,
       fds: this.fds,
+      paused: this.paused,
     };
     const t = new Worker(WORKER_ENTRY, { workerData: init });
     slot.thread = t;
@@ -93,7 +94,8 @@ export class Supervisor {
       t.on('message', (m: WorkerToPrimary) => {
         if (m.type === 'ready') {
           slot.ready = true;
-          // a worker restarted during a pause listened briefly; it stops accepting at once
+          // a worker started before a pause that has begun since: it stops accepting at once
+          // (one started during the pause does not listen at all: init.paused)
           if (this.paused) t.postMessage({ type: 'pause' });
           resolve();
         } else if (m.type === 'resumed') {
@@ -197,11 +199,13 @@ export class Supervisor {
 
   /**
    * SIGTTIN: every worker listens again. Resolves with the bind errors (empty: all listen);
-   * the new listening sockets get their backlogs like at start.
+   * the new listening sockets get their backlogs like at start. `fds`: the shared sockets,
+   * bound anew by the primary (it closed them for the pause).
    */
-  async resume(): Promise<string[]> {
+  async resume(fds: Record<string, number>): Promise<string[]> {
     if (this.stopping || !this.paused) return [];
     this.paused = false;
+    this.fds = fds;
     const answers: Promise<string | null>[] = [];
     for (const s of this.slots) {
       const t = s.thread;
@@ -209,7 +213,7 @@ export class Supervisor {
       answers.push(
         new Promise<string | null>((resolve) => {
           s.onResumed = resolve;
-          t.postMessage({ type: 'resume' });
+          t.postMessage({ type: 'resume', fds });
         }),
       );
     }

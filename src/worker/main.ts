@@ -26,6 +26,8 @@ export interface WorkerInit {
   workerId: number;
   /** listening descriptors of node-engine binds, by bind key (engine.ts) */
   fds: Record<string, number>;
+  /** started during a pause (SIGTTOU): listen only on resume, with the descriptors it brings */
+  paused?: boolean;
 }
 
 const TICK_MS = 100;
@@ -40,9 +42,11 @@ class Worker {
   private readonly engines: FrontEngine[] = [];
   private nodeEngine: NodeEngine | null = null;
   private tcpEngine: TcpEngine | null = null;
-  private readonly fds: Record<string, number>;
+  private fds: Record<string, number>;
+  /** the node and tcp engines' frontends with the bind keys of their descriptors (see resume) */
+  private readonly shared: { entry: NodeFrontend; keys: string[] }[] = [];
   /** listeners closed by pause() */
-  private paused = false;
+  private paused: boolean;
   private readonly free: Exchange[] = [];
   private readonly recycleB = this.recycle.bind(this);
   private readonly takeExchangeB = this.takeExchange.bind(this);
@@ -56,6 +60,7 @@ class Worker {
     const telemetry = new WorkerTelemetry(init.config, init.workerId, post as (m: unknown) => void, state);
     this.rt = new WorkerRuntime(init.config, state, init.slab, init.workerId, telemetry);
     this.fds = init.fds;
+    this.paused = init.paused === true;
     this.ws = new WebSocketProxy(this.rt, this.takeExchangeB);
     // not from inside the uWS close handler that ended the last tunnel
     this.ws.onEmpty = () => setImmediate(() => this.exitIfIdle());
@@ -72,13 +77,13 @@ class Worker {
     const tcp: NodeFrontend[] = [];
     for (const fe of frontends) {
       if (fe.cfg.mode === 'tcp') {
-        tcp.push({ fe, fds: fe.cfg.binds.map((b) => this.fds[bindKey(b)]) });
+        tcp.push(this.sharedEntry(fe, fe.cfg.binds));
         continue;
       }
       const u = fe.cfg.binds.filter((b) => bindEngine(b, g, uwsOk) === 'uws');
       const n = fe.cfg.binds.filter((b) => bindEngine(b, g, uwsOk) === 'node');
       if (u.length > 0) uws.push({ fe, binds: u });
-      if (n.length > 0) node.push({ fe, fds: n.map((b) => this.fds[bindKey(b)]) });
+      if (n.length > 0) node.push(this.sharedEntry(fe, n));
     }
     if (uws.length > 0) this.engines.push(new UwsEngine(this.rt, uws, this.ws, this.takeExchangeB));
     if (node.length > 0) {
@@ -89,7 +94,15 @@ class Worker {
       this.tcpEngine = new TcpEngine(this.rt, tcp, () => setImmediate(() => this.exitIfIdle()));
       this.engines.push(this.tcpEngine);
     }
-    await this.bindAll();
+    // started during a pause: the shared sockets are closed; resume() brings new ones
+    if (!this.paused) await this.bindAll();
+  }
+
+  private sharedEntry(fe: FrontendRuntime, binds: BindAddress[]): NodeFrontend {
+    const keys = binds.map(bindKey);
+    const entry: NodeFrontend = { fe, fds: keys.map((k) => this.fds[k]) };
+    this.shared.push({ entry, keys });
+    return entry;
   }
 
   /** Listen on every bind of every engine (start, and resume after a pause). */
@@ -112,9 +125,15 @@ class Worker {
   }
 
   /** SIGTTIN: listen again. A bind that fails now is reported; the worker keeps its connections. */
-  resume(): void {
+  resume(fds?: Record<string, number>): void {
     if (this.stopping || !this.paused) return;
     this.paused = false;
+    if (fds !== undefined) {
+      // the primary closed the shared sockets for the pause and bound them anew
+      this.fds = fds;
+      // a port the primary could not bind again is left out (it reported that)
+      for (const s of this.shared) s.entry.fds = s.keys.map((k) => fds[k]).filter((fd) => fd !== undefined);
+    }
     this.bindAll().then(
       () => this.post({ type: 'resumed' }),
       (e: Error) => {
@@ -224,7 +243,7 @@ class Worker {
   onMessage(msg: PrimaryToWorker): void {
     if (msg.type === 'stop') this.stop(Number(msg.graceMs));
     else if (msg.type === 'pause') this.pause();
-    else if (msg.type === 'resume') this.resume();
+    else if (msg.type === 'resume') this.resume(msg.fds as Record<string, number> | undefined);
     else this.rt.telemetry?.onMessage(msg);
   }
 }

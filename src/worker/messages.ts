@@ -5,7 +5,8 @@ export type PrimaryToWorker =
   | { type: 'stop'; graceMs: number }
   /** SIGTTOU / SIGTTIN: close the listeners, keep the connections / listen again */
   | { type: 'pause' }
-  | { type: 'resume' }
+  /** fds: the primary bound the shared sockets anew (it closed them for the pause) */
+  | { type: 'resume'; fds?: Record<string, number> }
   | { type: string; [k: string]: unknown };
 
 export type WorkerToPrimary =
