@@ -13,24 +13,9 @@ import { freePort, sleep, startGatehouse, RawTcpServer } from './helpers/net';
 import { oneServerYaml } from './helpers/config';
 import { corpus, type CorpusCase, type SeenRequest } from './corpus/requests';
 
+import { HTTPParser } from '../src/shared/node-internals';
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const { HTTPParser, methods } = require('_http_common') as { HTTPParser: ParserCtor; methods: string[] };
-interface Parser {
-  initialize(type: number, resource: object, maxHeaderSize?: number, lenient?: number): void;
-  execute(data: Buffer): number | Error;
-  [k: number]: unknown;
-}
-interface ParserCtor {
-  new (): Parser;
-  REQUEST: number;
-  RESPONSE: number;
-  kOnHeaders: number;
-  kOnHeadersComplete: number;
-  kOnBody: number;
-  kOnMessageComplete: number;
-  kOnExecute: number;
-  kLenientNone: number;
-}
+const { methods } = require('_http_common') as { methods: string[] };
 
 interface Seen {
   method: string;

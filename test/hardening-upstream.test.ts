@@ -9,25 +9,7 @@ import * as net from 'node:net';
 import { freePort, request, sleep, startGatehouse, RawTcpServer } from './helpers/net';
 import { oneServerYaml } from './helpers/config';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const { HTTPParser } = require('_http_common') as { HTTPParser: ParserCtor };
-interface Parser {
-  initialize(type: number, resource: object, maxHeaderSize?: number, lenient?: number): void;
-  execute(data: Buffer): number | Error;
-  finish(): Error | undefined;
-  [k: number]: unknown;
-}
-interface ParserCtor {
-  new (): Parser;
-  REQUEST: number;
-  RESPONSE: number;
-  kOnHeaders: number;
-  kOnHeadersComplete: number;
-  kOnBody: number;
-  kOnMessageComplete: number;
-  kOnExecute: number;
-  kLenientNone: number;
-}
+import { HTTPParser } from '../src/shared/node-internals';
 
 interface Script {
   /** bytes written once the request is complete */

@@ -18,6 +18,7 @@ export interface HTTPParserInstance {
 
 export interface HTTPParserCtor {
   new (): HTTPParserInstance;
+  REQUEST: number;
   RESPONSE: number;
   kOnMessageBegin: number;
   kOnHeaders: number;
