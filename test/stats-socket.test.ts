@@ -7,25 +7,14 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort, request, runCli, sleep, startBackend, startGatehouse, tmpFile, waitForPort } from './helpers/net';
+import { runtimeCommand } from './helpers/runtime-api';
 import { waitFor, waitForOutput } from './helpers/wait';
 import { backendYaml } from './helpers/config';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-sock-'));
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
 
-/** Send one line the way `echo LINE | socat stdio SOCKET` does; resolves with all the answer. */
-function cli(sock: string, line: string, newline = true): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(sock);
-    let out = '';
-    s.setEncoding('utf8');
-    s.on('data', (d: string) => (out += d));
-    s.on('close', () => resolve(out));
-    s.on('error', reject);
-    // all of it at once and then EOF, as socat does with a piped command
-    s.end(newline ? line + '\n' : line);
-  });
-}
+const cli = runtimeCommand;
 
 /** The data ports accept before the primary binds the socket (stats come up last): wait for it. */
 async function waitForSocket(sock: string): Promise<void> {

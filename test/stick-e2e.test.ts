@@ -4,24 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { request, startBackend, startGatehouse, sleep } from './helpers/net';
+import { runtimeCommand } from './helpers/runtime-api';
 import { distinctPorts, haproxyBinary, startHaproxy } from './helpers/haproxy';
 
-/** One runtime API line, as `echo LINE | socat stdio SOCKET` sends it. */
-function cli(sock: string, line: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(sock);
-    let out = '';
-    s.setEncoding('utf8');
-    s.on('data', (d: string) => (out += d));
-    s.on('close', () => resolve(out));
-    s.on('error', reject);
-    s.end(line + '\n');
-  });
-}
+const cli = runtimeCommand;
 
 async function waitForSocket(sock: string): Promise<void> {
   for (let i = 0; i < 150; i++) {

@@ -9,19 +9,10 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { request, sleep, startBackend, startGatehouse, waitForPort } from './helpers/net';
+import { runtimeCommand } from './helpers/runtime-api';
 import { distinctPorts, haproxyBinary, startHaproxy } from './helpers/haproxy';
 
-function cli(sock: string, line: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(sock);
-    let out = '';
-    s.setEncoding('utf8');
-    s.on('data', (d: string) => (out += d));
-    s.on('close', () => resolve(out));
-    s.on('error', reject);
-    s.end(line + '\n');
-  });
-}
+const cli = runtimeCommand;
 
 async function until(what: string, f: () => Promise<boolean>, ms = 10000): Promise<void> {
   const end = Date.now() + ms;
