@@ -20,11 +20,9 @@ const HAPROXY = haproxyBinary();
  * gatehouse error it gets matches one of these. Keep this list short.
  */
 const WAITING: { match: RegExp; reason: string }[] = [
-  { match: /mode 'tcp' is not supported|'option tcp-check'|'tcp-check'|'option ssl-hello-chk'|'tcp-request'|abns@/, reason: 'mode tcp (TCP proxying is its own issue)' },
-  { match: /tcp-request rules of http frontend '[^']+' are not applied by gatehouse yet/, reason: 'tcp-request rules on an http frontend (uWS has no connection hook; the node engine will run them)' },
-  { match: /'lua-load/, reason: 'Lua scripts cannot run in gatehouse' },
-  { match: /'stick-table'|track-sc|fetch '(sc|src)_[a-z_]+'|ACL "(abuse|too_many_conns)" is not defined/, reason: 'stick tables (implemented in parallel, src/stick)' },
-  { match: /req_ssl_sni|req\.ssl_(sni|hello_type)|ACL "(switch_be_\d|web_server|tls)" is not defined/, reason: 'mode tcp (TCP proxying is its own issue)' },
+  { match: /abns@|unix@/, reason: 'abstract and unix socket addresses (abns@, unix@): gatehouse binds and connects over TCP only' },
+  { match: /tcp-request rules of http frontend '[^']+' are not applied by gatehouse yet/, reason: 'tcp-request rules on an http frontend (uWS has no connection hook; only mode tcp frontends run them)' },
+  { match: /'lua-load/, reason: 'Lua scripts cannot run in gatehouse (refused with what to use instead, as issue 17 asks)' },
   { match: /no frontend or listen section: nothing would accept connections/, reason: 'no bind at all: an ingress controller adds them at run time through its API' },
 ];
 
@@ -34,7 +32,6 @@ const WAITING: { match: RegExp; reason: string }[] = [
  * the list shrinks) or if any other counted file is refused.
  */
 const KNOWN_GAPS: Record<string, string> = {
-  '35-0t2-0t2-docker-compose-old.cfg': 'http-request set-src is not implemented',
   '39-ahmed-debbiche007-haproxy-docker.cfg': "'stats' in a backend is not supported (stats pages are served by frontends and listens)",
 };
 

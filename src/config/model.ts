@@ -258,6 +258,8 @@ export type HttpRule = { cond: AclCondition | null } & (
   | { action: 'del-header'; name: string; match: HeaderNameMatch }
   | { action: 'replace-header'; name: string; regex: string; replace: FormatPart[] }
   | { action: 'set-path'; value: FormatPart[] }
+  /** one sample expression: the client address from here on when it is an IP address */
+  | { action: 'set-src'; value: FormatPart[] }
   // stick tables (src/stick, docs/stick-tables.md)
   | StickRule
   /** set-var(scope.name) EXPR (one fetch part: a missing sample leaves the variable alone) and set-var-fmt */

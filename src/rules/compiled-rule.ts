@@ -27,10 +27,11 @@ export const R_REPLACE_HEADER = 7;
 export const R_SET_PATH = 8;
 export const R_SET_VAR = 9;
 export const R_UNSET_VAR = 10;
+export const R_SET_SRC = 11;
 // stick actions last: `kind >= R_TRACK` selects them
-export const R_TRACK = 11;
-export const R_SC_INC = 12;
-export const R_SC_SET_GPT0 = 13;
+export const R_TRACK = 12;
+export const R_SC_INC = 13;
+export const R_SC_SET_GPT0 = 14;
 
 /** useBackend entry of a `use_backend %[...]` rule: the name is computed per request */
 export const DYNAMIC_BACKEND = -2;
@@ -153,6 +154,10 @@ export function compileRule(r: HttpRule, scope: AclScope, side: 'req' | 'res', p
       break;
     case 'set-path':
       c.kind = R_SET_PATH;
+      c.value = new CFormat(r.value);
+      break;
+    case 'set-src':
+      c.kind = R_SET_SRC;
       c.value = new CFormat(r.value);
       break;
     case 'track-sc': {

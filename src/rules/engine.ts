@@ -12,6 +12,7 @@ import { AclScope, CCond, CFormat } from '../acl/compile';
 import { evalCondition, evalFormat } from '../acl/eval';
 import type { RequestView, ResponseView } from '../acl/view';
 import { openTables } from '../stick/registry';
+import { isIpText } from '../acl/ip';
 import {
   ACT_FORWARD,
   ACT_DENY,
@@ -22,6 +23,7 @@ import {
   R_RETURN,
   R_REDIRECT,
   R_SET_PATH,
+  R_SET_SRC,
   R_SET_VAR,
   R_UNSET_VAR,
   R_TRACK,
@@ -266,6 +268,15 @@ function runRequestRules(p: CompiledRules, req: RequestView, out: Decision): boo
       req.path = evalFormat(r.value!, req, null);
       out.pathChanged = true;
       req.touch();
+      continue;
+    }
+    if (r.kind === R_SET_SRC) {
+      // HAProxy: a value that is not an IP address leaves the source as it was
+      const ip = evalFormat(r.value!, req, null);
+      if (isIpText(ip)) {
+        req.srcIp = ip;
+        req.touch();
+      }
       continue;
     }
     if (r.kind >= R_TRACK) {

@@ -11,6 +11,7 @@ import {
   R_DEL_HEADER,
   R_REPLACE_HEADER,
   R_SET_PATH,
+  R_SET_SRC,
   R_SET_VAR,
   R_TRACK,
   R_SC_SET_GPT0,
@@ -79,6 +80,7 @@ export function requestHeaderUse(p: CompiledRules, use: HeaderUse): void {
         formatHeaders(r.value, use);
         break;
       case R_SET_PATH:
+      case R_SET_SRC:
       case R_TRACK:
       case R_SC_SET_GPT0:
       case R_SET_VAR:

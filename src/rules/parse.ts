@@ -16,7 +16,7 @@ function fail(message: string): never {
 
 const HEADER_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-export const REQUEST_ACTIONS = ['allow', 'deny', 'return', 'redirect', 'set-header', 'add-header', 'del-header', 'replace-header', 'set-path', 'set-var(NAME)', 'set-var-fmt(NAME)', 'unset-var(NAME)', ...STICK_REQUEST_ACTIONS];
+export const REQUEST_ACTIONS = ['allow', 'deny', 'return', 'redirect', 'set-header', 'add-header', 'del-header', 'replace-header', 'set-path', 'set-src', 'set-var(NAME)', 'set-var-fmt(NAME)', 'unset-var(NAME)', ...STICK_REQUEST_ACTIONS];
 export const RESPONSE_ACTIONS = ['allow', 'deny', 'return', 'set-header', 'add-header', 'del-header', 'replace-header', 'set-var(NAME)', 'set-var-fmt(NAME)', 'unset-var(NAME)', ...STICK_RESPONSE_ACTIONS];
 
 /** `set-var(scope.name) EXPR`, `set-var-fmt(scope.name) FORMAT`, `unset-var(scope.name)` [cond] */
@@ -147,6 +147,11 @@ export function parseHttpRule(words: readonly string[], opts: ConditionContext):
       if (args[0] === undefined) fail("'set-path' expects a path (a log-format string)");
       noMore(args, 1, 'set-path');
       return { action, value: parseFormat(args[0], side), cond };
+    }
+    case 'set-src': {
+      if (args[0] === undefined) fail("'set-src' expects a sample expression such as hdr(x-forwarded-for)");
+      noMore(args, 1, `set-src ${args[0]}`);
+      return { action, value: [parseSampleExpr(args[0], side)], cond };
     }
   }
   fail(`internal: action '${action}'`);
