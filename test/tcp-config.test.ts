@@ -106,6 +106,8 @@ describe('mode rules as haproxy -c decides them', () => {
       if (r.hp !== null) assert.match(r.hpOut, w);
     }
     if (r.hp !== null) assert.equal(r.hp, 0);
+    // HAProxy runs it (an upgrade to HTTP); gatehouse says at -c time that it will not
+    assert.match(r.ghOut, /mix2\.cfg:\d+:\d+: warning: .*tcp frontend 'fe' uses http backend 'be_http': gatehouse does not serve this yet/);
     const model = loadConfig([tmpFile('mix2b.cfg', text)]).config;
     assert.equal(model.frontends[0].tcplog, true);
     assert.equal(model.frontends[0].httplog, false);

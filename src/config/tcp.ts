@@ -339,7 +339,14 @@ export function checkModes(
       warnL6(c, fp, fe.name, fe.rules);
       continue;
     }
-    // mode tcp
+    // mode tcp: HAProxy upgrades a stream switched to an http backend; gatehouse does not
+    // (yet) and refuses to run it (tcpNotServedYet), so `-c` says so ahead of time
+    for (const [name, key] of [[fe.defaultBackend, 'default_backend'], ...(fe.rules?.useBackend ?? []).map((u) => [u.backend, 'use_backend'])] as [string | null, string][]) {
+      const be = name === null ? undefined : beByName.get(name);
+      if (be !== undefined && be.mode !== 'tcp') {
+        c.warn([...fp, key], `tcp ${label} '${fe.name}' uses http backend '${be.name}': gatehouse does not serve this yet (HAProxy upgrades the stream to HTTP) and will refuse to run it; put both in mode tcp or both in mode http`);
+      }
+    }
     if (fe.httplog) {
       c.warn([...fp, 'httplog'], `'option httplog' not usable with ${label} '${fe.name}' (needs 'mode http'). Falling back to 'option tcplog'.`);
       fe.httplog = false;
