@@ -390,10 +390,8 @@ export interface BackendConfig {
 // ---- mode tcp (src/tcp; parsed by src/config/tcp.ts) ----
 
 /** `tcp-request connection|content accept|reject [if|unless cond]` */
-export interface TcpRequestRule {
-  action: 'accept' | 'reject';
-  cond: AclCondition | null;
-}
+/** A tcp-request connection/content rule: accept, reject, or a stick action (track-scN, sc-inc-gpcN, sc-set-gpt0). */
+export type TcpRequestRule = { action: 'accept' | 'reject'; cond: AclCondition | null } | StickRule;
 
 /** A frontend's tcp-request lines (listen: on its frontend). */
 export interface TcpRequestRules {

@@ -356,8 +356,13 @@ export function buildStick(
   const beByName = new Map(backends.map((b) => [b.name, b]));
   for (const p of proxies) {
     // a listen's backend rules are its frontend's (the same objects): resolved once
-    if (p.kind !== 'backend') resolve(p, feByName.get(p.name)?.rules);
-    else resolve(p, beByName.get(p.name)?.rules);
+    if (p.kind !== 'backend') {
+      const fe = feByName.get(p.name);
+      resolve(p, fe?.rules);
+      // tcp-request connection/content track-scN and sc_/src_ fetches (mode tcp)
+      const t = fe?.tcpRequest;
+      if (t !== undefined) for (const r of [...t.connection, ...t.content]) visitRule(p, tableOf(p), r, [...p.path, 'tcp_request']);
+    } else resolve(p, beByName.get(p.name)?.rules);
   }
 
   // stick on / match / store-request (backends and listens)

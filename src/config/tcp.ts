@@ -3,7 +3,7 @@
 // check options), and HAProxy's mode rules between frontends and backends. validate.ts calls
 // these; they report through the same checker, at the key paths the cfg reader maps to lines.
 import type {
-  AclCondition, BackendConfig, FrontendConfig, ProxyRules, TcpCheckConfig, TcpCheckStep, TcpRequestRule, TcpRequestRules,
+  AclCondition, BackendConfig, FormatPart, FrontendConfig, HttpRule, ProxyRules, TcpCheckConfig, TcpCheckStep, TcpRequestRule, TcpRequestRules,
 } from './model';
 import { describeValue } from './errors';
 import { parseDuration } from './duration';
@@ -12,6 +12,7 @@ import { conditionStart, parseCondition } from '../acl/parse';
 import { PAYLOAD_FETCHES, PREDEFINED_ACLS } from '../acl/fetches';
 import { RuleSyntaxError, splitWords } from '../acl/words';
 import type { RuleReporter } from './validate-rules';
+import { STICK_REQUEST_ACTIONS, parseStickAction, stickActionName } from '../rules/stick-actions';
 
 type Path = (string | number)[];
 type Obj = Record<string, unknown>;
@@ -68,20 +69,23 @@ export function readTcpRequest(c: RuleReporter, v: unknown, path: Path, rules: P
       return;
     }
     const action = w[1];
-    if (action !== 'accept' && action !== 'reject') {
-      if (action === undefined) c.error(p, `'tcp-request ${kind}' expects an action`, 'accept or reject', 'nothing');
-      else c.error(p, `'tcp-request ${kind} ${action}' is not supported by gatehouse yet`, 'accept or reject', `"${action}"`);
+    const stick = stickActionName(action);
+    const isStick = stick !== undefined && STICK_REQUEST_ACTIONS.includes(stick);
+    if (action !== 'accept' && action !== 'reject' && !isStick) {
+      const expected = `accept, reject, ${STICK_REQUEST_ACTIONS.join(', ')}`;
+      if (action === undefined) c.error(p, `'tcp-request ${kind}' expects an action`, expected, 'nothing');
+      else c.error(p, `'tcp-request ${kind} ${action}' is not supported by gatehouse yet`, expected, `"${action}"`);
       return;
     }
     const ci = conditionStart(w, 2);
-    if ((ci < 0 && w.length > 2) || ci > 2) {
+    if (!isStick && ((ci < 0 && w.length > 2) || ci > 2)) {
       c.error(p, `unexpected '${w[2]}' after 'tcp-request ${kind} ${action}' (a condition starts with 'if' or 'unless')`);
       return;
     }
     let cond: AclCondition | null = null;
-    if (ci === 2) {
+    if (ci >= 2) {
       try {
-        cond = parseCondition(w.slice(2), { side: 'req' });
+        cond = parseCondition(w.slice(ci), { side: 'req' });
       } catch (e) {
         if (!(e instanceof RuleSyntaxError)) throw e;
         c.error(p, e.message);
@@ -101,7 +105,26 @@ export function readTcpRequest(c: RuleReporter, v: unknown, path: Path, rules: P
         return;
       }
     }
-    const rule: TcpRequestRule = { action, cond };
+    let rule: TcpRequestRule;
+    if (isStick) {
+      // the same words as http-request's (src/rules/stick-actions.ts); the key is a sample
+      // fetch read at this point of the connection
+      const args = w.slice(2, ci < 0 ? w.length : ci);
+      let r: HttpRule | null;
+      try {
+        r = parseStickAction(action, args, cond, 'req');
+      } catch (e) {
+        if (!(e instanceof RuleSyntaxError)) throw e;
+        c.error(p, e.message);
+        return;
+      }
+      if (r === null || (r.action !== 'track-sc' && r.action !== 'sc-inc-gpc' && r.action !== 'sc-set-gpt0')) return;
+      if (kind === 'connection' && r.action === 'track-sc' && formatUsesPayload(r.key)) {
+        c.error(p, "'tcp-request connection' rules cannot use payload fetches (req.len, req.ssl_*): nothing has been received yet; use 'tcp-request content'");
+        return;
+      }
+      rule = r;
+    } else rule = { action: action as 'accept' | 'reject', cond };
     if (kind === 'content') {
       sawContent = true;
       out.content.push(rule);
@@ -111,6 +134,11 @@ export function readTcpRequest(c: RuleReporter, v: unknown, path: Path, rules: P
     }
   });
   return out;
+}
+
+/** Does a track-scN key read the payload? */
+function formatUsesPayload(key: FormatPart[]): boolean {
+  return key.some((k) => k.kind === 'fetch' && PAYLOAD_FETCHES.includes(k.fetch));
 }
 
 /** Does a condition read the payload (directly or through a named ACL)? */

@@ -6,7 +6,7 @@
 import type { StickTable } from './table';
 import {
   DT_BYTES_IN_CNT, DT_BYTES_IN_RATE, DT_BYTES_OUT_CNT, DT_BYTES_OUT_RATE, DT_CONN_CNT, DT_CONN_CUR, DT_CONN_RATE,
-  DT_HTTP_ERR_CNT, DT_HTTP_ERR_RATE, DT_HTTP_REQ_CNT, DT_HTTP_REQ_RATE,
+  DT_HTTP_ERR_CNT, DT_HTTP_ERR_RATE, DT_HTTP_REQ_CNT, DT_HTTP_REQ_RATE, DT_SESS_CNT, DT_SESS_RATE,
 } from './types';
 
 export const MAX_TRACKERS = 3;
@@ -17,6 +17,8 @@ export class Trackers {
   readonly gen = new Int32Array(MAX_TRACKERS);
   /** slots tracking something and not yet ended */
   active = 0;
+  /** a mode tcp session: tracking counts no HTTP request (HAProxy's stream_start_counters alone) */
+  tcp = false;
 
   /** A new request: slots still open (trackEnd never came) are ended without a status. */
   reset(): void {
@@ -26,6 +28,8 @@ export class Trackers {
 }
 
 const START_OPS = [DT_CONN_CUR, 1, DT_CONN_CNT, 1, DT_CONN_RATE, 1, DT_HTTP_REQ_CNT, 1, DT_HTTP_REQ_RATE, 1];
+const TCP_START_OPS = START_OPS.slice(0, 6);
+const SESSION_OPS = [DT_SESS_CNT, 1, DT_SESS_RATE, 1];
 
 /** track-scN: slot `slot` follows entry idx of table t (created by the caller); counts the request. */
 export function trackStart(tr: Trackers, slot: number, t: StickTable, idx: number): void {
@@ -34,7 +38,22 @@ export function trackStart(tr: Trackers, slot: number, t: StickTable, idx: numbe
   tr.idx[slot] = idx;
   tr.gen[slot] = gen;
   tr.active |= 1 << slot;
-  t.add(idx, gen, START_OPS, START_OPS.length);
+  const ops = tr.tcp ? TCP_START_OPS : START_OPS;
+  t.add(idx, gen, ops, ops.length);
+}
+
+/**
+ * A TCP connection accepted past its `tcp-request connection` rules is a session: every slot
+ * tracked so far counts it in sess_cnt/sess_rate (HAProxy's session_count_new). Slots tracked
+ * later, by content rules, do not.
+ */
+export function trackSession(tr: Trackers | null): void {
+  if (tr === null || tr.active === 0) return;
+  for (let s = 0; s < MAX_TRACKERS; s++) {
+    const t = tr.tables[s];
+    if (t === null || (tr.active & (1 << s)) === 0) continue;
+    t.add(tr.idx[s], tr.gen[s], SESSION_OPS, SESSION_OPS.length);
+  }
 }
 
 const endOps = new Float64Array(14);

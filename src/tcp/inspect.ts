@@ -13,6 +13,10 @@ import { lowerAscii, matchInt, matchStr, testMatches } from '../acl/eval';
 import { RequestView } from '../acl/view';
 import { NEED_MORE, NONE, reqLen, sslHelloType, sslSni, sslVersion } from './client-hello';
 import type { TcpSession } from './relay';
+import { compileRule, type CRule } from '../rules/compiled-rule';
+import { stickAction } from '../rules/rule-actions';
+import { Trackers } from '../stick/track';
+import type { StickRule } from '../stick/model';
 
 export const FAIL = 0;
 export const MISS = 1;
@@ -24,8 +28,10 @@ export class TcpView {
   payload: Uint8Array = new Uint8Array(0);
   /** no more bytes will come in time (inspect-delay over, buffer full, client FIN, no delay) */
   final = true;
-  /** src and dst_port for the shared ACL matchers */
+  /** src and dst_port for the shared ACL matchers; its trackers are the session's sc0..sc2 */
   readonly req = new RequestView();
+  /** the content rule inspection resumes at (it stopped there waiting for data) */
+  contentRule = 0;
 
   /** `ip` as net.Socket#remoteAddress gives it (IPv4-mapped IPv6 is shown as IPv4, as HAProxy). */
   reset(srcIp: string, dstPort: number): void {
@@ -34,7 +40,14 @@ export class TcpView {
     this.req.dstPort = dstPort;
     this.payload = new Uint8Array(0);
     this.final = true;
+    this.contentRule = 0;
   }
+}
+
+function tcpTrackers(): Trackers {
+  const t = new Trackers();
+  t.tcp = true;
+  return t;
 }
 
 function missOr(v: TcpView): Tri {
@@ -103,22 +116,27 @@ export const REJECT = 'reject';
 export const WAIT = 'wait';
 export type Verdict = typeof ACCEPT | typeof REJECT | typeof WAIT;
 
-interface CRule {
-  action: TcpRequestRule['action'];
+interface TRule {
+  /** ACCEPT or REJECT; null: a stick action (`stick`), after which the next rule runs */
+  verdict: typeof ACCEPT | typeof REJECT | null;
   cond: CCond | null;
+  stick: CRule | null;
 }
 
 /** A frontend's tcp-request and use_backend rules, compiled once per worker. */
 export class TcpRules {
   readonly inspectDelay: number;
-  private readonly connection: CRule[];
-  private readonly content: CRule[];
+  private readonly connection: TRule[];
+  private readonly content: TRule[];
   private readonly useBackend: { backend: string; cond: CCond | null }[];
   readonly defaultBackend: string | null;
 
   constructor(fe: Pick<FrontendConfig, 'rules' | 'tcpRequest' | 'defaultBackend'>) {
     const scope = new AclScope(fe.rules?.acls ?? []);
-    const compile = (r: TcpRequestRule): CRule => ({ action: r.action, cond: r.cond ? scope.condition(r.cond, 'req') : null });
+    const compile = (r: TcpRequestRule): TRule =>
+      r.action === 'accept' || r.action === 'reject'
+        ? { verdict: r.action === 'accept' ? ACCEPT : REJECT, cond: r.cond ? scope.condition(r.cond, 'req') : null, stick: null }
+        : { verdict: null, cond: null, stick: compileRule(r as StickRule, scope, 'req') };
     this.inspectDelay = fe.tcpRequest?.inspectDelay ?? 0;
     this.connection = (fe.tcpRequest?.connection ?? []).map(compile);
     this.content = (fe.tcpRequest?.content ?? []).map(compile);
@@ -133,16 +151,18 @@ export class TcpRules {
   /** `tcp-request connection` at accept: only what is known then (src, dst_port); final. */
   connectionVerdict(v: TcpView): typeof ACCEPT | typeof REJECT {
     v.final = true;
-    const r = this.run(this.connection, v);
+    const r = this.run(this.connection, v, 0);
     return r === REJECT ? REJECT : ACCEPT;
   }
 
   /**
-   * `tcp-request content` over the bytes so far: the first rule whose condition holds decides;
-   * WAIT when a condition cannot be decided yet (only while !v.final); no rule: accept.
+   * `tcp-request content` over the bytes so far: the first accept/reject rule whose condition
+   * holds decides; stick actions whose condition holds run on the way. WAIT when a condition
+   * cannot be decided yet (only while !v.final): the next call resumes at that rule, as
+   * HAProxy's current_rule, so an action already run is not run again. No rule: accept.
    */
   contentVerdict(v: TcpView): Verdict {
-    return this.run(this.content, v);
+    return this.run(this.content, v, v.contentRule);
   }
 
   /** use_backend in order, the first match wins; else default_backend (null: none). */
@@ -154,11 +174,22 @@ export class TcpRules {
     return this.defaultBackend;
   }
 
-  private run(rules: CRule[], v: TcpView): Verdict {
-    for (const r of rules) {
-      const x = r.cond === null ? PASS : condTri(r.cond, v);
-      if (x === MISS) return WAIT;
-      if (x === PASS) return r.action === 'reject' ? REJECT : ACCEPT;
+  private run(rules: TRule[], v: TcpView, from: number): Verdict {
+    for (let i = from; i < rules.length; i++) {
+      const r = rules[i];
+      const cond = r.stick !== null ? r.stick.cond : r.cond;
+      const x = cond === null ? PASS : condTri(cond, v);
+      if (x === MISS) {
+        v.contentRule = i;
+        return WAIT;
+      }
+      if (x !== PASS) continue;
+      if (r.stick !== null) {
+        v.req.trackers ??= tcpTrackers();
+        stickAction(r.stick, v.req, null);
+        continue;
+      }
+      return r.verdict!;
     }
     return ACCEPT;
   }

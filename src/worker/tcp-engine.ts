@@ -12,6 +12,7 @@ import { countConnectError, countRequestEnd, countRequestStart } from '../proxy/
 import { ASSIGN_FULL, ASSIGN_NOSRV, RETRY_NONE, RETRY_SAME, ServerAttempt } from '../proxy/attempt';
 import { REJECT, TcpRules, TcpView, inspectSession } from '../tcp/inspect';
 import { TcpSession, relayTimeouts, type TcpSessionEnd } from '../tcp/relay';
+import { trackEnd, trackSession } from '../stick/track';
 import type { FrontEngine } from './engine';
 import type { NodeFrontend } from './node-engine';
 import type { BackendRuntime, FrontendRuntime, QueueWaiter, WorkerRuntime } from './runtime';
@@ -68,8 +69,6 @@ export class TcpEngine implements FrontEngine {
   }
 }
 
-const view = new TcpView();
-
 /** One TCP session: its record, its server attempt and its relay. */
 class TcpStream implements QueueWaiter, RequestRecord {
   private readonly attempt = new ServerAttempt();
@@ -78,6 +77,8 @@ class TcpStream implements QueueWaiter, RequestRecord {
   private admitted = false;
   private queueTimer: NodeJS.Timeout | null = null;
   private ended = false;
+  /** what the tcp-request rules see; its trackers are the session's stick counters */
+  private readonly view = new TcpView();
 
   // RequestRecord
   clientIp: string;
@@ -121,8 +122,9 @@ class TcpStream implements QueueWaiter, RequestRecord {
     const rt = this.rt;
     const fe = this.fe;
     countRequestStart(rt.slab, fe.row, this.acceptMs);
-    view.reset(this.clientIp, this.sock.localPort ?? 0);
-    if (this.rules.connectionVerdict(view) === REJECT || !rt.admit(fe)) {
+    const v = this.view;
+    v.reset(this.clientIp, this.sock.localPort ?? 0);
+    if (this.rules.connectionVerdict(v) === REJECT || !rt.admit(fe)) {
       // a refused connection, or the frontend/process at maxconn (HAProxy stops accepting)
       rt.slab[fe.row + C_DREQ]++;
       this.sock.destroy();
@@ -131,10 +133,8 @@ class TcpStream implements QueueWaiter, RequestRecord {
       return;
     }
     this.admitted = true;
+    trackSession(v.req.trackers); // sc entries tracked by connection rules count a session
     const s = (this.session = new TcpSession(this.sock, relayTimeouts(fe.cfg, fe.cfg), (e) => this.onEnd(e)));
-    // the view is the worker's: inspection re-reads the session's prelude on each step
-    const v = new TcpView();
-    v.reset(this.clientIp, this.sock.localPort ?? 0);
     inspectSession(s, this.rules, v, (verdict) => {
       if (verdict === REJECT) {
         rt.slab[fe.row + C_DREQ]++;
@@ -232,6 +232,8 @@ class TcpStream implements QueueWaiter, RequestRecord {
     const rt = this.rt;
     this.bytesIn = bytesIn;
     this.bytesOut = bytesOut;
+    // tracked entries: conn_cur back down, the session's bytes in bytes_in/out
+    trackEnd(this.view.req.trackers, 0, bytesIn, bytesOut);
     this.ta = Date.now() - this.acceptMs;
     const server = this.attempt.server;
     countRequestEnd(rt.slab, this.fe.row, this.be === null ? -1 : this.be.row, server >= 0 ? rt.servers[server].row : -1, bytesIn, bytesOut, this.ta, -1, this.tc);
