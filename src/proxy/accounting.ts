@@ -92,11 +92,16 @@ export function observeStatus(rt: WorkerRuntime, server: number, status: number)
   else if (Atomics.load(cells, cell) !== 0) Atomics.store(cells, cell, 0);
 }
 
-/** Connecting to `server` failed or timed out (econ); `observe` counts it against the server. */
-export function countConnectError(rt: WorkerRuntime, be: BackendRuntime, server: number): void {
+/**
+ * Connecting to `server` failed or timed out (econ); `observe` counts it against the server.
+ * `econ` false: only `observe` counts it (mode tcp counts econ once, when the retries are over, as HAProxy).
+ */
+export function countConnectError(rt: WorkerRuntime, be: BackendRuntime, server: number, econ = true): void {
   const srv = rt.servers[server];
-  rt.slab[srv.row + C_ECON]++;
-  rt.slab[be.row + C_ECON]++;
+  if (econ) {
+    rt.slab[srv.row + C_ECON]++;
+    rt.slab[be.row + C_ECON]++;
+  }
   if (srv.observe) Atomics.add(rt.state.servers, server * SERVER_STRIDE + S_OBSERVE_ERRORS, 1);
 }
 

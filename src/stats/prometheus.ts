@@ -143,9 +143,12 @@ function emitDefs(e: Exposition, prefix: string, defs: Def[], items: Item[]): vo
       e.sample(name, it.labels, def.ms ? v / 1000 : v);
     }
   }
+  // tcp proxies have no HTTP responses (their hrsp_* cells are empty): no samples, as HAProxy's exporter
+  const http = items.filter((it) => it.row.mode !== 'tcp');
+  if (http.length === 0) return;
   const name = `${prefix}_http_responses_total`;
   e.family(name, 'counter', 'Total number of HTTP responses by status class returned by this object since the worker process started.');
-  for (const it of items) for (const [col, code] of CODES) e.sample(name, [...it.labels, ['code', code]], numeric(it.row[col]) ?? 0);
+  for (const it of http) for (const [col, code] of CODES) e.sample(name, [...it.labels, ['code', code]], numeric(it.row[col]) ?? 0);
 }
 
 function emitLatency(e: Exposition, prefix: string, what: string, items: { labels: Labels; hist: Histogram | null }[]): void {

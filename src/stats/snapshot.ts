@@ -219,8 +219,26 @@ function lastSess(counters: CounterReader, row: number, nowMs: number): number {
   return t > 0 ? Math.max(0, Math.floor((nowMs - t) / 1000)) : -1;
 }
 
-/** Counters common to every row type. */
-function trafficCells(counters: CounterReader, row: number): StatsRow {
+/** Counters common to every row type; a tcp proxy's rows leave the HTTP ones empty, as HAProxy's. */
+function trafficCells(counters: CounterReader, row: number, mode: 'http' | 'tcp'): StatsRow {
+  if (mode === 'tcp') {
+    return {
+      stot: counters.get(row, C.C_STOT),
+      bin: counters.get(row, C.C_BIN),
+      bout: counters.get(row, C.C_BOUT),
+      dresp: counters.get(row, C.C_DRESP),
+      hrsp_1xx: '',
+      hrsp_2xx: '',
+      hrsp_3xx: '',
+      hrsp_4xx: '',
+      hrsp_5xx: '',
+      hrsp_other: '',
+      pid: 1,
+      mode: 'tcp',
+      wrew: 0,
+      eint: 0,
+    };
+  }
   return {
     stot: counters.get(row, C.C_STOT),
     bin: counters.get(row, C.C_BIN),
@@ -281,6 +299,10 @@ export function serverStatus(
   return { status: 'DOWN', cls: 'down' };
 }
 
+/** HTTP-only columns HAProxy 2.6 leaves empty (or at 0) on a tcp proxy's rows (stats.c, PR_MODE_HTTP). */
+const TCP_FRONTEND_BLANKS: StatsRow = { req_rate: 0, req_rate_max: 0, req_tot: 0, intercepted: '', cache_lookups: '', cache_hits: '' };
+const TCP_BACKEND_BLANKS: StatsRow = { req_tot: '', intercepted: '', cache_lookups: '', cache_hits: '' };
+
 export function buildSnapshot(src: SnapshotSources, nowMs = Date.now()): Snapshot {
   const { config, index, state: st } = src;
   const carry = src.carry ?? null;
@@ -309,7 +331,7 @@ export function buildSnapshot(src: SnapshotSources, nowMs = Date.now()): Snapsho
     const cells: StatsRow = {
       pxname: f.name,
       svname: 'FRONTEND',
-      ...trafficCells(counters, row),
+      ...trafficCells(counters, row, f.mode),
       scur: counters.get(row, C.C_SCUR),
       // F_SMAX: the most requests in progress at once, all workers (what maxconn limits)
       smax: Math.max(counters.get(row, C.C_SMAX), counters.get(row, C.C_SCUR), st.frontends[fi * FRONTEND_STRIDE + F_SMAX] ?? 0),
@@ -333,11 +355,12 @@ export function buildSnapshot(src: SnapshotSources, nowMs = Date.now()): Snapsho
       conn_rate_max: conn.max,
       conn_tot: counters.get(row, C.C_CONN_TOT),
       intercepted: counters.get(row, C.C_INTERCEPTED),
-      dcon: 0,
+      dcon: counters.get(row, C.C_DCON),
       dses: 0,
       cache_lookups: 0,
       cache_hits: 0,
     };
+    if (f.mode === 'tcp') Object.assign(cells, TCP_FRONTEND_BLANKS);
     const hist = hists.frontends[fi] ?? null;
     return { name: f.name, index: fi, row: cells, latency: summarize(hist), hist };
   });
@@ -361,7 +384,7 @@ export function buildSnapshot(src: SnapshotSources, nowMs = Date.now()): Snapsho
       const cells: StatsRow = {
         pxname: b.name,
         svname: s.name,
-        ...trafficCells(counters, srow),
+        ...trafficCells(counters, srow, b.mode),
         ...upstreamCells(counters, srow, nowMs),
         qcur: st.get(gi, S_QUEUE),
         qmax: Math.max(st.get(gi, S_QMAX), carry ? carry.serverMax(gi, S_QMAX) : 0),
@@ -395,6 +418,7 @@ export function buildSnapshot(src: SnapshotSources, nowMs = Date.now()): Snapsho
         ttime_max: hist && hist.totalCount > 0 ? Math.round(hist.maxValue / 1000) : 0,
         uweight: weight,
       };
+      if (b.mode === 'tcp') cells.hanafail = '';
       return {
         name: s.name,
         index: gi,
@@ -416,7 +440,7 @@ export function buildSnapshot(src: SnapshotSources, nowMs = Date.now()): Snapsho
     const cells: StatsRow = {
       pxname: b.name,
       svname: 'BACKEND',
-      ...trafficCells(counters, row),
+      ...trafficCells(counters, row, b.mode),
       ...upstreamCells(counters, row, nowMs),
       qcur: st.backends[bo + B_QUEUE],
       qmax: servers.reduce((m, s) => Math.max(m, Number(s.row.qmax) || 0), st.backends[bo + B_QMAX]),
@@ -449,6 +473,7 @@ export function buildSnapshot(src: SnapshotSources, nowMs = Date.now()): Snapsho
       ttime_max: hist && hist.totalCount > 0 ? Math.round(hist.maxValue / 1000) : 0,
       uweight: servers.filter((s) => !s.backup).reduce((t, s) => t + Number(s.row.uweight), 0),
     };
+    if (b.mode === 'tcp') Object.assign(cells, TCP_BACKEND_BLANKS);
     return { name: b.name, index: bi, status: String(cells.status), row: cells, servers, latency: summarize(hist), hist };
   });
 

@@ -5,10 +5,10 @@
 // Each session is one record for the stats, histograms and the tcplog line.
 
 import * as net from 'node:net';
-import { C_DREQ } from '../shared/counters';
+import { C_BIN, C_CONN_TOT, C_DCON, C_DREQ, C_LAST_SESS, C_SCUR, C_STOT } from '../shared/counters';
 import type { RequestRecord } from '../log/format';
 import { listenShared } from '../front-node/listener';
-import { countConnectError, countRequestEnd, countRequestStart } from '../proxy/accounting';
+import { countConnectError, countRequestEnd } from '../proxy/accounting';
 import { ASSIGN_FULL, ASSIGN_NOSRV, RETRY_NONE, RETRY_SAME, ServerAttempt } from '../proxy/attempt';
 import { REJECT, TcpRules, TcpView, inspectSession } from '../tcp/inspect';
 import { TcpSession, relayTimeouts, type TcpSessionEnd } from '../tcp/relay';
@@ -121,12 +121,26 @@ class TcpStream implements QueueWaiter, RequestRecord {
   start(): void {
     const rt = this.rt;
     const fe = this.fe;
-    countRequestStart(rt.slab, fe.row, this.acceptMs);
+    const slab = rt.slab;
+    slab[fe.row + C_CONN_TOT]++;
     const v = this.view;
     v.reset(this.clientIp, this.sock.localPort ?? 0);
-    if (this.rules.connectionVerdict(v) === REJECT || !rt.admit(fe)) {
-      // a refused connection, or the frontend/process at maxconn (HAProxy stops accepting)
-      rt.slab[fe.row + C_DREQ]++;
+    if (this.rules.connectionVerdict(v) === REJECT) {
+      // HAProxy: denied_conn (dcon), no session, no log
+      slab[fe.row + C_DCON]++;
+      this.ended = true;
+      this.sock.destroy();
+      trackEnd(v.req.trackers, 0, 0, 0);
+      this.onDone(this);
+      return;
+    }
+    // a session (stot); no HTTP request (req_tot stays 0, as HAProxy's for tcp proxies)
+    slab[fe.row + C_STOT]++;
+    slab[fe.row + C_SCUR]++;
+    slab[fe.row + C_LAST_SESS] = this.acceptMs;
+    if (!rt.admit(fe)) {
+      // the frontend/process at maxconn (HAProxy stops accepting)
+      slab[fe.row + C_DREQ]++;
       this.sock.destroy();
       this.termination = 'PR';
       this.end(0, 0);
@@ -149,6 +163,7 @@ class TcpStream implements QueueWaiter, RequestRecord {
       }
       const be = (this.be = rt.backends[bi]);
       this.backend = bi;
+      rt.slab[be.row + C_LAST_SESS] = this.acceptMs;
       s.setTimeouts(relayTimeouts(fe.cfg, be.cfg));
       this.attempt.begin(rt, be, -1, this.acceptMs);
       this.dispatch(-1);
@@ -204,8 +219,10 @@ class TcpStream implements QueueWaiter, RequestRecord {
       this.attempt.release();
       return;
     }
-    countConnectError(this.rt, this.be!, this.attempt.server);
+    const failed = this.attempt.server;
     const next = this.attempt.retry();
+    // econ once per session, when no retry is left (HAProxy); each failure still feeds `observe`
+    countConnectError(this.rt, this.be!, failed, next === RETRY_NONE);
     if (next === RETRY_SAME) void this.connect();
     else if (next !== RETRY_NONE) this.dispatch(this.attempt.exclude);
     else s.connectFailed(o.reason);
@@ -236,6 +253,7 @@ class TcpStream implements QueueWaiter, RequestRecord {
     trackEnd(this.view.req.trackers, 0, bytesIn, bytesOut);
     this.ta = Date.now() - this.acceptMs;
     const server = this.attempt.server;
+    rt.slab[this.fe.row + C_BIN] += bytesIn; // (HTTP counts it as the request comes)
     countRequestEnd(rt.slab, this.fe.row, this.be === null ? -1 : this.be.row, server >= 0 ? rt.servers[server].row : -1, bytesIn, bytesOut, this.ta, -1, this.tc);
     if (this.admitted) {
       this.admitted = false;
