@@ -12,6 +12,7 @@ import { conditionStart, parseCondition } from '../acl/parse';
 import { PAYLOAD_FETCHES, PREDEFINED_ACLS } from '../acl/fetches';
 import { RuleSyntaxError, splitWords } from '../acl/words';
 import type { RuleReporter } from './validate-rules';
+import { compileLogFormat, usesSessionAddresses } from '../log/custom-format';
 import { STICK_REQUEST_ACTIONS, parseStickAction, stickActionName } from '../rules/stick-actions';
 
 type Path = (string | number)[];
@@ -365,6 +366,9 @@ export function checkModes(
         c.warn([...fp, 'tcp_request'], `'tcp-request inspect-delay' has no effect on http ${label} '${fe.name}' in gatehouse; ignored`);
       }
       warnL6(c, fp, fe.name, fe.rules);
+      if (fe.logFormatCustom && usesSessionAddresses(compileLogFormat(fe.logFormatCustom))) {
+        c.warn([...fp, 'log_format'], `log-format of http ${label} '${fe.name}': %fi %fp %bi %bp %si %sp are logged as '-' by gatehouse on http frontends (only mode tcp sessions record them yet)`);
+      }
       continue;
     }
     // mode tcp: HAProxy upgrades a stream switched to an http backend; gatehouse does not

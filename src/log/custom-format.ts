@@ -5,7 +5,7 @@
 //
 // Supported: %ci %cp %t %tr %trg %trl %T %Tl %ms %ft %f %b %s %TR %Tq %Tw %Tc %Tr %Ta %Tt %Th %Ti
 // %Td %ST %B %U %CC %CS %ts %tsc %ac %fc %bc %sc %rc %sq %bq %r %HM %HU %HP %HQ %HV %hr %hrl %hs
-// %hsl %ID %pid %H %o and %%; modifiers %{+Q} (quote) %{-Q} %{+X} (hex) %{+E} (escape).
+// %hsl %ID %pid %H %Ts, %fi %fp %bi %bp %si %sp (mode tcp sessions; '-' elsewhere), %o and %%; modifiers %{+Q} (quote) %{-Q} %{+X} (hex) %{+E} (escape).
 // Sample fetches %[...] are refused: the request is gone when its line is written.
 import { hostname } from 'node:os';
 import { escapeField, logDate, type LogGauges, type Names, type RequestRecord } from './format';
@@ -14,8 +14,12 @@ const V = {
   ci: 1, cp: 2, t: 3, tr: 4, trg: 5, trl: 6, T: 7, Tl: 8, ms: 9, ft: 10, f: 11, b: 12, s: 13, TR: 14, Tq: 15,
   Tw: 16, Tc: 17, Tr: 18, Ta: 19, Tt: 20, Th: 21, Ti: 22, Td: 23, ST: 24, B: 25, U: 26, CC: 27, CS: 28, ts: 29,
   tsc: 30, ac: 31, fc: 32, bc: 33, sc: 34, rc: 35, sq: 36, bq: 37, r: 38, HM: 39, HU: 40, HP: 41, HQ: 42, HV: 43,
-  hr: 44, hrl: 45, hs: 46, hsl: 47, ID: 48, pid: 49, H: 50,
+  hr: 44, hrl: 45, hs: 46, hsl: 47, ID: 48, pid: 49, H: 50, fi: 51, fp: 52, bi: 53, bp: 54, si: 55, sp: 56, Ts: 57,
 } as const;
+/** HAProxy 2.6 log variables gatehouse does not render: refused, rather than read as a shorter one plus text */
+const UNSUPPORTED = ['Tu', 'lc', 'rt', 'sslc', 'sslv'];
+/** the addresses only a mode tcp session records (RequestRecord.local...): '-' on other lines */
+const ADDRESS_CODES: number[] = [V.fi, V.fp, V.bi, V.bp, V.si, V.sp];
 type VarName = keyof typeof V;
 
 export const LOG_VARIABLES = Object.keys(V);
@@ -76,7 +80,8 @@ export function compileLogFormat(text: string): CompiledLogFormat {
     if (!m) fail(`'%' must be followed by a log variable or '%' (write %% for a percent sign), found '${text.slice(i, i + 8)}'`);
     // variables are the longest known prefix (HAProxy: %Tw then text, %trg vs %tr)
     let name = m[0];
-    while (name.length > 0 && !(name in V) && name !== 'o') name = name.slice(0, -1);
+    while (name.length > 0 && !(name in V) && name !== 'o' && !UNSUPPORTED.includes(name)) name = name.slice(0, -1);
+    if (UNSUPPORTED.includes(name)) fail(`log-format variable '%${name}' is not supported by gatehouse yet`);
     if (name === 'o') {
       // %o: global modifiers for what follows (HAProxy: %{+Q}o)
       globalQuote = quote;
@@ -93,6 +98,11 @@ export function compileLogFormat(text: string): CompiledLogFormat {
   }
   flush();
   return out;
+}
+
+/** Does the format print addresses only mode tcp sessions record (%fi %fp %bi %bp %si %sp)? */
+export function usesSessionAddresses(f: CompiledLogFormat): boolean {
+  return f.codes.some((c) => ADDRESS_CODES.includes(c));
 }
 
 const HOST = hostname();
@@ -217,6 +227,20 @@ function value(code: number, r: RequestRecord, n: Names, g: LogGauges): string |
       return process.pid;
     case V.H:
       return HOST;
+    case V.Ts:
+      return Math.floor(r.acceptMs / 1000);
+    case V.fi:
+      return r.addrs?.frontendIp || '-';
+    case V.fp:
+      return r.addrs?.frontendPort || '-';
+    case V.bi:
+      return r.addrs?.backendIp || '-';
+    case V.bp:
+      return r.addrs?.backendPort || '-';
+    case V.si:
+      return r.addrs?.serverIp || '-';
+    case V.sp:
+      return r.addrs?.serverPort || '-';
   }
   return '';
 }
@@ -234,8 +258,8 @@ export function formatCustom(f: CompiledLogFormat, r: RequestRecord, n: Names, g
     let v = value(code, r, n, g);
     // +X (HAProxy): hexadecimal for addresses, ports and the pid only
     if (f.hex[i]) {
-      if ((code === V.cp || code === V.pid) && typeof v === 'number') v = v.toString(16).toUpperCase();
-      else if (code === V.ci && typeof v === 'string' && /^\d+\.\d+\.\d+\.\d+$/.test(v)) v = v.split('.').map((x) => Number(x).toString(16).toUpperCase().padStart(2, '0')).join('');
+      if ((code === V.cp || code === V.pid || code === V.fp || code === V.bp || code === V.sp) && typeof v === 'number') v = v.toString(16).toUpperCase();
+      else if ((code === V.ci || code === V.fi || code === V.bi || code === V.si) && typeof v === 'string' && /^\d+\.\d+\.\d+\.\d+$/.test(v)) v = v.split('.').map((x) => Number(x).toString(16).toUpperCase().padStart(2, '0')).join('');
     }
     out += f.quote[i] ? '"' + v + '"' : v;
   }

@@ -30,6 +30,20 @@ export interface RequestRecord {
   method: string;
   uri: string;
   httpVersion: string;
+  /** the session's addresses (%fi %fp %bi %bp %si %sp): mode tcp sessions fill them; absent: '-' */
+  addrs?: SessionAddresses;
+}
+
+export interface SessionAddresses {
+  /** the address and port the client connected to */
+  frontendIp: string;
+  frontendPort: number;
+  /** our side of the server connection ('' / 0 while none) */
+  backendIp: string;
+  backendPort: number;
+  /** the server's address ('' / 0 while none) */
+  serverIp: string;
+  serverPort: number;
 }
 
 /** Connection/queue gauges shown in the log line (%ac/%fc/%bc/%sc %sq/%bq). */

@@ -6,7 +6,7 @@
 
 import * as net from 'node:net';
 import { C_BIN, C_CONN_TOT, C_DCON, C_DREQ, C_LAST_SESS, C_SCUR, C_STOT } from '../shared/counters';
-import type { RequestRecord } from '../log/format';
+import type { RequestRecord, SessionAddresses } from '../log/format';
 import { listenShared } from '../front-node/listener';
 import { countConnectError, countRequestEnd } from '../proxy/accounting';
 import { ASSIGN_FULL, ASSIGN_NOSRV, RETRY_NONE, RETRY_SAME, ServerAttempt } from '../proxy/attempt';
@@ -17,6 +17,11 @@ import type { FrontEngine } from './engine';
 import type { NodeFrontend } from './node-engine';
 import type { BackendRuntime, FrontendRuntime, QueueWaiter, WorkerRuntime } from './runtime';
 import { KEY_SOURCE } from './runtime';
+
+/** IPv4-mapped IPv6 addresses as IPv4 (HAProxy logs v4 clients of a v6 socket so). */
+function v4(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
 
 export class TcpEngine implements FrontEngine {
   private servers: net.Server[] = [];
@@ -98,6 +103,7 @@ class TcpStream implements QueueWaiter, RequestRecord {
   method = '';
   uri = '';
   httpVersion = '';
+  readonly addrs: SessionAddresses = { frontendIp: '', frontendPort: 0, backendIp: '', backendPort: 0, serverIp: '', serverPort: 0 };
   get server(): number {
     return this.attempt.server;
   }
@@ -112,10 +118,11 @@ class TcpStream implements QueueWaiter, RequestRecord {
     private readonly sock: net.Socket,
     private readonly onDone: (s: TcpStream) => void,
   ) {
-    const ip = sock.remoteAddress ?? '';
-    this.clientIp = ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+    this.clientIp = v4(sock.remoteAddress ?? '');
     this.clientPort = sock.remotePort ?? 0;
     this.frontend = fe.index;
+    this.addrs.frontendIp = v4(sock.localAddress ?? '');
+    this.addrs.frontendPort = sock.localPort ?? 0;
   }
 
   start(): void {
@@ -210,8 +217,14 @@ class TcpStream implements QueueWaiter, RequestRecord {
   private async connect(): Promise<void> {
     const s = this.session!;
     const srv = this.rt.servers[this.attempt.server];
+    // %si/%sp: the server tried (HAProxy's target address, known before the connect ends)
+    this.addrs.serverIp = srv.pool.host;
+    this.addrs.serverPort = srv.pool.port;
     const o = await s.connect({ host: srv.pool.host, port: srv.pool.port }, this.be!.cfg.timeouts.connect);
     if (o.ok) {
+      const a = this.addrs;
+      a.backendIp = v4(o.socket.localAddress ?? '');
+      a.backendPort = o.socket.localPort ?? 0;
       s.attach(o.socket);
       return;
     }
