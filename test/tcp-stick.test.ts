@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 import { loadConfig } from '../src/config/load';
 import { ConfigError } from '../src/config/errors';
 import { sleep, startGatehouse, tmpFile } from './helpers/net';
@@ -164,4 +165,100 @@ backends:
   bad('  tcp-request connection track-sc0 req.ssl_sni table fe\n  stick-table type string size 1k\n', /5: 'tcp-request connection' rules cannot use payload fetches/);
   bad('  tcp-request content sc-inc-gpc0\n', /5: 'sc-inc-gpc0' expects a sticky counter number/);
   bad('  tcp-request content track-sc0 src table nope\n', /5: no stick table named 'nope'/);
+  bad('  tcp-request content track-sc0 req.ssl_sni,lower table fe\n  stick-table type string size 1k\n', /5: 'track-sc0' keys on the payload only as one of req\.ssl_sni, req\.len, req\.ssl_hello_type without converters/);
+});
+
+/** A TLS ClientHello naming `servername`, as Node's TLS client sends it (captured from a raw socket). */
+async function clientHello(servername: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer((s) => {
+      s.once('data', (d) => {
+        resolve(d);
+        s.destroy();
+        server.close();
+      });
+    });
+    server.listen(0, '127.0.0.1', () => {
+      const c = tls.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', servername, rejectUnauthorized: false });
+      c.on('error', () => undefined);
+    });
+    server.on('error', reject);
+  });
+}
+
+/** Send `data` without half-closing (a TLS client waits for the answer); bytes received until the proxy closes or 1 s of silence. */
+function send(port: number, data: Buffer): Promise<number> {
+  return new Promise((resolve) => {
+    let n = 0;
+    const s = net.connect(port, '127.0.0.1', () => s.write(data));
+    const done = () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(n);
+    };
+    let timer = setTimeout(done, 1000);
+    s.on('data', (d) => {
+      n += d.length;
+      if (n >= data.length + 3) done();
+    });
+    s.on('error', () => undefined);
+    s.on('close', done);
+  });
+}
+
+const sniCfg = (port: number, server: number, sock: string) => `global
+    stats socket ${sock} level admin
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+frontend fe
+    bind 127.0.0.1:${port}
+    tcp-request inspect-delay 2s
+    tcp-request content track-sc1 req.ssl_sni table sni
+    tcp-request content reject if { sc1_conn_cnt(sni) gt 2 }
+    tcp-request content accept if { req.ssl_hello_type 1 }
+    default_backend be
+backend sni
+    stick-table type string len 32 size 1k expire 60s store conn_cnt,conn_cur
+backend be
+    server s1 127.0.0.1:${server}
+`;
+
+test('mode tcp: track-sc1 keyed on the SNI of the ClientHello, limits per name, as HAProxy 2.6', async (t) => {
+  const echo = await echoServer();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-tcpsni-'));
+  const [gp, hp] = await distinctPorts(2, [echo.port]);
+  const gsock = path.join(dir, 'gh.sock');
+  const hsock = path.join(dir, 'ha.sock');
+  const gh = await startGatehouse(sniCfg(gp, echo.port, gsock), [gp], { ext: '.cfg' });
+  const bin = haproxyBinary();
+  const ha = bin === null ? null : await startHaproxy(bin, sniCfg(hp, echo.port, hsock), [hp]);
+  t.after(async () => {
+    await gh.stop();
+    await ha?.stop();
+    await echo.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const a = await clientHello('a.test');
+  const b = await clientHello('b.test');
+  const run = async (port: number, sock: string): Promise<{ got: number[]; table: string }> => {
+    await waitForSocket(sock);
+    const got: number[] = [];
+    for (const hello of [a, a, a, b, a]) got.push(await send(port, hello));
+    await sleep(200);
+    return { got, table: await cli(sock, 'show table sni') };
+  };
+  const g = await run(gp, gsock);
+  const ok = a.length + 3;
+  assert.deepEqual(g.got, [ok, ok, 0, b.length + 3, 0], 'a.test refused from its third connection on, b.test has its own count');
+  assert.match(g.table, /key=a\.test use=0 exp=\d+ conn_cnt=4 conn_cur=0\n/);
+  assert.match(g.table, /key=b\.test use=0 exp=\d+ conn_cnt=1 conn_cur=0\n/);
+  if (ha !== null) {
+    const h = await run(hp, hsock);
+    assert.deepEqual(h.got, g.got);
+    const sorted = (x: string) => comparable(x).split('\n').sort().join('\n');
+    assert.equal(sorted(g.table), sorted(h.table));
+  }
 });

@@ -120,9 +120,16 @@ export function readTcpRequest(c: RuleReporter, v: unknown, path: Path, rules: P
         return;
       }
       if (r === null || (r.action !== 'track-sc' && r.action !== 'sc-inc-gpc' && r.action !== 'sc-set-gpt0')) return;
-      if (kind === 'connection' && r.action === 'track-sc' && formatUsesPayload(r.key)) {
-        c.error(p, "'tcp-request connection' rules cannot use payload fetches (req.len, req.ssl_*): nothing has been received yet; use 'tcp-request content'");
-        return;
+      if (r.action === 'track-sc' && formatUsesPayload(r.key)) {
+        if (kind === 'connection') {
+          c.error(p, "'tcp-request connection' rules cannot use payload fetches (req.len, req.ssl_*): nothing has been received yet; use 'tcp-request content'");
+          return;
+        }
+        const k = r.key[0];
+        if (r.key.length !== 1 || k.kind !== 'fetch' || k.conv.length > 0 || !TRACK_PAYLOAD_KEYS.includes(k.fetch)) {
+          c.error(p, `'${action}' keys on the payload only as one of ${TRACK_PAYLOAD_KEYS.join(', ')} without converters in gatehouse yet`);
+          return;
+        }
       }
       rule = r;
     } else rule = { action: action as 'accept' | 'reject', cond };
@@ -136,6 +143,9 @@ export function readTcpRequest(c: RuleReporter, v: unknown, path: Path, rules: P
   });
   return out;
 }
+
+/** payload fetches a tcp-request content track-scN may key on (src/tcp/inspect.ts reads them) */
+export const TRACK_PAYLOAD_KEYS = ['req.ssl_sni', 'req.len', 'req.ssl_hello_type'];
 
 /** Does a track-scN key read the payload? */
 function formatUsesPayload(key: FormatPart[]): boolean {

@@ -15,7 +15,8 @@ import { NEED_MORE, NONE, reqLen, sslHelloType, sslSni, sslVersion } from './cli
 import type { TcpSession } from './relay';
 import { compileRule, type CRule } from '../rules/compiled-rule';
 import { stickAction } from '../rules/rule-actions';
-import { Trackers } from '../stick/track';
+import { Trackers, trackStart } from '../stick/track';
+import { KeyBuf, keyFromText } from '../stick/keys';
 import type { StickRule } from '../stick/model';
 
 export const FAIL = 0;
@@ -42,6 +43,12 @@ export class TcpView {
     this.final = true;
     this.contentRule = 0;
   }
+}
+
+function stickPayloadKey(r: StickRule): number {
+  if (r.action !== 'track-sc' || r.key.length !== 1) return -1;
+  const k = r.key[0];
+  return k.kind === 'fetch' ? PAYLOAD_KEY_CODES[k.fetch] ?? -1 : -1;
 }
 
 function tcpTrackers(): Trackers {
@@ -121,6 +128,46 @@ interface TRule {
   verdict: typeof ACCEPT | typeof REJECT | null;
   cond: CCond | null;
   stick: CRule | null;
+  /** track-scN keyed on the payload: its fetch (F_SSL_SNI, F_REQ_LEN, F_SSL_HELLO_TYPE); else -1 */
+  payloadKey: number;
+}
+
+const PAYLOAD_KEY_CODES: Record<string, number> = { 'req.ssl_sni': F_SSL_SNI, 'req.len': F_REQ_LEN, 'req.ssl_hello_type': F_SSL_HELLO_TYPE };
+
+/** The payload key of a track rule: its text, null when there is no sample, NEED_MORE to wait. */
+function payloadKey(code: number, v: TcpView): string | null | typeof NEED_MORE {
+  switch (code) {
+    case F_SSL_SNI: {
+      const s = sslSni(v.payload);
+      if (s === NEED_MORE) return v.final ? null : NEED_MORE;
+      return s;
+    }
+    case F_SSL_HELLO_TYPE: {
+      const n = sslHelloType(v.payload);
+      if (n === NEED_MORE) return v.final ? null : NEED_MORE;
+      return n === NONE ? null : String(n);
+    }
+    default:
+      // req.len may still grow: final only when the data are (HAProxy's SMP_F_MAY_CHANGE)
+      return v.final ? String(reqLen(v.payload)) : NEED_MORE;
+  }
+}
+
+const keyBuf = new KeyBuf();
+
+/** track-scN with a key already read (payload keys); the rest as stickAction(). */
+function trackKey(r: CRule, req: RequestView, key: string): void {
+  const tr = (req.trackers ??= tcpTrackers());
+  if (tr.tables[r.slot] !== null) return;
+  const t = r.stickTable!;
+  if (!keyFromText(t.cfg.type, key, t.cfg.keyLen, keyBuf)) {
+    t.countBadKey();
+    return;
+  }
+  const idx = t.get(keyBuf.bytes, keyBuf.len, true);
+  if (idx < 0) return; // full with nopurge: counted by the table
+  trackStart(tr, r.slot, t, idx);
+  req.touch();
 }
 
 /** A frontend's tcp-request and use_backend rules, compiled once per worker. */
@@ -135,8 +182,8 @@ export class TcpRules {
     const scope = new AclScope(fe.rules?.acls ?? []);
     const compile = (r: TcpRequestRule): TRule =>
       r.action === 'accept' || r.action === 'reject'
-        ? { verdict: r.action === 'accept' ? ACCEPT : REJECT, cond: r.cond ? scope.condition(r.cond, 'req') : null, stick: null }
-        : { verdict: null, cond: null, stick: compileRule(r as StickRule, scope, 'req') };
+        ? { verdict: r.action === 'accept' ? ACCEPT : REJECT, cond: r.cond ? scope.condition(r.cond, 'req') : null, stick: null, payloadKey: -1 }
+        : { verdict: null, cond: null, stick: compileRule(r as StickRule, scope, 'req'), payloadKey: stickPayloadKey(r as StickRule) };
     this.inspectDelay = fe.tcpRequest?.inspectDelay ?? 0;
     this.connection = (fe.tcpRequest?.connection ?? []).map(compile);
     this.content = (fe.tcpRequest?.content ?? []).map(compile);
@@ -185,6 +232,15 @@ export class TcpRules {
       }
       if (x !== PASS) continue;
       if (r.stick !== null) {
+        if (r.payloadKey >= 0) {
+          const key = payloadKey(r.payloadKey, v);
+          if (key === NEED_MORE) {
+            v.contentRule = i;
+            return WAIT;
+          }
+          if (key !== null) trackKey(r.stick, v.req, key);
+          continue;
+        }
         v.req.trackers ??= tcpTrackers();
         stickAction(r.stick, v.req, null);
         continue;
