@@ -180,8 +180,11 @@ const PROXY_TYPES: Record<string, Schema> = {
   mode: str('http or tcp (layer 4: docs/tcp.md)', { enum: ['http', 'tcp'] }),
   tcplog: bool('option tcplog: HAProxy tcplog lines for tcp proxies'),
   tcp_check: { type: 'object', description: 'tcp-check sequence or protocol check of a tcp backend (docs/tcp.md, configuration.md)' },
-  tcp_request: { type: 'object', description: 'tcp-request connection/content rules and inspect_delay of a tcp frontend (docs/tcp.md)' },
-  stick_table: { type: 'object', description: 'stick-table of this proxy: type, size, expire, store (docs/stick-tables.md)' },
+  tcp_request: {
+    description: 'tcp-request rules of a tcp frontend, the words after tcp-request: "inspect-delay 5s", "connection reject if { src 10.0.0.0/8 }", "content track-sc0 src" (docs/tcp.md)',
+    anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+  },
+  stick_table: { type: 'string', description: 'stick-table of this proxy, as in haproxy.cfg: "type ip size 1m expire 10s store http_req_rate(10s)" (docs/stick-tables.md)' },
   stick: { type: 'array', description: 'stick on|match|store-request rules (docs/stick-tables.md)', items: { anyOf: [{ type: 'string' }, { type: 'object' }] } },
   timeout: timeoutSchema,
   retries: int('connection retries', 0, 100),
