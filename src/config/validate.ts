@@ -165,7 +165,9 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
     if (p.kind !== 'backend') {
       const bindPath = [...p.path, 'bind'];
       const errorsBefore = c.errors.length;
-      const binds = b.binds(p.raw.bind, bindPath, global.sslDefaultBindCiphers, p.kind === 'frontend', global.engine);
+      // mode tcp binds always run on node:net (src/worker/tcp-engine.ts), accept-proxy included
+      const bindEngine = (s.mode ?? d.mode) === 'tcp' ? 'node' : global.engine;
+      const binds = b.binds(p.raw.bind, bindPath, global.sslDefaultBindCiphers, p.kind === 'frontend', bindEngine);
       if (binds.length === 0 && c.errors.length === errorsBefore) {
         const at = has(p.raw, 'bind') ? bindPath : p.path;
         c.add('error', at, `${p.kind} "${p.name}" needs at least one bind address`, '"ADDR:PORT" such as "*:80"', has(p.raw, 'bind') ? describeValue(p.raw.bind) : 'nothing', true);

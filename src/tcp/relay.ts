@@ -69,6 +69,8 @@ export interface TcpSessionOptions {
   onPrelude?: (s: TcpSession) => void;
   /** performance.now() of the accept, when it was earlier than the constructor */
   acceptedAt?: number;
+  /** client bytes already read from the socket (after a PROXY header): the start of the prelude */
+  received?: Buffer;
 }
 
 export const DEFAULT_MAX_PRELUDE = 16384;
@@ -141,6 +143,7 @@ export class TcpSession {
     client.on('drain', () => this.clientDrained());
     client.on('error', () => this.fail('C'));
     client.on('close', () => this.clientClosed());
+    if (opts.received !== undefined && opts.received.length > 0) this.fromClient(opts.received);
     this.schedule();
   }
 

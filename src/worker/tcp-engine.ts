@@ -13,6 +13,8 @@ import { ASSIGN_FULL, ASSIGN_NOSRV, RETRY_NONE, RETRY_SAME, ServerAttempt } from
 import { REJECT, TcpRules, TcpView, inspectSession } from '../tcp/inspect';
 import { TcpSession, relayTimeouts, type TcpSessionEnd } from '../tcp/relay';
 import { trackEnd, trackSession } from '../stick/track';
+import { decodeProxyHeader, PP_DONE, PP_INCOMPLETE, type ProxyHeader } from '../net/proxy-protocol';
+import { performance } from 'node:perf_hooks';
 import type { FrontEngine } from './engine';
 import type { NodeFrontend } from './node-engine';
 import type { BackendRuntime, FrontendRuntime, QueueWaiter, WorkerRuntime } from './runtime';
@@ -44,12 +46,14 @@ export class TcpEngine implements FrontEngine {
   async listen(): Promise<void> {
     const jobs: Promise<void>[] = [];
     this.frontends.forEach(({ fe, fds }, i) => {
-      for (const fd of fds) {
+      fds.forEach((fd, j) => {
+        // fds are in the order of the frontend's binds (WorkerMain.sharedEntry)
+        const acceptProxy = fe.cfg.binds[j]?.acceptProxy === true;
         // the relay reads the socket itself (nothing flows before its 'data' listener)
-        const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (sock) => this.accept(fe, this.rules[i], sock));
+        const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (sock) => this.accept(fe, this.rules[i], sock, acceptProxy));
         this.servers.push(server);
         jobs.push(listenShared(server, fd));
-      }
+      });
     });
     await Promise.all(jobs);
   }
@@ -64,14 +68,49 @@ export class TcpEngine implements FrontEngine {
     for (const s of Array.from(this.streams)) s.kill();
   }
 
-  private accept(fe: FrontendRuntime, rules: TcpRules, sock: net.Socket): void {
+  private accept(fe: FrontendRuntime, rules: TcpRules, sock: net.Socket, acceptProxy: boolean): void {
     const s = new TcpStream(this.rt, fe, rules, sock, (t) => {
       this.streams.delete(t);
       if (this.streams.size === 0) this.onEmpty();
     });
     this.streams.add(s);
-    s.start();
+    s.start(acceptProxy);
   }
+}
+
+/**
+ * accept-proxy: reads the PROXY header (v1 or v2) at the start of `sock`, within `timeoutMs`.
+ * `done(header, bytes after it)`, or `done(null)` on anything else (garbage, timeout, close).
+ * The socket is left paused.
+ */
+function readProxyHeader(sock: net.Socket, timeoutMs: number, done: (h: ProxyHeader | null, rest: Buffer) => void): void {
+  let buf: Buffer = Buffer.alloc(0);
+  let over = false;
+  const finish = (h: ProxyHeader | null, rest: Buffer): void => {
+    if (over) return;
+    over = true;
+    if (timer !== null) clearTimeout(timer);
+    sock.pause();
+    sock.off('data', onData);
+    sock.off('end', onGone);
+    sock.off('close', onGone);
+    sock.off('error', onGone);
+    done(h, rest);
+  };
+  const onGone = (): void => finish(null, buf);
+  const onData = (d: Buffer): void => {
+    buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
+    const r = decodeProxyHeader(buf);
+    if (r.status === PP_INCOMPLETE) return;
+    if (r.status !== PP_DONE || r.header === null) return finish(null, buf);
+    finish(r.header, buf.subarray(r.length));
+  };
+  const timer = timeoutMs > 0 ? setTimeout(onGone, timeoutMs) : null;
+  sock.on('data', onData);
+  sock.on('end', onGone);
+  sock.on('close', onGone);
+  sock.on('error', onGone);
+  sock.resume();
 }
 
 /** One TCP session: its record, its server attempt and its relay. */
@@ -89,6 +128,8 @@ class TcpStream implements QueueWaiter, RequestRecord {
   clientIp: string;
   clientPort: number;
   acceptMs = Date.now();
+  /** performance.now() of the accept (the relay's timers count from it, PROXY header included) */
+  private readonly acceptPerf = performance.now();
   frontend: number;
   backend = -1;
   tq = 0;
@@ -125,22 +166,60 @@ class TcpStream implements QueueWaiter, RequestRecord {
     this.addrs.frontendPort = sock.localPort ?? 0;
   }
 
-  start(): void {
+  /** `acceptProxy`: the bind's accept-proxy (a PROXY header comes first). */
+  start(acceptProxy: boolean): void {
     const rt = this.rt;
     const fe = this.fe;
     const slab = rt.slab;
     slab[fe.row + C_CONN_TOT]++;
     const v = this.view;
     v.reset(this.clientIp, this.sock.localPort ?? 0);
+    // as in HAProxy, connection rules run before the PROXY header is read: their src is the peer
     if (this.rules.connectionVerdict(v) === REJECT) {
       // HAProxy: denied_conn (dcon), no session, no log
       slab[fe.row + C_DCON]++;
-      this.ended = true;
-      this.sock.destroy();
-      trackEnd(v.req.trackers, 0, 0, 0);
-      this.onDone(this);
+      this.drop();
       return;
     }
+    if (acceptProxy) {
+      this.sock.pause();
+      readProxyHeader(this.sock, fe.cfg.timeouts.client, (h, rest) => {
+        if (h === null) {
+          // not a PROXY header, a timeout or the client gone: closed before any session (HAProxy)
+          this.drop();
+          return;
+        }
+        if (!h.local && h.srcAddress !== '') {
+          this.clientIp = v4(h.srcAddress);
+          this.clientPort = h.srcPort;
+          this.addrs.frontendIp = v4(h.dstAddress);
+          this.addrs.frontendPort = h.dstPort;
+          v.req.srcIp = this.clientIp;
+          v.req.dstPort = h.dstPort;
+          v.req.touch();
+        }
+        // what came with the header is the start of the prelude, seen by the content rules
+        this.startSession(rest);
+        this.sock.resume();
+      });
+      return;
+    }
+    this.startSession();
+  }
+
+  /** Closed before a session began: only the connection was counted. */
+  private drop(): void {
+    this.ended = true;
+    this.sock.destroy();
+    trackEnd(this.view.req.trackers, 0, 0, 0);
+    this.onDone(this);
+  }
+
+  private startSession(received?: Buffer): void {
+    const rt = this.rt;
+    const fe = this.fe;
+    const slab = rt.slab;
+    const v = this.view;
     // a session (stot); no HTTP request (req_tot stays 0, as HAProxy's for tcp proxies)
     slab[fe.row + C_STOT]++;
     slab[fe.row + C_SCUR]++;
@@ -155,7 +234,7 @@ class TcpStream implements QueueWaiter, RequestRecord {
     }
     this.admitted = true;
     trackSession(v.req.trackers); // sc entries tracked by connection rules count a session
-    const s = (this.session = new TcpSession(this.sock, relayTimeouts(fe.cfg, fe.cfg), (e) => this.onEnd(e)));
+    const s = (this.session = new TcpSession(this.sock, relayTimeouts(fe.cfg, fe.cfg), (e) => this.onEnd(e), { acceptedAt: this.acceptPerf, received }));
     inspectSession(s, this.rules, v, (verdict) => {
       if (verdict === REJECT) {
         rt.slab[fe.row + C_DREQ]++;

@@ -1,0 +1,118 @@
+// accept-proxy on a mode tcp bind, against HAProxy 2.6 on the same haproxy.cfg: the PROXY header
+// (v1 and v2) is read before the session and not relayed; the client address it carries is what
+// content rules, stick tables and log lines see (%ci %cp %fi %fp), while connection rules see
+// the peer, as in HAProxy; anything else than a header closes the connection.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { encodeProxyV2 } from '../src/net/proxy-protocol';
+import { loadConfig } from '../src/config/load';
+import { sleep, startGatehouse, tmpFile } from './helpers/net';
+import { runtimeCommand as cli } from './helpers/runtime-api';
+import { distinctPorts, haproxyBinary, startHaproxy } from './helpers/haproxy';
+
+async function echoServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    s.on('error', () => undefined);
+    s.write('s1:');
+    s.pipe(s);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as net.AddressInfo).port, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+/** Send `data` and half-close; everything received until the proxy closes. */
+function exchange(port: number, data: Buffer): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const s = net.connect(port, '127.0.0.1', () => s.end(data));
+    s.on('data', (d) => chunks.push(d));
+    s.on('error', () => undefined);
+    s.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+  });
+}
+
+const cfg = (port: number, server: number, sock: string) => `global
+    stats socket ${sock} level admin
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+    log stdout format raw local0
+frontend fe
+    bind 127.0.0.1:${port} accept-proxy
+    log-format "LF %ci:%cp %fi:%fp %ts %B %U"
+    stick-table type ip size 1k expire 60s store conn_cnt
+    tcp-request connection reject if !{ src 127.0.0.1 }
+    tcp-request content track-sc0 src
+    tcp-request content reject if { src 192.0.2.66 }
+    default_backend be
+backend be
+    server s1 127.0.0.1:${server}
+`;
+
+async function waitForSocket(sock: string): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    if (fs.existsSync(sock)) return;
+    await sleep(100);
+  }
+  throw new Error(`no socket at ${sock}`);
+}
+
+test('accept-proxy on a tcp bind: v1 and v2 headers read, their address used, garbage refused, as HAProxy 2.6', async (t) => {
+  const echo = await echoServer();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-tcpap-'));
+  const [gp, hp] = await distinctPorts(2, [echo.port]);
+  const gh = await startGatehouse(cfg(gp, echo.port, path.join(dir, 'gh.sock')), [gp], { ext: '.cfg' });
+  const bin = haproxyBinary();
+  const ha = bin === null ? null : await startHaproxy(bin, cfg(hp, echo.port, path.join(dir, 'ha.sock')), [hp]);
+  t.after(async () => {
+    await gh.stop();
+    await ha?.stop();
+    await echo.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const v2 = encodeProxyV2({ srcAddress: '192.0.2.8', srcPort: 6666, dstAddress: '198.51.100.2', dstPort: 8443 });
+  const run = async (port: number, sock: string, out: () => string) => {
+    await waitForSocket(sock);
+    await sleep(300);
+    await cli(sock, 'clear table fe');
+    const got = [
+      await exchange(port, Buffer.from('PROXY TCP4 192.0.2.7 198.51.100.1 5555 443\r\nhello')),
+      await exchange(port, Buffer.concat([v2, Buffer.from('v2 data')])),
+      await exchange(port, Buffer.from('PROXY TCP4 192.0.2.66 198.51.100.1 5556 443\r\nnope')),
+      await exchange(port, Buffer.from('GET / HTTP/1.0\r\n\r\n')),
+    ];
+    await sleep(300);
+    // (workers log in their own order)
+    const lines = out().split('\n').filter((l) => l.startsWith('LF ') && !l.startsWith('LF 127.0.0.1:')).sort();
+    const table = (await cli(sock, 'show table fe')).replace(/^0x[0-9a-f]+: /gm, '').replace(/ exp=\d+/g, '').split('\n').sort().join('\n');
+    return { got, lines, table };
+  };
+  const g = await run(gp, path.join(dir, 'gh.sock'), () => gh.output());
+  assert.deepEqual(g.got, ['s1:hello', 's1:v2 data', '', ''], 'the header is not relayed; a content reject and garbage get nothing');
+  assert.deepEqual(g.lines, [
+    'LF 192.0.2.66:5556 198.51.100.1:443 PR 0 4',
+    'LF 192.0.2.7:5555 198.51.100.1:443 -- 8 5',
+    'LF 192.0.2.8:6666 198.51.100.2:8443 -- 10 7',
+  ]);
+  assert.match(g.table, /key=192\.0\.2\.7 use=0 conn_cnt=1/);
+  assert.match(g.table, /key=192\.0\.2\.8 use=0 conn_cnt=1/);
+  if (ha !== null) {
+    const h = await run(hp, path.join(dir, 'ha.sock'), () => ha.output());
+    assert.deepEqual(h.got, g.got);
+    assert.deepEqual(h.lines, g.lines);
+    assert.equal(g.table.replace(/use=\d+/g, 'use=N'), h.table.replace(/use=\d+/g, 'use=N'));
+  } else {
+    t.diagnostic('haproxy not installed: checked against the expected values only');
+  }
+});
+
+test('accept-proxy on a mode tcp bind needs no engine setting (tcp binds run on node:net)', () => {
+  const m = loadConfig([tmpFile('tcpap.cfg', 'defaults\n  mode tcp\nfrontend fe\n  bind 127.0.0.1:1 accept-proxy\n  default_backend be\nbackend be\n  server s 127.0.0.1:2\n')]).config;
+  assert.equal(m.frontends[0].binds[0].acceptProxy, true);
+});
