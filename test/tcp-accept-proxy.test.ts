@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { encodeProxyV2 } from '../src/net/proxy-protocol';
+import { decodeProxyHeader, encodeProxyV2, PP_DONE, PP_INCOMPLETE } from '../src/net/proxy-protocol';
 import { loadConfig } from '../src/config/load';
 import { sleep, startGatehouse, tmpFile } from './helpers/net';
 import { runtimeCommand as cli } from './helpers/runtime-api';
@@ -115,4 +115,82 @@ test('accept-proxy on a tcp bind: v1 and v2 headers read, their address used, ga
 test('accept-proxy on a mode tcp bind needs no engine setting (tcp binds run on node:net)', () => {
   const m = loadConfig([tmpFile('tcpap.cfg', 'defaults\n  mode tcp\nfrontend fe\n  bind 127.0.0.1:1 accept-proxy\n  default_backend be\nbackend be\n  server s 127.0.0.1:2\n')]).config;
   assert.equal(m.frontends[0].binds[0].acceptProxy, true);
+});
+
+/** A server that reads the PROXY header a proxy sends first and, at the client's FIN, answers with it (v1 as text, v2 as hex) and the data after it. */
+async function headerServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    s.on('error', () => undefined);
+    let buf = Buffer.alloc(0);
+    s.on('data', (d) => (buf = Buffer.concat([buf, d])));
+    // everything the client sent came (its FIN is relayed): answer
+    s.on('end', () => {
+      const r = decodeProxyHeader(buf);
+      if (r.status === PP_INCOMPLETE) return void s.end('incomplete');
+      s.end(r.status === PP_DONE ? (r.header!.version === 1 ? buf.subarray(0, r.length).toString('latin1') : buf.subarray(0, r.length).toString('hex')) + '|' + buf.subarray(r.length).toString('latin1') : 'no header');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as net.AddressInfo).port, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+const sendCfg = (p: { v1: number; ap: number }, server: number) => `defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe_v1
+    bind 127.0.0.1:${p.v1}
+    default_backend be_v1
+frontend fe_ap
+    bind 127.0.0.1:${p.ap} accept-proxy
+    default_backend be_v2
+backend be_v1
+    server s1 127.0.0.1:${server} send-proxy
+backend be_v2
+    server s1 127.0.0.1:${server} send-proxy-v2
+`;
+
+test('send-proxy / send-proxy-v2 on servers of a tcp backend: the same header as HAProxy 2.6 sends', async (t) => {
+  const hs = await headerServer();
+  const [g1, g2, h1, h2] = await distinctPorts(4, [hs.port]);
+  const gh = await startGatehouse(sendCfg({ v1: g1, ap: g2 }, hs.port), [g1], { ext: '.cfg' });
+  const bin = haproxyBinary();
+  const ha = bin === null ? null : await startHaproxy(bin, sendCfg({ v1: h1, ap: h2 }, hs.port), [h1]);
+  t.after(async () => {
+    await gh.stop();
+    await ha?.stop();
+    await hs.close();
+  });
+  const run = async (v1: number, ap: number) => {
+    const plain = await new Promise<{ text: string; port: number }>((resolve) => {
+      let text = '';
+      const s = net.connect(v1, '127.0.0.1', () => s.end('data'));
+      let port = 0;
+      s.on('connect', () => (port = s.localPort ?? 0));
+      s.on('data', (d) => (text += d.toString('latin1')));
+      s.on('error', () => undefined);
+      s.on('close', () => resolve({ text, port }));
+    });
+    const chained = await exchange(ap, Buffer.from('PROXY TCP4 192.0.2.7 198.51.100.1 5555 443\r\nhello'));
+    return { plain, chained };
+  };
+  const g = await run(g1, g2);
+  assert.equal(g.plain.text, `PROXY TCP4 127.0.0.1 127.0.0.1 ${g.plain.port} ${g1}\r\n|data`);
+  const v2 = encodeProxyV2({ srcAddress: '192.0.2.7', srcPort: 5555, dstAddress: '198.51.100.1', dstPort: 443 }).toString('hex');
+  assert.equal(g.chained, `${v2}|hello`, 'accept-proxy in, send-proxy-v2 out: the client of the incoming header');
+  if (ha !== null) {
+    const h = await run(h1, h2);
+    assert.equal(h.plain.text, `PROXY TCP4 127.0.0.1 127.0.0.1 ${h.plain.port} ${h1}\r\n|data`);
+    assert.equal(h.chained, g.chained);
+  }
+});
+
+test('send-proxy on a server of an http backend is refused clearly', () => {
+  try {
+    loadConfig([tmpFile('sphttp.cfg', 'frontend fe\n  mode http\n  bind 127.0.0.1:1\n  default_backend be\nbackend be\n  mode http\n  server s 127.0.0.1:2 send-proxy\n')]);
+    assert.fail('accepted');
+  } catch (e) {
+    assert.match(String((e as Error).message), /7:\d+: error: .*server 'be\/s': send-proxy is served by gatehouse for servers of mode tcp backends only yet/);
+  }
 });

@@ -119,6 +119,8 @@ export const SERVER_FLAGS: Record<string, [string, boolean]> = {
   check: ['check', true], 'no-check': ['check', false], backup: ['backup', true], 'no-backup': ['backup', false],
   disabled: ['disabled', true], enabled: ['disabled', false],
   'agent-check': ['agent_check', true], 'no-agent-check': ['agent_check', false],
+  'send-proxy': ['send_proxy', true], 'no-send-proxy': ['send_proxy', false],
+  'send-proxy-v2': ['send_proxy_v2', true], 'no-send-proxy-v2': ['send_proxy_v2', false],
 };
 export const LOG_FORMATS = ['rfc3164', 'rfc5424', 'raw'];
 export const INT_KEYS = new Set(['weight', 'rise', 'fall', 'maxconn', 'port', 'retries', 'workers', 'error_limit', 'max_header_size', 'max_headers']);

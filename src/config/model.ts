@@ -346,6 +346,8 @@ export interface ServerConfig {
   disabled: boolean;
   /** ms over which the weight ramps up after the server comes back (HAProxy `slowstart`); absent/0 = none */
   slowstart?: number;
+  /** send-proxy (1) / send-proxy-v2 (2): a PROXY header first on each connection (mode tcp); absent: none */
+  sendProxy?: 1 | 2;
   /** agent-check (src/health/agent.ts); absent when the server has none */
   agent?: { port: number; addr: string | null; inter: number; send: string | null };
 }

@@ -174,6 +174,8 @@ const serverSchema = object('a server', SERVER_KEYS, {
   agent_addr: str('agent address (default: the check address, else the server)'),
   agent_inter: duration,
   agent_send: str('text sent to the agent on connect'),
+  send_proxy: bool('send a PROXY protocol v1 header first (servers of mode tcp backends)'),
+  send_proxy_v2: bool('send a PROXY protocol v2 header first (wins over send_proxy; mode tcp backends)'),
 }, ['name', 'address']);
 
 const PROXY_TYPES: Record<string, Schema> = {

@@ -62,7 +62,7 @@ export const HTTP_CHECK_KEYS = ['method', 'uri', 'version', 'host', 'headers', '
 export const SERVER_KEYS = [
   'name', 'address', 'check', 'cookie', 'weight', 'backup', 'maxconn', 'inter', 'fastinter', 'downinter',
   'rise', 'fall', 'port', 'addr', 'observe', 'error_limit', 'on_error', 'disabled', 'slowstart',
-  'agent_check', 'agent_port', 'agent_addr', 'agent_inter', 'agent_send',
+  'agent_check', 'agent_port', 'agent_addr', 'agent_inter', 'agent_send', 'send_proxy', 'send_proxy_v2',
 ] as const;
 export const COOKIE_KEYS = [
   'name', 'mode', 'indirect', 'nocache', 'postonly', 'preserve', 'httponly', 'secure', 'domain', 'maxidle', 'maxlife',

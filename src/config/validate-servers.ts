@@ -108,6 +108,11 @@ export class Builder extends BuilderBinds {
         return ss ? { slowstart: ss } : {};
       })(),
       ...this.agent(o, p),
+      ...((): { sendProxy?: 1 | 2 } => {
+        // HAProxy: v2 wins when both are set
+        if (c.bool(o, 'send_proxy_v2', p) === true) return { sendProxy: 2 };
+        return c.bool(o, 'send_proxy', p) === true ? { sendProxy: 1 } : {};
+      })(),
     };
   }
 }

@@ -13,7 +13,7 @@ import { ASSIGN_FULL, ASSIGN_NOSRV, RETRY_NONE, RETRY_SAME, ServerAttempt } from
 import { REJECT, TcpRules, TcpView, inspectSession } from '../tcp/inspect';
 import { TcpSession, relayTimeouts, type TcpSessionEnd } from '../tcp/relay';
 import { trackEnd, trackSession } from '../stick/track';
-import { decodeProxyHeader, PP_DONE, PP_INCOMPLETE, type ProxyHeader } from '../net/proxy-protocol';
+import { decodeProxyHeader, encodeProxyV1, encodeProxyV2, PP_DONE, PP_INCOMPLETE, type ProxyHeader } from '../net/proxy-protocol';
 import { performance } from 'node:perf_hooks';
 import type { FrontEngine } from './engine';
 import type { NodeFrontend } from './node-engine';
@@ -304,6 +304,17 @@ class TcpStream implements QueueWaiter, RequestRecord {
       const a = this.addrs;
       a.backendIp = v4(o.socket.localAddress ?? '');
       a.backendPort = o.socket.localPort ?? 0;
+      const pp = this.be!.cfg.servers.find((c) => c.name === srv.name)?.sendProxy;
+      if (pp !== undefined) {
+        // send-proxy(-v2): the client's address and the one it reached (after accept-proxy: the header's)
+        const addrs = { srcAddress: this.clientIp, srcPort: this.clientPort, dstAddress: a.frontendIp, dstPort: a.frontendPort };
+        // one segment with the bytes already received, as HAProxy sends them
+        o.socket.cork();
+        o.socket.write(pp === 2 ? encodeProxyV2(addrs) : encodeProxyV1(addrs));
+        s.attach(o.socket);
+        process.nextTick(() => o.socket.uncork());
+        return;
+      }
       s.attach(o.socket);
       return;
     }
