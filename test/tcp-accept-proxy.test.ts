@@ -46,9 +46,10 @@ defaults
 frontend fe
     bind 127.0.0.1:${port} accept-proxy
     log-format "LF %ci:%cp %fi:%fp %ts %B %U"
-    stick-table type ip size 1k expire 60s store conn_cnt
+    stick-table type ip size 1k expire 60s store conn_cnt,sess_cnt
     tcp-request connection reject if !{ src 127.0.0.1 }
-    tcp-request content track-sc0 src
+    tcp-request session track-sc0 src
+    tcp-request session reject if { src 192.0.2.99 }
     tcp-request content reject if { src 192.0.2.66 }
     default_backend be
 backend be
@@ -86,27 +87,38 @@ test('accept-proxy on a tcp bind: v1 and v2 headers read, their address used, ga
       await exchange(port, Buffer.concat([v2, Buffer.from('v2 data')])),
       await exchange(port, Buffer.from('PROXY TCP4 192.0.2.66 198.51.100.1 5556 443\r\nnope')),
       await exchange(port, Buffer.from('GET / HTTP/1.0\r\n\r\n')),
+      await exchange(port, Buffer.from('PROXY TCP4 192.0.2.99 198.51.100.1 5557 443\r\nsession')),
     ];
     await sleep(300);
     // (workers log in their own order)
     const lines = out().split('\n').filter((l) => l.startsWith('LF ') && !l.startsWith('LF 127.0.0.1:')).sort();
+    const dses = (await cli(sock, 'show stat')).split('\n').find((l) => l.startsWith('fe,FRONTEND,'));
     const table = (await cli(sock, 'show table fe')).replace(/^0x[0-9a-f]+: /gm, '').replace(/ exp=\d+/g, '').split('\n').sort().join('\n');
-    return { got, lines, table };
+    return { got, lines, table, dses };
   };
   const g = await run(gp, path.join(dir, 'gh.sock'), () => gh.output());
-  assert.deepEqual(g.got, ['s1:hello', 's1:v2 data', '', ''], 'the header is not relayed; a content reject and garbage get nothing');
+  assert.deepEqual(g.got, ['s1:hello', 's1:v2 data', '', '', ''], 'the header is not relayed; a content reject, garbage and a session reject get nothing');
   assert.deepEqual(g.lines, [
     'LF 192.0.2.66:5556 198.51.100.1:443 PR 0 4',
     'LF 192.0.2.7:5555 198.51.100.1:443 -- 8 5',
     'LF 192.0.2.8:6666 198.51.100.2:8443 -- 10 7',
   ]);
-  assert.match(g.table, /key=192\.0\.2\.7 use=0 conn_cnt=1/);
-  assert.match(g.table, /key=192\.0\.2\.8 use=0 conn_cnt=1/);
+  // tracked by a session rule: the header's address; a session rule's reject is no session
+  assert.match(g.table, /key=192\.0\.2\.7 use=0 conn_cnt=1 sess_cnt=1/);
+  assert.match(g.table, /key=192\.0\.2\.8 use=0 conn_cnt=1 sess_cnt=1/);
+  assert.match(g.table, /key=192\.0\.2\.66 use=0 conn_cnt=1 sess_cnt=1/);
+  assert.match(g.table, /key=192\.0\.2\.99 use=0 conn_cnt=1 sess_cnt=0/);
+  const col = (row: string | undefined, name: string) => (row ?? '').split(',')[['pxname', 'svname', 'qcur', 'qmax', 'scur', 'smax', 'slim', 'stot', 'bin', 'bout', 'dreq'].indexOf(name)];
+  assert.equal(col(g.dses, 'stot'), '3', 'sessions: the three valid headers not refused by a session rule (garbage and the start-up probe are none)');
+  assert.equal(col(g.dses, 'dreq'), '1');
   if (ha !== null) {
     const h = await run(hp, path.join(dir, 'ha.sock'), () => ha.output());
     assert.deepEqual(h.got, g.got);
     assert.deepEqual(h.lines, g.lines);
     assert.equal(g.table.replace(/use=\d+/g, 'use=N'), h.table.replace(/use=\d+/g, 'use=N'));
+    // dcon, dses and the rest of the frontend row's counters of the same traffic
+    const pick = (row: string | undefined) => { const v = (row ?? '').split(','); return [7, 8, 9, 10, 12, 81, 82].map((i) => v[i]); };
+    assert.deepEqual(pick(g.dses), pick(h.dses), 'stot bin bout dreq ereq dcon dses');
   } else {
     t.diagnostic('haproxy not installed: checked against the expected values only');
   }

@@ -56,6 +56,7 @@ function rules(o: { content?: [TcpRequestRule['action'], string | null][]; delay
     tcpRequest: {
       inspectDelay: o.delay ?? 0,
       connection: [],
+      session: [],
       content: (o.content ?? []).map(([action, c]) => ({ action, cond: c === null ? null : cond(c) })),
     },
   } as Pick<FrontendConfig, 'rules' | 'tcpRequest' | 'defaultBackend'>;

@@ -400,6 +400,8 @@ export interface TcpRequestRules {
   /** `tcp-request inspect-delay`: ms content rules may wait for more bytes; 0 = evaluate at once */
   inspectDelay: number;
   connection: TcpRequestRule[];
+  /** `tcp-request session`: after the handshake (the PROXY header of an accept-proxy bind) */
+  session: TcpRequestRule[];
   content: TcpRequestRule[];
 }
 

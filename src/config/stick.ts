@@ -361,7 +361,7 @@ export function buildStick(
       resolve(p, fe?.rules);
       // tcp-request connection/content track-scN and sc_/src_ fetches (mode tcp)
       const t = fe?.tcpRequest;
-      if (t !== undefined) for (const r of [...t.connection, ...t.content]) visitRule(p, tableOf(p), r, [...p.path, 'tcp_request']);
+      if (t !== undefined) for (const r of [...t.connection, ...t.session, ...t.content]) visitRule(p, tableOf(p), r, [...p.path, 'tcp_request']);
     } else resolve(p, beByName.get(p.name)?.rules);
   }
 

@@ -35,14 +35,17 @@ function isObj(v: unknown): v is Obj {
 
 /**
  * `tcp_request: ["inspect-delay 5s", "content accept if { req.ssl_hello_type 1 }",
- * "connection reject if { src 10.0.0.0/8 }"]`: the words after `tcp-request`.
+ * "connection reject if { src 10.0.0.0/8 }", "session track-sc0 src"]`: the words after
+ * `tcp-request`. Session rules run after the PROXY header of an accept-proxy bind (HAProxy's
+ * layer 5), connection rules before it.
  */
 export function readTcpRequest(c: RuleReporter, v: unknown, path: Path, rules: ProxyRules | undefined): TcpRequestRules | undefined {
   if (v === null || v === undefined) return undefined;
-  const out: TcpRequestRules = { inspectDelay: 0, connection: [], content: [] };
+  const out: TcpRequestRules = { inspectDelay: 0, connection: [], session: [], content: [] };
   const list = Array.isArray(v) ? v : [v];
   const acls = new Set((rules?.acls ?? []).map((a) => a.name));
   let sawContent = false;
+  let sawSession = false;
   list.forEach((item, i) => {
     const p = Array.isArray(v) ? [...path, i] : path;
     if (typeof item !== 'string' || item.trim() === '') {
@@ -63,10 +66,8 @@ export function readTcpRequest(c: RuleReporter, v: unknown, path: Path, rules: P
       else out.inspectDelay = ms;
       return;
     }
-    if (kind !== 'content' && kind !== 'connection') {
-      const known = ['session'];
-      if (known.includes(kind)) c.error(p, `'tcp-request ${kind}' is not supported by gatehouse yet`);
-      else c.error(p, `unknown 'tcp-request' rule '${kind}'${didYouMean(kind, ['inspect-delay', 'content', 'connection'])}`, 'inspect-delay, content or connection', `"${kind}"`);
+    if (kind !== 'content' && kind !== 'connection' && kind !== 'session') {
+      c.error(p, `unknown 'tcp-request' rule '${kind}'${didYouMean(kind, ['inspect-delay', 'content', 'connection', 'session'])}`, 'inspect-delay, connection, session or content', `"${kind}"`);
       return;
     }
     const action = w[1];
@@ -100,9 +101,9 @@ export function readTcpRequest(c: RuleReporter, v: unknown, path: Path, rules: P
           }
         }
       }
-      if (kind === 'connection' && usesPayload(cond, rules)) {
-        // HAProxy refuses it too: nothing has been read when connection rules run
-        c.error(p, "'tcp-request connection' rules cannot use payload fetches (req.len, req.ssl_*): nothing has been received yet; use 'tcp-request content'");
+      if (kind !== 'content' && usesPayload(cond, rules)) {
+        // HAProxy refuses it too: nothing has been read when connection/session rules run
+        c.error(p, `'tcp-request ${kind}' rules cannot use payload fetches (req.len, req.ssl_*): nothing has been received yet; use 'tcp-request content'`);
         return;
       }
     }
@@ -121,8 +122,8 @@ export function readTcpRequest(c: RuleReporter, v: unknown, path: Path, rules: P
       }
       if (r === null || (r.action !== 'track-sc' && r.action !== 'sc-inc-gpc' && r.action !== 'sc-set-gpt0')) return;
       if (r.action === 'track-sc' && formatUsesPayload(r.key)) {
-        if (kind === 'connection') {
-          c.error(p, "'tcp-request connection' rules cannot use payload fetches (req.len, req.ssl_*): nothing has been received yet; use 'tcp-request content'");
+        if (kind !== 'content') {
+          c.error(p, `'tcp-request ${kind}' rules cannot use payload fetches (req.len, req.ssl_*): nothing has been received yet; use 'tcp-request content'`);
           return;
         }
         const k = r.key[0];
@@ -136,8 +137,13 @@ export function readTcpRequest(c: RuleReporter, v: unknown, path: Path, rules: P
     if (kind === 'content') {
       sawContent = true;
       out.content.push(rule);
+    } else if (kind === 'session') {
+      if (sawContent) c.warn(p, "a 'tcp-request session' rule placed after a 'tcp-request content' rule will still be processed before");
+      sawSession = true;
+      out.session.push(rule);
     } else {
       if (sawContent) c.warn(p, "a 'tcp-request connection' rule placed after a 'tcp-request content' rule will still be processed before");
+      else if (sawSession) c.warn(p, "a 'tcp-request connection' rule placed after a 'tcp-request session' rule will still be processed before");
       out.connection.push(rule);
     }
   });
@@ -366,7 +372,7 @@ export function checkModes(
         }
       }
       const t = fe.tcpRequest;
-      if (t && (t.connection.length > 0 || t.content.length > 0)) {
+      if (t && (t.connection.length > 0 || t.session.length > 0 || t.content.length > 0)) {
         // Refused rather than ignored: a `tcp-request connection reject if { src ... }` that
         // silently let everyone in would be worse than a config error. (uWebSockets.js has no
         // connection hook to run them on; the node:net front will.)

@@ -44,6 +44,7 @@ export const C_INTERCEPTED = 32; // requests answered by the proxy itself (stats
 export const C_COMP = 33; // reserved
 export const C_ADMITTED = 34; // frontend rows: this worker's requests holding a maxconn slot (gauge)
 export const C_DCON = 35; // frontend rows: connections refused by a tcp-request connection rule
+export const C_DSES = 36; // frontend rows: sessions refused by a tcp-request session rule
 export const COUNTER_STRIDE = 40;
 
 export interface CounterRows {

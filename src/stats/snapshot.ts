@@ -356,7 +356,7 @@ export function buildSnapshot(src: SnapshotSources, nowMs = Date.now()): Snapsho
       conn_tot: counters.get(row, C.C_CONN_TOT),
       intercepted: counters.get(row, C.C_INTERCEPTED),
       dcon: counters.get(row, C.C_DCON),
-      dses: 0,
+      dses: counters.get(row, C.C_DSES),
       cache_lookups: 0,
       cache_hits: 0,
     };

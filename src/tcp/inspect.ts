@@ -174,6 +174,7 @@ function trackKey(r: CRule, req: RequestView, key: string): void {
 export class TcpRules {
   readonly inspectDelay: number;
   private readonly connection: TRule[];
+  private readonly session: TRule[];
   private readonly content: TRule[];
   private readonly useBackend: { backend: string; cond: CCond | null }[];
   readonly defaultBackend: string | null;
@@ -186,6 +187,7 @@ export class TcpRules {
         : { verdict: null, cond: null, stick: compileRule(r as StickRule, scope, 'req'), payloadKey: stickPayloadKey(r as StickRule) };
     this.inspectDelay = fe.tcpRequest?.inspectDelay ?? 0;
     this.connection = (fe.tcpRequest?.connection ?? []).map(compile);
+    this.session = (fe.tcpRequest?.session ?? []).map(compile);
     this.content = (fe.tcpRequest?.content ?? []).map(compile);
     this.useBackend = (fe.rules?.useBackend ?? []).map((u) => ({ backend: u.backend, cond: u.cond ? scope.condition(u.cond, 'req') : null }));
     this.defaultBackend = fe.defaultBackend;
@@ -199,6 +201,13 @@ export class TcpRules {
   connectionVerdict(v: TcpView): typeof ACCEPT | typeof REJECT {
     v.final = true;
     const r = this.run(this.connection, v, 0);
+    return r === REJECT ? REJECT : ACCEPT;
+  }
+
+  /** `tcp-request session` once the handshake is over (the PROXY header read): final, no payload. */
+  sessionVerdict(v: TcpView): typeof ACCEPT | typeof REJECT {
+    v.final = true;
+    const r = this.run(this.session, v, 0);
     return r === REJECT ? REJECT : ACCEPT;
   }
 
@@ -227,7 +236,7 @@ export class TcpRules {
       const cond = r.stick !== null ? r.stick.cond : r.cond;
       const x = cond === null ? PASS : condTri(cond, v);
       if (x === MISS) {
-        v.contentRule = i;
+        v.contentRule = i; // (content rules only: the others run with final data)
         return WAIT;
       }
       if (x !== PASS) continue;

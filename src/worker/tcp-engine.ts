@@ -5,7 +5,7 @@
 // Each session is one record for the stats, histograms and the tcplog line.
 
 import * as net from 'node:net';
-import { C_BIN, C_CONN_TOT, C_DCON, C_DREQ, C_LAST_SESS, C_SCUR, C_STOT } from '../shared/counters';
+import { C_BIN, C_CONN_TOT, C_DCON, C_DREQ, C_DSES, C_LAST_SESS, C_SCUR, C_STOT } from '../shared/counters';
 import type { RequestRecord, SessionAddresses } from '../log/format';
 import { listenShared } from '../front-node/listener';
 import { countConnectError, countRequestEnd } from '../proxy/accounting';
@@ -220,6 +220,12 @@ class TcpStream implements QueueWaiter, RequestRecord {
     const fe = this.fe;
     const slab = rt.slab;
     const v = this.view;
+    // tcp-request session rules: after the PROXY header, before the session counts (HAProxy's layer 5)
+    if (this.rules.sessionVerdict(v) === REJECT) {
+      slab[fe.row + C_DSES]++; // denied_sess, no log
+      this.drop();
+      return;
+    }
     // a session (stot); no HTTP request (req_tot stays 0, as HAProxy's for tcp proxies)
     slab[fe.row + C_STOT]++;
     slab[fe.row + C_SCUR]++;
@@ -233,7 +239,7 @@ class TcpStream implements QueueWaiter, RequestRecord {
       return;
     }
     this.admitted = true;
-    trackSession(v.req.trackers); // sc entries tracked by connection rules count a session
+    trackSession(v.req.trackers); // sc entries tracked by connection and session rules count a session
     const s = (this.session = new TcpSession(this.sock, relayTimeouts(fe.cfg, fe.cfg), (e) => this.onEnd(e), { acceptedAt: this.acceptPerf, received }));
     inspectSession(s, this.rules, v, (verdict) => {
       if (verdict === REJECT) {
