@@ -165,6 +165,11 @@ backends:
   bad('  tcp-request connection track-sc0 req.ssl_sni table fe\n  stick-table type string size 1k\n', /5: 'tcp-request connection' rules cannot use payload fetches/);
   bad('  tcp-request content sc-inc-gpc0\n', /5: 'sc-inc-gpc0' expects a sticky counter number/);
   bad('  tcp-request content track-sc0 src table nope\n', /5: no stick table named 'nope'/);
+  bad('  tcp-request session reject if { req.len gt 0 }\n', /5: 'tcp-request session' rules cannot use payload fetches/);
+  // session rules: both syntaxes, HAProxy's warning for a misplaced one
+  const sm = loadConfig([tmpFile('tcpsess.yaml', 'frontends:\n  fe:\n    mode: tcp\n    bind: "127.0.0.1:1"\n    stick_table: "type ip size 1k store sess_cnt"\n    tcp_request: ["content accept", "session track-sc0 src"]\n    default_backend: be\nbackends:\n  be:\n    mode: tcp\n    servers: [{ name: s, address: "127.0.0.1:2" }]\n')]);
+  assert.equal(sm.config.frontends[0].tcpRequest!.session[0].action, 'track-sc');
+  assert.match(sm.warnings.map((w) => w.message).join('\n'), /a 'tcp-request session' rule placed after a 'tcp-request content' rule will still be processed before/);
   bad('  tcp-request content track-sc0 req.ssl_sni,lower table fe\n  stick-table type string size 1k\n', /5: 'track-sc0' keys on the payload only as one of req\.ssl_sni, req\.len, req\.ssl_hello_type without converters/);
 });
 
