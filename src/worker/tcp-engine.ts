@@ -195,6 +195,7 @@ class TcpStream implements QueueWaiter, RequestRecord {
   private async connect(): Promise<void> {
     const s = this.session!;
     const srv = this.rt.servers[this.attempt.server];
+    srv.pool.syncAddress(); // a server under resolvers: its current address (src/dns/)
     const o = await s.connect({ host: srv.pool.host, port: srv.pool.port }, this.be!.cfg.timeouts.connect);
     if (o.ok) {
       s.attach(o.socket);
