@@ -70,7 +70,8 @@ export function buildResolvers(c: Checker, top: Obj, resolvConf = '/etc/resolv.c
         c.warn([...p, 'parse_resolv_conf'], `cannot read ${resolvConf}: ${(e as Error).message}`);
       }
     }
-    if (nameservers.length === 0) {
+    const written = ns !== null && typeof ns === 'object' && Object.keys(ns).length > 0;
+    if (nameservers.length === 0 && !written) {
       c.error(p, `resolvers section "${name}" has no nameserver`, 'nameservers: { NAME: "IP:PORT" } or parse_resolv_conf: true', 'none');
     }
     const d = RESOLVERS_DEFAULTS;
@@ -104,7 +105,7 @@ export function readInitAddr(c: Checker, o: Obj, p: Path): string[] | undefined 
   if (list === null || list.length === 0) return c.bad([...p, 'init_addr'], expected, v);
   const out: string[] = [];
   for (const m of list) {
-    if (typeof m !== 'string' || !(m === 'last' || m === 'libc' || m === 'none' || isIP(m) !== 0)) return c.bad([...p, 'init_addr'], expected, v, `invalid init-addr method ${describeValue(m)}`);
+    if (typeof m !== 'string' || !(m === 'last' || m === 'libc' || m === 'none' || isIP(m) !== 0)) return c.bad([...p, 'init_addr'], expected, v, `invalid init-addr method "${String(m)}"`);
     out.push(m);
   }
   return out;

@@ -194,9 +194,10 @@ class SectionResolver {
       changed = true;
       const was = s.current;
       this.publish(s, ip);
-      if (ip === null) this.log('warning', `Server ${s.label} is going DOWN for maintenance (No IP for server by ${by}).`);
-      else if (was === null) this.log('notice', `Server ${s.label} ('${r.fqdn}') is UP/READY (resolves again) with IP ${ip} by ${by}.`);
-      else this.log('notice', `${s.label} changed its IP from ${was} to ${ip} by ${by}.`);
+      // HAProxy's wording
+      this.log('notice', `${s.label} changed its IP from ${was ?? '(none)'} to ${ip ?? '(none)'} by ${by}.`);
+      if (ip === null) this.log('warning', `Server ${s.label} is going DOWN for maintenance (No IP for server).`);
+      else if (was === null) this.log('notice', `Server ${s.label} administratively READY thanks to valid DNS answer.`);
     }
     return changed;
   }

@@ -1,0 +1,321 @@
+// DNS service discovery (docs/dns.md): `resolvers` sections with server-template and init-addr,
+// against a tiny authoritative DNS server the test runs (test/helpers/dns-server.ts) and real
+// HTTP upstreams on 127.0.0.2-4 (one port, as the pods of a headless service), with HAProxy 2.6
+// on the same cfg and the same DNS server as the reference.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { distinctPorts, haproxyBinary, startHaproxy } from './helpers/haproxy';
+import { request, runCli, startGatehouse, tmpFile } from './helpers/net';
+import { cfgModel, yamlModel } from './helpers/config';
+import { runtimeCommand } from './helpers/runtime-api';
+import { TestDnsServer } from './helpers/dns-server';
+import { waitFor } from './helpers/wait';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-dns-'));
+process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+
+const PODS = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
+
+/** One HTTP upstream per pod address, all on `port`, each answering its address. */
+async function startPods(port: number): Promise<{ hits: Map<string, number>; close(): Promise<void> }> {
+  const hits = new Map<string, number>();
+  const servers: http.Server[] = [];
+  for (const ip of PODS) {
+    const s = http.createServer((req, res) => {
+      hits.set(ip, (hits.get(ip) ?? 0) + 1);
+      req.resume();
+      res.end(ip);
+    });
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(port, ip, () => resolve());
+    });
+    servers.push(s);
+  }
+  return {
+    hits,
+    close: async () => {
+      for (const s of servers) {
+        s.closeAllConnections();
+        await new Promise<void>((r) => s.close(() => r()));
+      }
+    },
+  };
+}
+
+/** Which pods answer `n` requests (address -> count); other statuses counted under "status NNN". */
+async function spread(port: number, n: number): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const r = await request(port);
+    const k = r.status === 200 ? r.body.toString() : `status ${r.status}`;
+    out.set(k, (out.get(k) ?? 0) + 1);
+  }
+  return out;
+}
+
+function cfgText(o: { dns: number; front: number; pod: number; sock: string; obsolete?: string; extra?: string }): string {
+  return `global
+  stats socket ${o.sock} level admin
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 5s
+  timeout server 5s
+resolvers dns
+  nameserver ns1 127.0.0.1:${o.dns}
+  resolve_retries 2
+  timeout resolve 200ms
+  timeout retry 200ms
+  hold valid 1s
+  hold nx 1s
+  hold obsolete ${o.obsolete ?? '0s'}
+frontend f
+  bind 127.0.0.1:${o.front}
+  default_backend b
+backend b
+  balance roundrobin
+  server-template web 3 svc.test:${o.pod} resolvers dns init-addr none resolve-prefer ipv4
+${o.extra ?? ''}`;
+}
+
+/** `show servers state` rows of backend b: name -> address ('-': none) and admin state. */
+async function serversState(sock: string): Promise<Map<string, { addr: string; admin: number }>> {
+  const out = new Map<string, { addr: string; admin: number }>();
+  for (const line of (await runtimeCommand(sock, 'show servers state b')).split('\n')) {
+    const f = line.split(' ');
+    if (f.length < 20 || line.startsWith('#')) continue;
+    out.set(f[3], { addr: f[4], admin: Number(f[6]) });
+  }
+  return out;
+}
+
+/** The set of addresses in use and how many slots have none (in RMAINT, admin bit 0x20). */
+function summary(st: Map<string, { addr: string; admin: number }>): { addrs: string[]; rmaint: number } {
+  const addrs = [...st.values()].filter((s) => s.addr !== '-').map((s) => s.addr).sort();
+  return { addrs, rmaint: [...st.values()].filter((s) => (s.admin & 0x20) !== 0).length };
+}
+
+test('server-template: 2 records of 3 slots balance over 2 pods; a record added brings the third in; a removed one leaves after hold obsolete', async () => {
+  const dns = new TestDnsServer();
+  await dns.start();
+  const [front, pod] = await distinctPorts(2);
+  const pods = await startPods(pod);
+  dns.setA('svc.test', [PODS[0], PODS[1]]);
+  const sock = path.join(dir, 'a.sock');
+  const g = await startGatehouse(cfgText({ dns: dns.port, front, pod, sock, obsolete: '1500ms' }), [front], { ext: '.cfg' });
+  try {
+    await waitFor('two slots with an address', async () => summary(await serversState(sock)).addrs.length === 2, 10000, 50);
+    let st = summary(await serversState(sock));
+    assert.deepEqual(st, { addrs: [PODS[0], PODS[1]], rmaint: 1 });
+    const csv = await runtimeCommand(sock, 'show stat');
+    assert.match(csv, /^b,web\d,(?:[^,]*,){15}MAINT \(resolution\),/m, 'the third slot shows MAINT (resolution)');
+    let seen = await spread(front, 12);
+    assert.deepEqual([...seen.keys()].sort(), [PODS[0], PODS[1]], `only the 2 resolved pods answer: ${JSON.stringify([...seen])}`);
+    assert.ok((seen.get(PODS[0]) ?? 0) >= 4 && (seen.get(PODS[1]) ?? 0) >= 4, `balanced: ${JSON.stringify([...seen])}`);
+
+    // a record added: the free slot takes it
+    dns.setA('svc.test', [PODS[0], PODS[1], PODS[2]]);
+    await waitFor('the third slot gets the new record', async () => summary(await serversState(sock)).rmaint === 0, 10000, 50);
+    seen = await spread(front, 12);
+    assert.deepEqual([...seen.keys()].sort(), PODS, `all 3 pods answer: ${JSON.stringify([...seen])}`);
+
+    // a record removed: kept for hold obsolete (1.5 s), then its slot goes back to maintenance
+    const t0 = Date.now();
+    dns.setA('svc.test', [PODS[1], PODS[2]]);
+    await waitFor('the removed record leaves', async () => !summary(await serversState(sock)).addrs.includes(PODS[0]), 10000, 50);
+    const held = Date.now() - t0;
+    assert.ok(held >= 1200, `the record was kept for hold obsolete (1.5 s): ${held} ms`);
+    st = summary(await serversState(sock));
+    assert.deepEqual(st, { addrs: [PODS[1], PODS[2]], rmaint: 1 });
+    const before = pods.hits.get(PODS[0]) ?? 0;
+    seen = await spread(front, 12);
+    assert.deepEqual([...seen.keys()].sort(), [PODS[1], PODS[2]], `the removed pod gets nothing: ${JSON.stringify([...seen])}`);
+    assert.equal(pods.hits.get(PODS[0]) ?? 0, before);
+
+    const counters = await runtimeCommand(sock, 'show resolvers');
+    assert.match(counters, /^Resolvers section dns\n nameserver ns1:\n  sent: +\d+\n  snd_error: +0\n  valid: +[1-9]\d*\n/, counters);
+  } finally {
+    await g.stop();
+    await pods.close();
+    await dns.close();
+  }
+});
+
+test('init-addr none with a name that does not resolve: the server is in MAINT (resolution), 503 without a crash, then serves once the name appears (YAML form)', async () => {
+  const dns = new TestDnsServer();
+  await dns.start();
+  const [front, pod] = await distinctPorts(2);
+  const pods = await startPods(pod);
+  const sock = path.join(dir, 'b.sock');
+  const yaml = `global:
+  stats_socket: [{ path: "${sock}", level: admin }]
+resolvers:
+  dns:
+    nameservers: { ns1: "127.0.0.1:${dns.port}" }
+    resolve_retries: 2
+    timeout: { resolve: 200ms, retry: 200ms }
+    hold: { nx: 1s, obsolete: 0s }
+frontends:
+  f: { bind: ["127.0.0.1:${front}"], default_backend: b }
+backends:
+  b:
+    servers:
+      - { name: api, address: "missing.test:${pod}", resolvers: dns, init_addr: none, resolve_prefer: ipv4 }
+`;
+  const g = await startGatehouse(yaml, [front]);
+  try {
+    await waitFor('an NX answer', () => dns.count('missing.test', 'A') > 0, 10000, 20);
+    const st = await serversState(sock);
+    assert.deepEqual(st.get('api'), { addr: '-', admin: 0x20 });
+    assert.match(await runtimeCommand(sock, 'show stat'), /^b,api,(?:[^,]*,){15}MAINT \(resolution\),/m);
+    for (let i = 0; i < 3; i++) assert.equal((await request(front)).status, 503);
+    await waitFor('nx counted', async () => /nx: +[1-9]/.test(await runtimeCommand(sock, 'show resolvers dns')), 5000, 50);
+    // the name appears: the server gets the address and serves
+    dns.setA('missing.test', [PODS[2]]);
+    await waitFor('the server resolves', async () => (await serversState(sock)).get('api')?.addr === PODS[2], 10000, 50);
+    const r = await request(front);
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), PODS[2]);
+    assert.equal(g.child.exitCode, null, 'still running');
+  } finally {
+    await g.stop();
+    await pods.close();
+    await dns.close();
+  }
+});
+
+test('-c reports every error of a bad resolvers section at its file:line', async () => {
+  const cfg = tmpFile(
+    'bad.cfg',
+    `defaults
+  mode http
+resolvers dns
+  nameserver ns1 dns.example:53
+  nameserver ns2 127.0.0.1:99999
+  timeout answer 1s
+  hold forever 10s
+  resolve_retries many
+  frobnicate
+resolvers empty
+frontend f
+  bind 127.0.0.1:8080
+  default_backend b
+backend b
+  server-template web 2 svc.test:80 resolvers nosuch init-addr none
+  server s1 api.test:80 resolvers dns init-addr sometimes
+`,
+  );
+  const p = runCli(['-c', '-f', cfg]);
+  const code = await p.exited;
+  const out = p.output();
+  assert.equal(code, 1, out);
+  const expect: [number, RegExp][] = [
+    [4, /must be an IP address/],
+    [5, /port 99999 is out of range/],
+    [6, /unknown timeout 'answer'/],
+    [7, /unknown hold status 'forever'/],
+    [8, /resolve_retries|integer/],
+    [9, /unknown keyword 'frobnicate' in 'resolvers' section/],
+    [10, /resolvers section "empty" has no nameserver/],
+    [15, /no resolvers section named "nosuch"/],
+    [16, /invalid init-addr method "sometimes"/],
+  ];
+  for (const [line, re] of expect) {
+    assert.ok(out.split('\n').some((l) => l.includes(`bad.cfg:${line}:`) && re.test(l)), `line ${line}: ${re} in:\n${out}`);
+  }
+});
+
+const haproxy = haproxyBinary();
+
+test('the same cfg and DNS server under HAProxy 2.6: the same addresses in use and the same slots in maintenance after each record change', { skip: haproxy === null ? 'haproxy not installed' : false }, async () => {
+  const dns = new TestDnsServer();
+  await dns.start();
+  const [gFront, hFront, pod] = await distinctPorts(3);
+  const pods = await startPods(pod);
+  dns.setA('svc.test', [PODS[0], PODS[1]]);
+  const gSock = path.join(dir, 'g.sock');
+  const hSock = path.join(dir, 'h.sock');
+  const g = await startGatehouse(cfgText({ dns: dns.port, front: gFront, pod, sock: gSock }), [gFront], { ext: '.cfg' });
+  const h = await startHaproxy(haproxy!, cfgText({ dns: dns.port, front: hFront, pod, sock: hSock }), [hFront]);
+  try {
+    const steps: string[][] = [[PODS[0], PODS[1]], [PODS[0], PODS[1], PODS[2]], [PODS[2]], [PODS[1], PODS[0]]];
+    for (const records of steps) {
+      dns.setA('svc.test', records);
+      const want = [...records].sort();
+      for (const [name, sock] of [['gatehouse', gSock], ['haproxy', hSock]] as const) {
+        await waitFor(
+          () => `${name}: addresses ${want.join(' ')}`,
+          async () => JSON.stringify(summary(await serversState(sock)).addrs) === JSON.stringify(want),
+          10000,
+          50,
+        );
+      }
+      const gs = summary(await serversState(gSock));
+      const hs = summary(await serversState(hSock));
+      assert.deepEqual(gs, hs, `records ${records.join(' ')}`);
+      // and which pods answer requests
+      const gSeen = [...(await spread(gFront, 9)).keys()].sort();
+      const hSeen = [...(await spread(hFront, 9)).keys()].sort();
+      assert.deepEqual(gSeen, hSeen, `records ${records.join(' ')}: gatehouse ${gSeen} haproxy ${hSeen}`);
+      assert.deepEqual(gSeen, want);
+    }
+  } finally {
+    await g.stop();
+    await h.stop();
+    await pods.close();
+    await dns.close();
+  }
+});
+
+test('the YAML form reads as the haproxy.cfg one: resolvers section, server template, init-addr, resolve-prefer', () => {
+  const yaml = yamlModel(`resolvers:
+  dns:
+    nameservers: { ns1: "127.0.0.1:5353" }
+    resolve_retries: 5
+    timeout: { resolve: 2s, retry: 300ms }
+    hold: { valid: 5s, obsolete: 30s }
+    accepted_payload_size: 8192
+frontends:
+  f: { bind: ["127.0.0.1:8080"], default_backend: b }
+backends:
+  b:
+    servers:
+      - { prefix: web, count: "2-4", address: "svc.test:80", resolvers: dns, init_addr: "last,libc,none", resolve_prefer: ipv4 }
+`);
+  const cfg = cfgModel(`resolvers dns
+  nameserver ns1 127.0.0.1:5353
+  resolve_retries 5
+  timeout resolve 2s
+  timeout retry 300ms
+  hold valid 5s
+  hold obsolete 30s
+  accepted_payload_size 8192
+frontend f
+  mode http
+  bind 127.0.0.1:8080
+  default_backend b
+backend b
+  mode http
+  server-template web 2-4 svc.test:80 resolvers dns init-addr last,libc,none resolve-prefer ipv4
+`);
+  assert.deepEqual(yaml.resolvers, cfg.resolvers);
+  assert.deepEqual(yaml.resolvers![0], {
+    name: 'dns',
+    nameservers: [{ name: 'ns1', host: '127.0.0.1', port: 5353 }],
+    parseResolvConf: false,
+    resolveRetries: 5,
+    timeoutResolve: 2000,
+    timeoutRetry: 300,
+    hold: { valid: 5000, nx: 30000, other: 30000, refused: 30000, timeout: 30000, obsolete: 30000 },
+    acceptedPayloadSize: 8192,
+  });
+  const pick = (c: typeof yaml) => c.backends[0].servers.map((s) => [s.name, s.host, s.port, s.resolvers, s.initAddr, s.resolvePrefer]);
+  assert.deepEqual(pick(yaml), pick(cfg));
+  assert.deepEqual(pick(yaml).map((x) => x[0]), ['web2', 'web3', 'web4']);
+  assert.deepEqual(pick(yaml)[0].slice(3), ['dns', ['last', 'libc', 'none'], 'ipv4']);
+});
