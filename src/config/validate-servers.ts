@@ -7,6 +7,7 @@ import { has } from './validate-checker';
 import { validHost, parseHostPort } from './validate-values';
 import { BuilderBinds } from './validate-binds';
 import { readInitAddr } from './resolvers';
+import { isIP } from 'node:net';
 
 /** A server-template count: 3 (names 1..3) or "2-4" (names 2..4); null when invalid. */
 function templateRange(v: unknown): [number, number] | null {
@@ -159,8 +160,10 @@ export class Builder extends BuilderBinds {
     if (prefer !== undefined) out.resolvePrefer = prefer;
     if (r === undefined) {
       for (const k of ['resolve_prefer'] as const) if (has(o, k)) c.warn([...p, k], `"${k}" has no effect without resolvers`);
-      if (init !== undefined && init.some((m) => m !== 'libc' && m !== 'last')) {
-        c.warn([...p, 'init_addr'], 'init_addr other than libc has no effect without resolvers: the name is resolved by libc when connecting');
+      // last,libc,none: gatehouse starts whatever libc says (a name is resolved when connecting);
+      // an IP fallback would be used by HAProxy when libc fails, and is not by gatehouse
+      if (init !== undefined && init.some((m) => isIP(m) !== 0)) {
+        c.warn([...p, 'init_addr'], 'an init_addr IP address is not used without resolvers: the name is resolved by libc when connecting');
       }
     }
     return out;
