@@ -83,6 +83,18 @@ backend b
 ${o.extra ?? ''}`;
 }
 
+/** The data ports accept before the primary binds the stats socket: wait for it. */
+async function waitForSocket(sock: string): Promise<void> {
+  const isSocket = () => {
+    try {
+      return fs.statSync(sock).isSocket();
+    } catch {
+      return false; // not yet
+    }
+  };
+  await waitFor(`a socket at ${sock}`, isSocket, 15000, 20);
+}
+
 /** `show servers state` rows of backend b: name -> address ('-': none) and admin state. */
 async function serversState(sock: string): Promise<Map<string, { addr: string; admin: number }>> {
   const out = new Map<string, { addr: string; admin: number }>();
@@ -109,6 +121,7 @@ test('server-template: 2 records of 3 slots balance over 2 pods; a record added 
   const sock = path.join(dir, 'a.sock');
   const g = await startGatehouse(cfgText({ dns: dns.port, front, pod, sock, obsolete: '1500ms' }), [front], { ext: '.cfg' });
   try {
+    await waitForSocket(sock);
     await waitFor('two slots with an address', async () => summary(await serversState(sock)).addrs.length === 2, 10000, 50);
     let st = summary(await serversState(sock));
     assert.deepEqual(st, { addrs: [PODS[0], PODS[1]], rmaint: 1 });
@@ -169,6 +182,7 @@ backends:
 `;
   const g = await startGatehouse(yaml, [front]);
   try {
+    await waitForSocket(sock);
     await waitFor('an NX answer', () => dns.count('missing.test', 'A') > 0, 10000, 20);
     const st = await serversState(sock);
     assert.deepEqual(st.get('api'), { addr: '-', admin: 0x20 });
@@ -243,6 +257,8 @@ test('the same cfg and DNS server under HAProxy 2.6: the same addresses in use a
   const g = await startGatehouse(cfgText({ dns: dns.port, front: gFront, pod, sock: gSock }), [gFront], { ext: '.cfg' });
   const h = await startHaproxy(haproxy!, cfgText({ dns: dns.port, front: hFront, pod, sock: hSock }), [hFront]);
   try {
+    await waitForSocket(gSock);
+    await waitForSocket(hSock);
     const steps: string[][] = [[PODS[0], PODS[1]], [PODS[0], PODS[1], PODS[2]], [PODS[2]], [PODS[1], PODS[0]]];
     for (const records of steps) {
       dns.setA('svc.test', records);
