@@ -159,7 +159,7 @@ test('server-template: 2 records of 3 slots balance over 2 pods; a record added 
   }
 });
 
-test('init-addr none with a name that does not resolve: the server is in MAINT (resolution), 503 without a crash, then serves once the name appears (YAML form)', async () => {
+test('init-addr none with a name that does not resolve: the server is in MAINT (resolution), 503 without a crash, then serves once the name appears, and follows it when it changes (YAML form)', async () => {
   const dns = new TestDnsServer();
   await dns.start();
   const [front, pod] = await distinctPorts(2);
@@ -195,6 +195,15 @@ backends:
     const r = await request(front);
     assert.equal(r.status, 200);
     assert.equal(r.body.toString(), PODS[2]);
+    // keep-alive connections to the old address (every worker's pool) are not reused after a change
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    for (let i = 0; i < 8; i++) assert.equal((await request(front, { agent })).body.toString(), PODS[2]);
+    dns.setA('missing.test', [PODS[1]]);
+    await waitFor('the server moves', async () => (await serversState(sock)).get('api')?.addr === PODS[1], 10000, 50);
+    const after = await spread(front, 8);
+    assert.deepEqual([...after.keys()], [PODS[1]], `only the new address answers: ${JSON.stringify([...after])}`);
+    for (let i = 0; i < 4; i++) assert.equal((await request(front, { agent })).body.toString(), PODS[1]);
+    agent.destroy();
     assert.equal(g.child.exitCode, null, 'still running');
   } finally {
     await g.stop();

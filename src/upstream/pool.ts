@@ -33,9 +33,12 @@ export class ServerPool implements ConnHome {
     if (st === null || st.addressSeq(this.server) === this.addrSeq) return;
     const { addr, seq } = st.readAddress(this.server);
     this.addrSeq = seq;
-    if (addr === null || (addr.ip === this.host && addr.port === this.port)) return;
-    this.host = addr.ip;
-    this.port = addr.port;
+    if (addr !== null && addr.ip === this.host && addr.port === this.port) return;
+    // none (the record left): keep the last address for a request already routed here
+    if (addr !== null) {
+      this.host = addr.ip;
+      this.port = addr.port;
+    }
     this.closeAll();
   }
 
@@ -71,6 +74,9 @@ export class ServerPool implements ConnHome {
 
   /** Close connections idle since before `cutoff` (ms epoch). Oldest are at the bottom. */
   reap(cutoff: number): void {
+    // every second (worker tick): an address DNS took away loses its idle connections even
+    // when the server is no longer picked
+    if (this.dynamic !== null) this.syncAddress();
     while (this.idle.length > 0 && this.idle[0].idleSince < cutoff) {
       this.idle[0].destroy(); // destroy() -> forget() removes it
     }
