@@ -178,12 +178,13 @@ frontends:
 backends:
   b:
     servers:
-      - { name: api, address: "missing.test:${pod}", resolvers: dns, init_addr: none, resolve_prefer: ipv4 }
+      - { name: api, address: "missing.test:${pod}", resolvers: dns, init_addr: none }
 `;
   const g = await startGatehouse(yaml, [front]);
   try {
     await waitForSocket(sock);
-    await waitFor('an NX answer', () => dns.count('missing.test', 'A') > 0, 10000, 20);
+    // resolve-prefer defaults to ipv6 (HAProxy's default): AAAA first, then A
+    await waitFor('an NX answer in both families', () => dns.count('missing.test', 'A') > 0 && dns.count('missing.test', 'AAAA') > 0, 10000, 20);
     const st = await serversState(sock);
     assert.deepEqual(st.get('api'), { addr: '-', admin: 0x20 });
     assert.match(await runtimeCommand(sock, 'show stat'), /^b,api,(?:[^,]*,){15}MAINT \(resolution\),/m);

@@ -104,38 +104,31 @@ class SectionResolver {
     if (f === null || f.id !== a.id) return;
     clearTimeout(f.timer);
     r.inFlight = null;
+    let error: ErrorKind | null = null;
     if (a.truncated) {
       // no TCP fallback: a truncated answer's records may be a part of the set
       ns.stats.truncated++;
-      this.failed(r, 'other');
-      return;
-    }
-    if (a.rcode === RCODE_NXDOMAIN) {
+      error = 'other';
+    } else if (a.rcode === RCODE_NXDOMAIN) {
       ns.stats.nx++;
-      this.failed(r, 'nx');
-      return;
-    }
-    if (a.rcode === RCODE_REFUSED) {
+      error = 'nx';
+    } else if (a.rcode === RCODE_REFUSED) {
       ns.stats.refused++;
-      this.failed(r, 'refused');
-      return;
-    }
-    if (a.rcode !== RCODE_NOERROR) {
+      error = 'refused';
+    } else if (a.rcode !== RCODE_NOERROR) {
       ns.stats.other++;
-      this.failed(r, 'other');
+      error = 'other';
+    } else if (a.addresses.length === 0) {
+      ns.stats.any_err++;
+      error = 'nx';
+    }
+    if (error !== null) {
+      // as HAProxy: an error for the preferred family makes it ask the other one before failing
+      if (!f.fellBack) this.ask(r, f.type === TYPE_A ? TYPE_AAAA : TYPE_A, 1, true);
+      else this.failed(r, error);
       return;
     }
     if (a.cnames > 0) ns.stats.cname++;
-    if (a.addresses.length === 0) {
-      // HAProxy asks the other family when the preferred one has no record
-      if (!f.fellBack) {
-        this.ask(r, f.type === TYPE_A ? TYPE_AAAA : TYPE_A, 1, true);
-        return;
-      }
-      ns.stats.any_err++;
-      this.failed(r, 'nx');
-      return;
-    }
     ns.stats.valid++;
     const now = Date.now();
     r.lastValid = now;
