@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { distinctPorts, haproxyBinary, startHaproxy } from './helpers/haproxy';
 import { request, runCli, startGatehouse, tmpFile } from './helpers/net';
 import { cfgModel, yamlModel } from './helpers/config';
+import { resolvConfNameservers } from '../src/config/resolvers';
 import { runtimeCommand } from './helpers/runtime-api';
 import { TestDnsServer } from './helpers/dns-server';
 import { waitFor } from './helpers/wait';
@@ -213,6 +214,67 @@ backends:
   }
 });
 
+test('no answer: resolve_retries queries each timeout retry apart, then the last records are held for hold timeout; NXDOMAIN for hold nx', async () => {
+  const dns = new TestDnsServer();
+  await dns.start();
+  const [front, pod] = await distinctPorts(2);
+  const pods = await startPods(pod);
+  dns.setA('api.test', [PODS[0]]);
+  const sock = path.join(dir, 'c.sock');
+  const text = `global
+  stats socket ${sock} level admin
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 5s
+  timeout server 5s
+resolvers dns
+  nameserver ns1 127.0.0.1:${dns.port}
+  resolve_retries 3
+  timeout resolve 100ms
+  timeout retry 300ms
+  hold timeout 2s
+  hold nx 1500ms
+frontend f
+  bind 127.0.0.1:${front}
+  default_backend b
+backend b
+  server api api.test:${pod} resolvers dns init-addr none resolve-prefer ipv4
+`;
+  const g = await startGatehouse(text, [front], { ext: '.cfg' });
+  try {
+    await waitForSocket(sock);
+    await waitFor('resolved', async () => (await serversState(sock)).get('api')?.addr === PODS[0], 10000, 50);
+    // the nameserver stops answering: 3 queries 300 ms apart per family, then the record is held 2 s
+    const q0 = dns.count('api.test', 'A');
+    dns.silent = true;
+    const t0 = Date.now();
+    assert.equal((await request(front)).status, 200);
+    await waitFor('the timeout hold expires', async () => (await serversState(sock)).get('api')?.addr === '-', 15000, 50);
+    const held = Date.now() - t0;
+    assert.ok(held >= 2000, `kept for hold timeout (2 s): ${held} ms`);
+    const sentA = dns.count('api.test', 'A') - q0;
+    assert.ok(sentA >= 3, `resolve_retries 3: ${sentA} A queries`);
+    assert.equal((await request(front)).status, 503);
+    assert.match(await runtimeCommand(sock, 'show resolvers'), /timeout: +[1-9]/);
+    // it answers again: back at once
+    dns.silent = false;
+    await waitFor('back', async () => (await serversState(sock)).get('api')?.addr === PODS[0], 10000, 50);
+    assert.equal((await request(front)).status, 200);
+    // the name is gone (NXDOMAIN): held for hold nx
+    const t1 = Date.now();
+    dns.remove('api.test');
+    await waitFor('the nx hold expires', async () => (await serversState(sock)).get('api')?.addr === '-', 15000, 50);
+    const heldNx = Date.now() - t1;
+    assert.ok(heldNx >= 1300 && heldNx < 4000, `kept for hold nx (1.5 s): ${heldNx} ms`);
+    assert.match(g.output(), /b\/api changed its IP from 127\.0\.0\.2 to \(none\)/);
+  } finally {
+    await g.stop();
+    await pods.close();
+    await dns.close();
+  }
+});
+
 test('-c reports every error of a bad resolvers section at its file:line', async () => {
   const cfg = tmpFile(
     'bad.cfg',
@@ -344,4 +406,9 @@ backend b
   assert.deepEqual(pick(yaml), pick(cfg));
   assert.deepEqual(pick(yaml).map((x) => x[0]), ['web2', 'web3', 'web4']);
   assert.deepEqual(pick(yaml)[0].slice(3), ['dns', ['last', 'libc', 'none'], 'ipv4']);
+  // parse-resolv-conf: the nameserver lines of resolv.conf that are IP addresses, port 53
+  assert.deepEqual(resolvConfNameservers('# c\nnameserver 10.0.0.2\nsearch x\nnameserver ::1 \nnameserver dns.example\n'), [
+    { name: 'resolv.conf:1', host: '10.0.0.2', port: 53 },
+    { name: 'resolv.conf:2', host: '::1', port: 53 },
+  ]);
 });

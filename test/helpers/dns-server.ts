@@ -9,12 +9,14 @@ export class TestDnsServer {
   /** queries received, by "name TYPE" */
   readonly queries = new Map<string, number>();
   port = 0;
+  /** true: queries are counted but not answered (a nameserver that went away) */
+  silent = false;
   private readonly sock = dgram.createSocket('udp4');
 
   async start(): Promise<void> {
     this.sock.on('message', (msg, r) => {
       const out = this.answer(msg);
-      if (out !== null) this.sock.send(out, r.port, r.address);
+      if (out !== null && !this.silent) this.sock.send(out, r.port, r.address);
     });
     await new Promise<void>((resolve) => this.sock.bind(0, '127.0.0.1', () => resolve()));
     this.port = this.sock.address().port;
