@@ -14,7 +14,7 @@ import { cfgModel, yamlModel } from './helpers/config';
 import { resolvConfNameservers } from '../src/config/resolvers';
 import { runtimeCommand } from './helpers/runtime-api';
 import { TestDnsServer } from './helpers/dns-server';
-import { waitFor } from './helpers/wait';
+import { waitFor, waitForOutput } from './helpers/wait';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-dns-'));
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
@@ -268,6 +268,31 @@ backend b
     const heldNx = Date.now() - t1;
     assert.ok(heldNx >= 1300 && heldNx < 4000, `kept for hold nx (1.5 s): ${heldNx} ms`);
     assert.match(g.output(), /b\/api changed its IP from 127\.0\.0\.2 to \(none\)/);
+  } finally {
+    await g.stop();
+    await pods.close();
+    await dns.close();
+  }
+});
+
+test('a reload keeps the addresses DNS gave (the new generation starts with them, even with the nameserver silent)', async () => {
+  const dns = new TestDnsServer();
+  await dns.start();
+  const [front, pod] = await distinctPorts(2);
+  const pods = await startPods(pod);
+  dns.setA('svc.test', [PODS[0], PODS[1]]);
+  const sock = path.join(dir, 'd.sock');
+  const g = await startGatehouse(cfgText({ dns: dns.port, front, pod, sock }), [front], { ext: '.cfg' });
+  try {
+    await waitForSocket(sock);
+    await waitFor('two slots with an address', async () => summary(await serversState(sock)).addrs.length === 2, 10000, 50);
+    dns.silent = true;
+    g.child.kill('SIGHUP');
+    await waitForOutput(g, /configuration reloaded/);
+    await waitForSocket(sock);
+    assert.deepEqual(summary(await serversState(sock)), { addrs: [PODS[0], PODS[1]], rmaint: 1 });
+    const seen = await spread(front, 8);
+    assert.deepEqual([...seen.keys()].sort(), [PODS[0], PODS[1]], JSON.stringify([...seen]));
   } finally {
     await g.stop();
     await pods.close();
