@@ -97,9 +97,9 @@ async function waitForSocket(sock: string): Promise<void> {
 }
 
 /** `show servers state` rows of backend b: name -> address ('-': none) and admin state. */
-async function serversState(sock: string): Promise<Map<string, { addr: string; admin: number }>> {
+async function serversState(sock: string, backend = 'b'): Promise<Map<string, { addr: string; admin: number }>> {
   const out = new Map<string, { addr: string; admin: number }>();
-  for (const line of (await runtimeCommand(sock, 'show servers state b')).split('\n')) {
+  for (const line of (await runtimeCommand(sock, `show servers state ${backend}`)).split('\n')) {
     const f = line.split(' ');
     if (f.length < 20 || line.startsWith('#')) continue;
     out.set(f[3], { addr: f[4], admin: Number(f[6]) });
@@ -294,6 +294,43 @@ test('a reload keeps the addresses DNS gave (the new generation starts with them
     assert.deepEqual(summary(await serversState(sock)), { addrs: [PODS[0], PODS[1]], rmaint: 1 });
     const seen = await spread(front, 8);
     assert.deepEqual([...seen.keys()].sort(), [PODS[0], PODS[1]], JSON.stringify([...seen]));
+  } finally {
+    await g.stop();
+    await pods.close();
+    await dns.close();
+  }
+});
+
+test('mode tcp: a server under resolvers relays to the address DNS gives, and follows a change', async () => {
+  const dns = new TestDnsServer();
+  await dns.start();
+  const [front, pod] = await distinctPorts(2);
+  const pods = await startPods(pod);
+  dns.setA('db.test', [PODS[0]]);
+  const sock = path.join(dir, 'e.sock');
+  const text = `global
+  stats socket ${sock} level admin
+defaults
+  mode tcp
+  timeout connect 1s
+  timeout client 5s
+  timeout server 5s
+resolvers dns
+  nameserver ns1 127.0.0.1:${dns.port}
+  timeout resolve 100ms
+  timeout retry 200ms
+listen db
+  bind 127.0.0.1:${front}
+  server-template db 2 db.test:${pod} resolvers dns init-addr none resolve-prefer ipv4
+`;
+  const g = await startGatehouse(text, [front], { ext: '.cfg' });
+  try {
+    await waitForSocket(sock);
+    await waitFor('resolved', async () => summary(await serversState(sock, 'db')).addrs.length === 1, 10000, 50);
+    assert.deepEqual([...(await spread(front, 4)).keys()], [PODS[0]]);
+    dns.setA('db.test', [PODS[2]]);
+    await waitFor('moved', async () => summary(await serversState(sock, 'db')).addrs[0] === PODS[2], 10000, 50);
+    assert.deepEqual([...(await spread(front, 4)).keys()], [PODS[2]]);
   } finally {
     await g.stop();
     await pods.close();
