@@ -357,6 +357,7 @@ frontend f
 backend b
   server-template web 2 svc.test:80 resolvers nosuch init-addr none
   server s1 api.test:80 resolvers dns init-addr sometimes
+  server-template srv 2 _http._tcp.api.test resolvers dns
 `,
   );
   const p = runCli(['-c', '-f', cfg]);
@@ -373,6 +374,7 @@ backend b
     [10, /resolvers section "empty" has no nameserver/],
     [15, /no resolvers section named "nosuch"/],
     [16, /invalid init-addr method "sometimes"/],
+    [17, /SRV records \(_service\._proto\.name\) are not supported/],
   ];
   for (const [line, re] of expect) {
     assert.ok(out.split('\n').some((l) => l.includes(`bad.cfg:${line}:`) && re.test(l)), `line ${line}: ${re} in:\n${out}`);

@@ -66,7 +66,10 @@ export class Builder extends BuilderBinds {
         c.bad([...p, 'address'], addrExpected, o.address);
       } else {
         const hp = parseHostPort(o.address.trim(), false);
-        if (typeof hp === 'string') c.error([...p, 'address'], `invalid server address: ${hp}`, addrExpected, describeValue(o.address));
+        if (/^_[^.]+\._/.test(o.address.trim())) {
+          // HAProxy's server-template on an SRV name (_service._proto.name) takes ports from the records
+          c.error([...p, 'address'], 'SRV records (_service._proto.name) are not supported by gatehouse: name the A/AAAA records with a port, such as "svc.example:8080"', addrExpected, describeValue(o.address));
+        } else if (typeof hp === 'string') c.error([...p, 'address'], `invalid server address: ${hp}`, addrExpected, describeValue(o.address));
         else ({ host, port } = hp);
       }
       const checkAddr = c.str(o, 'addr', p, { expected: 'an IP address or host name' });
