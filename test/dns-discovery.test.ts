@@ -338,6 +338,39 @@ listen db
   }
 });
 
+test('health checks probe the address DNS gave each slot: a record where nothing listens goes DOWN, the live one serves', async () => {
+  const dns = new TestDnsServer();
+  await dns.start();
+  const [front, pod] = await distinctPorts(2);
+  const pods = await startPods(pod);
+  dns.setA('svc.test', [PODS[0], '127.0.0.5']); // nothing listens on 127.0.0.5
+  const sock = path.join(dir, 'f.sock');
+  const text = cfgText({ dns: dns.port, front, pod, sock }).replace('resolve-prefer ipv4', 'resolve-prefer ipv4 check inter 200ms rise 1 fall 1');
+  const g = await startGatehouse(text, [front], { ext: '.cfg' });
+  try {
+    await waitForSocket(sock);
+    // addr and status of the three slots (show stat columns 74 and 18)
+    let last: string[] = [];
+    const want = [` MAINT (resolution)`, `127.0.0.2:${pod} UP`, `127.0.0.5:${pod} DOWN`];
+    await waitFor(
+      () => `statuses ${JSON.stringify(want)}, last ${JSON.stringify(last)}`,
+      async () => {
+        const rows = (await runtimeCommand(sock, 'show stat')).split('\n').filter((l) => l.startsWith('b,web'));
+        last = rows.map((l) => `${l.split(',')[73]} ${l.split(',')[17]}`).sort();
+        return JSON.stringify(last) === JSON.stringify(want);
+      },
+      10000,
+      50,
+    );
+    const seen = await spread(front, 6);
+    assert.deepEqual([...seen.keys()], [PODS[0]], JSON.stringify([...seen]));
+  } finally {
+    await g.stop();
+    await pods.close();
+    await dns.close();
+  }
+});
+
 test('-c reports every error of a bad resolvers section at its file:line', async () => {
   const cfg = tmpFile(
     'bad.cfg',
