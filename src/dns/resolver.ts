@@ -29,7 +29,7 @@ interface InFlight {
   id: number;
   type: number;
   tries: number;
-  /** the other family was asked after an empty answer for the preferred one */
+  /** the other family was asked after an error answer for the preferred one */
   fellBack: boolean;
   timer: NodeJS.Timeout;
 }
@@ -42,8 +42,6 @@ class Resolution {
   lastValid = Date.now();
   nextAt = 0;
   inFlight: InFlight | null = null;
-  /** the last outcome, for `show resolvers`-style diagnostics and the log */
-  status: 'none' | 'valid' | ErrorKind = 'none';
 
   constructor(
     readonly fqdn: string,
@@ -132,7 +130,6 @@ class SectionResolver {
     ns.stats.valid++;
     const now = Date.now();
     r.lastValid = now;
-    r.status = 'valid';
     r.nextAt = now + this.cfg.timeoutResolve;
     for (const x of a.addresses) {
       const known = r.records.get(x.ip);
@@ -148,7 +145,6 @@ class SectionResolver {
   private failed(r: Resolution, kind: ErrorKind): void {
     const now = Date.now();
     r.nextAt = now + this.cfg.timeoutResolve;
-    r.status = kind;
     if (now - r.lastValid <= this.cfg.hold[kind] || r.records.size === 0 && r.slots.every((s) => s.current === null)) return;
     r.records.clear();
     this.assign(r, `${this.cfg.name} (DNS ${kind.toUpperCase()} status)`);
