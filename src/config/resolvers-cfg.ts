@@ -80,7 +80,8 @@ export class ResolversBlock {
         return;
       case 'resolve_retries':
       case 'accepted_payload_size':
-        if (this.arity(w, 1, 'a number')) this.set(kw, w[1].text, w[1]);
+        // a number in the YAML (convert); anything else goes on as written for the validator to report
+        if (this.arity(w, 1, 'a number')) this.set(kw, /^\d{1,9}$/.test(w[1].text) ? Number(w[1].text) : w[1].text, w[1]);
         return;
       case 'timeout':
         if (!this.arity(w, 2, "'resolve' or 'retry' and a time: timeout resolve 1s")) return;
