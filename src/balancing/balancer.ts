@@ -7,7 +7,7 @@
 // vet the candidate (the cache may be one change behind).
 
 import type { BackendConfig } from '../config/model';
-import { ADMIN_READY, S_ACTIVE, S_ADMIN, S_HEALTH, S_LAST_CHANGE, S_WEIGHT, SERVER_STRIDE, type ServerIndex, type SharedState } from '../shared/state';
+import { ADMIN_READY, S_ACTIVE, S_ADMIN, S_HEALTH, S_LAST_CHANGE, S_RMAINT, S_WEIGHT, SERVER_STRIDE, type ServerIndex, type SharedState } from '../shared/state';
 
 /** HAProxy's BE_WEIGHT_SCALE: weights of a backend with slowstart are kept x16 so they can ramp */
 const WEIGHT_SCALE = 16;
@@ -155,7 +155,7 @@ export class UsableSet {
     if (server === exclude) return false;
     const cells = this.state.servers;
     const o = server * SERVER_STRIDE;
-    if (cells[o + S_HEALTH] !== 1 || cells[o + S_ADMIN] !== ADMIN_READY || cells[o + S_WEIGHT] <= 0) return false;
+    if (cells[o + S_HEALTH] !== 1 || cells[o + S_ADMIN] !== ADMIN_READY || cells[o + S_RMAINT] !== 0 || cells[o + S_WEIGHT] <= 0) return false;
     const max = this.maxconn[server - this.first];
     return max <= 0 || cells[o + S_ACTIVE] < max;
   }
@@ -164,7 +164,7 @@ export class UsableSet {
   usableNow(server: number): boolean {
     const cells = this.state.servers;
     const o = server * SERVER_STRIDE;
-    return cells[o + S_HEALTH] === 1 && cells[o + S_ADMIN] === ADMIN_READY && cells[o + S_WEIGHT] > 0;
+    return cells[o + S_HEALTH] === 1 && cells[o + S_ADMIN] === ADMIN_READY && cells[o + S_RMAINT] === 0 && cells[o + S_WEIGHT] > 0;
   }
 
   /** Below its maxconn, given its in-flight count (already read by the caller). */

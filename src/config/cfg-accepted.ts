@@ -18,7 +18,6 @@ const TABLE: Record<AcceptedKind, Record<string, string>> = {
     cache: 'gatehouse does not cache responses: every request goes to a server',
     mailers: 'gatehouse sends no e-mail alerts',
     ring: 'gatehouse has no ring buffers: log to stdout, syslog or a file',
-    resolvers: 'server names are resolved once at start-up (libc): records that change later are not followed',
     userlist: 'user lists are only read by http_auth ACLs, which gatehouse refuses where they are used',
   },
   global: {
@@ -88,11 +87,8 @@ const TABLE: Record<AcceptedKind, Record<string, string>> = {
     tarpit: 'gatehouse has no tarpit',
   },
   server: {
-    'init-addr': 'server names are resolved once at start-up (libc); an unresolvable name is an error',
-    'resolve-prefer': 'server names are resolved once at start-up (libc)',
-    'resolve-opts': 'server names are resolved once at start-up (libc)',
-    'resolve-net': 'server names are resolved once at start-up (libc)',
-    resolvers: 'server names are resolved once at start-up (libc): DNS changes are not followed',
+    'resolve-opts': 'allow-dup-ip and prevent-dup-ip are not read: two servers of a backend never share a resolved address',
+    'resolve-net': 'the preferred networks are not read: the first usable record of the preferred family is taken',
     'check-sni': NO_SERVER_TLS,
     'no-sslv3': NO_SERVER_TLS,
     'no-tlsv10': NO_SERVER_TLS,

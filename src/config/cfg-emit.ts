@@ -2,6 +2,7 @@
 // records the position of every key path.
 import { didYouMean } from './suggest';
 import { PeersBlock } from './stick-cfg';
+import { ResolversBlock } from './resolvers-cfg';
 import { cfgTcpCheckWithoutOption } from './tcp-cfg';
 import { Kind, Path, Pos, Entry, LogItem, Section, backendSide, frontendSide, INT_KEYS, pathKey } from './cfg-parser-base';
 import { CfgProxyRules } from './cfg-proxy-rules';
@@ -125,6 +126,7 @@ export class CfgEmit extends CfgProxyRules {
     }
     if (Object.keys(g).length) doc.global = g;
     if (this.peersBlocks.length) doc.peers = PeersBlock.emit(this.peersBlocks, (path, pos) => this.reg(path, pos));
+    if (this.resolversBlocks.length) doc.resolvers = ResolversBlock.emit(this.resolversBlocks, (path, pos) => this.reg(path, pos));
 
     // One defaults shared by every proxy becomes the YAML `defaults`; otherwise resolve per proxy.
     const parents = new Set(this.proxies.map((p) => p.parent));

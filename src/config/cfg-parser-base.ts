@@ -4,6 +4,7 @@ import { type ConfigIssue } from './errors';
 import { type Word } from './cfg-tokenize';
 import { acceptedReason, type AcceptedKind } from './cfg-accepted';
 import { PeersBlock } from './stick-cfg';
+import type { ResolversBlock } from './resolvers-cfg';
 
 export type Kind = 'defaults' | 'frontend' | 'backend' | 'listen';
 export type Path = (string | number)[];
@@ -114,6 +115,7 @@ export const SERVER_VALUED: Record<string, string> = {
   maxconn: 'maxconn', port: 'port', addr: 'addr', observe: 'observe', 'error-limit': 'error_limit',
   'on-error': 'on_error', cookie: 'cookie', slowstart: 'slowstart',
   'agent-port': 'agent_port', 'agent-addr': 'agent_addr', 'agent-inter': 'agent_inter', 'agent-send': 'agent_send',
+  resolvers: 'resolvers', 'init-addr': 'init_addr', 'resolve-prefer': 'resolve_prefer',
 };
 export const SERVER_FLAGS: Record<string, [string, boolean]> = {
   check: ['check', true], 'no-check': ['check', false], backup: ['backup', true], 'no-backup': ['backup', false],
@@ -190,9 +192,11 @@ export class CfgParserBase {
   // Line state
   protected file = '';
   protected lineNo = 0;
-  protected current: Section | PeersBlock | 'global' | 'skip' | null = null;
+  protected current: Section | PeersBlock | ResolversBlock | 'global' | 'skip' | null = null;
   /** `peers` sections (src/config/stick-cfg.ts) */
   protected readonly peersBlocks: PeersBlock[] = [];
+  /** `resolvers` sections (src/config/resolvers-cfg.ts) */
+  protected readonly resolversBlocks: ResolversBlock[] = [];
   constructor(env: Record<string, string | undefined>) {
     this.env = { ...env };
   }

@@ -54,8 +54,8 @@ export class CfgServer extends CfgBind {
 
   /**
    * `server-template <prefix> <num>|<low>-<high> <fqdn>[:<port>] [options]`: servers prefix1..N,
-   * each with the address. Names are resolved once at start-up (as HAProxy does without a
-   * `resolvers` section, where every slot gets the name's first address).
+   * each with the address. With `resolvers`, each slot takes one of the name's records as they
+   * come and go (src/dns/); without, the name is resolved by libc when connecting.
    */
   protected serverTemplate(s: Section, w: Word[]): void {
     if (s.kind === 'defaults') {

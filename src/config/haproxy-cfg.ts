@@ -19,6 +19,7 @@ import { tokenizeLine, type Word } from './cfg-tokenize';
 import * as K from './cfg-keywords';
 import { ConditionStack } from './cfg-conditions';
 import { PeersBlock } from './stick-cfg';
+import { ResolversBlock } from './resolvers-cfg';
 import { Kind, Section, pathKey } from './cfg-parser-base';
 import { CfgProxy } from './cfg-proxy';
 
@@ -32,7 +33,7 @@ class CfgParser extends CfgProxy {
       this.lineNo = i + 1;
       const directive = /^\s*\.[a-z]/.test(lines[i]);
       if (!directive && !conds.active) continue; // inside a false .if branch: not read at all
-      const cur = this.current as Section | PeersBlock | 'global' | 'skip' | null; // (assigned by line() below)
+      const cur = this.current as Section | PeersBlock | ResolversBlock | 'global' | 'skip' | null; // (assigned by line() below)
       const section = cur === null || cur === 'skip' ? '' : cur === 'global' ? 'global' : cur.name;
       const t = tokenizeLine(lines[i], { env: this.env, file, line: this.lineNo, section });
       if (t.error) {
@@ -58,7 +59,7 @@ class CfgParser extends CfgProxy {
   protected line(w: Word[]): void {
     const kw = w[0].text;
     if ((K.SECTIONS as readonly string[]).includes(kw)) return this.sectionHeader(kw as (typeof K.SECTIONS)[number], w);
-    if ((K.SECTIONS as readonly string[]).includes(kw) || K.OTHER_SECTIONS.includes(kw) || kw === 'peers') this.httpErrors = null;
+    if ((K.SECTIONS as readonly string[]).includes(kw) || K.OTHER_SECTIONS.includes(kw) || kw === 'peers' || kw === 'resolvers') this.httpErrors = null;
     if (kw === 'http-errors') {
       const n = this.arg(w, 1, '<name>');
       this.current = 'skip';
@@ -71,6 +72,11 @@ class CfgParser extends CfgProxy {
     if (kw === 'peers') {
       // stick-table peers (src/config/stick-cfg.ts)
       this.current = PeersBlock.open(w, this.peersBlocks, { at: (x) => this.at(x), error: (x, m) => this.error(x, m), warn: (x, m) => this.warn(x, m) }) ?? 'skip';
+      return;
+    }
+    if (kw === 'resolvers') {
+      // DNS discovery (src/config/resolvers-cfg.ts, docs/dns.md)
+      this.current = ResolversBlock.open(w, this.resolversBlocks, { at: (x) => this.at(x), error: (x, m) => this.error(x, m), warn: (x, m) => this.warn(x, m) }) ?? 'skip';
       return;
     }
     if (this.httpErrors !== null && this.current === 'skip') {
@@ -94,7 +100,7 @@ class CfgParser extends CfgProxy {
       return;
     }
     if (cur === 'global') return this.globalLine(w);
-    if (cur instanceof PeersBlock) return cur.line(w);
+    if (cur instanceof PeersBlock || cur instanceof ResolversBlock) return cur.line(w);
     this.proxyLine(cur, w);
   }
 

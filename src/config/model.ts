@@ -350,6 +350,12 @@ export interface ServerConfig {
   sendProxy?: 1 | 2;
   /** agent-check (src/health/agent.ts); absent when the server has none */
   agent?: { port: number; addr: string | null; inter: number; send: string | null };
+  /** DNS discovery: the `resolvers` section that resolves `host` at run time; absent: static */
+  resolvers?: string;
+  /** `init-addr` methods in order (last, libc, none or an IP); with resolvers, default [last, libc] */
+  initAddr?: string[];
+  /** address family asked first (HAProxy's default: ipv6) */
+  resolvePrefer?: 'ipv4' | 'ipv6';
 }
 
 export interface BackendConfig {
@@ -444,6 +450,27 @@ export interface Config {
   backends: BackendConfig[];
   /** stick tables and peers (src/config/stick.ts); absent when the configuration has none */
   stick?: StickConfig;
+  /** `resolvers` sections (src/config/resolvers.ts, docs/dns.md); absent when none */
+  resolvers?: ResolversConfig[];
+}
+
+/** A `resolvers` section: where and how often server names are resolved (src/dns/). */
+export interface ResolversConfig {
+  name: string;
+  /** `nameserver NAME IP:PORT` lines, then those of /etc/resolv.conf with parse-resolv-conf */
+  nameservers: { name: string; host: string; port: number }[];
+  /** read /etc/resolv.conf's nameservers at start-up */
+  parseResolvConf: boolean;
+  /** queries sent per resolution before it fails with a timeout (HAProxy default 3) */
+  resolveRetries: number;
+  /** ms between two resolutions of a name (`timeout resolve`, default 1 s) */
+  timeoutResolve: number;
+  /** ms to wait for an answer before sending the query again (`timeout retry`, default 1 s) */
+  timeoutRetry: number;
+  /** ms: how long the last good answer is kept after an error of each kind; obsolete: how long a record missing from answers is kept */
+  hold: { valid: number; nx: number; other: number; refused: number; timeout: number; obsolete: number };
+  /** EDNS0 UDP payload size announced in queries (default 512) */
+  acceptedPayloadSize: number;
 }
 
 export const DEFAULT_TIMEOUTS: Timeouts = {

@@ -5,6 +5,7 @@
 // also checks the committed docs/gatehouse.schema.json and every key of docs/configuration.md).
 // The validator stays the authority on values (ranges, files, cross-references); the schema
 // gives the shape, the types and a one-line description per key.
+import { RESOLVERS_HOLD_KEYS, RESOLVERS_KEYS, RESOLVERS_TIMEOUT_KEYS } from './resolvers';
 import {
   BACKEND_KEYS, BIND_KEYS, COMMON_KEYS, COOKIE_KEYS, FORWARDFOR_KEYS, FRONTEND_KEYS, GLOBAL_KEYS, HEALTH_KEYS, LISTEN_KEYS,
   LOG_KEYS, SERVER_KEYS, STATS_KEYS, STATS_SOCKET_KEYS, TIMEOUT_KEYS, TOP_KEYS,
@@ -176,7 +177,21 @@ const serverSchema = object('a server', SERVER_KEYS, {
   agent_send: str('text sent to the agent on connect'),
   send_proxy: bool('send a PROXY protocol v1 header first (servers of mode tcp backends)'),
   send_proxy_v2: bool('send a PROXY protocol v2 header first (wins over send_proxy; mode tcp backends)'),
-}, ['name', 'address']);
+  prefix: str('server-template: servers PREFIX1..PREFIXN (with count, instead of name)'),
+  count: { description: 'server-template: how many servers (3) or a range ("2-4")', anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^(\\d+-)?\\d+$' }] },
+  resolvers: str('resolvers section that resolves the address\'s name at run time (docs/dns.md)'),
+  init_addr: oneOrMany({ type: 'string' }, 'start-up address methods in order: last, libc, none or an IP ("last,libc,none")'),
+  resolve_prefer: str('address family asked first (default ipv6)', { enum: ['ipv4', 'ipv6'] }),
+}, ['address']);
+
+const resolversSchema = object('a resolvers section', RESOLVERS_KEYS, {
+  nameservers: { type: 'object', description: 'nameserver name -> "IP:PORT"', additionalProperties: { type: 'string' } },
+  parse_resolv_conf: bool('add the nameservers of /etc/resolv.conf'),
+  resolve_retries: int('queries sent before a resolution times out', 1, 1000),
+  timeout: object('resolvers timeouts', RESOLVERS_TIMEOUT_KEYS, { resolve: duration, retry: duration }),
+  hold: object('resolvers holds', RESOLVERS_HOLD_KEYS, { valid: duration, nx: duration, other: duration, refused: duration, timeout: duration, obsolete: duration }),
+  accepted_payload_size: int('EDNS0 UDP payload size announced', 512, 65535),
+});
 
 const PROXY_TYPES: Record<string, Schema> = {
   mode: str('http or tcp (layer 4: docs/tcp.md)', { enum: ['http', 'tcp'] }),
@@ -241,6 +256,8 @@ export function configSchema(): Schema {
                 ? named(object('a backend', BACKEND_KEYS, PROXY_REFS), 'server pools, by name')
                 : k === 'peers'
                   ? named({ type: 'object', description: 'a peers section: peers and tables (docs/stick-tables.md)' }, 'peers sections, by name')
+                  : k === 'resolvers'
+                    ? named(resolversSchema, 'resolvers sections (DNS discovery, docs/dns.md), by name')
                   : named(object('a listen section', LISTEN_KEYS, PROXY_REFS), 'frontend and backend in one, by name'),
       ]),
     ),

@@ -11,7 +11,7 @@ export type Obj = Record<string, unknown>;
 
 // ---- key vocabulary (snake_case, HAProxy's words) ----
 
-export const TOP_KEYS = ['global', 'defaults', 'frontends', 'backends', 'listen', 'peers'] as const;
+export const TOP_KEYS = ['global', 'defaults', 'frontends', 'backends', 'listen', 'peers', 'resolvers'] as const;
 export const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers', 'stats_socket', 'stats_timeout', 'localpeer', 'engine'] as const;
 export const STATS_SOCKET_KEYS = ['path', 'mode', 'level'] as const;
 export const FORWARDFOR_KEYS = ['except', 'header', 'if_none'] as const;
@@ -63,6 +63,7 @@ export const SERVER_KEYS = [
   'name', 'address', 'check', 'cookie', 'weight', 'backup', 'maxconn', 'inter', 'fastinter', 'downinter',
   'rise', 'fall', 'port', 'addr', 'observe', 'error_limit', 'on_error', 'disabled', 'slowstart',
   'agent_check', 'agent_port', 'agent_addr', 'agent_inter', 'agent_send', 'send_proxy', 'send_proxy_v2',
+  'prefix', 'count', 'resolvers', 'init_addr', 'resolve_prefer',
 ] as const;
 export const COOKIE_KEYS = [
   'name', 'mode', 'indirect', 'nocache', 'postonly', 'preserve', 'httponly', 'secure', 'domain', 'maxidle', 'maxlife',

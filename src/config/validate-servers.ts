@@ -6,8 +6,22 @@ import { Path, Obj, SERVER_KEYS, NAME_RE, NAME_EXPECTED } from './validate-keys'
 import { has } from './validate-checker';
 import { validHost, parseHostPort } from './validate-values';
 import { BuilderBinds } from './validate-binds';
+import { readInitAddr } from './resolvers';
+import { isIP } from 'node:net';
+
+/** A server-template count: 3 (names 1..3) or "2-4" (names 2..4); null when invalid. */
+function templateRange(v: unknown): [number, number] | null {
+  const m = typeof v === 'number' ? /^(\d+)$/.exec(String(v)) : typeof v === 'string' ? /^(?:(\d+)-)?(\d+)$/.exec(v.trim()) : null;
+  if (!m) return null;
+  const lo = m[1] !== undefined ? Number(m[1]) : 1;
+  const hi = Number(m[2]);
+  return lo >= 1 && hi >= lo && hi - lo < 1000 ? [lo, hi] : null;
+}
 
 export class Builder extends BuilderBinds {
+  /** names of the `resolvers` sections (set before the proxies are read) */
+  resolverNames: ReadonlySet<string> = new Set();
+
   servers(v: unknown, path: Path, fastinterFromInter: boolean, downinterFromInter: boolean): ServerConfig[] {
     const c = this.c;
     if (v === null || v === undefined) return [];
@@ -22,13 +36,27 @@ export class Builder extends BuilderBinds {
       const o = c.map(item, p, 'a server map { name, address, ... }', false);
       if (!o) return;
       c.keys(o, p, SERVER_KEYS, 'a server');
-      const name = c.str(o, 'name', p, { re: NAME_RE, expected: NAME_EXPECTED });
-      if (!has(o, 'name')) c.error(p, 'missing required key "name"', NAME_EXPECTED, 'nothing');
-      if (name !== undefined) {
+      // server-template: { prefix: web, count: 3 | "1-3", address: ... } is servers web1..web3
+      const template = has(o, 'prefix') || has(o, 'count');
+      let slotNames: string[] = [];
+      if (template) {
+        if (has(o, 'name')) c.error([...p, 'name'], 'a server template has "prefix" and "count", not "name"');
+        const prefix = c.str(o, 'prefix', p, { re: NAME_RE, expected: NAME_EXPECTED });
+        if (!has(o, 'prefix')) c.error(p, 'missing required key "prefix" (server template)', NAME_EXPECTED, 'nothing');
+        const range = templateRange(o.count);
+        if (range === null) c.bad([...p, 'count'], 'a count such as 3 or a range such as "1-3" (at most 1000 servers)', o.count);
+        if (prefix !== undefined && range !== null) for (let n = range[0]; n <= range[1]; n++) slotNames.push(`${prefix}${n}`);
+      } else {
+        const name = c.str(o, 'name', p, { re: NAME_RE, expected: NAME_EXPECTED });
+        if (!has(o, 'name')) c.error(p, 'missing required key "name"', NAME_EXPECTED, 'nothing');
+        if (name !== undefined) slotNames = [name];
+      }
+      for (const name of slotNames) {
         const prev = names.get(name);
-        if (prev !== undefined) c.error([...p, 'name'], `duplicate server name "${name}" (also servers[${prev}])`);
+        if (prev !== undefined) c.error([...p, template ? 'prefix' : 'name'], `duplicate server name "${name}" (also servers[${prev}])`);
         else names.set(name, i);
       }
+      const name = slotNames.length > 0 ? slotNames[0] : undefined;
       let host: string | undefined;
       let port: number | undefined;
       const addrExpected = '"HOST:PORT" such as "192.168.1.10:80" or "[::1]:8080"';
@@ -38,7 +66,10 @@ export class Builder extends BuilderBinds {
         c.bad([...p, 'address'], addrExpected, o.address);
       } else {
         const hp = parseHostPort(o.address.trim(), false);
-        if (typeof hp === 'string') c.error([...p, 'address'], `invalid server address: ${hp}`, addrExpected, describeValue(o.address));
+        if (/^_[^.]+\._/.test(o.address.trim())) {
+          // HAProxy's server-template on an SRV name (_service._proto.name) takes ports from the records
+          c.error([...p, 'address'], 'SRV records (_service._proto.name) are not supported by gatehouse: name the A/AAAA records with a port, such as "svc.example:8080"', addrExpected, describeValue(o.address));
+        } else if (typeof hp === 'string') c.error([...p, 'address'], `invalid server address: ${hp}`, addrExpected, describeValue(o.address));
         else ({ host, port } = hp);
       }
       const checkAddr = c.str(o, 'addr', p, { expected: 'an IP address or host name' });
@@ -54,17 +85,20 @@ export class Builder extends BuilderBinds {
         this.serverRest(o, p);
         return;
       }
-      out.push({
-        name,
-        host,
-        port,
-        address: String(o.address),
-        inter,
-        fastinter,
-        downinter,
-        checkAddr: checkAddr !== undefined && validHost(checkAddr) ? checkAddr : null,
-        ...this.serverRest(o, p),
-      });
+      const rest = this.serverRest(o, p);
+      for (const slot of slotNames) {
+        out.push({
+          name: slot,
+          host,
+          port,
+          address: String(o.address),
+          inter,
+          fastinter,
+          downinter,
+          checkAddr: checkAddr !== undefined && validHost(checkAddr) ? checkAddr : null,
+          ...rest,
+        });
+      }
     });
     return out;
   }
@@ -113,6 +147,33 @@ export class Builder extends BuilderBinds {
         if (c.bool(o, 'send_proxy_v2', p) === true) return { sendProxy: 2 };
         return c.bool(o, 'send_proxy', p) === true ? { sendProxy: 1 } : {};
       })(),
+      ...this.resolution(o, p),
     };
+  }
+
+  /** resolvers / init_addr / resolve_prefer (DNS discovery, docs/dns.md). */
+  protected resolution(o: Obj, p: Path): Pick<ServerConfig, 'resolvers' | 'initAddr' | 'resolvePrefer'> {
+    const c = this.c;
+    const out: Pick<ServerConfig, 'resolvers' | 'initAddr' | 'resolvePrefer'> = {};
+    const r = c.str(o, 'resolvers', p, { re: NAME_RE, expected: 'the name of a resolvers section' });
+    if (r !== undefined) {
+      if (!this.resolverNames.has(r)) {
+        const known = [...this.resolverNames];
+        c.error([...p, 'resolvers'], `no resolvers section named "${r}"`, known.length ? `one of ${known.join(', ')}` : 'a resolvers section (none is defined)', `"${r}"`);
+      } else out.resolvers = r;
+    }
+    const init = readInitAddr(c, o, p);
+    if (init !== undefined) out.initAddr = init;
+    const prefer = c.oneOf(o, 'resolve_prefer', p, ['ipv4', 'ipv6'] as const);
+    if (prefer !== undefined) out.resolvePrefer = prefer;
+    if (r === undefined) {
+      for (const k of ['resolve_prefer'] as const) if (has(o, k)) c.warn([...p, k], `"${k}" has no effect without resolvers`);
+      // last,libc,none: gatehouse starts whatever libc says (a name is resolved when connecting);
+      // an IP fallback would be used by HAProxy when libc fails, and is not by gatehouse
+      if (init !== undefined && init.some((m) => isIP(m) !== 0)) {
+        c.warn([...p, 'init_addr'], 'an init_addr IP address is not used without resolvers: the name is resolved by libc when connecting');
+      }
+    }
+    return out;
   }
 }

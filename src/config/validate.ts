@@ -17,6 +17,7 @@ import { ConfigError, type ConfigIssue, describeValue, formatPath, type SourceMa
 import { didYouMean } from './suggest';
 import { readRules, type BackendRef } from './validate-rules';
 import { buildStick } from './stick';
+import { buildResolvers } from './resolvers';
 import { DEFAULT_RETRY_ON } from './retry-on';
 import { checkModes, readTcpRequest } from './tcp';
 import {
@@ -64,6 +65,8 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
   c.keys(top, [], TOP_KEYS, 'the top level');
 
   const global = b.global(top.global);
+  const resolvers = buildResolvers(c, top); // before the servers that name them (src/config/resolvers.ts)
+  b.resolverNames = new Set(resolvers.map((r) => r.name));
 
   const defaultsObj = c.map(top.defaults, ['defaults'], 'a map of default settings');
   let defaults: Settings = { timeouts: {}, health: {} };
@@ -282,7 +285,7 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
 
   // Warnings ride along after the errors so `gatehouse -c` shows everything at once.
   if (c.errors.length) throw new ConfigError([...sortIssues(c.errors), ...sortIssues(c.warnings)]);
-  return { config: { sources: [src.file], global, frontends, backends, ...(stick ? { stick } : {}) }, warnings: sortIssues(c.warnings) };
+  return { config: { sources: [src.file], global, frontends, backends, ...(stick ? { stick } : {}), ...(resolvers.length ? { resolvers } : {}) }, warnings: sortIssues(c.warnings) };
 }
 
 /** A proxy's error pages: the defaults' ones, overridden status by status by its own. */

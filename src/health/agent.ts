@@ -7,7 +7,7 @@
 // check. Everything lands in the shared state (setAndBump), as the other checks do.
 import * as net from 'node:net';
 import type { Config } from '../config/model';
-import { ADMIN_DRAIN, ADMIN_MAINT, ADMIN_READY, S_ADMIN, S_HEALTH, S_WEIGHT, ServerIndex, type SharedState } from '../shared/state';
+import { ADMIN_DRAIN, ADMIN_MAINT, ADMIN_READY, S_ADMIN, S_HEALTH, S_WEIGHT, ServerIndex, dynamicAddress, type SharedState } from '../shared/state';
 import type { LogFn } from './publish';
 
 export interface AgentTarget {
@@ -15,6 +15,8 @@ export interface AgentTarget {
   backend: number;
   name: string;
   host: string;
+  /** the host is the address DNS gives the server (src/dns/), read before each exchange */
+  dynamic: boolean;
   port: number;
   inter: number;
   send: string | null;
@@ -35,6 +37,7 @@ export function agentTargets(config: Config): AgentTarget[] {
         backend: bi,
         name: `${b.name}/${s.name}`,
         host: a.addr ?? s.checkAddr ?? s.host,
+        dynamic: a.addr === null && s.checkAddr === null && dynamicAddress(s),
         port: a.port,
         inter: Math.max(100, a.inter),
         send: a.send,
@@ -148,6 +151,12 @@ export class AgentScheduler {
   }
 
   private async runOne(t: AgentTarget): Promise<void> {
+    if (t.dynamic) {
+      // the address DNS gives the server (src/dns/); none: nothing to ask
+      const a = this.state.readAddress(t.index).addr;
+      if (a === null) return;
+      t.host = a.ip;
+    }
     const line = await askAgent(t, this.abort.signal);
     if (line === null || this.stopped) return;
     this.apply(t, parseAgentReply(line), line.trim());

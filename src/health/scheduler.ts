@@ -92,6 +92,17 @@ export class HealthScheduler {
 
   private async runOne(s: Slot): Promise<void> {
     let r: CheckResult;
+    const dyn = s.sh.target;
+    if (dyn.dynamic) {
+      // an address found by DNS (src/dns/): probe the current one; none: the server is in
+      // maintenance (resolution) and there is nothing to probe until it has one
+      const a = this.state.readAddress(dyn.index).addr;
+      if (a === null) {
+        this.plan(s, nextInterval(s.sh.health, s.sh.up, dyn, dyn));
+        return;
+      }
+      dyn.host = a.ip;
+    }
     try {
       r = await probe(s.sh.target, this.abort.signal);
     } catch (e) {

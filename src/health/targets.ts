@@ -2,7 +2,7 @@
 // where to connect, what to send, how to judge, how often. Per-server overrides win over the
 // backend's health_check (HAProxy's `server ... inter/rise/fall/port/addr`).
 import type { BackendConfig, Config, ServerConfig } from '../config/model';
-import { ServerIndex } from '../shared/state';
+import { ServerIndex, dynamicAddress } from '../shared/state';
 import type { HttpExpect } from './http-check-reply';
 import type { Intervals, RiseFall } from './rise-fall';
 import { buildPlan, type TcpCheckPlan } from './tcp-check';
@@ -16,6 +16,8 @@ export interface CheckTarget extends RiseFall, Intervals {
   backup: boolean;
   kind: 'tcp' | 'http';
   host: string;
+  /** the host is the address DNS gives the server (src/dns/), read before each probe */
+  dynamic: boolean;
   port: number;
   timeoutMs: number;
   /** the bytes of the HTTP probe request; null for tcp */
@@ -73,6 +75,7 @@ function target(config: Config, bi: number, si: number, idx: ServerIndex): Check
     backup: s.backup,
     kind: hc.type === 'http' ? 'http' : 'tcp',
     host: s.checkAddr ?? s.host,
+    dynamic: s.checkAddr === null && dynamicAddress(s),
     port: s.checkPort ?? s.port,
     timeoutMs: positive(b.timeouts.check, inter),
     request: hc.type === 'http' ? buildHttpRequest(b, s) : null,

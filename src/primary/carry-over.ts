@@ -31,6 +31,7 @@ import {
   S_QMAX,
   S_SMAX,
   S_WEIGHT,
+  dynamicAddress,
   ServerIndex,
   type SharedState,
 } from '../shared/state';
@@ -78,11 +79,20 @@ const CARRIED = [S_HEALTH, S_ADMIN, S_CHECK_STATUS, S_CHECK_CODE, S_CHECK_DURATI
 export function carryOverServerState(oldConfig: Config, oldState: SharedState, newConfig: Config, newState: SharedState): number {
   const map = nameMaps(oldConfig, newConfig).servers;
   const oldIndex = new ServerIndex(oldConfig);
+  const newIndex = new ServerIndex(newConfig);
   const oldWeight = new Int32Array(oldIndex.serverCount);
   oldConfig.backends.forEach((b, bi) => b.servers.forEach((s, si) => (oldWeight[oldIndex.server(bi, si)] = s.weight)));
+  const newServers = newConfig.backends.flatMap((b) => b.servers);
+  const oldServers = oldConfig.backends.flatMap((b) => b.servers);
   let matched = 0;
   map.forEach((old, g) => {
     if (old < 0) return;
+    // an address found by DNS stays while the new resolver asks again (same name, same port)
+    const ns = newServers[g];
+    const os = oldServers[old];
+    if (dynamicAddress(ns) && dynamicAddress(os) && ns.host === os.host && ns.port === os.port && ns.resolvers === os.resolvers) {
+      newState.writeAddress(g, newIndex.backendOf(g), oldState.readAddress(old).addr);
+    }
     for (const cell of CARRIED) newState.set(g, cell, oldState.get(old, cell));
     // a weight set by an administrator at run time survives; a configured one follows the file
     const runtimeWeight = oldState.get(old, S_WEIGHT);

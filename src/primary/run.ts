@@ -20,6 +20,7 @@ import { Supervisor } from './supervisor';
 import { bindTakingOver, giveBack, type Takeover } from './takeover';
 import { attachTables } from '../stick/registry';
 import { StickService } from '../stick/service';
+import { ResolversService } from '../dns/resolver';
 
 type Level = 'info' | 'notice' | 'warning' | 'alert';
 
@@ -47,6 +48,8 @@ interface Generation {
   stick: StickService;
   /** listening sockets of node-engine binds, shared by the workers (kept across reloads) */
   listeners: SharedListeners;
+  /** DNS discovery of server addresses (src/dns/) */
+  dns: ResolversService;
 }
 
 /** Start workers (and, unless `deferStats`, stats) for one configuration. */
@@ -98,7 +101,9 @@ async function startGeneration(config: Config, prev: Generation | null, statsRet
       telemetry.onWorkerMessage(id, msg);
     },
   });
-  const gen: Generation = { config, state, sink, telemetry, supervisor, health: null, carry, log, stick, listeners };
+  const dns = new ResolversService(config, state, log);
+  telemetry.dns = dns;
+  const gen: Generation = { config, state, sink, telemetry, supervisor, health: null, carry, log, stick, listeners, dns };
   try {
     await supervisor.start();
     if (!deferStats) await telemetry.startStatsServers(statsRetryMs);
@@ -110,6 +115,7 @@ async function startGeneration(config: Config, prev: Generation | null, statsRet
     await sink.close();
     throw e;
   }
+  dns.start();
   gen.health = startHealthThread(config, state.buffer, log);
   await stick.start();
   return gen;
@@ -123,6 +129,7 @@ async function stopGeneration(gen: Generation, graceMs: number, statsAlreadyClos
   await gen.supervisor.stop(graceMs);
   // the next generation's workers listen on the sockets of the addresses it kept
   gen.listeners.closeExcept(next?.listeners ?? null);
+  gen.dns.stop();
   await gen.health?.stop();
   await gen.telemetry.stop();
   await gen.sink.close();

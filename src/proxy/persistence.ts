@@ -14,7 +14,7 @@ import {
   type CookieMatcher,
 } from '../persistence/cookie';
 import type { HeaderWriter } from './client';
-import { ADMIN_MAINT, SERVER_STRIDE, S_ADMIN, S_HEALTH, type SharedState } from '../shared/state';
+import { ADMIN_MAINT, SERVER_STRIDE, S_ADMIN, S_HEALTH, S_RMAINT, type SharedState } from '../shared/state';
 
 /** Per-backend persistence data, built once at start-up. */
 export class BackendCookies implements CookieMatcher {
@@ -36,7 +36,11 @@ export class BackendCookies implements CookieMatcher {
   /** A cookie may pin to a server that is up, draining included (drain keeps persistent clients). */
   usable(i: number): boolean {
     const o = (this.firstServer + i) * SERVER_STRIDE;
-    return Atomics.load(this.state.servers, o + S_HEALTH) === 1 && Atomics.load(this.state.servers, o + S_ADMIN) !== ADMIN_MAINT;
+    return (
+      Atomics.load(this.state.servers, o + S_HEALTH) === 1 &&
+      Atomics.load(this.state.servers, o + S_ADMIN) !== ADMIN_MAINT &&
+      Atomics.load(this.state.servers, o + S_RMAINT) === 0
+    );
   }
 }
 

@@ -5,6 +5,7 @@
 // `ServerIndex`. Writers that change anything selection depends on (health, admin state,
 // weight) must bump the owning backend's LB_GEN so workers rebuild their cached tables.
 
+import { isIP } from 'node:net';
 import type { Config } from '../config/model';
 
 // Per-server cells.
@@ -24,7 +25,13 @@ export const S_OBSERVE_ERRORS = 12; // consecutive live-traffic errors (observe)
 export const S_SMAX = 13; // max S_ACTIVE seen (best effort)
 export const S_QMAX = 14; // max S_QUEUE seen (best effort)
 export const S_CHECK_HEALTH = 15; // rise/fall counter as HAProxy shows it
-export const SERVER_STRIDE = 16;
+// DNS discovery (src/dns/): written by the primary's resolver only, read by workers and health.
+export const S_RMAINT = 16; // 1 = no address from resolution (HAProxy's RMAINT): not usable
+export const S_ADDR_SEQ = 17; // seqlock: odd while the address cells below are written
+export const S_ADDR_FAMILY = 18; // 0 = no address, 4 = IPv4 in S_ADDR_0, 6 = IPv6 in S_ADDR_0..3
+export const S_ADDR_PORT = 19;
+export const S_ADDR_0 = 20; // four cells: the address bytes, big-endian words
+export const SERVER_STRIDE = 24;
 
 // Per-backend cells.
 export const B_RR_CURSOR = 0; // round-robin position, Atomics.add by every worker
@@ -107,6 +114,13 @@ export class ServerIndex {
   server(backend: number, local: number): number {
     return this.backendFirstServer[backend] + local;
   }
+
+  /** the backend of global server index `server` */
+  backendOf(server: number): number {
+    let b = 0;
+    while (b + 1 < this.backendCount && this.backendFirstServer[b + 1] <= server) b++;
+    return b;
+  }
 }
 
 export class SharedState {
@@ -146,6 +160,8 @@ export class SharedState {
         st.servers[o + S_CHECK_DURATION] = -1;
         st.servers[o + S_LAST_CHANGE] = now;
         st.servers[o + S_CHECK_STATUS] = 0;
+        // a name under a resolvers section has no address until the resolver gives one (src/dns/)
+        if (dynamicAddress(s)) st.servers[o + S_RMAINT] = 1;
       });
       st.backends[bi * BACKEND_STRIDE + B_LAST_CHANGE] = now;
     });
@@ -177,15 +193,98 @@ export class SharedState {
     return Atomics.load(this.backends, backend * BACKEND_STRIDE + B_LB_GEN);
   }
 
-  /** Usable = passes checks, not in maintenance, not draining, weight > 0. */
+  /** Usable = passes checks, not in maintenance (admin or resolution), not draining, weight > 0. */
   usable(server: number): boolean {
     const o = server * SERVER_STRIDE;
     return (
       Atomics.load(this.servers, o + S_HEALTH) === 1 &&
       Atomics.load(this.servers, o + S_ADMIN) === ADMIN_READY &&
+      Atomics.load(this.servers, o + S_RMAINT) === 0 &&
       Atomics.load(this.servers, o + S_WEIGHT) > 0
     );
   }
+
+  /**
+   * Resolver only (single writer): publish a server's address, or none (family 0, the server
+   * goes to RMAINT). Seqlock: readers retry while the sequence is odd or changed under them.
+   */
+  writeAddress(server: number, backend: number, addr: ServerAddress | null): void {
+    const c = this.servers;
+    const o = server * SERVER_STRIDE;
+    Atomics.add(c, o + S_ADDR_SEQ, 1);
+    if (addr === null) {
+      Atomics.store(c, o + S_ADDR_FAMILY, 0);
+    } else {
+      const words = addressWords(addr.ip);
+      Atomics.store(c, o + S_ADDR_FAMILY, words.length === 1 ? 4 : 6);
+      Atomics.store(c, o + S_ADDR_PORT, addr.port);
+      for (let i = 0; i < words.length; i++) Atomics.store(c, o + S_ADDR_0 + i, words[i]);
+    }
+    Atomics.add(c, o + S_ADDR_SEQ, 1);
+    const rmaint = addr === null ? 1 : 0;
+    if (Atomics.load(c, o + S_RMAINT) !== rmaint) this.setAndBump(server, backend, S_RMAINT, rmaint);
+  }
+
+  /** The sequence number of a server's address cells (even: stable). */
+  addressSeq(server: number): number {
+    return Atomics.load(this.servers, server * SERVER_STRIDE + S_ADDR_SEQ);
+  }
+
+  /** A consistent read of a server's address (null: none published), with its sequence number. */
+  readAddress(server: number): { addr: ServerAddress | null; seq: number } {
+    const c = this.servers;
+    const o = server * SERVER_STRIDE;
+    for (;;) {
+      const seq = Atomics.load(c, o + S_ADDR_SEQ);
+      if ((seq & 1) === 1) continue; // the writer is in the middle (a few stores): spin
+      const fam = Atomics.load(c, o + S_ADDR_FAMILY);
+      let addr: ServerAddress | null = null;
+      if (fam !== 0) {
+        const words: number[] = [];
+        for (let i = 0; i < (fam === 4 ? 1 : 4); i++) words.push(Atomics.load(c, o + S_ADDR_0 + i));
+        addr = { ip: wordsAddress(words), port: Atomics.load(c, o + S_ADDR_PORT) };
+      }
+      if (Atomics.load(c, o + S_ADDR_SEQ) === seq) return { addr, seq };
+    }
+  }
+}
+
+/** A server whose address the resolver (src/dns/) publishes: under `resolvers`, named by a host name. */
+export function dynamicAddress(s: { resolvers?: string; host: string }): boolean {
+  return s.resolvers !== undefined && isIP(s.host) === 0;
+}
+
+export interface ServerAddress {
+  /** an IPv4 or IPv6 address in text form */
+  ip: string;
+  port: number;
+}
+
+/** IPv4 text -> one word; IPv6 text -> four words (big-endian). */
+export function addressWords(ip: string): number[] {
+  if (!ip.includes(':')) {
+    const b = ip.split('.').map(Number);
+    return [((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) | 0];
+  }
+  const [head, tail] = ip.split('::');
+  const part = (t: string | undefined) => (t ? t.split(':').map((h) => parseInt(h, 16)) : []);
+  const hi = part(head);
+  const lo = tail === undefined ? [] : part(tail);
+  const groups = [...hi, ...new Array<number>(8 - hi.length - lo.length).fill(0), ...lo];
+  const out: number[] = [];
+  for (let i = 0; i < 8; i += 2) out.push(((groups[i] << 16) | groups[i + 1]) | 0);
+  return out;
+}
+
+/** The inverse of addressWords (IPv6 in full hex groups, zeros compressed by net.connect anyway). */
+export function wordsAddress(words: number[]): string {
+  if (words.length === 1) {
+    const w = words[0];
+    return `${(w >>> 24) & 255}.${(w >>> 16) & 255}.${(w >>> 8) & 255}.${w & 255}`;
+  }
+  const g: string[] = [];
+  for (const w of words) g.push(((w >>> 16) & 0xffff).toString(16), (w & 0xffff).toString(16));
+  return g.join(':');
 }
 
 /**

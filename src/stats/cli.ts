@@ -28,6 +28,10 @@ export interface CliBackend {
   weightOf(backend: string, server: string): { current: number; initial: number } | null;
   /** the process-wide figures of `show info` */
   info(): { maxconn: number; currConns: number; workers: number; startedSec: number };
+  /** `show servers state [<backend>]` (null: no such backend) */
+  serversState(backend?: string): string | null;
+  /** `show resolvers [<section>]` (null: no such section) */
+  showResolvers(section?: string): string | null;
 }
 
 /** Longest command line accepted (HAProxy's is tune.bufsize). */
@@ -40,6 +44,8 @@ const HELP = [
   '  quit                                    : disconnect',
   '  show info                               : report information about the running process',
   '  show stat [json]                        : report counters for each proxy and server (CSV, or JSON)',
+  '  show servers state [<backend>]          : dump volatile server information (addresses, states)',
+  '  show resolvers [<section>]              : dump counters from all resolvers section and associated name servers',
   '  get weight <bk>/<srv>                   : report a server\'s current weight',
   '  set weight <bk>/<srv> <weight>[%]       : change a server\'s weight',
   '  set server <bk>/<srv> state <state>     : set a server\'s administrative state (ready, drain, maint)',
@@ -176,6 +182,13 @@ export class CliServer {
     if (a === 'show' && b === 'stat') {
       const snap = await this.backend.snapshot();
       return (await this.backend.render(w[2] === 'json' ? 'json' : 'csv', snap, false)).replace(/\n*$/, '\n\n');
+    }
+    if (a === 'show' && b === 'servers' && w[2] === 'state') {
+      return this.backend.serversState(w[3]) ?? `Can't find backend '${w[3]}'.\n\n`;
+    }
+    if (a === 'show' && b === 'resolvers') {
+      const out = this.backend.showResolvers(w[2]);
+      return out === null ? `Can't find resolvers section '${w[2]}'.\n\n` : `${out}\n`;
     }
     if (a === 'get' && b === 'weight') {
       const target = this.target(w[2]);

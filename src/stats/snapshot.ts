@@ -20,6 +20,8 @@ import {
   G_STARTED,
   S_ACTIVE,
   S_ADMIN,
+  S_RMAINT,
+  dynamicAddress,
   S_CHECK_CODE,
   S_CHECK_DURATION,
   S_CHECK_HEALTH,
@@ -274,6 +276,18 @@ function upstreamCells(counters: CounterReader, row: number, nowMs: number): Sta
   };
 }
 
+/** The stats `addr` column: the configured address, or the one DNS gave ('' for none, as HAProxy). */
+export function serverAddr(st: SharedState, gi: number, s: ServerConfig): string {
+  let host = s.host;
+  let port = s.port;
+  if (dynamicAddress(s)) {
+    const a = st.readAddress(gi).addr;
+    if (a === null) return '';
+    ({ ip: host, port } = a);
+  }
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 /** A server's status text and class as the stats page shows it. */
 export function serverStatus(
   st: SharedState,
@@ -283,6 +297,8 @@ export function serverStatus(
 ): { status: string; cls: ServerStatusClass } {
   const admin = st.get(i, S_ADMIN);
   if (admin === ADMIN_MAINT) return { status: 'MAINT', cls: 'maint' };
+  // no address from DNS (src/dns/): HAProxy's RMAINT
+  if (st.get(i, S_RMAINT) === 1) return { status: 'MAINT (resolution)', cls: 'maint' };
   const up = st.get(i, S_HEALTH) === 1;
   if (admin === ADMIN_DRAIN) return up || !s.check ? { status: 'DRAIN', cls: 'drain' } : { status: 'DOWN', cls: 'down' };
   if (!s.check) return { status: 'no check', cls: 'nocheck' };
@@ -413,7 +429,7 @@ export function buildSnapshot(src: SnapshotSources, nowMs = Date.now()): Snapsho
         check_rise: s.check ? s.rise ?? b.healthCheck.rise : '',
         check_fall: s.check ? s.fall ?? b.healthCheck.fall : '',
         check_health: s.check ? st.get(gi, S_CHECK_HEALTH) : '',
-        addr: s.host.includes(':') ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`,
+        addr: serverAddr(st, gi, s),
         cookie: s.cookie ?? '',
         ttime_max: hist && hist.totalCount > 0 ? Math.round(hist.maxValue / 1000) : 0,
         uweight: weight,

@@ -7,6 +7,8 @@ import { G_ACTIVE_CONN, G_STARTED, S_WEIGHT, ServerIndex, type SharedState } fro
 import { LogSink } from '../log/sink';
 import { applyAdmin, type AdminForm, type AdminResult } from './admin';
 import { CliServer, type CliBackend } from './cli';
+import { serversState } from './servers-state';
+import type { ResolversService } from '../dns/resolver';
 import { CounterStore, RateTracker } from './counters-store';
 import { HistogramStore } from './histogram-store';
 import { TAG, isTelemetry, type HistogramRequest, type TickRequest } from './messages';
@@ -54,6 +56,8 @@ export class PrimaryTelemetry implements StatsBackend, CliBackend {
   private readonly warned = new Set<string>();
   /** stats rendering: inline for small snapshots, on a piscina thread for large ones */
   readonly renderer: RenderPool;
+  /** DNS discovery of this generation (set by primary/run.ts), for `show resolvers` */
+  dns: ResolversService | null = null;
   /** earlier generations' counters under this configuration's names (SIGHUP reload; set by primary/run.ts) */
   carry: CarriedTotals | null = null;
   /** the 1 s history (history.ts), filled while a stats listener runs */
@@ -322,6 +326,17 @@ export class PrimaryTelemetry implements StatsBackend, CliBackend {
     const local = this.config.backends[bi].servers.findIndex((s) => s.name === server);
     if (local < 0) return null;
     return { current: this.state.get(this.index.server(bi, local), S_WEIGHT), initial: this.config.backends[bi].servers[local].weight };
+  }
+
+  serversState(backend?: string): string | null {
+    // HAProxy numbers proxies in file order; a listen's two halves share one id
+    const ids = new Map<string, number>();
+    for (const p of [...this.config.frontends, ...this.config.backends]) if (!ids.has(p.name)) ids.set(p.name, ids.size + 1);
+    return serversState(this.config, this.state, this.index, (n) => ids.get(n) ?? 0, backend);
+  }
+
+  showResolvers(section?: string): string | null {
+    return this.dns === null ? (section === undefined ? '' : null) : this.dns.show(section);
   }
 
   info(): { maxconn: number; currConns: number; workers: number; startedSec: number } {

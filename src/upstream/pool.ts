@@ -2,21 +2,49 @@
 // and lets the idle tail age out.
 
 import { CONN_IDLE, UpstreamConn, type ConnHome, type HttpConnOwner } from './connection';
+import type { SharedState } from '../shared/state';
 
 export class ServerPool implements ConnHome {
   private readonly idle: UpstreamConn[] = [];
   /** all open connections of this pool (idle or busy) */
   open = 0;
+  /** the address sequence last read from the shared state (-1: never) */
+  private addrSeq = -1;
 
+  /**
+   * `dynamic`: the shared state this server's address is read from, when the resolver
+   * (src/dns/) publishes it; null for a server whose address is fixed by the configuration.
+   */
   constructor(
     readonly server: number,
-    readonly host: string,
-    readonly port: number,
+    public host: string,
+    public port: number,
     private readonly maxIdle: number,
+    private readonly dynamic: SharedState | null = null,
   ) {}
+
+  /**
+   * Servers under `resolvers`: take the address the resolver published, if it changed since
+   * the last look (one Atomics.load when it did not). Idle connections to the old address are
+   * closed: a connection is never reused for an address the server no longer has.
+   */
+  syncAddress(): void {
+    const st = this.dynamic;
+    if (st === null || st.addressSeq(this.server) === this.addrSeq) return;
+    const { addr, seq } = st.readAddress(this.server);
+    this.addrSeq = seq;
+    if (addr !== null && addr.ip === this.host && addr.port === this.port) return;
+    // none (the record left): keep the last address for a request already routed here
+    if (addr !== null) {
+      this.host = addr.ip;
+      this.port = addr.port;
+    }
+    this.closeAll();
+  }
 
   /** An idle connection, or null: the caller then calls connect(). */
   takeIdle(): UpstreamConn | null {
+    if (this.dynamic !== null) this.syncAddress();
     for (;;) {
       const c = this.idle.pop();
       if (c === undefined) return null;
@@ -25,6 +53,7 @@ export class ServerPool implements ConnHome {
   }
 
   connect(owner: HttpConnOwner): UpstreamConn {
+    if (this.dynamic !== null) this.syncAddress();
     this.open++;
     return new UpstreamConn(this.server, this.host, this.port, this, owner);
   }
@@ -45,6 +74,9 @@ export class ServerPool implements ConnHome {
 
   /** Close connections idle since before `cutoff` (ms epoch). Oldest are at the bottom. */
   reap(cutoff: number): void {
+    // every second (worker tick): an address DNS took away loses its idle connections even
+    // when the server is no longer picked
+    if (this.dynamic !== null) this.syncAddress();
     while (this.idle.length > 0 && this.idle[0].idleSince < cutoff) {
       this.idle[0].destroy(); // destroy() -> forget() removes it
     }

@@ -4,7 +4,7 @@ import type { BackendConfig, Config, FrontendConfig } from '../config/model';
 import type { Balancer } from '../balancing/balancer';
 import { createBalancers } from '../balancing';
 import { C_ADMITTED, backendRow, counterRows, frontendRow, serverRow, type CounterRows } from '../shared/counters';
-import { FRONTEND_STRIDE, F_ACTIVE, F_SMAX, G_ACTIVE_CONN, SERVER_STRIDE, S_ACTIVE, ServerIndex, SharedState, raiseMax } from '../shared/state';
+import { FRONTEND_STRIDE, F_ACTIVE, F_SMAX, G_ACTIVE_CONN, SERVER_STRIDE, S_ACTIVE, ServerIndex, SharedState, dynamicAddress, raiseMax } from '../shared/state';
 import { ServerPool } from '../upstream/pool';
 import type { WorkerTelemetry } from '../stats/telemetry-worker';
 import { BackendCookies } from '../proxy/persistence';
@@ -252,7 +252,7 @@ export class WorkerRuntime {
           backend: bi,
           name: s.name,
           row: serverRow(this.rows, g),
-          pool: new ServerPool(g, s.host, s.port, idleCap),
+          pool: new ServerPool(g, s.host, s.port, idleCap, dynamicAddress(s) ? state : null),
           maxconn: s.maxconn,
           observe: s.observe !== 'none',
           observeL7: s.observe === 'layer7',

@@ -302,6 +302,7 @@ class TcpStream implements QueueWaiter, RequestRecord {
   private async connect(): Promise<void> {
     const s = this.session!;
     const srv = this.rt.servers[this.attempt.server];
+    srv.pool.syncAddress(); // a server under resolvers: its current address (src/dns/)
     // %si/%sp: the server tried (HAProxy's target address, known before the connect ends)
     this.addrs.serverIp = srv.pool.host;
     this.addrs.serverPort = srv.pool.port;
