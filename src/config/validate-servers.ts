@@ -6,6 +6,7 @@ import { Path, Obj, SERVER_KEYS, NAME_RE, NAME_EXPECTED } from './validate-keys'
 import { has } from './validate-checker';
 import { validHost, parseHostPort } from './validate-values';
 import { BuilderBinds } from './validate-binds';
+import { serverTls } from './validate-server-tls';
 
 export class Builder extends BuilderBinds {
   servers(v: unknown, path: Path, fastinterFromInter: boolean, downinterFromInter: boolean): ServerConfig[] {
@@ -108,6 +109,7 @@ export class Builder extends BuilderBinds {
         return ss ? { slowstart: ss } : {};
       })(),
       ...this.agent(o, p),
+      ...serverTls(c, o, p, this.serverTlsDefaults),
     };
   }
 }
