@@ -119,3 +119,23 @@ test('a wrong CA is a 503 in HAProxy 2.6 too, on the same cfg', { skip: bin === 
   const strip = (xs: string[]) => xs.map((x) => x.replace(/"reused":(true|false),/, ''));
   assert.deepEqual(strip(gOut), strip(hOut));
 });
+async function checkStates(g: Proc): Promise<void> {
+  await waitForOutput(g, /Server wrong\/s2 is DOWN/, 1, 15000);
+}
+
+test('check-ssl: a TLS server verified by its CA is UP, one with the wrong CA goes DOWN', async () => {
+  const be = await httpsBackend(pki, false);
+  const port = await freePort();
+  const g = await startGatehouse(cfg(port, be.port, pki, ' check inter 200 fall 2 rise 1'), [port], { ext: '.cfg' });
+  try {
+    await checkStates(g);
+    assert.doesNotMatch(g.output(), /Server good\/s1 is DOWN/);
+    const r = await request(port, { path: '/' });
+    assert.equal(r.status, 200);
+    assert.equal((await request(port, { path: '/wrong' })).status, 503);
+    assert.match(g.output(), /Server wrong\/s2 is DOWN, reason: Layer6 invalid response, info: "SSL handshake failure: [^"]*(CERT|certificate)/);
+  } finally {
+    await g.stop();
+    await be.close();
+  }
+});
