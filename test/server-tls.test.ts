@@ -139,3 +139,42 @@ test('check-ssl: a TLS server verified by its CA is UP, one with the wrong CA go
     await be.close();
   }
 });
+
+test('mode tcp: ssl to the server (verified, client certificate, SNI); the wrong CA ends the session (SC)', async () => {
+  const be = await httpsBackend(pki, true);
+  const port = await freePort();
+  const tcpCfg = `global
+  nbthread 1
+  log stdout format raw local0
+defaults
+  mode tcp
+  log global
+  option tcplog
+  timeout connect 2s
+  timeout client 5s
+  timeout server 5s
+frontend fe
+  bind 127.0.0.1:${port}
+  default_backend good
+backend good
+  server s1 127.0.0.1:${be.port} ssl ca-file ${pki.ca} sni str(backend.test) crt ${pki.client}
+`;
+  const g = await startGatehouse(tcpCfg, [port], { ext: '.cfg' });
+  try {
+    const r = await request(port, { path: '/' });
+    assert.equal(r.status, 200);
+    assert.match(r.body.toString(), /^\{"sni":"backend.test","reused":false,"cn":"gatehouse-client"\}$/);
+  } finally {
+    await g.stop();
+  }
+  const port2 = await freePort();
+  const g2 = await startGatehouse(tcpCfg.replaceAll(String(port), String(port2)).replace(pki.ca, pki.otherCa), [port2], { ext: '.cfg' });
+  try {
+    await assert.rejects(request(port2, { path: '/' }));
+    await waitForOutput(g2, / fe good\/s1 .* SC /);
+    assert.match(g2.output(), /Server good\/s1: TLS handshake failed/);
+  } finally {
+    await g2.stop();
+    await be.close();
+  }
+});

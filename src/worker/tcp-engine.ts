@@ -4,6 +4,7 @@
 // maxconn slot and queue, retries, redispatch) and relays bytes both ways (src/tcp/relay.ts).
 // Each session is one record for the stats, histograms and the tcplog line.
 
+import type { ProxyAddresses } from '../net/proxy-protocol';
 import * as net from 'node:net';
 import { C_DREQ } from '../shared/counters';
 import type { RequestRecord } from '../log/format';
@@ -195,7 +196,9 @@ class TcpStream implements QueueWaiter, RequestRecord {
   private async connect(): Promise<void> {
     const s = this.session!;
     const srv = this.rt.servers[this.attempt.server];
-    const o = await s.connect({ host: srv.pool.host, port: srv.pool.port }, this.be!.cfg.timeouts.connect);
+    const pool = srv.pool;
+    const params = pool.perClient || pool.tls !== null ? pool.params('', this.addresses()) : null;
+    const o = await s.connect({ host: pool.host, port: pool.port }, this.be!.cfg.timeouts.connect, params);
     if (o.ok) {
       s.attach(o.socket);
       return;
@@ -209,6 +212,11 @@ class TcpStream implements QueueWaiter, RequestRecord {
     if (next === RETRY_SAME) void this.connect();
     else if (next !== RETRY_NONE) this.dispatch(this.attempt.exclude);
     else s.connectFailed(o.reason);
+  }
+
+  /** For a PROXY header: the client's address (from its own PROXY header with accept-proxy) and the bind's. */
+  private addresses(): ProxyAddresses {
+    return { srcAddress: this.clientIp, srcPort: this.clientPort, dstAddress: this.sock.localAddress ?? '', dstPort: this.sock.localPort ?? 0 };
   }
 
   private onEnd(e: TcpSessionEnd): void {

@@ -1,0 +1,128 @@
+// send-proxy / send-proxy-v2 on servers: a backend that reads the PROXY header and answers the
+// client address it got, in HTTP mode (both engines: uWebSockets.js knows no client port, so
+// there the header carries port 0) and mode tcp; the v2 bytes are those HAProxy 2.6 writes for
+// the same client on the same cfg.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import { freePort, startGatehouse, type Proc } from './helpers/net';
+import { haproxyBinary, startHaproxy } from './helpers/haproxy';
+import { NODE_ENGINE } from './helpers/engine';
+import { decodeProxyHeader, encodeProxyV1, encodeProxyV2, PP_DONE, PP_INCOMPLETE } from '../src/net/proxy-protocol';
+
+interface Got {
+  version: number;
+  src: string;
+  sport: number;
+  dst: string;
+  dport: number;
+  /** the header's bytes, hex */
+  hex: string;
+}
+
+/** A server that reads a PROXY header, then (HTTP) a request head and answers what it got. */
+async function proxyBackend(http: boolean): Promise<{ port: number; close(): Promise<void> }> {
+  const srv = net.createServer((s) => {
+    let buf = Buffer.alloc(0);
+    let got: Got | null = null;
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (got === null) {
+        const r = decodeProxyHeader(buf);
+        if (r.status === PP_INCOMPLETE) return;
+        if (r.status !== PP_DONE || r.header === null) {
+          s.end(http ? 'HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n' : 'no header\n');
+          return;
+        }
+        const h = r.header;
+        got = { version: h.version, src: h.srcAddress, sport: h.srcPort, dst: h.dstAddress, dport: h.dstPort, hex: buf.subarray(0, r.length).toString('hex') };
+        buf = buf.subarray(r.length);
+        if (!http) {
+          s.end(JSON.stringify(got));
+          return;
+        }
+      }
+      if (http && buf.includes('\r\n\r\n')) {
+        const body = JSON.stringify(got);
+        s.end(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+      }
+    });
+    s.on('error', () => s.destroy());
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return { port: (srv.address() as net.AddressInfo).port, close: () => new Promise((r) => srv.close(() => r())) };
+}
+
+/** One exchange from a known local port: what came back (an HTTP body or the raw bytes) and that port. */
+function exchange(port: number, http: boolean): Promise<{ got: Got; clientPort: number }> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    let out = '';
+    let clientPort = 0;
+    s.on('connect', () => (clientPort = s.localPort ?? 0));
+    s.on('connect', () => s.write(http ? 'GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n' : 'hello\n'));
+    s.on('data', (d) => (out += d.toString('latin1')));
+    s.on('error', reject);
+    s.on('close', () => {
+      const body = http ? out.slice(out.indexOf('\r\n\r\n') + 4) : out;
+      try {
+        resolve({ got: JSON.parse(body) as Got, clientPort });
+      } catch {
+        reject(new Error(`not JSON: ${out}`));
+      }
+    });
+  });
+}
+
+const cfg = (port: number, srv: number, mode: 'http' | 'tcp', opt: string) => `global
+  nbthread 1
+defaults
+  mode ${mode}
+  timeout connect 2s
+  timeout client 5s
+  timeout server 5s
+listen px
+  bind 127.0.0.1:${port}
+  server s1 127.0.0.1:${srv} ${opt}
+`;
+
+async function run(start: (port: number, srv: number) => Promise<Proc>, http: boolean): Promise<{ got: Got; clientPort: number; port: number }> {
+  const be = await proxyBackend(http);
+  const port = await freePort();
+  const p = await start(port, be.port);
+  try {
+    return { ...(await exchange(port, http)), port };
+  } finally {
+    await p.stop();
+    await be.close();
+  }
+}
+
+const bin = haproxyBinary();
+const skipH = bin === null ? 'haproxy not installed' : false;
+
+for (const mode of ['http', 'tcp'] as const) {
+  const http = mode === 'http';
+  // uWS (HTTP mode only) cannot tell the client's port
+  const portKnown = !http || NODE_ENGINE;
+  for (const [opt, v] of [['send-proxy', 1], ['send-proxy-v2', 2]] as const) {
+    test(`mode ${mode}, ${opt}: the server reads the client's address in a v${v} header`, async () => {
+      const r = await run((port, srv) => startGatehouse(cfg(port, srv, mode, opt), [port], { ext: '.cfg' }), http);
+      assert.equal(r.got.version, v);
+      assert.equal(r.got.src, '127.0.0.1');
+      assert.equal(r.got.dst, '127.0.0.1');
+      assert.equal(r.got.dport, r.port);
+      assert.equal(r.got.sport, portKnown ? r.clientPort : 0);
+      const a = { srcAddress: '127.0.0.1', srcPort: r.got.sport, dstAddress: '127.0.0.1', dstPort: r.port };
+      assert.equal(r.got.hex, (v === 1 ? encodeProxyV1(a) : encodeProxyV2(a)).toString('hex'));
+    });
+  }
+  test(`mode ${mode}: HAProxy 2.6 writes the same v1 and v2 bytes for its client`, { skip: skipH }, async () => {
+    for (const [opt, v] of [['send-proxy', 1], ['send-proxy-v2', 2]] as const) {
+      const r = await run((port, srv) => startHaproxy(bin!, cfg(port, srv, mode, opt), [port]), http);
+      const a = { srcAddress: '127.0.0.1', srcPort: r.clientPort, dstAddress: '127.0.0.1', dstPort: r.port };
+      // the bytes gatehouse's encoder makes for this client (checked against gatehouse above)
+      assert.equal(r.got.hex, (v === 1 ? encodeProxyV1(a) : encodeProxyV2(a)).toString('hex'));
+    }
+  });
+}
