@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { freePort, request, startGatehouse, type Proc } from './helpers/net';
+import { spawnSync } from 'node:child_process';
+import { CLI, freePort, request, startGatehouse, tmpFile, type Proc } from './helpers/net';
 import { haproxyBinary, startHaproxy } from './helpers/haproxy';
 import { waitForOutput } from './helpers/wait';
 import { makePki, type TestPki } from './helpers/test-pki';
@@ -177,4 +178,61 @@ backend good
     await g2.stop();
     await be.close();
   }
+});
+
+function check(file: string): { status: number | null; out: string } {
+  const r = spawnSync(process.execPath, [CLI, '-c', '-f', file], { encoding: 'utf8' });
+  return { status: r.status, out: r.stdout + r.stderr };
+}
+
+test('-c: a missing ca-file or crt, verify without a CA, alpn h2 and an unknown sni expression are errors at file:line', () => {
+  const f = tmpFile('srvtls.cfg', `defaults
+  mode http
+  timeout connect 1s
+  timeout client 1s
+  timeout server 1s
+frontend fe
+  bind 127.0.0.1:1
+  default_backend be
+backend be
+  default-server ssl verify none
+  server a 127.0.0.1:2 ssl ca-file /nonexistent/ca.pem verify required
+  server b 127.0.0.1:2 crt /nonexistent/client.pem
+  server c 127.0.0.1:2 ssl verify required
+  server d 127.0.0.1:2 alpn h2
+  server e 127.0.0.1:2 sni base
+  server f 127.0.0.1:2 ca-file ${pki.ca} crt ${pki.client} sni req.hdr(host) send-proxy-v2 check-sni x check
+`);
+  const r = check(f);
+  assert.equal(r.status, 1);
+  const name = f.replace(/.*\//, '');
+  assert.match(r.out, new RegExp(`${name}:11:\\d+: error: .*Couldn't open the ca-file '/nonexistent/ca.pem' \\(ENOENT\\)`));
+  assert.match(r.out, new RegExp(`${name}:12:\\d+: error: .*client certificate /nonexistent/client.pem: cannot read it \\(ENOENT\\)`));
+  assert.match(r.out, new RegExp(`${name}:13:\\d+: error: .*verify is enabled by default but no CA file specified`));
+  assert.match(r.out, new RegExp(`${name}:14:\\d+: error: .*HTTP/2 to servers is not supported`));
+  assert.match(r.out, new RegExp(`${name}:15:\\d+: error: .*sni expression 'base' is not supported`));
+  assert.doesNotMatch(r.out, new RegExp(`${name}:16:`));
+  assert.equal((r.out.match(/error:/g) ?? []).length, 5, r.out);
+});
+
+test('YAML: the same server keys', () => {
+  const f = tmpFile('srvtls.yaml', `global:
+  ssl_server_verify: none
+  ssl_default_server_options: ssl-min-ver TLSv1.2 no-tls-tickets
+frontends:
+  fe:
+    bind: 127.0.0.1:1
+    default_backend: be
+backends:
+  be:
+    servers:
+      - { name: a, address: 127.0.0.1:2, ssl: true, sni: str(backend.test), crt: ${pki.client}, send_proxy: v1, check: true }
+      - { name: b, address: 127.0.0.1:2, ssl: true, verify: required, ca_file: /nonexistent/ca.pem }
+      - { name: c, address: 127.0.0.1:2, verify: none }
+`);
+  const r = check(f);
+  assert.equal(r.status, 1);
+  assert.match(r.out, /servers\[1\]\.ca_file: Couldn't open the ca-file/);
+  assert.match(r.out, /servers\[2\]\.verify: "verify" without "ssl: true"/);
+  assert.equal((r.out.match(/error:/g) ?? []).length, 2, r.out);
 });
