@@ -126,3 +126,84 @@ for (const mode of ['http', 'tcp'] as const) {
     }
   });
 }
+
+/**
+ * A keep-alive backend that reads one PROXY header per connection and answers each request with
+ * its connection's number and the header's source port.
+ */
+async function keepAliveProxyBackend(): Promise<{ port: number; conns: () => number; close(): Promise<void> }> {
+  let n = 0;
+  const srv = net.createServer((s) => {
+    const id = ++n;
+    let buf = Buffer.alloc(0);
+    let sport = -1;
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (sport < 0) {
+        const r = decodeProxyHeader(buf);
+        if (r.status === PP_INCOMPLETE) return;
+        if (r.status !== PP_DONE || r.header === null) return void s.destroy();
+        sport = r.header.srcPort;
+        buf = buf.subarray(r.length);
+      }
+      for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
+        buf = buf.subarray(end + 4);
+        const body = JSON.stringify({ conn: id, sport });
+        s.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+      }
+    });
+    s.on('error', () => s.destroy());
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return { port: (srv.address() as net.AddressInfo).port, conns: () => n, close: () => new Promise((r) => { srv.close(() => r()); }) };
+}
+
+/** `count` requests on one kept-alive client connection; the answers' bodies and the client's port. */
+function keepAliveRequests(port: number, count: number): Promise<{ bodies: Array<{ conn: number; sport: number }>; clientPort: number }> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    const bodies: Array<{ conn: number; sport: number }> = [];
+    let buf = '';
+    let clientPort = 0;
+    const next = () => s.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
+    s.on('connect', () => {
+      clientPort = s.localPort ?? 0;
+      next();
+    });
+    s.on('data', (d) => {
+      buf += d.toString('latin1');
+      const m = /\r\n\r\n(\{[^}]*\})/.exec(buf);
+      if (m === null) return;
+      bodies.push(JSON.parse(m[1]) as { conn: number; sport: number });
+      buf = buf.slice(m.index + m[0].length);
+      if (bodies.length < count) next();
+      else {
+        s.end();
+        resolve({ bodies, clientPort });
+      }
+    });
+    s.on('error', reject);
+  });
+}
+
+test('send-proxy: a server connection is reused for the same client only (its header names that client)', { skip: NODE_ENGINE ? false : 'uWS: no client port, so every client of one address shares a header' }, async () => {
+  const be = await keepAliveProxyBackend();
+  const port = await freePort();
+  const g = await startGatehouse(cfg(port, be.port, 'http', 'send-proxy-v2'), [port], { ext: '.cfg' });
+  try {
+    const a = await keepAliveRequests(port, 3);
+    const b = await keepAliveRequests(port, 2);
+    // client a: one server connection for its three requests, carrying a's port
+    assert.deepEqual(new Set(a.bodies.map((x) => x.conn)).size, 1);
+    for (const x of a.bodies) assert.equal(x.sport, a.clientPort);
+    // client b: never a's connection (idle in the pool by then), its own header
+    for (const x of b.bodies) {
+      assert.notEqual(x.conn, a.bodies[0].conn);
+      assert.equal(x.sport, b.clientPort);
+    }
+    assert.equal(be.conns(), 2);
+  } finally {
+    await g.stop();
+    await be.close();
+  }
+});
