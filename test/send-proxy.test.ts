@@ -4,7 +4,10 @@
 // the same client on the same cfg.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { makePki } from './helpers/test-pki';
 import { freePort, startGatehouse, type Proc } from './helpers/net';
 import { haproxyBinary, startHaproxy } from './helpers/haproxy';
 import { NODE_ENGINE } from './helpers/engine';
@@ -205,5 +208,106 @@ test('send-proxy: a server connection is reused for the same client only (its he
   } finally {
     await g.stop();
     await be.close();
+  }
+});
+
+/** A server that records the first bytes of every connection (health checks here) and closes it. */
+async function firstBytesServer(): Promise<{ port: number; seen: Buffer[]; close(): Promise<void> }> {
+  const seen: Buffer[] = [];
+  const srv = net.createServer((s) => {
+    s.once('data', (d: Buffer) => {
+      seen.push(d);
+      s.destroy();
+    });
+    s.on('error', () => s.destroy());
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return { port: (srv.address() as net.AddressInfo).port, seen, close: () => new Promise((r) => { srv.close(() => r()); }) };
+}
+
+/**
+ * The first PROXY header of a health check: the one without client addresses (v2 LOCAL), or whose
+ * destination is the server itself (v1); the start-up probe's relayed connection names the bind.
+ */
+async function checkHeaders(start: (port: number, srv: number, opt: string) => Promise<Proc>, opt: string): Promise<{ first: Buffer; srvPort: number }> {
+  const be = await firstBytesServer();
+  const port = await freePort();
+  const p = await start(port, be.port, opt);
+  const isCheck = (b: Buffer) => {
+    const d = decodeProxyHeader(b);
+    return d.status === PP_DONE && d.header !== null && (d.header.local || d.header.dstPort === be.port);
+  };
+  try {
+    for (let i = 0; i < 50 && !be.seen.some(isCheck); i++) await new Promise((r) => setTimeout(r, 100));
+    const first = be.seen.find(isCheck);
+    assert.ok(first !== undefined, 'no check connection came');
+    return { first, srvPort: be.port };
+  } finally {
+    await p.stop();
+    await be.close();
+  }
+}
+
+test('health checks of a send-proxy server: v2 LOCAL, v1 with the check connection\'s own ends, as HAProxy 2.6', async () => {
+  const ghStart = (port: number, srv: number, opt: string) => startGatehouse(cfg(port, srv, 'tcp', `${opt} check inter 200`), [port], { ext: '.cfg' });
+  const v2 = await checkHeaders(ghStart, 'send-proxy-v2');
+  assert.equal(v2.first.toString('hex'), '0d0a0d0a000d0a515549540a20000000');
+  const v1 = await checkHeaders(ghStart, 'send-proxy');
+  const d = decodeProxyHeader(v1.first);
+  assert.equal(d.status, PP_DONE);
+  assert.equal(d.header!.family, 'TCP4');
+  assert.equal(d.header!.dstPort, v1.srvPort);
+  assert.ok(d.header!.srcPort > 0);
+  if (bin !== null) {
+    const hStart = (port: number, srv: number, opt: string) => startHaproxy(bin, cfg(port, srv, 'tcp', `${opt} check inter 200`), [port]);
+    assert.equal((await checkHeaders(hStart, 'send-proxy-v2')).first.toString('hex'), v2.first.toString('hex'));
+    const h1 = await checkHeaders(hStart, 'send-proxy');
+    const hd = decodeProxyHeader(h1.first);
+    assert.equal(hd.header!.family, 'TCP4');
+    assert.equal(hd.header!.dstPort, h1.srvPort);
+    // apart from the (ephemeral) source port, the same line
+    assert.equal(h1.first.toString('latin1').replace(/ \d+ (\d+)\r\n$/, ' P $1'), v1.first.toString('latin1').replace(/ \d+ (\d+)\r\n$/, ' P $1').replace(String(v1.srvPort), String(h1.srvPort)));
+  }
+});
+
+test('send-proxy with ssl: the header goes first, then the TLS handshake (traffic and checks)', async () => {
+  const pki = makePki();
+  const ctx = tls.createSecureContext({ key: fs.readFileSync(pki.serverKey), cert: fs.readFileSync(pki.serverCert) });
+  let checks = 0;
+  const srv = net.createServer((s) => {
+    let buf = Buffer.alloc(0);
+    const onData = (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      const r = decodeProxyHeader(buf);
+      if (r.status === PP_INCOMPLETE) return;
+      s.removeListener('data', onData);
+      if (r.status !== PP_DONE || r.header === null) return void s.destroy();
+      const h = r.header;
+      if (h.local) checks++;
+      s.pause();
+      s.unshift(buf.subarray(r.length));
+      const t = new tls.TLSSocket(s, { isServer: true, secureContext: ctx });
+      t.on('error', () => t.destroy());
+      t.on('data', () => {
+        const body = JSON.stringify({ src: h.srcAddress, dport: h.dstPort });
+        t.end(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+      });
+    };
+    s.on('data', onData);
+    s.on('error', () => s.destroy());
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = await freePort();
+  const srvPort = (srv.address() as net.AddressInfo).port;
+  const g = await startGatehouse(cfg(port, srvPort, 'http', `ssl ca-file ${pki.ca} send-proxy-v2 check inter 200`), [port], { ext: '.cfg' });
+  try {
+    const r = await exchange(port, true);
+    assert.deepEqual(r.got, { src: '127.0.0.1', dport: port } as unknown as Got);
+    for (let i = 0; i < 30 && checks < 2; i++) await new Promise((res) => setTimeout(res, 100));
+    assert.ok(checks >= 2, `checks with a LOCAL header: ${checks}`);
+    assert.doesNotMatch(g.output(), /is DOWN/);
+  } finally {
+    await g.stop();
+    await new Promise((r) => srv.close(r));
   }
 });
