@@ -236,3 +236,36 @@ backends:
   assert.match(r.out, /servers\[2\]\.verify: "verify" without "ssl: true"/);
   assert.equal((r.out.match(/error:/g) ?? []).length, 2, r.out);
 });
+
+test('ssl-min-ver / ssl-max-ver / ciphers reach the handshake (a TLSv1.2-only backend; min TLSv1.3 cannot connect)', async () => {
+  const s = https.createServer({ key: fs.readFileSync(pki.serverKey), cert: fs.readFileSync(pki.serverCert), maxVersion: 'TLSv1.2' }, (req, res) => {
+    req.resume();
+    const sock = req.socket as TLSSocket;
+    res.end(`${sock.getProtocol()} ${sock.getCipher().name}`);
+  });
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const srv = (s.address() as AddressInfo).port;
+  const port = await freePort();
+  const g = await startGatehouse(`defaults
+  mode http
+  timeout connect 2s
+  timeout client 5s
+  timeout server 5s
+frontend fe
+  bind 127.0.0.1:${port}
+  use_backend v13 if { path_beg /v13 }
+  default_backend v12
+backend v12
+  server a 127.0.0.1:${srv} ssl verify none ssl-max-ver TLSv1.2 ciphers ECDHE-RSA-AES128-GCM-SHA256
+backend v13
+  server b 127.0.0.1:${srv} ssl verify none ssl-min-ver TLSv1.3
+`, [port], { ext: '.cfg' });
+  try {
+    const r = await request(port, { path: '/' });
+    assert.equal(r.body.toString(), 'TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256');
+    assert.equal((await request(port, { path: '/v13' })).status, 503);
+  } finally {
+    await g.stop();
+    await new Promise((r) => s.close(r));
+  }
+});
