@@ -2,7 +2,7 @@
 NODE ?= node
 TSC := node_modules/.bin/tsc
 
-.PHONY: build test test-node-engine test-ha demo bench bench-tls bench-acl bench-stick bench-tcp clean check-config
+.PHONY: build test test-node-engine test-ha demo bench bench-tls bench-tls-upstream bench-acl bench-stick bench-tcp clean check-config
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -18,7 +18,7 @@ build: node_modules/.installed
 NODE_ENGINE_TESTS := client-abort client-address differential haproxy-compat hardening-requests \
 	hardening-upstream listen-backlog persistence proxy-balancing proxy-bodies proxy-errors \
 	proxy-forwarding proxy-lifecycle proxy-maxconn proxy-timeouts reload reload-counters \
-	routing-e2e signals stick-e2e websocket dns-discovery
+	routing-e2e send-proxy server-tls signals stick-e2e websocket dns-discovery
 NODE_ENGINE_FILES := $(patsubst %,dist-test/test/%.test.js,$(NODE_ENGINE_TESTS))
 # run by test-node-engine only (the first pass of `make test` has them already)
 NODE_ENGINE_ONLY := $(patsubst %,dist-test/test/%.test.js,node-engine front-node-conformance front-node-engine front-node-listener front-node-proxy-protocol gatehouse-conformance)
@@ -48,6 +48,10 @@ bench: build
 # TLS handshakes/s and keep-alive TLS requests/s vs HAProxy (native-bench/README.md, ~5 min)
 bench-tls: build
 	$(NODE) native-bench/tls.mjs
+
+# re-encryption: plain clients, TLS to the server (pooled / a resumed connection per request) vs HAProxy (~2 min)
+bench-tls-upstream: build
+	$(NODE) native-bench/tls-upstream.mjs
 
 # cost of 20 ACL routing rules per request (native-bench/README.md, ~3-4 min)
 bench-acl: build

@@ -9,7 +9,7 @@
 export type AcceptedKind = 'section' | 'global' | 'proxy' | 'option' | 'timeout' | 'server' | 'bind';
 
 const TLS_DEFAULTS = 'gatehouse terminates TLS with the defaults of uWebSockets.js (TLSv1.2 and later, no SSLv3/TLSv1.0/1.1)';
-const NO_SERVER_TLS = 'gatehouse does not speak TLS to servers';
+const NODE_MIN_TLS = 'TLS to servers needs TLSv1.2 or later already (Node\'s minimum) unless ssl-min-ver lowers it';
 const STICK = 'stick tables and peers are not implemented in this build: the section is read and ignored';
 
 const TABLE: Record<AcceptedKind, Record<string, string>> = {
@@ -22,7 +22,6 @@ const TABLE: Record<AcceptedKind, Record<string, string>> = {
   },
   global: {
     'unix-bind': 'gatehouse listens on TCP addresses only',
-    'ssl-server-verify': NO_SERVER_TLS,
     'max-spread-checks': 'health checks are spread over their interval already',
     localpeer: STICK,
     'default-path': 'every relative path is relative to the working directory',
@@ -38,7 +37,6 @@ const TABLE: Record<AcceptedKind, Record<string, string>> = {
     'tune.sndbuf.server': 'a socket tuning gatehouse does not do',
     'tune.maxrewrite': 'header rewrites are not limited by a buffer reserve',
     'tune.h2.max-concurrent-streams': 'gatehouse speaks HTTP/1.1 to clients',
-    'ssl-default-server-ciphers': NO_SERVER_TLS,
     'ssl-mode-async': TLS_DEFAULTS,
     'log-tag': 'syslog lines are tagged "gatehouse"',
     maxconnrate: 'connection rates are not limited',
@@ -89,13 +87,9 @@ const TABLE: Record<AcceptedKind, Record<string, string>> = {
   server: {
     'resolve-opts': 'allow-dup-ip and prevent-dup-ip are not read: two servers of a backend never share a resolved address',
     'resolve-net': 'the preferred networks are not read: the first usable record of the preferred family is taken',
-    'check-sni': NO_SERVER_TLS,
-    'no-sslv3': NO_SERVER_TLS,
-    'no-tlsv10': NO_SERVER_TLS,
-    'no-tlsv11': NO_SERVER_TLS,
-    'no-tls-tickets': NO_SERVER_TLS,
-    verify: NO_SERVER_TLS,
-    'ssl-min-ver': NO_SERVER_TLS,
+    'no-sslv3': NODE_MIN_TLS,
+    'no-tlsv10': NODE_MIN_TLS,
+    'no-tlsv11': NODE_MIN_TLS,
     'pool-purge-delay': 'idle server connections are kept until the server closes them',
     'pool-max-conn': 'idle server connections are bounded by maxconn',
     'pool-low-conn': 'idle server connections are bounded by maxconn',

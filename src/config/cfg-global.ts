@@ -51,9 +51,9 @@ export class CfgGlobal extends CfgParserBase {
   protected globalLine(w: Word[]): void {
     const kw = w[0].text;
     const g = this.global;
-    if (kw === 'ssl-default-bind-ciphers' && w[1]?.text === 'PROFILE=SYSTEM' && this.noMore(w, 2, kw)) {
+    if ((kw === 'ssl-default-bind-ciphers' || kw === 'ssl-default-server-ciphers') && w[1]?.text === 'PROFILE=SYSTEM' && this.noMore(w, 2, kw)) {
       // RHEL/Fedora's "use the system crypto policy": OpenSSL's own defaults, which are ours
-      this.warn(w[1], "'ssl-default-bind-ciphers PROFILE=SYSTEM' is ignored: TLSv1.2 ciphers stay OpenSSL's defaults");
+      this.warn(w[1], `'${kw} PROFILE=SYSTEM' is ignored: TLSv1.2 ciphers stay OpenSSL's defaults`);
       return;
     }
     switch (kw) {
@@ -74,6 +74,16 @@ export class CfgGlobal extends CfgParserBase {
         g.set(key, this.entry(v));
         return;
       }
+      case 'ssl-server-verify':
+      case 'ssl-default-server-ciphers': {
+        const v = this.arg(w, 1, kw === 'ssl-server-verify' ? 'none or required' : '<ciphers>');
+        if (!v || !this.noMore(w, 2, kw)) return;
+        g.set(kw === 'ssl-server-verify' ? 'ssl_server_verify' : 'ssl_default_server_ciphers', this.entry(v));
+        return;
+      }
+      case 'ssl-default-server-options':
+        if (this.arg(w, 1, '<options>')) g.set('ssl_default_server_options', this.entry(w[1], w.slice(1).map((x) => x.text).join(' ')));
+        return;
       case 'stats':
         this.globalStats(w);
         return;

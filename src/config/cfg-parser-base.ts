@@ -116,13 +116,18 @@ export const SERVER_VALUED: Record<string, string> = {
   'on-error': 'on_error', cookie: 'cookie', slowstart: 'slowstart',
   'agent-port': 'agent_port', 'agent-addr': 'agent_addr', 'agent-inter': 'agent_inter', 'agent-send': 'agent_send',
   resolvers: 'resolvers', 'init-addr': 'init_addr', 'resolve-prefer': 'resolve_prefer',
+  verify: 'verify', 'ca-file': 'ca_file', crt: 'crt', sni: 'sni', 'ssl-min-ver': 'ssl_min_ver', 'ssl-max-ver': 'ssl_max_ver',
+  ciphers: 'ciphers', alpn: 'alpn', verifyhost: 'verifyhost', 'check-sni': 'check_sni',
 };
-export const SERVER_FLAGS: Record<string, [string, boolean]> = {
+export const SERVER_FLAGS: Record<string, [string, boolean | string]> = {
+  ssl: ['ssl', true], 'no-ssl': ['ssl', false], 'ssl-reuse': ['ssl_reuse', true], 'no-ssl-reuse': ['ssl_reuse', false],
+  'no-tls-tickets': ['ssl_reuse', false],
+  'no-verifyhost': ['verifyhost', false], 'send-proxy': ['send_proxy', 'v1'], 'send-proxy-v2': ['send_proxy', 'v2'],
+  'no-send-proxy': ['send_proxy', false], 'no-send-proxy-v2': ['send_proxy', false], 'check-ssl': ['check_ssl', true],
+  'no-check-ssl': ['check_ssl', false], 'check-send-proxy': ['check_send_proxy', true],
   check: ['check', true], 'no-check': ['check', false], backup: ['backup', true], 'no-backup': ['backup', false],
   disabled: ['disabled', true], enabled: ['disabled', false],
   'agent-check': ['agent_check', true], 'no-agent-check': ['agent_check', false],
-  'send-proxy': ['send_proxy', true], 'no-send-proxy': ['send_proxy', false],
-  'send-proxy-v2': ['send_proxy_v2', true], 'no-send-proxy-v2': ['send_proxy_v2', false],
 };
 export const LOG_FORMATS = ['rfc3164', 'rfc5424', 'raw'];
 export const INT_KEYS = new Set(['weight', 'rise', 'fall', 'maxconn', 'port', 'retries', 'workers', 'error_limit', 'max_header_size', 'max_headers']);

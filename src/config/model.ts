@@ -346,8 +346,6 @@ export interface ServerConfig {
   disabled: boolean;
   /** ms over which the weight ramps up after the server comes back (HAProxy `slowstart`); absent/0 = none */
   slowstart?: number;
-  /** send-proxy (1) / send-proxy-v2 (2): a PROXY header first on each connection (mode tcp); absent: none */
-  sendProxy?: 1 | 2;
   /** agent-check (src/health/agent.ts); absent when the server has none */
   agent?: { port: number; addr: string | null; inter: number; send: string | null };
   /** DNS discovery: the `resolvers` section that resolves `host` at run time; absent: static */
@@ -356,6 +354,43 @@ export interface ServerConfig {
   initAddr?: string[];
   /** address family asked first (HAProxy's default: ipv6) */
   resolvePrefer?: 'ipv4' | 'ipv6';
+  /** `ssl` and its options: TLS to this server (src/upstream/tls-connect.ts); absent = plain TCP */
+  tls?: ServerTls;
+  /** `send-proxy` (1) / `send-proxy-v2` (2): a PROXY header first on each new connection; absent = none */
+  sendProxy?: 1 | 2;
+  /**
+   * How health checks connect, HAProxy's defaults applied (`check-ssl`, `check-sni`,
+   * `check-send-proxy`; the server's own ssl / send-proxy when no check port or addr is set);
+   * absent: plain TCP, no PROXY header
+   */
+  checkTls?: { ssl: boolean; sni: string | null; sendProxy: 0 | 1 | 2 };
+}
+
+/** `sni` on a server line: a constant name, or a request header's value (HTTP mode). */
+export type ServerSni = { kind: 'str'; value: string } | { kind: 'hdr'; name: string };
+
+/** TLS towards one server (global ssl-server-verify / ssl-default-server-* already applied). */
+export interface ServerTls {
+  verify: 'none' | 'required';
+  /** absolute path of the CA bundle the server's chain is checked against, or null */
+  caFile: string | null;
+  /** absolute path of a PEM with the client certificate and its key (`crt`), or null */
+  crt: string | null;
+  sni: ServerSni | null;
+  /** TLSv1.0 .. TLSv1.3, or null for Node's default */
+  minVer: string | null;
+  maxVer: string | null;
+  /** OpenSSL cipher list (TLSv1.2 and below), or null */
+  ciphers: string | null;
+  /** ALPN protocols offered (only http/1.1 is accepted), or null for none */
+  alpn: string[] | null;
+  /** resume TLS sessions (HAProxy's default; `no-ssl-reuse` turns it off) */
+  reuse: boolean;
+  /**
+   * The name the certificate must carry: `verifyhost`, else the SNI (HAProxy checks the name it
+   * sent); false: `no-verifyhost`, the name is not checked; null: nothing to check against
+   */
+  verifyHost: string | false | null;
 }
 
 export interface BackendConfig {

@@ -417,15 +417,6 @@ export function checkModes(
     }
   }
   for (const be of backends) {
-    be.servers.forEach((s, i) => {
-      if (s.sendProxy === undefined) return;
-      const at = [...pathOf('be', be.name), 'servers', i];
-      if (be.mode !== 'tcp') {
-        c.error(at, `server '${be.name}/${s.name}': send-proxy${s.sendProxy === 2 ? '-v2' : ''} is served by gatehouse for servers of mode tcp backends only yet`);
-      } else if (s.check && (be.tcpCheck !== undefined || be.healthCheck.type === 'http')) {
-        c.warn(at, `server '${be.name}/${s.name}': its health checks do not send the PROXY header (HAProxy's do); a check that sends data may fail on a server that expects one`);
-      }
-    });
     if (be.tcpCheck && be.healthCheck.type === 'http') {
       c.warn([...pathOf('be', be.name), 'tcp_check'], `tcp_check of ${be.fromListen ? 'listen' : 'backend'} '${be.name}' is ignored: its health_check is an HTTP check (type: http)`);
     }

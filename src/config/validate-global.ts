@@ -24,9 +24,12 @@ import {
 } from './validate-keys';
 import { Checker, has, asList } from './validate-checker';
 import { logTargetProblem } from './validate-values';
+import { DEFAULT_SERVER_TLS, serverTlsDefaults, type ServerTlsDefaults } from './validate-server-tls';
 
 export class BuilderGlobal {
   constructor(protected readonly c: Checker) {}
+  /** global ssl-server-verify / ssl-default-server-*, for every ssl server (set by global()) */
+  protected serverTlsDefaults: ServerTlsDefaults = DEFAULT_SERVER_TLS;
 
   global(v: unknown): GlobalConfig {
     const c = this.c;
@@ -38,6 +41,7 @@ export class BuilderGlobal {
     else workers = c.int(o, 'workers', path, 1, 1024);
     const pidfile = c.nullableStr(o, 'pidfile', path, { expected: 'a file path' });
     const maxHeaderSize = c.int(o, 'max_header_size', path, 1024, 16 * 1024 * 1024) ?? DEFAULT_MAX_HEADER_SIZE;
+    this.serverTlsDefaults = serverTlsDefaults(c, o, path);
     return {
       workers: workers ?? os.availableParallelism(),
       daemon: c.bool(o, 'daemon', path) ?? false,

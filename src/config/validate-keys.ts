@@ -12,7 +12,7 @@ export type Obj = Record<string, unknown>;
 // ---- key vocabulary (snake_case, HAProxy's words) ----
 
 export const TOP_KEYS = ['global', 'defaults', 'frontends', 'backends', 'listen', 'peers', 'resolvers'] as const;
-export const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers', 'stats_socket', 'stats_timeout', 'localpeer', 'engine'] as const;
+export const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers', 'stats_socket', 'stats_timeout', 'localpeer', 'engine', 'ssl_server_verify', 'ssl_default_server_ciphers', 'ssl_default_server_options'] as const;
 export const STATS_SOCKET_KEYS = ['path', 'mode', 'level'] as const;
 export const FORWARDFOR_KEYS = ['except', 'header', 'if_none'] as const;
 export const DEFAULT_STATS_TIMEOUT_MS = 10_000;
@@ -62,8 +62,11 @@ export const HTTP_CHECK_KEYS = ['method', 'uri', 'version', 'host', 'headers', '
 export const SERVER_KEYS = [
   'name', 'address', 'check', 'cookie', 'weight', 'backup', 'maxconn', 'inter', 'fastinter', 'downinter',
   'rise', 'fall', 'port', 'addr', 'observe', 'error_limit', 'on_error', 'disabled', 'slowstart',
-  'agent_check', 'agent_port', 'agent_addr', 'agent_inter', 'agent_send', 'send_proxy', 'send_proxy_v2',
+  'agent_check', 'agent_port', 'agent_addr', 'agent_inter', 'agent_send',
   'prefix', 'count', 'resolvers', 'init_addr', 'resolve_prefer',
+  // validate-server-tls.ts SERVER_TLS_KEYS
+  'ssl', 'verify', 'ca_file', 'crt', 'sni', 'ssl_min_ver', 'ssl_max_ver', 'ciphers', 'alpn', 'ssl_reuse', 'verifyhost',
+  'send_proxy', 'send_proxy_v2', 'check_ssl', 'check_sni', 'check_send_proxy',
 ] as const;
 export const COOKIE_KEYS = [
   'name', 'mode', 'indirect', 'nocache', 'postonly', 'preserve', 'httponly', 'secure', 'domain', 'maxidle', 'maxlife',

@@ -17,6 +17,7 @@ function templateRange(v: unknown): [number, number] | null {
   const hi = Number(m[2]);
   return lo >= 1 && hi >= lo && hi - lo < 1000 ? [lo, hi] : null;
 }
+import { serverTls } from './validate-server-tls';
 
 export class Builder extends BuilderBinds {
   /** names of the `resolvers` sections (set before the proxies are read) */
@@ -142,12 +143,8 @@ export class Builder extends BuilderBinds {
         return ss ? { slowstart: ss } : {};
       })(),
       ...this.agent(o, p),
-      ...((): { sendProxy?: 1 | 2 } => {
-        // HAProxy: v2 wins when both are set
-        if (c.bool(o, 'send_proxy_v2', p) === true) return { sendProxy: 2 };
-        return c.bool(o, 'send_proxy', p) === true ? { sendProxy: 1 } : {};
-      })(),
       ...this.resolution(o, p),
+      ...serverTls(c, o, p, this.serverTlsDefaults),
     };
   }
 

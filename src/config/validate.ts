@@ -130,6 +130,11 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
       if (hcPartial.downinter === undefined) hc.downinter = hc.inter;
       if (hcPartial.type === undefined && HTTP_CHECK_KEYS.some((k) => hcPartialHas(hcPartial, k))) hc.type = 'http';
       servers = b.servers(p.raw.servers, [...p.path, 'servers'], hcPartial.fastinter === undefined, hcPartial.downinter === undefined);
+      if ((s.mode ?? d.mode) === 'tcp') {
+        servers.forEach((sv, i) => {
+          if (sv.tls?.sni?.kind === 'hdr') c.error([...p.path, 'servers', i, 'sni'], 'sni req.hdr() needs an HTTP request: this backend is mode tcp', 'sni str(NAME)', `hdr(${sv.tls.sni.name})`);
+        });
+      }
       const balance = s.balance ?? d.balance ?? { alg: 'roundrobin' as const, header: null };
       const cookie = s.cookie !== undefined ? s.cookie : d.cookie !== undefined ? d.cookie : null;
       if (!cookie) {

@@ -6,6 +6,7 @@ import { ServerIndex, dynamicAddress } from '../shared/state';
 import type { HttpExpect } from './http-check-reply';
 import type { Intervals, RiseFall } from './rise-fall';
 import { buildPlan, type TcpCheckPlan } from './tcp-check';
+import { checkConnOf, type CheckConn } from './check-connect';
 
 export interface CheckTarget extends RiseFall, Intervals {
   /** global server index in the SharedArrayBuffer */
@@ -28,6 +29,8 @@ export interface CheckTarget extends RiseFall, Intervals {
   observe: 'none' | 'layer4' | 'layer7';
   errorLimit: number;
   onError: ServerConfig['onError'];
+  /** TLS / PROXY header of the check's connections (check-connect.ts); null: plain TCP */
+  conn: CheckConn | null;
 }
 
 export interface ServerSlot {
@@ -92,6 +95,7 @@ function target(config: Config, bi: number, si: number, idx: ServerIndex): Check
     observe: s.observe,
     errorLimit: positive(s.errorLimit, 10),
     onError: s.onError,
+    conn: checkConnOf(b.name, s),
   };
 }
 

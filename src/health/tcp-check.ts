@@ -18,6 +18,7 @@ import type { TcpCheckConfig, TcpCheckStep } from '../config/model';
 import type { CheckStatusName } from '../shared/state';
 import type { CheckResult } from './check-result';
 import { errnoText } from './check-result';
+import { checkConnect, type CheckConn } from './check-connect';
 
 /** HAProxy's check buffer (tune.bufsize): a full buffer is a "last read". */
 export const CHECK_BUFFER = 16384;
@@ -252,6 +253,8 @@ export function buildPlan(cfg: TcpCheckConfig): TcpCheckPlan {
 }
 
 export interface TcpCheckSpec {
+  /** TLS / PROXY header (check-ssl, check-send-proxy); absent: plain TCP */
+  conn?: CheckConn | null;
   host: string;
   port: number;
   timeoutMs: number;
@@ -325,14 +328,17 @@ export function runTcpCheck(plan: TcpCheckPlan, spec: TcpCheckSpec, signal: Abor
       inbuf = Buffer.alloc(0);
       lastRead = false;
       let s: net.Socket;
+      let ready: 'connect' | 'secureConnect' = 'connect';
       try {
-        s = net.connect({ host: spec.host, port });
+        const cs = checkConnect(spec.host, port, spec.conn ?? null);
+        s = cs.socket;
+        ready = cs.ready;
       } catch (e) {
         return finish({ status: 'L4CON', code: 0, info: errnoText(e) });
       }
       socket = s;
       s.setNoDelay(true);
-      s.on('connect', () => {
+      s.on(ready, () => {
         connected = true;
         i++;
         advance();

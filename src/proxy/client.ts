@@ -4,6 +4,7 @@
 // implements the same methods over its own connection.
 
 import type { AddressSource } from '../shared/client-address';
+import type { ProxyAddresses } from '../net/proxy-protocol';
 
 /** The request head, readable while the engine's request handler runs (uWS: only then). */
 export interface ClientRequest {
@@ -53,4 +54,6 @@ export interface ClientResponse extends HeaderWriter, AddressSource {
   resume(): void;
   /** cut the connection at once */
   close(): unknown;
+  /** the client's and the bind's addresses and ports (send-proxy); uWS has none: see clientAddresses() */
+  proxyAddresses?(): ProxyAddresses;
 }

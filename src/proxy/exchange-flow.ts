@@ -30,6 +30,9 @@ import { Session } from './session';
 import { performance } from 'node:perf_hooks';
 
 import type { HttpConnOwner } from '../upstream/connection';
+import type { ServerPool } from '../upstream/pool';
+import type { ConnParams } from '../upstream/conn-params';
+import { clientAddresses } from './client-addresses';
 import type { Upgrader } from './exchange';
 
 export abstract class ExchangeFlow extends Session implements HttpConnOwner {
@@ -124,7 +127,8 @@ export abstract class ExchangeFlow extends Session implements HttpConnOwner {
     const stick = this.be!.stick;
     if (stick !== null) stick.store(this.plan.view!, this.attempt.server - this.be!.firstServer);
     // An upgrade gets a connection of its own: after a 101 it never goes back to the pool.
-    const conn = this.upgrader === null ? this.rt.servers[this.attempt.server].pool.takeIdle() : null;
+    const pool = this.rt.servers[this.attempt.server].pool;
+    const conn = this.upgrader === null ? pool.takeIdle(pool.perClient ? this.connParams(pool) : null) : null;
     if (conn !== null) {
       this.conn = conn;
       conn.attach(this, this.plan.isHead, false);
@@ -153,7 +157,13 @@ export abstract class ExchangeFlow extends Session implements HttpConnOwner {
     this.body.headHeld = false;
     this.tConnStart = performance.now();
     this.deadline = Date.now() + this.be!.cfg.timeouts.connect;
-    this.conn = this.rt.servers[this.attempt.server].pool.connect(this);
+    const pool = this.rt.servers[this.attempt.server].pool;
+    this.conn = pool.connect(this, pool.perClient ? this.connParams(pool) : null);
+  }
+
+  /** send-proxy / sni req.hdr(): what this client's connections to the server carry. */
+  private connParams(pool: ServerPool): ConnParams {
+    return pool.params(this.plan.sniValue, this.res === null ? null : clientAddresses(this.res, this.clientIp, this.clientPort, this.fe));
   }
 
   onUpstreamConnect(conn: UpstreamConn): void {

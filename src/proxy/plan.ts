@@ -61,6 +61,8 @@ export class RequestPlan {
   upgrade = false;
   wsKey = '';
   wsOffered = '';
+  /** the value of the header a server's `sni req.hdr(NAME)` names ('' when none) */
+  sniValue = '';
 
   /**
    * Build the plan for `req` arriving on `fe`. `peer` gives the client address; `upgrade`: the
@@ -96,6 +98,7 @@ export class RequestPlan {
     this.isHead = method === 'HEAD';
     if (this.clientIp === '' && needsClientAddress(fe, be)) this.clientIp = addressText(peer);
     if (upgrade) this.wsKey = req.getHeader('sec-websocket-key');
+    this.sniValue = be !== null && be.sniHeader !== null ? req.getHeader(be.sniHeader) : '';
 
     collectRequestHead(req, be !== null && be.keyKind === KEY_HDR ? be.cfg.balanceHeader : null, fe.tls);
     this.clientClose = scratch.close || rt.draining;
@@ -188,6 +191,7 @@ export class RequestPlan {
     this.upgrade = false;
     this.wsKey = '';
     this.wsOffered = '';
+    this.sniValue = '';
   }
 }
 

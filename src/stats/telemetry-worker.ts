@@ -178,6 +178,11 @@ export class WorkerTelemetry {
     if (!isMainThread && this.fileLogs.length > 0) process.once('exit', () => this.close());
   }
 
+  /** A warning about a server (a failed TLS handshake): to the global log targets and stderr, once per text. */
+  serverWarning(text: string): void {
+    this.warn(-1, text);
+  }
+
   private warn(frontend: number, text: string): void {
     const msg: LogWarning = { gh: TAG, kind: 'logwarn', frontend, text };
     this.post(msg);

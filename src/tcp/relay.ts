@@ -24,6 +24,7 @@
 // Allocation: chunks are Node's own 'data' buffers, written as they come; nothing is copied or
 // allocated per chunk here. Only the prelude (bytes before a server exists, at most
 // `maxPrelude`, HAProxy's buffer size) is kept as a list of those buffers.
+import type { ConnParams } from '../upstream/conn-params';
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 
@@ -196,7 +197,7 @@ export class TcpSession {
    * ends the session, so the caller can retry or redispatch, then attach() or connectFailed().
    * A client that aborts meanwhile ends the session ("CC") and the attempt resolves 'aborted'.
    */
-  connect(opts: net.TcpNetConnectOpts, timeoutMs: number): Promise<ConnectOutcome> {
+  connect(opts: net.TcpNetConnectOpts, timeoutMs: number, params: ConnParams | null = null): Promise<ConnectOutcome> {
     if (this.ended) return Promise.resolve({ ok: false, reason: 'aborted', error: 'session ended' });
     this.enterConnect();
     return new Promise<ConnectOutcome>((resolve) => {
@@ -207,22 +208,30 @@ export class TcpSession {
         this.pendingDone = null;
         this.pending = null;
         if (timer) clearTimeout(timer);
-        sock.removeListener('connect', onConnect);
+        sock.removeListener(ready, onConnect);
         sock.removeListener('error', onError);
         if (!o.ok) sock.destroy();
         resolve(o);
       };
       const onConnect = () => done({ ok: true, socket: sock });
       const onError = (e: Error) => done({ ok: false, reason: 'error', error: (e as NodeJS.ErrnoException).code ?? e.message });
+      // send-proxy / ssl on the server (src/upstream/conn-params.ts): the PROXY header first,
+      // then TLS; the session's bytes start once the handshake is done
+      const ready = params !== null && params.tls !== null ? 'secureConnect' : 'connect';
       try {
-        sock = net.connect({ ...opts, allowHalfOpen: true });
+        let raw: net.Socket | null = null;
+        if (params === null || params.tls === null || params.proxy !== null) {
+          raw = net.connect({ ...opts, allowHalfOpen: true });
+          if (params !== null && params.proxy !== null) raw.write(params.proxy);
+        }
+        sock = params !== null && params.tls !== null ? params.tls.connect(opts.host ?? '', opts.port, params.sni, raw) : raw!;
       } catch (e) {
         resolve({ ok: false, reason: 'error', error: e instanceof Error ? e.message : String(e) });
         return;
       }
       this.pending = sock;
       this.pendingDone = done;
-      sock.once('connect', onConnect);
+      sock.once(ready, onConnect);
       sock.once('error', onError);
       if (timeoutMs > 0) {
         timer = setTimeout(() => done({ ok: false, reason: 'timeout', error: 'connect timeout' }), timeoutMs);

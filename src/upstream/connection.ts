@@ -5,6 +5,7 @@
 import * as net from 'node:net';
 import { ResponseParseError, ResponseParser, type ResponseSink } from './response-parser';
 import { writeStringDirect } from '../shared/node-internals';
+import type { ConnParams } from './conn-params';
 
 export const CONN_CONNECTING = 0;
 export const CONN_BUSY = 1;
@@ -45,6 +46,12 @@ export class UpstreamConn {
   /** response bytes received for the current exchange */
   received = 0;
   idleSince = 0;
+  /** pool key (conn-params.ts): '' unless connections to this server depend on the client */
+  readonly key: string;
+  /** TLS: writes go through the TLS socket (never straight to the TCP handle) */
+  private readonly tls: boolean;
+  /** why the socket failed (a TLS verify error, a refused connect), for the owner */
+  private failure = '';
 
   constructor(
     readonly server: number,
@@ -52,15 +59,32 @@ export class UpstreamConn {
     port: number,
     readonly home: ConnHome,
     owner: HttpConnOwner,
+    params: ConnParams | null = null,
   ) {
     this.owner = owner;
-    // Reads land in one buffer per worker thread, handed to the parser and forgotten before the
-    // next read: no Buffer per read and no Readable push/emit. Whoever keeps bytes past
-    // onUpstreamData (the exchange's backpressure queue) must copy them.
-    this.socket = net.connect({ host, port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.onRead.bind(this) } });
-    this.socket.on('connect', this.onConnect.bind(this));
+    this.key = params === null ? '' : params.key;
+    this.tls = params !== null && params.tls !== null;
+    if (params === null || params.tls === null) {
+      // Reads land in one buffer per worker thread, handed to the parser and forgotten before the
+      // next read: no Buffer per read and no Readable push/emit. Whoever keeps bytes past
+      // onUpstreamData (the exchange's backpressure queue) must copy them.
+      this.socket = net.connect({ host, port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.onRead.bind(this) } });
+      // send-proxy: the PROXY header goes first, queued until the connect completes
+      if (params !== null && params.proxy !== null) this.socket.write(params.proxy);
+      this.socket.on('connect', this.onConnect.bind(this));
+    } else {
+      // TLS (tls-connect.ts): the PROXY header precedes the handshake on the TCP socket
+      let raw: net.Socket | null = null;
+      if (params.proxy !== null) {
+        raw = net.connect({ host, port, noDelay: true });
+        raw.write(params.proxy);
+      }
+      this.socket = params.tls.connect(host, port, params.sni, raw);
+      this.socket.on('secureConnect', this.onConnect.bind(this));
+      this.socket.on('data', this.onData.bind(this));
+    }
     this.socket.on('drain', this.onDrain.bind(this));
-    this.socket.on('error', noop);
+    this.socket.on('error', (e: Error) => (this.failure = e.message));
     this.socket.on('close', this.onClose.bind(this));
   }
 
@@ -98,7 +122,7 @@ export class UpstreamConn {
    * itself for a small head.
    */
   writeHead(head: string | Buffer): void {
-    if (typeof head === 'string') writeStringDirect(this.socket, head);
+    if (typeof head === 'string' && !this.tls) writeStringDirect(this.socket, head);
     else this.socket.write(head);
   }
 
@@ -174,7 +198,7 @@ export class UpstreamConn {
     this.owner = null;
     if (owner === null) return;
     if (was === CONN_CONNECTING) {
-      owner.onUpstreamFail(this, FAIL_CONNECT, 'connection refused');
+      owner.onUpstreamFail(this, FAIL_CONNECT, this.failure || 'connection refused');
       return;
     }
     if (was === CONN_TUNNEL) {
@@ -194,5 +218,3 @@ export class UpstreamConn {
 }
 
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
-
-function noop(): void {}

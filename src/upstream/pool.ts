@@ -3,6 +3,10 @@
 
 import { CONN_IDLE, UpstreamConn, type ConnHome, type HttpConnOwner } from './connection';
 import type { SharedState } from '../shared/state';
+import type { ServerSni } from '../config/model';
+import type { ProxyAddresses } from '../net/proxy-protocol';
+import { proxyHeader, type ConnParams } from './conn-params';
+import type { ServerTlsDialer } from './tls-connect';
 
 export class ServerPool implements ConnHome {
   private readonly idle: UpstreamConn[] = [];
@@ -20,8 +24,31 @@ export class ServerPool implements ConnHome {
     public host: string,
     public port: number,
     private readonly maxIdle: number,
+    readonly tls: ServerTlsDialer | null = null,
+    private readonly sendProxy: 0 | 1 | 2 = 0,
+    private readonly sni: ServerSni | null = null,
     private readonly dynamic: SharedState | null = null,
-  ) {}
+  ) {
+    this.perClient = sendProxy !== 0 || (sni !== null && sni.kind === 'hdr');
+    this.fixed = tls === null ? null : { key: '', tls, sni: sni !== null && sni.kind === 'str' ? sni.value : null, proxy: null };
+  }
+
+  /** connections depend on the client (PROXY header, SNI from a header): use params() */
+  readonly perClient: boolean;
+  /** the parameters of every connection when !perClient (null: plain TCP) */
+  private readonly fixed: ConnParams | null;
+  /** the request header the SNI comes from (lower case), or null */
+  get sniHeader(): string | null {
+    return this.sni !== null && this.sni.kind === 'hdr' ? this.sni.name : null;
+  }
+
+  /** The parameters of a connection for this client: `hostValue` is the SNI header's value. */
+  params(hostValue: string, addrs: ProxyAddresses | null): ConnParams {
+    const sni = this.sni === null ? null : this.sni.kind === 'str' ? this.sni.value : hostValue === '' ? null : hostValue;
+    const proxy = this.sendProxy === 0 ? null : proxyHeader(this.sendProxy, addrs);
+    return { key: (sni ?? '') + '\n' + (proxy === null ? '' : proxy.toString('latin1')), tls: this.tls, sni, proxy };
+  }
+
 
   /**
    * Servers under `resolvers`: take the address the resolver published, if it changed since
@@ -42,9 +69,10 @@ export class ServerPool implements ConnHome {
     this.closeAll();
   }
 
-  /** An idle connection, or null: the caller then calls connect(). */
-  takeIdle(): UpstreamConn | null {
+  /** An idle connection (made with `params`, when given), or null: the caller then calls connect(). */
+  takeIdle(params: ConnParams | null = null): UpstreamConn | null {
     if (this.dynamic !== null) this.syncAddress();
+    if (params !== null && params.key !== '') return this.takeIdleKeyed(params.key);
     for (;;) {
       const c = this.idle.pop();
       if (c === undefined) return null;
@@ -52,10 +80,20 @@ export class ServerPool implements ConnHome {
     }
   }
 
-  connect(owner: HttpConnOwner): UpstreamConn {
+  private takeIdleKeyed(key: string): UpstreamConn | null {
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const c = this.idle[i];
+      if (c.key !== key) continue;
+      this.idle.splice(i, 1); // entries above i were seen already
+      if (c.state === CONN_IDLE && !c.socket.destroyed) return c;
+    }
+    return null;
+  }
+
+  connect(owner: HttpConnOwner, params: ConnParams | null = null): UpstreamConn {
     if (this.dynamic !== null) this.syncAddress();
     this.open++;
-    return new UpstreamConn(this.server, this.host, this.port, this, owner);
+    return new UpstreamConn(this.server, this.host, this.port, this, owner, params ?? this.fixed);
   }
 
   release(conn: UpstreamConn): void {

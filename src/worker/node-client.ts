@@ -3,6 +3,7 @@
 // first, tryEnd for a known length, write for an unknown one) over an H1Response. One of each
 // per request; the engine writes framing and connection fields itself.
 
+import type { ProxyAddresses } from '../net/proxy-protocol';
 import type { H1Request, H1Response } from '../front-node/api';
 import { bytesToText } from '../proxy/byte-text';
 import type { ClientRequest, ClientResponse } from '../proxy/client';
@@ -181,6 +182,11 @@ export class NodeClientResponse implements ClientResponse {
 
   getRemoteAddress(): ArrayBuffer {
     return (this.addr ??= addressBytes(this.req.remoteAddress));
+  }
+
+  proxyAddresses(): ProxyAddresses {
+    const r = this.req;
+    return { srcAddress: r.remoteAddress, srcPort: r.remotePort, dstAddress: r.localAddress, dstPort: r.localPort };
   }
 
   /** For a protocol switch: the engine's answer object. */

@@ -13,6 +13,8 @@ import { Decision, ResponseView, RoutingTable } from '../rules';
 import { ipInNet } from '../acl/ip';
 import { ErrorPageTable } from '../rules/error-table';
 import { compileStickPersistence, type StickPersistence } from '../stick/persist';
+import { ServerTlsDialer } from '../upstream/tls-connect';
+import type { ServerConfig } from '../config/model';
 
 export interface BackendRuntime {
   index: number;
@@ -33,6 +35,8 @@ export interface BackendRuntime {
   queue: QueueWaiter[];
   /** `stick on|match|store-request` rules, or null */
   stick: StickPersistence | null;
+  /** the request header some server takes its SNI from (`sni req.hdr(NAME)`), or null */
+  sniHeader: string | null;
 }
 
 /** A request waiting in a backend's queue for a server slot (maxconn). */
@@ -252,7 +256,7 @@ export class WorkerRuntime {
           backend: bi,
           name: s.name,
           row: serverRow(this.rows, g),
-          pool: new ServerPool(g, s.host, s.port, idleCap, dynamicAddress(s) ? state : null),
+          pool: new ServerPool(g, s.host, s.port, idleCap, serverDialer(b.name, s, telemetry), s.sendProxy ?? 0, s.tls?.sni ?? null, dynamicAddress(s) ? state : null),
           maxconn: s.maxconn,
           observe: s.observe !== 'none',
           observeL7: s.observe === 'layer7',
@@ -271,6 +275,7 @@ export class WorkerRuntime {
         hasMaxconn: b.servers.some((s) => s.maxconn > 0),
         queue: [],
         stick: stick[bi],
+        sniHeader: sniHeaderOf(b.servers),
       };
     });
     this.frontends = config.frontends.map((f, fi) => ({
@@ -286,4 +291,15 @@ export class WorkerRuntime {
     }));
     this.globalMaxconn = config.global.maxconn;
   }
+}
+
+/** The TLS dialer of an ssl server (one per worker: its context and cached session), or null. */
+export function serverDialer(backend: string, s: ServerConfig, telemetry: WorkerTelemetry | null): ServerTlsDialer | null {
+  if (s.tls === undefined) return null;
+  return new ServerTlsDialer(s.tls, `${backend}/${s.name}`, telemetry === null ? null : (text) => telemetry.serverWarning(text));
+}
+
+function sniHeaderOf(servers: ServerConfig[]): string | null {
+  for (const s of servers) if (s.tls !== undefined && s.tls.sni !== null && s.tls.sni.kind === 'hdr') return s.tls.sni.name;
+  return null;
 }

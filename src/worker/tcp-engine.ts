@@ -4,6 +4,7 @@
 // maxconn slot and queue, retries, redispatch) and relays bytes both ways (src/tcp/relay.ts).
 // Each session is one record for the stats, histograms and the tcplog line.
 
+import type { ProxyAddresses } from '../net/proxy-protocol';
 import * as net from 'node:net';
 import { C_BIN, C_CONN_TOT, C_DCON, C_DREQ, C_DSES, C_LAST_SESS, C_SCUR, C_STOT } from '../shared/counters';
 import type { RequestRecord, SessionAddresses } from '../log/format';
@@ -306,22 +307,14 @@ class TcpStream implements QueueWaiter, RequestRecord {
     // %si/%sp: the server tried (HAProxy's target address, known before the connect ends)
     this.addrs.serverIp = srv.pool.host;
     this.addrs.serverPort = srv.pool.port;
-    const o = await s.connect({ host: srv.pool.host, port: srv.pool.port }, this.be!.cfg.timeouts.connect);
+    const pool = srv.pool;
+    // send-proxy(-v2) and TLS: the relay's connect writes the PROXY header first, then TLS
+    const params = pool.perClient || pool.tls !== null ? pool.params('', this.addresses()) : null;
+    const o = await s.connect({ host: pool.host, port: pool.port }, this.be!.cfg.timeouts.connect, params);
     if (o.ok) {
       const a = this.addrs;
       a.backendIp = v4(o.socket.localAddress ?? '');
       a.backendPort = o.socket.localPort ?? 0;
-      const pp = this.be!.cfg.servers.find((c) => c.name === srv.name)?.sendProxy;
-      if (pp !== undefined) {
-        // send-proxy(-v2): the client's address and the one it reached (after accept-proxy: the header's)
-        const addrs = { srcAddress: this.clientIp, srcPort: this.clientPort, dstAddress: a.frontendIp, dstPort: a.frontendPort };
-        // one segment with the bytes already received, as HAProxy sends them
-        o.socket.cork();
-        o.socket.write(pp === 2 ? encodeProxyV2(addrs) : encodeProxyV1(addrs));
-        s.attach(o.socket);
-        process.nextTick(() => o.socket.uncork());
-        return;
-      }
       s.attach(o.socket);
       return;
     }
@@ -336,6 +329,12 @@ class TcpStream implements QueueWaiter, RequestRecord {
     if (next === RETRY_SAME) void this.connect();
     else if (next !== RETRY_NONE) this.dispatch(this.attempt.exclude);
     else s.connectFailed(o.reason);
+  }
+
+  /** For a PROXY header: the client's address (from its own PROXY header with accept-proxy) and the bind's. */
+  private addresses(): ProxyAddresses {
+    // the client's address and the one it reached (after accept-proxy: the header's)
+    return { srcAddress: this.clientIp, srcPort: this.clientPort, dstAddress: this.addrs.frontendIp, dstPort: this.addrs.frontendPort };
   }
 
   private onEnd(e: TcpSessionEnd): void {
