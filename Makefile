@@ -2,7 +2,7 @@
 NODE ?= node
 TSC := node_modules/.bin/tsc
 
-.PHONY: build test test-node-engine test-ha demo bench bench-tls bench-tls-upstream bench-acl bench-stick bench-tcp clean check-config
+.PHONY: build test test-node-engine test-ha demo bench bench-cpu bench-tls bench-tls-upstream bench-acl bench-stick bench-tcp clean check-config
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -44,6 +44,10 @@ demo: build
 
 bench: build
 	bash native-bench/run.sh
+
+# CPU µs per request: uWS engine, node engine and HAProxy in one run (native-bench/README.md, ~2 min)
+bench-cpu: build
+	$(NODE) native-bench/ab-cpu.mjs
 
 # TLS handshakes/s and keep-alive TLS requests/s vs HAProxy (native-bench/README.md, ~5 min)
 bench-tls: build

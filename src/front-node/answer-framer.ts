@@ -4,6 +4,14 @@
 // The connection (connection.ts) decides when an answer may start and what follows it.
 
 import type { Socket } from 'node:net';
+import { writeBufferDirect } from '../shared/node-internals';
+
+/**
+ * A content-length answer whose first body bytes are at most this long goes out as one buffer
+ * (head and body copied together) written straight to the TCP handle: for small answers the
+ * Writable's cork, writev and callbacks cost more than the copy (native-bench/ab-cpu.mjs).
+ */
+const ONE_WRITE_MAX = 16 * 1024;
 
 export const MODE_NONE = 0; // no body (HEAD, 204, 304, 1xx)
 export const MODE_LENGTH = 1;
@@ -53,7 +61,10 @@ export class AnswerFramer {
     return close;
   }
 
-  /** Writes body bytes (with the held head); false when nothing of the body was due (head only). */
+  /**
+   * Writes body bytes (with the held head); false when nothing of the body was due (head only).
+   * `chunk` may be a view of a buffer its owner reuses: what the socket keeps is a copy.
+   */
   write(chunk: Buffer): boolean {
     if (this.mode === MODE_NONE || chunk.length === 0) {
       this.flushHead();
@@ -69,6 +80,18 @@ export class AnswerFramer {
     }
     this.sent += chunk.length;
     const sock = this.socket;
+    const head = this.headText;
+    if (head !== null && this.mode === MODE_LENGTH && chunk.length <= ONE_WRITE_MAX) {
+      this.headText = null;
+      // the head text is latin1 (one char per byte), so its length is its byte length
+      const buf = Buffer.allocUnsafe(head.length + chunk.length);
+      buf.write(head, 0, 'latin1');
+      chunk.copy(buf, head.length);
+      writeBufferDirect(sock, buf);
+      return true;
+    }
+    // the Writable keeps what it cannot send at once: a copy of the caller's view
+    chunk = Buffer.from(chunk);
     sock.cork();
     if (this.headText !== null) {
       sock.write(this.headText, 'latin1');

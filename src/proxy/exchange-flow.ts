@@ -13,6 +13,7 @@
 
 import { C_BIN, C_DRESP } from '../shared/counters';
 import { CONN_BUSY, CONN_CLOSED, type UpstreamConn } from '../upstream/connection';
+import { queueHead } from '../upstream/head-batch';
 import { FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_UPGRADE } from '../upstream/response-parser';
 import { ACT_FORWARD, evalResponse } from '../rules';
 import type { CookieTxn } from '../persistence/cookie';
@@ -182,7 +183,8 @@ export abstract class ExchangeFlow extends Session implements HttpConnOwner {
     this.tSent = performance.now();
     this.deadline = Date.now() + this.be!.cfg.timeouts.server;
     if (plan.bodyKind === BODY_NONE) {
-      conn.writeHead(plan.rawHead ?? plan.head);
+      // written with the other heads of this loop turn (head-batch.ts)
+      queueHead(conn, plan.rawHead ?? plan.head);
       return;
     }
     if (this.body.holdHead()) {

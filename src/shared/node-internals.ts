@@ -37,6 +37,9 @@ interface RawWriteReq {
 }
 interface RawHandle {
   writeUtf8String(req: RawWriteReq, s: string): number;
+  writeBuffer?(req: RawWriteReq, b: Uint8Array): number;
+  /** bytes libuv still holds for this stream (a write the kernel did not take at once) */
+  writeQueueSize?: number;
 }
 
 function loadHttpParser(): HTTPParserCtor {
@@ -97,5 +100,34 @@ export function writeStringDirect(sock: net.Socket, s: string): void {
   req.oncomplete = noop;
   req.async = false;
   const err = h.writeUtf8String(req, s);
+  if (err !== 0) sock.destroy(new Error('write failed (' + err + ')'));
+}
+
+/**
+ * Write `buf` to the socket's TCP handle when neither its Writable nor libuv holds anything
+ * yet, else through socket.write (so a client that does not read still meets the Writable's
+ * backpressure from the second write on). The buffer must not be reused by the caller: a write
+ * the kernel could not take at once keeps it until libuv is done (Node's write request holds it).
+ * A failed raw write destroys the socket, as in writeStringDirect.
+ */
+export function writeBufferDirect(sock: net.Socket, buf: Buffer): void {
+  const h = (sock as net.Socket & { _handle?: RawHandle | null })._handle;
+  if (
+    WriteWrap === null ||
+    h === null ||
+    h === undefined ||
+    typeof h.writeBuffer !== 'function' ||
+    h.writeQueueSize !== 0 ||
+    sock.writableLength !== 0 ||
+    sock.connecting
+  ) {
+    sock.write(buf);
+    return;
+  }
+  const req = new WriteWrap();
+  req.handle = h;
+  req.oncomplete = noop;
+  req.async = false;
+  const err = h.writeBuffer(req, buf);
   if (err !== 0) sock.destroy(new Error('write failed (' + err + ')'));
 }

@@ -99,9 +99,9 @@ export class NodeClientResponse implements ClientResponse {
 
   write(chunk: Uint8Array | string): boolean {
     this.head(-1);
-    // a copy: the chunk is a view of the upstream connection's read buffer, reused by its next
-    // read, while the socket may keep what it could not send yet (uWS copies, net does not)
-    const b = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : Buffer.from(chunk);
+    // the chunk may be a view of the upstream connection's read buffer, reused by its next
+    // read: the engine copies what it keeps (AnswerFramer.write), as uWS does
+    const b = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk instanceof Buffer ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.sent += b.length;
     return this.res.write(b);
   }
@@ -111,8 +111,8 @@ export class NodeClientResponse implements ClientResponse {
     let ok = true;
     if (chunk.byteLength > 0) {
       this.sent += chunk.byteLength;
-      // a copy, as in write()
-      ok = this.res.write(Buffer.from(chunk));
+      // no copy here: the engine copies what it keeps (AnswerFramer.write)
+      ok = this.res.write(chunk instanceof Buffer ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     }
     if (this.sent < totalSize) return [ok, false];
     this.res.end();
