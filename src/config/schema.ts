@@ -60,6 +60,8 @@ const globalSchema = object('global', GLOBAL_KEYS, {
   max_uri: int('longest request URI in bytes', 1),
   grace: duration,
   ssl_default_bind_ciphers: str('TLSv1.2 cipher list of ssl binds without their own'),
+  ssl_default_bind_ciphersuites: str('TLSv1.3 suites of ssl binds without their own (node engine)'),
+  ssl_default_bind_options: str('options of every ssl bind: ssl-min-ver V, ssl-max-ver V, no-sslv3, no-tlsv10..13, force-tlsv12/13, no-tls-tickets'),
   stats_socket: { description: 'runtime API unix socket(s)', anyOf: [{ type: 'string' }, statsSocket, { type: 'array', items: { anyOf: [{ type: 'string' }, statsSocket] } }] },
   stats_timeout: duration,
   localpeer: str('this process\'s name in peers sections (default: the host name)'),
@@ -132,8 +134,18 @@ const bindObject = object('bind', BIND_KEYS, {
   crt: oneOrMany({ type: 'string' }, 'PEM file(s) or directory: certificate, chain and key'),
   ssl_min_ver: str('lowest TLS version', { enum: ['SSLv3', 'TLSv1.0', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] }),
   ciphers: str('TLSv1.2 cipher list'),
-  engine: str('front engine of this address: uws or node (ssl binds run on uws)', { enum: ['uws', 'node'] }),
+  engine: str('front engine of this address: uws or node (an ssl bind that asks for what uWS lacks runs on node)', { enum: ['uws', 'node'] }),
   accept_proxy: bool('a PROXY protocol v1/v2 header precedes each connection (node engine)'),
+  crt_list: str('crt-list file: lines "cert.pem [sni filters]" (node engine)'),
+  ssl_max_ver: str('highest TLS version (node engine below TLSv1.3)', { enum: ['SSLv3', 'TLSv1.0', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] }),
+  ciphersuites: str('TLSv1.3 cipher suites (node engine)'),
+  curves: str('ECDHE groups, such as X25519:P-256 (node engine)'),
+  strict_sni: bool('refuse handshakes without an SNI name a certificate serves (node engine)'),
+  alpn: oneOrMany({ type: 'string' }, 'ALPN protocols, "h2,http/1.1" or a list (h2: node engine)'),
+  verify: str('client certificates: none, optional or required (node engine)', { enum: ['none', 'optional', 'required'] }),
+  ca_file: str('CA certificates client certificates must chain to'),
+  crl_file: str('certificate revocation list for client certificates'),
+  no_tls_tickets: bool('no TLS session tickets (node engine)'),
 }, ['address']);
 const bindSchema: Schema = oneOrMany({ anyOf: [{ type: 'string' }, bindObject] }, 'listening addresses');
 

@@ -4,6 +4,7 @@
 // per request; the engine writes framing and connection fields itself.
 
 import type { H1Request, H1Response } from '../front-node/api';
+import type { TlsFacts } from '../front-node/tls-facts';
 import { bytesToText } from '../proxy/byte-text';
 import type { ClientRequest, ClientResponse } from '../proxy/client';
 
@@ -72,6 +73,11 @@ export class NodeClientResponse implements ClientResponse {
     private readonly res: H1Response,
     private readonly req: H1Request,
   ) {}
+
+  /** the TLS facts of the connection (ssl_* fetches), null on plain TCP */
+  get ssl(): TlsFacts | null {
+    return this.req.tls;
+  }
 
   writeStatus(status: string): this {
     this.status = Number(status.slice(0, 3));
