@@ -359,7 +359,8 @@ export function parseFormat(text: string, side: RuleSide): FormatPart[] {
       i++;
       continue;
     }
-    // %{+Q}[fetch]: the sample between double quotes (HAProxy's +Q flag)
+    // %{+Q}[fetch]: accepted; HAProxy 2.6 writes the sample unquoted all the same in header and
+    // reply values (compared: test/tls-node.test.ts), so it is %[fetch]
     const quoted = text.startsWith('%{+Q}[', i);
     if (next !== '[' && !quoted) {
       const m = /^%(\{[^}]*\})?([A-Za-z_]*)/.exec(text.slice(i));
@@ -369,9 +370,8 @@ export function parseFormat(text: string, side: RuleSide): FormatPart[] {
     const close = closingBracket(text, open);
     if (close < 0) fail(`missing ']' in '${text.slice(i)}'`);
     const expr = text.slice(open, close);
-    if (quoted) lit += '"';
     if (lit) parts.push({ kind: 'lit', text: lit });
-    lit = quoted ? '"' : '';
+    lit = '';
     parts.push(parseSampleExpr(expr, side));
     i = close;
   }

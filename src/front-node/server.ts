@@ -82,7 +82,10 @@ function tlsServer(secure: FrontTls, opts: FrontOptions, serve: (socket: net.Soc
       serve(socket);
     },
   );
-  // a failed handshake costs only its own connection (node:tls destroys the socket)
-  server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => secure.onHandshakeError(err, socket));
+  // a failed handshake costs only its own connection
+  server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+    secure.onHandshakeError(err, socket);
+    socket.destroy();
+  });
   return server;
 }

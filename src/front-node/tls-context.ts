@@ -62,13 +62,17 @@ export function tlsBindSetup(b: BindAddress, ticketKeys: Buffer | null, h2Ready:
   const listed = new Map((t?.crtList ?? []).map((e) => [e.file, e]));
   const exact = new Map<string, tls.SecureContext>();
   const wild = new Map<string, tls.SecureContext>();
-  const contexts = new Map<string, tls.SecureContext>();
+  /** `!name` filters of crt-list lines: that certificate must not serve that name, wildcard or not */
+  const denied = new Map<string, Set<tls.SecureContext>>();
   for (const file of b.certs) {
     const ctx = contextOf(file);
-    contexts.set(file, ctx);
     const entry = listed.get(file);
-    let names = entry !== undefined && entry.filters.length > 0 ? entry.filters : certServerNames(file);
-    if (entry !== undefined) names = names.filter((n) => !entry.excluded.includes(n));
+    const names = entry !== undefined && entry.filters.length > 0 ? entry.filters : certServerNames(file);
+    for (const n of entry?.excluded ?? []) {
+      const set = denied.get(n) ?? new Set<tls.SecureContext>();
+      set.add(ctx);
+      denied.set(n, set);
+    }
     for (const name of names) {
       const map = name.startsWith('*.') ? wild : exact;
       const key = name.startsWith('*.') ? name.slice(2) : name;
@@ -79,10 +83,13 @@ export function tlsBindSetup(b: BindAddress, ticketKeys: Buffer | null, h2Ready:
   const first = b.certs[0];
   const SNICallback = (servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void): void => {
     const name = servername.toLowerCase().replace(/\.$/, '');
+    const no = denied.get(name);
     let ctx = exact.get(name);
+    if (ctx !== undefined && no?.has(ctx) === true) ctx = undefined;
     if (ctx === undefined) {
       const dot = name.indexOf('.');
       if (dot > 0) ctx = wild.get(name.slice(dot + 1));
+      if (ctx !== undefined && no?.has(ctx) === true) ctx = undefined;
     }
     if (ctx === undefined && strict) {
       cb(new Error(`strict-sni: no certificate for '${servername}'`));
