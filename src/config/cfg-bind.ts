@@ -11,7 +11,7 @@ const TLS_VALUE_OPTIONS: Record<string, string> = {
   'ca-file': 'ca_file', 'crl-file': 'crl_file', alpn: 'alpn',
 };
 /** bind flags, as the YAML bind key they set to true */
-const TLS_FLAG_OPTIONS: Record<string, string> = { 'strict-sni': 'strict_sni', 'no-tls-tickets': 'no_tls_tickets' };
+const TLS_FLAG_OPTIONS: Record<string, string> = { 'strict-sni': 'strict_sni', 'no-tls-tickets': 'no_tls_tickets', 'prefer-client-ciphers': 'prefer_client_ciphers' };
 
 export class CfgBind extends CfgGlobal {
   protected bind(s: Section, w: Word[]): void {
@@ -84,7 +84,7 @@ export class CfgBind extends CfgGlobal {
         else tlsValues.set('alpn', v);
         continue;
       }
-      const tls = ['npn', 'ecdhe', 'allow-0rtt', 'ca-ignore-err', 'crt-ignore-err', 'ca-sign-file', 'generate-certificates', 'prefer-client-ciphers', 'no-ca-names'].includes(o) ? ' (gatehouse TLS supports ssl, crt, crt-list, ssl-min-ver, ssl-max-ver, no-sslv3, no-tlsv1x, force-tlsv1x, ciphers, ciphersuites, curves, alpn, strict-sni, verify, ca-file, crl-file and no-tls-tickets)' : '';
+      const tls = ['npn', 'ecdhe', 'allow-0rtt', 'ca-ignore-err', 'crt-ignore-err', 'ca-sign-file', 'generate-certificates', 'no-ca-names'].includes(o) ? ' (gatehouse TLS supports ssl, crt, crt-list, ssl-min-ver, ssl-max-ver, no-sslv3, no-tlsv1x, force-tlsv1x, ciphers, ciphersuites, curves, alpn, strict-sni, verify, ca-file, crl-file and no-tls-tickets)' : '';
       if (this.bindOptionExtra(w, i)) {
         if (K.BIND_OPTIONS_WITH_ARG.has(o)) i++;
         continue;
@@ -100,9 +100,12 @@ export class CfgBind extends CfgGlobal {
     }
     const tlsWords = [...tlsValues.values(), ...tlsFlags.values(), ...versionFlags];
     if (ssl === null && tlsWords.length > 0) {
-      const first = tlsWords[0];
-      this.error(first, `bind option '${tlsValues.has('alpn') && first === tlsValues.get('alpn') ? 'alpn' : first.text}' needs 'ssl' on the same bind line`, 'ssl', 'no ssl');
-      return;
+      // HAProxy accepts TLS options on a plain bind and does nothing with them (no-sslv3 on a
+      // "bind :::80 v4v6 no-sslv3" is common): a warning each, and they are dropped
+      for (const x of tlsWords) this.warn(x, `'bind option ${x === tlsValues.get('alpn') ? 'alpn' : x.text}' is ignored: no 'ssl' on this bind line`);
+      tlsValues.clear();
+      tlsFlags.clear();
+      versionFlags.length = 0;
     }
     if (ssl !== null && crts.length === 0 && !tlsValues.has('crt_list')) {
       this.error(ssl, "bind option 'ssl' needs a certificate: add 'crt FILE_OR_DIR'", 'crt FILE_OR_DIR', 'nothing');

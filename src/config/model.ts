@@ -139,6 +139,8 @@ export interface BindTlsOptions {
   crlFile: string | null;
   /** session tickets (`no-tls-tickets` turns them off) */
   tlsTickets: boolean;
+  /** `prefer-client-ciphers`: the client's cipher order wins (node engine; uWS keeps its own) */
+  preferClientCiphers?: boolean;
   /** `crt-list` entries after the `crt` certificates, in list order */
   crtList: CrtListEntry[];
 }

@@ -146,6 +146,7 @@ const bindObject = object('bind', BIND_KEYS, {
   ca_file: str('CA certificates client certificates must chain to'),
   crl_file: str('certificate revocation list for client certificates'),
   no_tls_tickets: bool('no TLS session tickets (node engine)'),
+  prefer_client_ciphers: bool("the client's cipher order wins (node engine)"),
 }, ['address']);
 const bindSchema: Schema = oneOrMany({ anyOf: [{ type: 'string' }, bindObject] }, 'listening addresses');
 

@@ -53,6 +53,7 @@ export interface DefaultBindOptions {
   maxVer: string | null;
   flags: string[];
   noTlsTickets: boolean;
+  preferClientCiphers: boolean;
 }
 
 /**
@@ -62,7 +63,7 @@ export interface DefaultBindOptions {
  */
 export function parseDefaultBindOptions(text: string): DefaultBindOptions | string {
   const w = text.trim().split(/\s+/).filter((x) => x !== '');
-  const out: DefaultBindOptions = { minVer: null, maxVer: null, flags: [], noTlsTickets: false };
+  const out: DefaultBindOptions = { minVer: null, maxVer: null, flags: [], noTlsTickets: false, preferClientCiphers: false };
   for (let i = 0; i < w.length; i++) {
     const o = w[i];
     if (o === 'ssl-min-ver' || o === 'ssl-max-ver') {
@@ -76,8 +77,10 @@ export function parseDefaultBindOptions(text: string): DefaultBindOptions | stri
       out.flags.push(o);
     } else if (o === 'no-tls-tickets') {
       out.noTlsTickets = true;
+    } else if (o === 'prefer-client-ciphers') {
+      out.preferClientCiphers = true;
     } else {
-      return `'${o}' is not supported in ssl-default-bind-options (gatehouse: ssl-min-ver, ssl-max-ver, no-sslv3, no-tlsv10..13, force-tlsv12/13, no-tls-tickets)`;
+      return `'${o}' is not supported in ssl-default-bind-options (gatehouse: ssl-min-ver, ssl-max-ver, no-sslv3, no-tlsv10..13, force-tlsv12/13, no-tls-tickets, prefer-client-ciphers)`;
     }
   }
   const r = versionRange(out.minVer, out.maxVer, out.flags);

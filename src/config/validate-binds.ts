@@ -166,7 +166,7 @@ export class BuilderBinds extends BuilderProxy {
   /** The node-engine TLS options of a bind map (null without ssl; errors for options given without ssl). */
   private bindTlsOptions(o: Obj, p: Path, ssl: boolean, defaults: BindTlsDefaults, sslMaxVer: string | null, crtListFile: string | null): BindTlsOptions | null {
     const c = this.c;
-    const present = ['ssl_max_ver', 'ciphersuites', 'curves', 'strict_sni', 'alpn', 'verify', 'ca_file', 'crl_file', 'no_tls_tickets'].filter((k) => has(o, k) && o[k] !== null);
+    const present = ['ssl_max_ver', 'ciphersuites', 'curves', 'strict_sni', 'alpn', 'verify', 'ca_file', 'crl_file', 'no_tls_tickets', 'prefer_client_ciphers'].filter((k) => has(o, k) && o[k] !== null);
     if (!ssl) {
       for (const k of present) c.error([...p, k], `"${k}" without "ssl: true"`, 'ssl: true', describeValue(o.ssl ?? false));
       return null;
@@ -214,6 +214,7 @@ export class BuilderBinds extends BuilderProxy {
       crlFile,
       tlsTickets: !((c.bool(o, 'no_tls_tickets', p) ?? false) || defaults.options?.noTlsTickets === true),
       crtList,
+      ...((c.bool(o, 'prefer_client_ciphers', p) ?? false) || defaults.options?.preferClientCiphers === true ? { preferClientCiphers: true } : {}),
     };
   }
 

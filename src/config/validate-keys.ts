@@ -72,7 +72,7 @@ export const LOG_KEYS = ['target', 'facility', 'level', 'format'] as const;
 export const ENGINES = ['uws', 'node'] as const;
 export const BIND_KEYS = [
   'address', 'ssl', 'crt', 'ssl_min_ver', 'ciphers', 'engine', 'accept_proxy', 'crt_list', 'ssl_max_ver', 'ciphersuites', 'curves',
-  'strict_sni', 'alpn', 'verify', 'ca_file', 'crl_file', 'no_tls_tickets',
+  'strict_sni', 'alpn', 'verify', 'ca_file', 'crl_file', 'no_tls_tickets', 'prefer_client_ciphers',
 ] as const;
 /** ALPN protocol names a bind may offer (h2 is served by the node engine's HTTP/2 hook, src/worker/alpn.ts) */
 export const ALPN_NAMES = ['h2', 'http/1.1', 'http/1.0'];

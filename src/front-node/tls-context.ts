@@ -46,7 +46,7 @@ export function tlsBindSetup(b: BindAddress, ticketKeys: Buffer | null, h2Ready:
     minVersion: (b.sslMinVer ?? 'TLSv1.2') as Version,
     maxVersion: (t?.sslMaxVer ?? 'TLSv1.3') as Version,
     // HAProxy's default: the server's cipher preference (prefer-client-ciphers turns it off)
-    honorCipherOrder: true,
+    honorCipherOrder: t?.preferClientCiphers !== true,
     ...(t?.curves ? { ecdhCurve: t.curves } : {}),
     ...(ca !== undefined ? { ca } : {}),
     ...(crl !== undefined ? { crl } : {}),
