@@ -286,6 +286,40 @@ backends:
   });
 });
 
+describe('one frontend, an ssl bind on uWS and one on node:tls', () => {
+  test('each serves its own certificate and both proxy', async () => {
+    const [uPort, nPort] = [await freePort(), await freePort()];
+    const gh = await startGatehouse(
+      `defaults
+  mode http
+  timeout connect 1s
+  timeout client 5s
+  timeout server 5s
+frontend fe
+  bind 127.0.0.1:${uPort} ssl crt ${aPem} ciphers ECDHE-RSA-AES128-GCM-SHA256
+  bind 127.0.0.1:${nPort} ssl crt ${bPem} ssl-min-ver TLSv1.3
+${HEADERS}  default_backend be
+backend be
+  server s1 127.0.0.1:${backend.port}
+`,
+      [uPort, nPort],
+      { ext: '.cfg' },
+    );
+    try {
+      assert.equal(servedCn(await sClient(uPort, ['-servername', 'a.test'])), 'a.test');
+      assert.equal(servedCn(await sClient(nPort, ['-servername', 'x.b.test'])), '*.b.test');
+      const u = await curl(`https://127.0.0.1:${uPort}/`, ['--http1.1']);
+      const n = await curl(`https://127.0.0.1:${nPort}/`, ['--http1.1']);
+      assert.equal(u.status, 200, u.out);
+      assert.equal(n.status, 200, n.out);
+      assert.equal(n.body['x-proto'], 'TLSv1.3');
+      assert.equal(u.body['x-forwarded-proto'], 'https');
+    } finally {
+      await gh.stop();
+    }
+  });
+});
+
 describe('-c: node:tls bind errors and engine choice', () => {
   function check(text: string, ext = '.cfg'): { code: number | null; out: string } {
     const file = tmpFile('gatehouse' + ext, text);

@@ -34,7 +34,7 @@ export const GLOBAL_IGNORED: Record<string, string> = {
   uid: 'gatehouse does not switch user: start it as the user it should run as',
   gid: 'gatehouse does not switch group: start it as the user it should run as',
   chroot: 'gatehouse does not chroot',
-  'ca-base': 'gatehouse does not verify client certificates, so CA paths are not used',
+  'ca-base': 'gatehouse does not support ca-base: write ca-file and crl-file paths in full (relative paths are relative to the working directory)',
   'crt-base': 'gatehouse does not support crt-base: write certificate paths in full on each bind line (relative paths are relative to the working directory)',
   'ssl-default-bind-curves': 'gatehouse terminates TLS with the defaults of uWebSockets.js (TLSv1.2 and later); only the cipher list is configurable (ciphers, ssl-default-bind-ciphers)',
   'ssl-default-server-ciphers': 'gatehouse does not speak TLS to servers',
