@@ -11,6 +11,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort, sleep, startBackend, startGatehouse, tmpFile, type Backend } from './helpers/net';
 import { haproxyBinary, startHaproxy } from './helpers/haproxy';
+import * as tls from 'node:tls';
+import type { BindAddress } from '../src/config/model';
+import { createFrontServer } from '../src/front-node/server';
+import { tlsBindSetup } from '../src/front-node/tls-context';
+import { getH2Serve, h2Ready, setH2Serve } from '../src/worker/alpn';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-tls-node-'));
 const f = (n: string) => path.join(dir, n);
@@ -316,6 +321,69 @@ backend be
       assert.equal(u.body['x-forwarded-proto'], 'https');
     } finally {
       await gh.stop();
+    }
+  });
+});
+
+describe('ALPN h2 goes to the registered HTTP/2 server (src/worker/alpn.ts)', () => {
+  const bind: BindAddress = {
+    host: '127.0.0.1', port: 0, text: '127.0.0.1:0', ssl: true, certs: [aPem], sslMinVer: null, ciphers: null, engine: 'node', acceptProxy: false,
+    tlsOpts: { sslMaxVer: null, ciphersuites: null, curves: null, strictSni: false, alpn: ['h2', 'http/1.1'], verify: 'none', caFile: null, crlFile: null, tlsTickets: true, crtList: [] },
+  };
+
+  /** a front server as the node engine builds it, its h2 connections handed to the alpn.ts hook */
+  async function listen(): Promise<{ port: number; close(): void }> {
+    const server = createFrontServer(
+      { onRequest: (_req, res) => { res.writeHead(200, 'OK', [], 2, false); res.write(Buffer.from('h1')); res.end(); } },
+      {},
+      {
+        setup: tlsBindSetup(bind, null, h2Ready),
+        h2: (socket) => {
+          const serve = getH2Serve();
+          if (serve === null) return false;
+          serve(socket, null as never);
+          return true;
+        },
+        onHandshakeError: () => {},
+      },
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
+  }
+
+  function negotiate(port: number, protocols: string[]): Promise<{ alpn: string | false; first: string }> {
+    return new Promise((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: protocols }, () => {
+        if (s.alpnProtocol !== 'h2') s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      });
+      let first = '';
+      s.on('data', (d: Buffer) => {
+        first += d.toString();
+        s.destroy();
+        resolve({ alpn: s.alpnProtocol ?? false, first });
+      });
+      s.on('error', reject);
+    });
+  }
+
+  test('no server registered: h2 is not chosen, HTTP/1.1 serves; registered: the h2 socket reaches it', async () => {
+    const srv = await listen();
+    try {
+      setH2Serve(null);
+      let r = await negotiate(srv.port, ['h2', 'http/1.1']);
+      assert.equal(r.alpn, 'http/1.1');
+      assert.match(r.first, /^HTTP\/1\.1 200 OK/);
+      setH2Serve((socket) => socket.end('from the h2 hook'));
+      r = await negotiate(srv.port, ['h2', 'http/1.1']);
+      assert.equal(r.alpn, 'h2');
+      assert.equal(r.first, 'from the h2 hook');
+      // an HTTP/1.1-only client still gets HTTP/1.1
+      r = await negotiate(srv.port, ['http/1.1']);
+      assert.equal(r.alpn, 'http/1.1');
+      assert.match(r.first, /^HTTP\/1\.1 200 OK/);
+    } finally {
+      setH2Serve(null);
+      srv.close();
     }
   });
 });
