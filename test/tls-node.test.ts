@@ -221,10 +221,12 @@ backend be
 describe('node:tls binds: crt-list with strict-sni, client certificates', () => {
   let sniPort: number;
   let certPort: number;
+  let optPort: number;
   let gh: Awaited<ReturnType<typeof startGatehouse>>;
   before(async () => {
     sniPort = await freePort();
     certPort = await freePort();
+    optPort = await freePort();
     const list = f('list.txt');
     fs.writeFileSync(list, `# certificates by SNI\n${aPem} a.test\n\n${bPem} *.b.test !no.b.test\n`);
     gh = await startGatehouse(
@@ -237,6 +239,7 @@ frontends:
     bind:
       - { address: "127.0.0.1:${sniPort}", ssl: true, crt_list: "${list}", strict_sni: true }
       - { address: "127.0.0.1:${certPort}", ssl: true, crt: "${aPem}", verify: required, ca_file: "${f('ca.crt')}" }
+      - { address: "127.0.0.1:${optPort}", ssl: true, crt: "${aPem}", verify: optional, ca_file: "${f('ca.crt')}" }
     http_request:
       - set-header X-Client-DN %{+Q}[ssl_c_s_dn]
       - set-header X-Issuer %[ssl_c_i_dn]
@@ -250,7 +253,7 @@ backends:
   be:
     servers: [{ name: s1, address: "127.0.0.1:${backend.port}" }]
 `,
-      [sniPort, certPort],
+      [sniPort, certPort, optPort],
     );
   });
   after(async () => {
@@ -274,6 +277,18 @@ backends:
     assert.ok(!r.ok && r.status !== 200, r.out);
     r = await curl(`https://127.0.0.1:${certPort}/`, ['--cert', f('stranger.crt'), '--key', f('stranger.key')]);
     assert.ok(!r.ok && r.status !== 200, r.out);
+  });
+
+  test('verify optional: no certificate is served, a CA certificate is checked, another is refused', async () => {
+    let r = await curl(`https://127.0.0.1:${optPort}/`);
+    assert.equal(r.status, 200, r.out);
+    assert.equal(r.body['x-used'], '0');
+    r = await curl(`https://127.0.0.1:${optPort}/`, ['--cert', f('client.crt'), '--key', f('client.key')]);
+    assert.equal(r.status, 200, r.out);
+    assert.equal(r.body['x-used'], '1');
+    assert.equal(r.body['x-client-dn'], '/C=FR/O=Client/CN=client1');
+    r = await curl(`https://127.0.0.1:${optPort}/`, ['--cert', f('stranger.crt'), '--key', f('stranger.key')]);
+    assert.ok(r.status !== 200, r.out);
   });
 
   test('verify required: a certificate from the CA gets 200 and its facts reach the server', async () => {
