@@ -45,6 +45,13 @@ const aPem = makeCert('a', '/CN=a.test', ['a.test'], false);
 const bPem = makeCert('b', '/CN=*.b.test', ['*.b.test'], false);
 makeCert('client', '/C=FR/O=Client/CN=client1', [], true);
 makeCert('stranger', '/CN=stranger', [], false);
+makeCert('revoked', '/CN=revoked', [], true);
+// a CRL of the test CA that revokes "revoked" (openssl ca needs a database and a config)
+fs.writeFileSync(f('index.txt'), '');
+fs.writeFileSync(f('crlnumber'), '01\n');
+fs.writeFileSync(f('ca.cnf'), `[ ca ]\ndefault_ca = d\n[ d ]\ndatabase = ${f('index.txt')}\ncrlnumber = ${f('crlnumber')}\ndefault_md = sha256\ndefault_crl_days = 2\n`);
+openssl(['ca', '-config', f('ca.cnf'), '-keyfile', f('ca.key'), '-cert', f('ca.crt'), '-revoke', f('revoked.crt')]);
+openssl(['ca', '-config', f('ca.cnf'), '-keyfile', f('ca.key'), '-cert', f('ca.crt'), '-gencrl', '-out', f('crl.pem')]);
 
 interface Run {
   code: number | null;
@@ -222,11 +229,13 @@ describe('node:tls binds: crt-list with strict-sni, client certificates', () => 
   let sniPort: number;
   let certPort: number;
   let optPort: number;
+  let crlPort: number;
   let gh: Awaited<ReturnType<typeof startGatehouse>>;
   before(async () => {
     sniPort = await freePort();
     certPort = await freePort();
     optPort = await freePort();
+    crlPort = await freePort();
     const list = f('list.txt');
     fs.writeFileSync(list, `# certificates by SNI\n${aPem} a.test\n\n${bPem} *.b.test !no.b.test\n`);
     gh = await startGatehouse(
@@ -240,6 +249,7 @@ frontends:
       - { address: "127.0.0.1:${sniPort}", ssl: true, crt_list: "${list}", strict_sni: true }
       - { address: "127.0.0.1:${certPort}", ssl: true, crt: "${aPem}", verify: required, ca_file: "${f('ca.crt')}" }
       - { address: "127.0.0.1:${optPort}", ssl: true, crt: "${aPem}", verify: optional, ca_file: "${f('ca.crt')}" }
+      - { address: "127.0.0.1:${crlPort}", ssl: true, crt: "${aPem}", verify: required, ca_file: "${f('ca.crt')}", crl_file: "${f('crl.pem')}" }
     http_request:
       - set-header X-Client-DN %{+Q}[ssl_c_s_dn]
       - set-header X-Issuer %[ssl_c_i_dn]
@@ -253,7 +263,7 @@ backends:
   be:
     servers: [{ name: s1, address: "127.0.0.1:${backend.port}" }]
 `,
-      [sniPort, certPort, optPort],
+      [sniPort, certPort, optPort, crlPort],
     );
   });
   after(async () => {
@@ -289,6 +299,15 @@ backends:
     assert.equal(r.body['x-client-dn'], '/C=FR/O=Client/CN=client1');
     r = await curl(`https://127.0.0.1:${optPort}/`, ['--cert', f('stranger.crt'), '--key', f('stranger.key')]);
     assert.ok(r.status !== 200, r.out);
+  });
+
+  test('crl-file: a revoked certificate is refused, another from the CA is served', async () => {
+    let r = await curl(`https://127.0.0.1:${crlPort}/`, ['--cert', f('revoked.crt'), '--key', f('revoked.key')]);
+    assert.ok(r.status !== 200, r.out);
+    r = await curl(`https://127.0.0.1:${certPort}/`, ['--cert', f('revoked.crt'), '--key', f('revoked.key')]);
+    assert.equal(r.status, 200, `without the CRL it is served: ${r.out}`);
+    r = await curl(`https://127.0.0.1:${crlPort}/`, ['--cert', f('client.crt'), '--key', f('client.key')]);
+    assert.equal(r.status, 200, r.out);
   });
 
   test('verify required: a certificate from the CA gets 200 and its facts reach the server', async () => {
