@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort, sleep, startBackend, startGatehouse, tmpFile, type Backend } from './helpers/net';
-import { haproxyBinary, startHaproxy } from './helpers/haproxy';
+import { distinctPorts, haproxyBinary, startHaproxy } from './helpers/haproxy';
 import * as tls from 'node:tls';
 import type { BindAddress } from '../src/config/model';
 import { createFrontServer } from '../src/front-node/server';
@@ -232,10 +232,8 @@ describe('node:tls binds: crt-list with strict-sni, client certificates', () => 
   let crlPort: number;
   let gh: Awaited<ReturnType<typeof startGatehouse>>;
   before(async () => {
-    sniPort = await freePort();
-    certPort = await freePort();
-    optPort = await freePort();
-    crlPort = await freePort();
+    // four different ports (freePort alone may hand out one twice)
+    [sniPort, certPort, optPort, crlPort] = await distinctPorts(4);
     const list = f('list.txt');
     fs.writeFileSync(list, `# certificates by SNI\n${aPem} a.test\n\n${bPem} *.b.test !no.b.test\n`);
     gh = await startGatehouse(
@@ -327,7 +325,7 @@ backends:
 
 describe('one frontend, an ssl bind on uWS and one on node:tls', () => {
   test('each serves its own certificate and both proxy', async () => {
-    const [uPort, nPort] = [await freePort(), await freePort()];
+    const [uPort, nPort] = await distinctPorts(2);
     const gh = await startGatehouse(
       `defaults
   mode http
