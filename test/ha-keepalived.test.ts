@@ -3,7 +3,8 @@
 // Both boxes share a stick table through peers. The client loads the VIP on fresh connections;
 // box a (the master) dies (its processes killed, its link down); the VIP moves to b within
 // VRRP's failover time and the client is served again, by b, which already knew the client's
-// table entry. Needs root (ip netns) and Debian's keepalived; otherwise it skips and says why.
+// table entry. Before that, both boxes pick the same server for a persistence cookie and for a
+// consistently hashed URI (the servers they share live in a fifth namespace). Needs root (ip netns) and Debian's keepalived; otherwise it skips and says why.
 // `make test-ha` runs this file alone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,8 +16,10 @@ import * as path from 'node:path';
 import { CLI, sleep } from './helpers/net';
 
 const TAG = `gh${process.pid % 100000}`;
-const NS = { lan: `${TAG}lan`, a: `${TAG}a`, b: `${TAG}b`, c: `${TAG}c` };
-const IP = { a: '10.99.0.1', b: '10.99.0.2', c: '10.99.0.3', vip: '10.99.0.100' };
+const NS = { lan: `${TAG}lan`, a: `${TAG}a`, b: `${TAG}b`, c: `${TAG}c`, s: `${TAG}s` };
+const IP = { a: '10.99.0.1', b: '10.99.0.2', c: '10.99.0.3', s: '10.99.0.10', vip: '10.99.0.100' };
+/** the servers both boxes balance over (in namespace s), for cookie and hash persistence */
+const SHARED = ['s1', 's2', 's3', 's4'];
 
 function sh(args: string[]): { ok: boolean; err: string } {
   const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8' });
@@ -41,7 +44,7 @@ function setupNetwork(): void {
   for (const n of Object.values(NS)) run('ip', 'netns', 'add', n);
   run('ip', '-n', NS.lan, 'link', 'add', 'br0', 'type', 'bridge');
   run('ip', '-n', NS.lan, 'link', 'set', 'br0', 'up');
-  for (const box of ['a', 'b', 'c'] as const) {
+  for (const box of ['a', 'b', 'c', 's'] as const) {
     run('ip', '-n', NS.lan, 'link', 'add', `${box}0`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NS[box]);
     run('ip', '-n', NS.lan, 'link', 'set', `${box}0`, 'master', 'br0');
     run('ip', '-n', NS.lan, 'link', 'set', `${box}0`, 'up');
@@ -80,9 +83,18 @@ peers lan
 frontend fe
     bind *:8080
     http-request track-sc0 src table lan/clients
+    use_backend pinned if { path_beg /p/ }
+    use_backend hashed if { path_beg /h/ }
     default_backend be
 backend be
     server local 127.0.0.1:9000
+backend pinned
+    cookie SRV insert indirect nocache
+${SHARED.map((n, i) => `    server ${n} ${IP.s}:${9001 + i} cookie ${n}`).join('\n')}
+backend hashed
+    balance uri
+    hash-type consistent
+${SHARED.map((n, i) => `    server ${n} ${IP.s}:${9001 + i}`).join('\n')}
 `;
 }
 
@@ -106,6 +118,33 @@ vrrp_instance VI_1 {
 
 /** A node one-liner in a namespace: an HTTP upstream that names its box. */
 const BACKEND = (box: string) => `require('http').createServer((q,s)=>{s.end('${box}')}).listen(9000,'127.0.0.1')`;
+
+/** The shared servers: each answers with its name. */
+const SERVERS = `for (const [i, n] of ${JSON.stringify(SHARED)}.entries()) require('http').createServer((q,s)=>{s.end(n)}).listen(9001 + i,'${IP.s}')`;
+
+/**
+ * From the client namespace, the same requests to each box's own address: the cookie each
+ * server's first answer set, then who answers that cookie and 24 hashed URIs on a and on b.
+ */
+const PERSIST = `
+const http = require('http');
+const get = (host, path, cookie) => new Promise((ok) => {
+  const r = http.get({ host, port: 8080, path, agent: false, timeout: 2000, headers: cookie ? { cookie } : {} }, (res) => {
+    let b = ''; res.on('data', (d) => b += d); res.on('end', () => ok({ body: b, cookie: String(res.headers['set-cookie'] || '') }));
+  });
+  r.on('timeout', () => r.destroy(new Error('timeout')));
+  r.on('error', (e) => ok({ body: 'ERR ' + e.message, cookie: '' }));
+});
+(async () => {
+  const out = { cookies: {}, pinned: { a: {}, b: {} }, hashed: { a: [], b: [] } };
+  for (let i = 0; i < 8; i++) { const r = await get('${IP.a}', '/p/x', ''); out.cookies[r.body] = r.cookie.split(';')[0]; }
+  for (const [box, host] of [['a', '${IP.a}'], ['b', '${IP.b}']])
+    for (const [srv, c] of Object.entries(out.cookies)) out.pinned[box][srv] = (await get(host, '/p/y', c)).body;
+  for (const [box, host] of [['a', '${IP.a}'], ['b', '${IP.b}']])
+    for (let k = 0; k < 24; k++) out.hashed[box].push((await get(host, '/h/key' + k, '')).body);
+  console.log(JSON.stringify(out));
+})();
+`;
 
 /** The client: one request per fresh connection to the VIP every 50 ms; prints one line per result. */
 const CLIENT = `
@@ -171,6 +210,26 @@ test('keepalived failover: the master dies under load, the VIP moves, clients ke
   await until('box a to hold the VIP', () => hasVip('a'), 20000);
   assert.equal(hasVip('b'), false, 'only the master holds the VIP');
   await until('both gatehouse sockets', () => fs.existsSync(path.join(dir, 'a.sock')) && fs.existsSync(path.join(dir, 'b.sock')), 20000);
+
+  // cookie persistence and consistent hashing pick the same server on both boxes
+  inNs(NS.s, [process.execPath, '-e', SERVERS], path.join(dir, 'servers.log'));
+  await sleep(500);
+  const persistLog = path.join(dir, 'persist.log');
+  const persist = inNs(NS.c, [process.execPath, '-e', PERSIST], persistLog);
+  await new Promise<void>((resolve) => persist.once('exit', () => resolve()));
+  const p = JSON.parse(fs.readFileSync(persistLog, 'utf8').trim()) as {
+    cookies: Record<string, string>;
+    pinned: Record<'a' | 'b', Record<string, string>>;
+    hashed: Record<'a' | 'b', string[]>;
+  };
+  assert.deepEqual(Object.keys(p.cookies).sort(), SHARED, `box a's round robin reached every server and set a cookie for each: ${JSON.stringify(p.cookies)}`);
+  for (const [srv, c] of Object.entries(p.cookies)) {
+    assert.equal(c, `SRV=${srv}`, 'the cookie names the server');
+    assert.equal(p.pinned.a[srv], srv, `box a keeps ${c} on ${srv}`);
+    assert.equal(p.pinned.b[srv], srv, `box b sends ${c} to ${srv} too`);
+  }
+  assert.deepEqual(p.hashed.b, p.hashed.a, 'each URI hashes to the same server on both boxes');
+  assert.ok(new Set(p.hashed.a).size >= 3, `24 URIs spread over the servers: ${p.hashed.a.join(' ')}`);
 
   const clientLog = path.join(dir, 'client.log');
   const client = inNs(NS.c, [process.execPath, '-e', CLIENT, '14000'], clientLog);

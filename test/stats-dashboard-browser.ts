@@ -245,3 +245,18 @@ export function near(hex: string, tol = 24): (r: number, g: number, b: number) =
   const [R, G, B] = [(v >> 16) & 255, (v >> 8) & 255, v & 255];
   return (r, g, b) => Math.abs(r - R) <= tol && Math.abs(g - G) <= tol && Math.abs(b - B) <= tol;
 }
+
+/**
+ * `hex` drawn over white with at least `min` coverage: a 1 px bar whose canvas sits at a
+ * fractional page offset reaches the screenshot smoothed over two pixels, none of them the
+ * exact colour (the layout, and so the offset, moves with the table's numbers).
+ */
+export function over(hex: string, min = 0.35, tol = 24): (r: number, g: number, b: number) => boolean {
+  const v = parseInt(hex.slice(1), 16);
+  const want = [(v >> 16) & 255, (v >> 8) & 255, v & 255];
+  return (r, g, b) => {
+    const a = (255 - r) / (255 - want[0]);
+    if (!(a >= min && a <= 1.1)) return false;
+    return [r, g, b].every((c, i) => Math.abs(c - (255 - a * (255 - want[i]))) <= tol);
+  };
+}

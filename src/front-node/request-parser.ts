@@ -26,6 +26,8 @@
 // CRLF after chunk data (400).
 // (ChunkedDecoder is in chunked-decoder.ts, the byte classes in http-chars.ts.)
 import { ParserLimits, DEFAULT_LIMITS, TCHAR, VCHAR, URICHAR, SP, HT, CR, LF } from './http-chars';
+import { checkTransferEncoding } from '../proxy/request-validate';
+import { sameIgnoreCase, sameLower } from '../shared/ascii';
 export { DEFAULT_LIMITS, type ParserLimits } from './http-chars';
 export { CHUNKS_DONE, CHUNKS_ERROR, CHUNKS_MORE, ChunkedDecoder, type ChunkSink } from './chunked-decoder';
 
@@ -429,61 +431,4 @@ export function parseContentLength(v: string): number {
     value = value * 10 + (c - 48);
   }
   return value > Number.MAX_SAFE_INTEGER ? -2 : value;
-}
-
-/**
- * Transfer-Encoding must end in "chunked", applied once (RFC 9112 6.1, 6.3): else 400. Other
- * codings before it are not implemented (501): the proxy forwards the body de-chunked.
- */
-export function checkTransferEncoding(te: string): number {
-  let codings = 0;
-  let chunked = 0;
-  let other = false;
-  let lastChunked = false;
-  const n = te.length;
-  let i = 0;
-  while (i <= n) {
-    let s = i;
-    let e = te.indexOf(',', i);
-    if (e < 0) e = n;
-    i = e + 1;
-    while (s < e && (te.charCodeAt(s) === 32 || te.charCodeAt(s) === 9)) s++;
-    while (e > s && (te.charCodeAt(e - 1) === 32 || te.charCodeAt(e - 1) === 9)) e--;
-    if (s === e) continue;
-    codings++;
-    if (e - s === 7 && sameIgnoreCase(te.slice(s, e), 'chunked')) {
-      if (++chunked > 1) return 400;
-      lastChunked = true;
-    } else {
-      for (let k = s; k < e; k++) if (!TCHAR[te.charCodeAt(k) & 0xff] || te.charCodeAt(k) > 0xff) return 400;
-      other = true;
-      lastChunked = false;
-    }
-  }
-  if (codings === 0 || !lastChunked) return 400;
-  return other ? 501 : 0;
-}
-
-function sameLower(name: string, lower: string): boolean {
-  const n = lower.length;
-  if (name.length !== n) return false;
-  for (let i = 0; i < n; i++) {
-    let c = name.charCodeAt(i);
-    if (c >= 65 && c <= 90) c += 32;
-    if (c !== lower.charCodeAt(i)) return false;
-  }
-  return true;
-}
-
-function sameIgnoreCase(a: string, b: string): boolean {
-  const n = a.length;
-  if (b.length !== n) return false;
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
-    if (x >= 65 && x <= 90) x += 32;
-    if (y >= 65 && y <= 90) y += 32;
-    if (x !== y) return false;
-  }
-  return true;
 }

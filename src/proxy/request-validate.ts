@@ -1,6 +1,7 @@
 // Request checks uWS does not make before it hands a request to JS (see docs/hardening.md for
 // the corpus that found each gap). Pure: reads nothing but its arguments, allocates nothing for
 // a valid request. The caller answers the returned status and closes the client connection.
+import { sameIgnoreCase } from '../shared/ascii';
 
 /** What collectRequestHead() records while it walks the headers (scratch satisfies this). */
 export interface RequestFacts {
@@ -129,7 +130,7 @@ export function checkTransferEncoding(te: string): number {
     while (e > s && isOws(te.charCodeAt(e - 1))) e--;
     if (s === e) continue;
     codings++;
-    if (e - s === 7 && te.slice(s, e).toLowerCase() === 'chunked') {
+    if (e - s === 7 && sameIgnoreCase(te.slice(s, e), 'chunked')) {
       if (chunkedAt >= 0) return 400; // chunked twice
       chunkedAt = codings;
       lastWasChunked = true;

@@ -12,3 +12,17 @@ export function sameLower(name: string, lower: string): boolean {
   }
   return true;
 }
+
+/** True when `a` and `b` are equal ignoring ASCII case. */
+export function sameIgnoreCase(a: string, b: string): boolean {
+  const n = a.length;
+  if (b.length !== n) return false;
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x >= 65 && x <= 90) x += 32;
+    if (y >= 65 && y <= 90) y += 32;
+    if (x !== y) return false;
+  }
+  return true;
+}
