@@ -12,7 +12,7 @@ import { ConfigError, formatIssue } from './config/errors';
 import { loadConfig } from './config/load';
 import { tcpNotServedYet } from './config/tcp';
 import { run } from './primary/run';
-import { bindEngine } from './worker/engine';
+import { bindEngine, nodeEngineReason } from './worker/engine';
 import { uwsAvailable } from './worker/uws-load';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -220,17 +220,20 @@ async function main(argv: string[]): Promise<number> {
 
 function ignore(): void {}
 
-/** One line per bind served by the node:net engines, saying why; nothing when all run on uWS. */
+/** One line per bind served by the node:net engines, and per ssl bind, saying why; nothing when all plain binds run on uWS. */
 function engineLines(config: import('./config/model').Config): string[] {
   const uwsOk = uwsAvailable();
   const out: string[] = [];
   for (const fe of config.frontends) {
     if (fe.stats !== null && fe.stats.enable) continue;
     for (const b of fe.binds) {
-      if (bindEngine(b, config.global, uwsOk, fe.mode) !== 'node') continue;
-      const why =
-        fe.mode === 'tcp' ? 'mode tcp' : !uwsOk ? `uWebSockets.js has no binary for Node.js ${process.version}` : b.engine === 'node' ? "'engine node' on the bind" : "'engine node' in global";
-      out.push(`[NOTICE] ${fe.fromListen ? 'listen' : 'frontend'} '${fe.name}' bind ${b.text}: node:net engine (${why})`);
+      const where = `${fe.fromListen ? 'listen' : 'frontend'} '${fe.name}' bind ${b.text}`;
+      if (bindEngine(b, config.global, uwsOk, fe.mode) !== 'node') {
+        if (b.ssl) out.push(`[NOTICE] ${where}: uWebSockets.js engine (TLS asks for nothing uWebSockets.js 20.30 lacks)`);
+        continue;
+      }
+      const why = nodeEngineReason(b, config.global, uwsOk, fe.mode);
+      out.push(`[NOTICE] ${where}: ${b.ssl ? 'node:tls' : 'node:net'} engine (${why})`);
     }
   }
   return out;

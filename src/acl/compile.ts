@@ -45,6 +45,10 @@ export const F_SSL_VER = 26;
 export const F_VAR = 27;
 export const F_BASE = 28;
 export const F_PATHQ = 29;
+/** a TLS fact of the connection (ssl_fc_sni, ssl_c_s_dn ...): the fetch name is the test's `arg` */
+export const F_SSL = 30;
+/** The fetches F_SSL answers (src/front-node/tls-facts.ts). */
+const SSL_FETCH_NAMES = new Set(['ssl_fc_sni', 'ssl_fc_protocol', 'ssl_fc_cipher', 'ssl_fc_alpn', 'ssl_c_used', 'ssl_c_verify', 'ssl_c_s_dn', 'ssl_c_i_dn', 'ssl_c_serial', 'ssl_c_sha1']);
 
 const FETCH_CODES: Record<string, number> = {
   path: F_PATH, url: F_URL, query: F_QUERY, url_param: F_URL_PARAM, method: F_METHOD, src: F_SRC, dst_port: F_DST_PORT,
@@ -55,6 +59,7 @@ const FETCH_CODES: Record<string, number> = {
   'req.ssl_hello_type': F_SSL_HELLO_TYPE, 'req.ssl_ver': F_SSL_VER,
   var: F_VAR, base: F_BASE, pathq: F_PATHQ,
 };
+for (const n of SSL_FETCH_NAMES) FETCH_CODES[n] = F_SSL;
 
 // match codes
 export const M_FOUND = 0;
@@ -130,7 +135,7 @@ export class CTest {
       this.stick = new StickFetch(t.fetch, t.arg);
     }
     if (this.fetch === undefined) throw new Error(`internal: fetch ${t.fetch} has no evaluator`);
-    this.arg = t.arg;
+    this.arg = this.fetch === F_SSL ? t.fetch : t.arg;
     this.match = MATCH_CODES[t.match];
     this.icase = t.icase;
     this.chain = t.conv && t.conv.length ? compileChain(t.conv) : this.fetch === F_VAR || this.fetch === F_BASE || this.fetch === F_PATHQ ? [] : null;
@@ -290,7 +295,7 @@ export class CFormat {
         const sticky = FETCH_CODES[p.fetch] === undefined && isStickFetch(p.fetch);
         this.stick.push(sticky ? new StickFetch(p.fetch, p.arg) : null);
         this.fetches.push(sticky ? F_STICK : FETCH_CODES[p.fetch]);
-        this.args.push(p.arg);
+        this.args.push(FETCH_CODES[p.fetch] === F_SSL ? p.fetch : p.arg);
         this.chains.push(p.conv.length ? compileChain(p.conv) : null);
       }
     }

@@ -10,7 +10,7 @@ import {
   CAcl, CCond, CFormat, CTest, F_DST_PORT, F_FALSE, F_METHOD, F_PATH, F_QUERY, F_REQ_FHDR, F_REQ_FHDR_CNT,
   F_REQ_HDR, F_REQ_HDR_CNT, F_REQ_HDR_VAL, F_RES_FHDR, F_RES_FHDR_CNT, F_RES_HDR, F_RES_HDR_CNT,
   F_RES_HDR_VAL, F_SRC, F_SSL_FC, F_STATUS, F_TRUE, F_URL, F_URL_PARAM, F_VER, F_STICK, F_VAR, F_BASE,
-  F_PATHQ, M_FOUND,
+  F_PATHQ, F_SSL, M_BOOL, M_FOUND, M_INT,
 } from './compile';
 import { applyChain, type VarReader } from './convert';
 import type { RequestView, ResponseView } from './view';
@@ -110,6 +110,8 @@ export function testMatches(t: CTest, req: RequestView, res: ResponseView | null
       const v = t.stick!.eval(req);
       return v === v && matchInt(t, v); // NaN: no sample (not tracked, not stored)
     }
+    case F_SSL:
+      return sslMatches(t, req);
   }
   if (res === null) return false; // response fetches in a request rule (the validator prevents it)
   switch (t.fetch) {
@@ -127,6 +129,22 @@ export function testMatches(t: CTest, req: RequestView, res: ResponseView | null
   return false;
 }
 
+
+/** A TLS fact of the connection; no sample (plain or uWS connection, no SNI ...) matches nothing. */
+function sslMatches(t: CTest, req: RequestView): boolean {
+  const v = sslText(t.arg, req);
+  if (v === null) return false;
+  if (t.match === M_FOUND) return true;
+  if (t.match === M_BOOL) return matchBool(t, v !== '0' && v !== '');
+  if (t.match === M_INT) return matchInt(t, Number(v));
+  return matchStr(t, t.fold ? lowerAscii(v) : v);
+}
+
+/** ssl_* fetch text; ssl_c_used and ssl_c_verify have a sample on every connection. */
+function sslText(fetch: string, req: RequestView): string | null {
+  if (req.ssl !== null) return req.ssl.text(fetch);
+  return fetch === 'ssl_c_used' ? '0' : fetch === 'ssl_c_verify' ? '0' : null;
+}
 
 // ---- sample expressions (converters, variables) ----
 
@@ -169,6 +187,8 @@ export function sampleValue(fetch: number, arg: string, req: RequestView, res: R
     case F_RES_HDR:
     case F_RES_FHDR:
       return res === null ? null : lastHeader(res.headers, res.headersLen, arg, fetch === F_RES_HDR);
+    case F_SSL:
+      return sslText(arg, req);
   }
   return sampleText(fetch, arg, req, res);
 }
@@ -205,6 +225,8 @@ export function sampleText(fetch: number, arg: string, req: RequestView, res: Re
       return String(req.dstPort);
     case F_SSL_FC:
       return req.tls ? '1' : '0';
+    case F_SSL:
+      return sslText(arg, req) ?? '';
     case F_TRUE:
       return '1';
     case F_FALSE:

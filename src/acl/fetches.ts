@@ -31,6 +31,17 @@ export const FETCHES: Record<string, FetchInfo> = {
   'req.ver': F('req.ver', 'str', 'none', 'any'),
   req_ver: F('req.ver', 'str', 'none', 'any'),
   ssl_fc: F('ssl_fc', 'bool', 'none', 'any'),
+  // TLS facts of the client connection (node engine TLS binds; src/front-node/tls-facts.ts)
+  ssl_fc_sni: F('ssl_fc_sni', 'str', 'none', 'any'),
+  ssl_fc_protocol: F('ssl_fc_protocol', 'str', 'none', 'any'),
+  ssl_fc_cipher: F('ssl_fc_cipher', 'str', 'none', 'any'),
+  ssl_fc_alpn: F('ssl_fc_alpn', 'str', 'none', 'any'),
+  ssl_c_used: F('ssl_c_used', 'bool', 'none', 'any'),
+  ssl_c_verify: F('ssl_c_verify', 'int', 'none', 'any'),
+  ssl_c_s_dn: F('ssl_c_s_dn', 'str', 'none', 'any'),
+  ssl_c_i_dn: F('ssl_c_i_dn', 'str', 'none', 'any'),
+  ssl_c_serial: F('ssl_c_serial', 'str', 'none', 'any'),
+  ssl_c_sha1: F('ssl_c_sha1', 'str', 'none', 'any'),
   always_true: F('always_true', 'bool', 'none', 'any'),
   always_false: F('always_false', 'bool', 'none', 'any'),
   'req.hdr': F('req.hdr', 'str', 'header', 'req'),
@@ -82,9 +93,9 @@ export const KNOWN_UNSUPPORTED = [
   'base32', 'cook', 'req.cook',
   'cook_cnt', 'req.cook_cnt', 'res.cook', 'scook', 'src_port', 'dst', 'so_id', 'fe_id', 'be_id', 'nbsrv', 'be_sess_rate',
   'fe_sess_rate', 'fe_conn', 'be_conn', 'req.body', 'req.payload', 'http_auth', 'http_auth_group',
-  'ssl_fc_sni', 'ssl_c_used', 'ssl_fc_protocol', 'hdr_ip', 'req.hdr_ip', 'capture.req.uri',
+  'hdr_ip', 'req.hdr_ip', 'capture.req.uri',
   'capture.req.hdr', 'sc_http_req_rate', 'src_conn_rate', 'src_http_req_rate', 'env', 'date', 'rand', 'uuid',
-  'unique-id', 'req.proto_http', 'http_first_req', 'ssl_fc_alpn', 'url_ip', 'url_port', 'urlp_val', 'url32',
+  'unique-id', 'req.proto_http', 'http_first_req', 'url_ip', 'url_port', 'urlp_val', 'url32',
 ];
 
 export interface ResolvedCriterion {

@@ -359,13 +359,17 @@ export function parseFormat(text: string, side: RuleSide): FormatPart[] {
       i++;
       continue;
     }
-    if (next !== '[') {
+    // %{+Q}[fetch]: accepted; HAProxy 2.6 writes the sample unquoted all the same in header and
+    // reply values (compared: test/tls-node.test.ts), so it is %[fetch]
+    const quoted = text.startsWith('%{+Q}[', i);
+    if (next !== '[' && !quoted) {
       const m = /^%(\{[^}]*\})?([A-Za-z_]*)/.exec(text.slice(i));
-      fail(`log-format variable '${m ? m[0] : '%'}' is not supported by gatehouse yet: only %[fetch] and %% (write %% for a literal percent)`);
+      fail(`log-format variable '${m ? m[0] : '%'}' is not supported by gatehouse yet: only %[fetch], %{+Q}[fetch] and %% (write %% for a literal percent)`);
     }
-    const close = closingBracket(text, i + 2);
+    const open = quoted ? i + 6 : i + 2;
+    const close = closingBracket(text, open);
     if (close < 0) fail(`missing ']' in '${text.slice(i)}'`);
-    const expr = text.slice(i + 2, close);
+    const expr = text.slice(open, close);
     if (lit) parts.push({ kind: 'lit', text: lit });
     lit = '';
     parts.push(parseSampleExpr(expr, side));

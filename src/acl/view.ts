@@ -10,7 +10,7 @@
 //   with 400 before the rules' decision is used, so the first is the only one that counts); any
 //   other header, or an empty value, makes one pass over the headers (req.forEach) that keeps
 //   only the names the rules read.
-import { addressText, ipv4Text, type AddressSource } from '../shared/client-address';
+import { addressText, ipv4Text, type AddressSource, type SslSource } from '../shared/client-address';
 import { IpSample } from './ip';
 import type { Trackers } from '../stick/track';
 
@@ -76,6 +76,8 @@ export class RequestView {
   dstPort = 0;
   /** the connection is TLS (ssl_fc) */
   tls = false;
+  /** the TLS facts of a node:tls connection (ssl_fc_sni, ssl_c_s_dn ...), null elsewhere */
+  ssl: SslSource | null = null;
   /** memo key of named ACL results (see nextGeneration) */
   gen = nextGeneration();
   /** stick counters (http-request track-scN); null until a rule of this view's requests tracks */
@@ -115,6 +117,7 @@ export class RequestView {
     this.srcIp = '';
     this.dstPort = 0;
     this.tls = false;
+    this.ssl = null;
     this.urlCache = null;
     this.addr = null;
     this.ipLoaded = false;

@@ -3,6 +3,15 @@ import { type Word } from './cfg-tokenize';
 import * as K from './cfg-keywords';
 import { Pos, Entry, Section } from './cfg-parser-base';
 import { CfgGlobal } from './cfg-global';
+import { isVersionFlag, versionRange, DEFAULT_MIN_VER, DEFAULT_MAX_VER } from './tls-versions';
+
+/** bind options with a value, as the YAML bind key they become */
+const TLS_VALUE_OPTIONS: Record<string, string> = {
+  'crt-list': 'crt_list', 'ssl-max-ver': 'ssl_max_ver', ciphersuites: 'ciphersuites', curves: 'curves', verify: 'verify',
+  'ca-file': 'ca_file', 'crl-file': 'crl_file', alpn: 'alpn',
+};
+/** bind flags, as the YAML bind key they set to true */
+const TLS_FLAG_OPTIONS: Record<string, string> = { 'strict-sni': 'strict_sni', 'no-tls-tickets': 'no_tls_tickets', 'prefer-client-ciphers': 'prefer_client_ciphers' };
 
 export class CfgBind extends CfgGlobal {
   protected bind(s: Section, w: Word[]): void {
@@ -20,6 +29,10 @@ export class CfgBind extends CfgGlobal {
     let ciphers: Word | null = null;
     let engine: Word | null = null;
     let acceptProxy: Word | null = null;
+    /** node-engine TLS options: YAML key -> the value word (or the flag word) */
+    const tlsValues = new Map<string, Word>();
+    const tlsFlags = new Map<string, Word>();
+    const versionFlags: Word[] = [];
     let bad = false;
     for (let i = 2; i < w.length; i++) {
       const o = w[i].text;
@@ -42,6 +55,21 @@ export class CfgBind extends CfgGlobal {
         ssl = w[i];
         continue;
       }
+      if (TLS_FLAG_OPTIONS[o] !== undefined) {
+        tlsFlags.set(TLS_FLAG_OPTIONS[o], w[i]);
+        continue;
+      }
+      if (isVersionFlag(o)) {
+        versionFlags.push(w[i]);
+        continue;
+      }
+      if (TLS_VALUE_OPTIONS[o] !== undefined && o !== 'alpn') {
+        const v = this.arg(w, i + 1, o === 'verify' ? 'none, optional or required' : o === 'ssl-max-ver' ? 'a TLS version such as TLSv1.3' : o === 'curves' ? 'ECDHE groups such as X25519:P-256' : o === 'ciphersuites' ? 'TLSv1.3 suites such as TLS_AES_128_GCM_SHA256' : 'a file');
+        if (!v) return;
+        i++;
+        tlsValues.set(TLS_VALUE_OPTIONS[o], v);
+        continue;
+      }
       if (o === 'crt' || o === 'ssl-min-ver' || o === 'alpn' || o === 'ciphers') {
         const v = this.arg(
           w,
@@ -53,14 +81,10 @@ export class CfgBind extends CfgGlobal {
         if (o === 'crt') crts.push(v);
         else if (o === 'ssl-min-ver') minVer = v;
         else if (o === 'ciphers') ciphers = v;
-        else {
-          const protos = v.text.split(',');
-          const other = protos.filter((x) => x !== 'http/1.1' && x !== 'http/1.0');
-          if (other.length) this.warn(v, `alpn '${other.join(',')}' is ignored: gatehouse (uWebSockets.js) has no HTTP/2 and does not negotiate ALPN; clients speak HTTP/1.1`);
-        }
+        else tlsValues.set('alpn', v);
         continue;
       }
-      const tls = ['crt-list', 'ca-file', 'verify', 'ciphersuites', 'ssl-max-ver', 'curves', 'npn', 'strict-sni', 'no-sslv3', 'no-tlsv10', 'no-tlsv11', 'no-tlsv12', 'no-tlsv13', 'force-tlsv12', 'force-tlsv13', 'crl-file', 'ecdhe', 'allow-0rtt'].includes(o) ? ' (gatehouse TLS supports ssl, crt, ssl-min-ver, ciphers and alpn)' : '';
+      const tls = ['npn', 'ecdhe', 'allow-0rtt', 'ca-ignore-err', 'crt-ignore-err', 'ca-sign-file', 'generate-certificates', 'no-ca-names'].includes(o) ? ' (gatehouse TLS supports ssl, crt, crt-list, ssl-min-ver, ssl-max-ver, no-sslv3, no-tlsv1x, force-tlsv1x, ciphers, ciphersuites, curves, alpn, strict-sni, verify, ca-file, crl-file and no-tls-tickets)' : '';
       if (this.bindOptionExtra(w, i)) {
         if (K.BIND_OPTIONS_WITH_ARG.has(o)) i++;
         continue;
@@ -74,7 +98,16 @@ export class CfgBind extends CfgGlobal {
       this.error(crts[0], "bind option 'crt' needs 'ssl' on the same bind line", 'ssl', 'no ssl');
       return;
     }
-    if (ssl !== null && crts.length === 0) {
+    const tlsWords = [...tlsValues.values(), ...tlsFlags.values(), ...versionFlags];
+    if (ssl === null && tlsWords.length > 0) {
+      // HAProxy accepts TLS options on a plain bind and does nothing with them (no-sslv3 on a
+      // "bind :::80 v4v6 no-sslv3" is common): a warning each, and they are dropped
+      for (const x of tlsWords) this.warn(x, `'bind option ${x === tlsValues.get('alpn') ? 'alpn' : x.text}' is ignored: no 'ssl' on this bind line`);
+      tlsValues.clear();
+      tlsFlags.clear();
+      versionFlags.length = 0;
+    }
+    if (ssl !== null && crts.length === 0 && !tlsValues.has('crt_list')) {
       this.error(ssl, "bind option 'ssl' needs a certificate: add 'crt FILE_OR_DIR'", 'crt FILE_OR_DIR', 'nothing');
       return;
     }
@@ -86,6 +119,26 @@ export class CfgBind extends CfgGlobal {
       this.error(ciphers, "bind option 'ciphers' needs 'ssl' on the same bind line", 'ssl', 'no ssl');
       return;
     }
+    // no-tlsv1x / force-tlsv1x: the range they leave, written as ssl_min_ver / ssl_max_ver
+    let maxVer: Word | null = tlsValues.get('ssl_max_ver') ?? null;
+    let minText = minVer?.text ?? null;
+    let maxText = maxVer?.text ?? null;
+    if (versionFlags.length > 0) {
+      const r = versionRange(minText, maxText, versionFlags.map((x) => x.text));
+      if (typeof r === 'string') {
+        this.error(versionFlags[0], r);
+        return;
+      }
+      if (minText !== null || r.min !== DEFAULT_MIN_VER) {
+        minText = r.min;
+        minVer ??= versionFlags[0];
+      }
+      if (maxText !== null || r.max !== DEFAULT_MAX_VER) {
+        maxText = r.max;
+        maxVer ??= versionFlags[0];
+      }
+    }
+    tlsValues.delete('ssl_max_ver');
     const tlsEntry = (address: string): Entry => {
       if (ssl === null && engine === null && acceptProxy === null) return this.entry(a, address);
       const value: Record<string, unknown> = { address };
@@ -100,12 +153,26 @@ export class CfgBind extends CfgGlobal {
       }
       if (ssl === null) return { value, pos: this.at(a), sub };
       value.ssl = true;
-      value.crt = crts.length === 1 ? crts[0].text : crts.map((c) => c.text);
+      if (crts.length > 0) {
+        value.crt = crts.length === 1 ? crts[0].text : crts.map((c) => c.text);
+        sub.crt = this.at(crts[0]);
+      }
       sub.ssl = this.at(ssl);
-      sub.crt = this.at(crts[0]);
       if (minVer !== null) {
-        value.ssl_min_ver = minVer.text;
+        value.ssl_min_ver = minText;
         sub.ssl_min_ver = this.at(minVer);
+      }
+      if (maxVer !== null) {
+        value.ssl_max_ver = maxText;
+        sub.ssl_max_ver = this.at(maxVer);
+      }
+      for (const [k, v] of tlsValues) {
+        value[k] = v.text;
+        sub[k] = this.at(v);
+      }
+      for (const [k, v] of tlsFlags) {
+        value[k] = true;
+        sub[k] = this.at(v);
       }
       if (ciphers !== null) {
         value.ciphers = ciphers.text;

@@ -84,6 +84,17 @@ export class CfgGlobal extends CfgParserBase {
       case 'ssl-default-server-options':
         if (this.arg(w, 1, '<options>')) g.set('ssl_default_server_options', this.entry(w[1], w.slice(1).map((x) => x.text).join(' ')));
         return;
+      case 'ssl-default-bind-ciphersuites': {
+        const v = this.arg(w, 1, '<ciphersuites>');
+        if (v && this.noMore(w, 2, kw)) g.set('ssl_default_bind_ciphersuites', this.entry(v));
+        return;
+      }
+      case 'ssl-default-bind-options': {
+        // the words as written; the validator reads them (src/config/tls-versions.ts)
+        const v = this.arg(w, 1, 'options such as ssl-min-ver TLSv1.2 no-tls-tickets');
+        if (v) g.set('ssl_default_bind_options', this.entry(v, w.slice(1).map((x) => x.text).join(' ')));
+        return;
+      }
       case 'stats':
         this.globalStats(w);
         return;

@@ -67,6 +67,10 @@ export interface GlobalConfig {
   engine: 'uws' | 'node';
   /** `ssl-default-bind-ciphers`: the cipher list of ssl binds without their own, or null */
   sslDefaultBindCiphers: string | null;
+  /** `ssl-default-bind-ciphersuites`: the TLSv1.3 suites of ssl binds without their own (node engine) */
+  sslDefaultBindCiphersuites?: string | null;
+  /** `ssl-default-bind-options` as written (words such as no-tls-tickets, ssl-min-ver TLSv1.2) */
+  sslDefaultBindOptions?: string | null;
   /** runtime API sockets (`stats socket`) */
   statsSockets: StatsSocketConfig[];
   /** `stats timeout`: how long a runtime API connection may stay idle */
@@ -101,6 +105,44 @@ export interface BindAddress {
   engine: 'uws' | 'node' | null;
   /** `accept-proxy`: a PROXY protocol v1/v2 header precedes each connection (node engine) */
   acceptProxy: boolean;
+  /** the TLS settings only the node engine can apply (node:tls); set on ssl binds only */
+  tlsOpts?: BindTlsOptions;
+}
+
+/** One certificate of a `crt-list` file. */
+export interface CrtListEntry {
+  /** the combined PEM (absolute path) */
+  file: string;
+  /** SNI names it serves (wildcards allowed); empty: the names of the certificate itself */
+  filters: string[];
+  /** names it must not serve (`!name` filters) */
+  excluded: string[];
+}
+
+/** A TLS bind's settings beyond what uWebSockets.js 20.30 offers (src/front-node/tls-context.ts). */
+export interface BindTlsOptions {
+  /** `ssl-max-ver` (or what no-tlsv13 / force-tlsv12 leave), null: TLSv1.3 */
+  sslMaxVer: string | null;
+  /** TLSv1.3 suites (`ciphersuites`, else global ssl-default-bind-ciphersuites), null: OpenSSL's */
+  ciphersuites: string | null;
+  /** `curves`: ECDHE groups, colon-separated (X25519:P-256), null: OpenSSL's */
+  curves: string | null;
+  /** `strict-sni`: refuse a handshake without an SNI name some certificate serves */
+  strictSni: boolean;
+  /** `alpn` protocols in the server's order of preference, null: no ALPN */
+  alpn: string[] | null;
+  /** `verify`: client certificates (none: not asked for) */
+  verify: 'none' | 'optional' | 'required';
+  /** `ca-file`: the CAs client certificates must chain to */
+  caFile: string | null;
+  /** `crl-file`: revoked client certificates */
+  crlFile: string | null;
+  /** session tickets (`no-tls-tickets` turns them off) */
+  tlsTickets: boolean;
+  /** `prefer-client-ciphers`: the client's cipher order wins (node engine; uWS keeps its own) */
+  preferClientCiphers?: boolean;
+  /** `crt-list` entries after the `crt` certificates, in list order */
+  crtList: CrtListEntry[];
 }
 
 export interface StatsConfig {

@@ -14,6 +14,7 @@ import {
   ENGINES,
   forwardfor,
   cipherListProblem,
+  secureContextProblem,
   FACILITIES,
   LEVELS,
   TOKEN_RE,
@@ -25,6 +26,7 @@ import {
 import { Checker, has, asList } from './validate-checker';
 import { logTargetProblem } from './validate-values';
 import { DEFAULT_SERVER_TLS, serverTlsDefaults, type ServerTlsDefaults } from './validate-server-tls';
+import { parseDefaultBindOptions } from './tls-versions';
 
 export class BuilderGlobal {
   constructor(protected readonly c: Checker) {}
@@ -57,6 +59,7 @@ export class BuilderGlobal {
       // GATEHOUSE_ENGINE: the default for configurations that name none (the test suite's engine matrix)
       engine: c.oneOf(o, 'engine', path, ENGINES) ?? (process.env.GATEHOUSE_ENGINE === 'node' ? 'node' : 'uws'),
       sslDefaultBindCiphers: this.ciphers(o, 'ssl_default_bind_ciphers', path),
+      ...this.sslBindDefaults(o, path),
       statsSockets: has(o, 'stats_socket') ? this.statsSockets(o.stats_socket, [...path, 'stats_socket']) : [],
       statsTimeout: c.duration(o, 'stats_timeout', path, 1) ?? DEFAULT_STATS_TIMEOUT_MS,
     };
@@ -106,6 +109,26 @@ export class BuilderGlobal {
       if (out.some((s) => s.path === sockPath)) c.error(p, `duplicate stats socket "${sockPath}"`);
       out.push({ path: sockPath, mode, level: c.oneOf(o, 'level', p, ['user', 'operator', 'admin'] as const) ?? 'operator' });
     });
+    return out;
+  }
+
+  /** ssl_default_bind_ciphersuites and ssl_default_bind_options, only when given (checked here, applied per bind). */
+  private sslBindDefaults(o: Obj, path: Path): { sslDefaultBindCiphersuites?: string; sslDefaultBindOptions?: string } {
+    const c = this.c;
+    const out: { sslDefaultBindCiphersuites?: string; sslDefaultBindOptions?: string } = {};
+    const suites = c.nullableStr(o, 'ssl_default_bind_ciphersuites', path, { expected: 'TLSv1.3 suites such as TLS_AES_128_GCM_SHA256' });
+    if (typeof suites === 'string') {
+      const notSuite = suites.split(':').find((x) => !x.startsWith('TLS_'));
+      const problem = notSuite !== undefined ? `'${notSuite}' is not a TLSv1.3 suite (those are named TLS_...)` : secureContextProblem({ ciphers: suites });
+      if (problem !== null) c.error([...path, 'ssl_default_bind_ciphersuites'], `invalid TLSv1.3 cipher suites: ${problem}`, 'TLSv1.3 suites such as TLS_AES_128_GCM_SHA256', describeValue(suites));
+      else out.sslDefaultBindCiphersuites = suites;
+    }
+    const opts = c.nullableStr(o, 'ssl_default_bind_options', path, { expected: 'bind options such as "ssl-min-ver TLSv1.2 no-tls-tickets"' });
+    if (typeof opts === 'string') {
+      const r = parseDefaultBindOptions(opts);
+      if (typeof r === 'string') c.error([...path, 'ssl_default_bind_options'], r, 'ssl-min-ver, ssl-max-ver, no-sslv3, no-tlsv10..13, force-tlsv12/13, no-tls-tickets', describeValue(opts));
+      else out.sslDefaultBindOptions = opts;
+    }
     return out;
   }
 

@@ -12,7 +12,7 @@ export type Obj = Record<string, unknown>;
 // ---- key vocabulary (snake_case, HAProxy's words) ----
 
 export const TOP_KEYS = ['global', 'defaults', 'frontends', 'backends', 'listen', 'peers', 'resolvers'] as const;
-export const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers', 'stats_socket', 'stats_timeout', 'localpeer', 'engine', 'ssl_server_verify', 'ssl_default_server_ciphers', 'ssl_default_server_options'] as const;
+export const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers', 'ssl_default_bind_ciphersuites', 'ssl_default_bind_options', 'stats_socket', 'stats_timeout', 'localpeer', 'engine', 'ssl_server_verify', 'ssl_default_server_ciphers', 'ssl_default_server_options'] as const;
 export const STATS_SOCKET_KEYS = ['path', 'mode', 'level'] as const;
 export const FORWARDFOR_KEYS = ['except', 'header', 'if_none'] as const;
 export const DEFAULT_STATS_TIMEOUT_MS = 10_000;
@@ -74,10 +74,15 @@ export const COOKIE_KEYS = [
 export const STATS_KEYS = ['enable', 'uri', 'auth', 'realm', 'refresh', 'hide_version', 'admin', 'prometheus'] as const;
 export const LOG_KEYS = ['target', 'facility', 'level', 'format'] as const;
 export const ENGINES = ['uws', 'node'] as const;
-export const BIND_KEYS = ['address', 'ssl', 'crt', 'ssl_min_ver', 'ciphers', 'engine', 'accept_proxy'] as const;
+export const BIND_KEYS = [
+  'address', 'ssl', 'crt', 'ssl_min_ver', 'ciphers', 'engine', 'accept_proxy', 'crt_list', 'ssl_max_ver', 'ciphersuites', 'curves',
+  'strict_sni', 'alpn', 'verify', 'ca_file', 'crl_file', 'no_tls_tickets', 'prefer_client_ciphers',
+] as const;
+/** ALPN protocol names a bind may offer (h2 is served by the node engine's HTTP/2 hook, src/worker/alpn.ts) */
+export const ALPN_NAMES = ['h2', 'http/1.1', 'http/1.0'];
 export const SSL_VERSIONS = ['SSLv3', 'TLSv1.0', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
-export type BindTls = Pick<BindAddress, 'ssl' | 'certs' | 'sslMinVer' | 'ciphers'>;
+export type BindTls = Pick<BindAddress, 'ssl' | 'certs' | 'sslMinVer' | 'ciphers' | 'tlsOpts'>;
 
 /**
  * `forwardfor` and its options as one setting: the section's when it sets forwardfor, else the
@@ -95,8 +100,13 @@ export function forwardfor(s: Settings, d: Settings): { forwardfor: boolean; for
  * and its addServerName crashes the process on one.
  */
 export function cipherListProblem(list: string): string | null {
+  return secureContextProblem({ ciphers: list });
+}
+
+/** Why OpenSSL refuses these secure context options (TLSv1.3 suites, curves, CA or CRL files), or null. */
+export function secureContextProblem(opts: nodeTls.SecureContextOptions): string | null {
   try {
-    nodeTls.createSecureContext({ ciphers: list });
+    nodeTls.createSecureContext(opts);
     return null;
   } catch (e) {
     return (e as Error).message.replace(/^error:[0-9A-Fa-f]+:[^:]*:[^:]*:/, '');

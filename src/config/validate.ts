@@ -38,6 +38,7 @@ import {
 import { Checker, isObj, has, Settings } from './validate-checker';
 import { isWildcard, expectStatus } from './validate-values';
 import { Builder } from './validate-servers';
+import { parseDefaultBindOptions } from './tls-versions';
 export { TOP_KEYS, GLOBAL_KEYS, STATS_SOCKET_KEYS, FORWARDFOR_KEYS, COMMON_KEYS, FRONTEND_KEYS, BACKEND_KEYS, LISTEN_KEYS, TIMEOUT_KEYS, HEALTH_KEYS, SERVER_KEYS, COOKIE_KEYS, STATS_KEYS, LOG_KEYS, ENGINES, BIND_KEYS } from './validate-keys';
 export { cipherListProblem } from './validate-keys';
 export { checkPemFile } from './validate-values';
@@ -175,7 +176,9 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
       const errorsBefore = c.errors.length;
       // mode tcp binds always run on node:net (src/worker/tcp-engine.ts), accept-proxy included
       const bindEngine = (s.mode ?? d.mode) === 'tcp' ? 'node' : global.engine;
-      const binds = b.binds(p.raw.bind, bindPath, global.sslDefaultBindCiphers, p.kind === 'frontend', bindEngine);
+      const defaultOptions = global.sslDefaultBindOptions ? parseDefaultBindOptions(global.sslDefaultBindOptions) : null;
+      const tlsDefaults = { ciphersuites: global.sslDefaultBindCiphersuites ?? null, options: typeof defaultOptions === 'string' ? null : defaultOptions };
+      const binds = b.binds(p.raw.bind, bindPath, global.sslDefaultBindCiphers, p.kind === 'frontend', bindEngine, tlsDefaults);
       if (binds.length === 0 && c.errors.length === errorsBefore) {
         const at = has(p.raw, 'bind') ? bindPath : p.path;
         c.add('error', at, `${p.kind} "${p.name}" needs at least one bind address`, '"ADDR:PORT" such as "*:80"', has(p.raw, 'bind') ? describeValue(p.raw.bind) : 'nothing', true);

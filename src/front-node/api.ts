@@ -28,6 +28,7 @@
 //    when no answer had started, or cuts the connection.
 
 import type { Socket } from 'node:net';
+import type { TlsFacts } from './tls-facts';
 
 /** One parsed request handed to the proxy. */
 export interface H1Request {
@@ -51,6 +52,8 @@ export interface H1Request {
   remotePort: number;
   localAddress: string;
   localPort: number;
+  /** the connection's TLS facts (node:tls binds), null on a plain connection */
+  tls: TlsFacts | null;
   /** de-chunked body; `chunk` may be a view of the read buffer: copy it if kept after the call */
   onBody(cb: (chunk: Buffer, last: boolean) => void): void;
   /** stop reading the body (bytes of the current read already past the call are held) */

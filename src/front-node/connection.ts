@@ -10,6 +10,8 @@
 // linger; socket.setTimeout for `timeout client` (Node refreshes it on every read and write).
 
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { TlsFacts } from './tls-facts';
 import type { FrontOptions, H1Handler } from './api';
 import { AnswerFramer, interimText } from './answer-framer';
 import { errorAnswer } from './error-answers';
@@ -62,6 +64,8 @@ export class H1Connection implements ChunkSink {
   readonly localPort: number;
   /** requests dispatched on this connection */
   requests = 0;
+  /** a node:tls connection's facts for the ssl_* fetches (null: plain TCP) */
+  readonly tlsFacts: TlsFacts | null;
 
   // ---- the current exchange ----
   private req: NodeRequest | null = null;
@@ -97,6 +101,7 @@ export class H1Connection implements ChunkSink {
     this.remotePort = socket.remotePort ?? 0;
     this.localAddress = plainAddress(socket.localAddress);
     this.localPort = socket.localPort ?? 0;
+    this.tlsFacts = (socket as TLSSocket).encrypted === true ? new TlsFacts(socket as TLSSocket) : null;
     this.state = opts.acceptProxy ? ST_PROXY : ST_HEAD;
     socket.setNoDelay(true);
     socket.on('data', (d: Buffer) => this.onData(d));

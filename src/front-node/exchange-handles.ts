@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import type { H1Request, H1Response } from './api';
 import type { H1Connection } from './connection';
 import type { RequestHeadParser } from './request-parser';
+import type { TlsFacts } from './tls-facts';
 
 export type BodyCallback = (chunk: Buffer, last: boolean) => void;
 
@@ -20,6 +21,7 @@ export class NodeRequest implements H1Request {
   readonly expectContinue: boolean;
   readonly upgrade: boolean;
   trailers: string[] | null = null;
+  readonly tls: TlsFacts | null;
 
   constructor(
     private readonly conn: H1Connection,
@@ -38,6 +40,7 @@ export class NodeRequest implements H1Request {
     this.keepAlive = p.keepAlive;
     this.expectContinue = p.expectContinue;
     this.upgrade = p.upgrade;
+    this.tls = conn.tlsFacts;
   }
 
   onBody(cb: BodyCallback): void {

@@ -76,7 +76,7 @@ export class SharedListeners {
 /** Why binds run on the node engine although the configuration did not ask (null: they do not). */
 export function engineFallbackNotice(config: Config): string | null {
   if (uwsAvailable()) return null;
-  const plain = config.frontends.some((fe) => (fe.stats === null || !fe.stats.enable) && fe.binds.some((b) => !b.ssl));
-  if (!plain) return null;
-  return `every plain bind runs on the node engine: ${uwsUnavailable() || `uWebSockets.js 20.30 has no binary for Node.js ${process.version}`}`;
+  const any = config.frontends.some((fe) => (fe.stats === null || !fe.stats.enable) && fe.binds.length > 0);
+  if (!any) return null;
+  return `every bind runs on the node engine (ssl binds on node:tls): ${uwsUnavailable() || `uWebSockets.js 20.30 has no binary for Node.js ${process.version}`}`;
 }

@@ -2,6 +2,7 @@
 // A dead worker's share of the shared active counters is given back so leastconn and maxconn
 // do not see phantom requests.
 
+import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../config/model';
@@ -10,6 +11,9 @@ import { BACKEND_STRIDE, B_ACTIVE, FRONTEND_STRIDE, F_ACTIVE, G_ACTIVE_CONN, SER
 import type { WorkerInit } from '../worker/main';
 import type { WorkerToPrimary } from '../worker/messages';
 import { raiseListenBacklogs } from './listen-backlog';
+
+/** One TLS session ticket key set per process: a ticket from one worker (node engine TLS binds) resumes on any other, reloads included. */
+const TLS_TICKET_KEYS = randomBytes(48);
 
 const WORKER_ENTRY = path.join(__dirname, '..', 'worker', 'main.js');
 const BACKOFF_MIN_MS = 100;
@@ -84,6 +88,7 @@ export class Supervisor {
       workerId: slot.id,
       fds: this.fds,
       paused: this.paused,
+      ticketKeys: TLS_TICKET_KEYS,
     };
     const t = new Worker(WORKER_ENTRY, { workerData: init });
     slot.thread = t;

@@ -23,6 +23,7 @@ export function fillRequestView(view: RequestView, req: ClientRequest, res: Addr
   view.addr = res;
   view.dstPort = dstPort;
   view.tls = tls;
+  view.ssl = res.ssl ?? null;
   const mode = headers === true ? HDR_ALL : headers === false ? 0 : headers.mode;
   if (mode === HDR_ALL) view.fillHeaders(req);
   else if (mode === HDR_LAZY) view.lazyHeaders(req, (headers as HeaderPlan).names);

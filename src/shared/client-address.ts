@@ -8,6 +8,14 @@
 export interface AddressSource {
   /** 4 bytes (IPv4), 16 bytes (IPv6) or empty */
   getRemoteAddress(): ArrayBuffer;
+  /** the TLS facts of a node:tls connection (ssl_fc_sni, ssl_c_* ...); absent or null elsewhere */
+  readonly ssl?: SslSource | null;
+}
+
+/** What a TLS connection tells the ssl_* fetches (src/front-node/tls-facts.ts). */
+export interface SslSource {
+  /** the fetch's text, null when the connection has no such sample */
+  text(fetch: string): string | null;
 }
 
 // Direct-mapped cache of IPv4 texts: a busy client's address is formatted once.

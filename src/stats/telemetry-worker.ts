@@ -210,6 +210,17 @@ export class WorkerTelemetry {
     if (this.timer === null) this.timer = setTimeout(this.onTimer, BATCH_MS);
   }
 
+  /**
+   * A connection-level line of frontend `f` (HAProxy's "SSL handshake failure"), as written:
+   * to the targets the primary writes (worker-appended files do not take these lines).
+   */
+  onConnectionLine(f: number, text: string): void {
+    if (this.logMode[f] === LOG_OFF || !this.toPrimary[f]) return;
+    this.pending[f].push(text);
+    if (++this.pendingTotal >= BATCH_LINES) this.postPending();
+    if (this.timer === null) this.timer = setTimeout(this.onTimer, BATCH_MS);
+  }
+
   /** Names and gauges of the line (shared by both kinds of output). */
   private fill(r: RequestRecord): void {
     const n = this.names;

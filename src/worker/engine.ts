@@ -14,16 +14,48 @@ export interface FrontEngine {
 import type { BindAddress, GlobalConfig } from '../config/model';
 
 /**
+ * What an ssl bind asks for that uWebSockets.js 20.30's TLS cannot do (no ALPN, TLSv1.2 minimum
+ * fixed, no TLSv1.3 suites, curves, client certificates, crt-list, strict SNI or ticket switch),
+ * as the words of its configuration; null when uWS can serve it.
+ */
+export function nodeTlsNeeds(b: BindAddress): string | null {
+  if (!b.ssl) return null;
+  const t = b.tlsOpts;
+  const out: string[] = [];
+  if (b.sslMinVer === 'TLSv1.3') out.push('ssl-min-ver TLSv1.3');
+  if (t !== undefined) {
+    if (t.sslMaxVer !== null && t.sslMaxVer !== 'TLSv1.3') out.push(`ssl-max-ver ${t.sslMaxVer}`);
+    if (t.alpn !== null && t.alpn.includes('h2')) out.push('alpn h2');
+    if (t.verify !== 'none') out.push(`verify ${t.verify}`);
+    if (t.ciphersuites !== null) out.push('ciphersuites');
+    if (t.curves !== null) out.push('curves');
+    if (t.strictSni) out.push('strict-sni');
+    if (t.crtList.length > 0) out.push('crt-list');
+    if (!t.tlsTickets) out.push('no-tls-tickets');
+  }
+  return out.length === 0 ? null : out.join(', ');
+}
+
+/**
  * Which engine serves `b` of a frontend in `mode`: mode tcp binds are node:net sockets (the tcp
- * engine); TLS binds run on uWS (the node engine has no TLS yet); without a uWS binary for this
- * Node.js every other bind runs on the node engine; else the bind's own choice or the global
- * default.
+ * engine); an ssl bind that asks for what uWS's TLS lacks runs on the node engine (node:tls);
+ * without a uWS binary for this Node.js every bind runs on the node engine; else the bind's own
+ * choice or the global default.
  */
 export function bindEngine(b: BindAddress, g: GlobalConfig, uwsOk: boolean, mode: 'http' | 'tcp' = 'http'): 'uws' | 'node' {
   if (mode === 'tcp') return 'node';
-  if (b.ssl) return 'uws';
   if (!uwsOk) return 'node';
+  if (b.ssl && nodeTlsNeeds(b) !== null) return 'node';
   return b.engine ?? g.engine;
+}
+
+/** Why `b` runs on the node engine, for `-c` (bindEngine said 'node'). */
+export function nodeEngineReason(b: BindAddress, g: GlobalConfig, uwsOk: boolean, mode: 'http' | 'tcp'): string {
+  if (mode === 'tcp') return 'mode tcp';
+  if (!uwsOk) return `uWebSockets.js has no binary for Node.js ${process.version}`;
+  const needs = nodeTlsNeeds(b);
+  if (needs !== null) return `TLS with ${needs}: uWebSockets.js 20.30 cannot`;
+  return b.engine === 'node' ? "'engine node' on the bind" : "'engine node' in global";
 }
 
 /** The key of a bind address in the table of shared listening sockets. */

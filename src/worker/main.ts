@@ -28,6 +28,8 @@ export interface WorkerInit {
   fds: Record<string, number>;
   /** started during a pause (SIGTTOU): listen only on resume, with the descriptors it brings */
   paused?: boolean;
+  /** the process's TLS session ticket keys (48 bytes), shared by every worker's node:tls servers */
+  ticketKeys?: Uint8Array;
 }
 
 const TICK_MS = 100;
@@ -44,7 +46,9 @@ class Worker {
   private tcpEngine: TcpEngine | null = null;
   private fds: Record<string, number>;
   /** the node and tcp engines' frontends with the bind keys of their descriptors (see resume) */
-  private readonly shared: { entry: NodeFrontend; keys: string[] }[] = [];
+  private readonly shared: { entry: NodeFrontend; keys: string[]; binds: BindAddress[] }[] = [];
+  /** the process's TLS session ticket keys (WorkerInit.ticketKeys) */
+  private readonly ticketKeys: Buffer | null;
   /** listeners closed by pause() */
   private paused: boolean;
   private readonly free: Exchange[] = [];
@@ -60,6 +64,7 @@ class Worker {
     const telemetry = new WorkerTelemetry(init.config, init.workerId, post as (m: unknown) => void, state);
     this.rt = new WorkerRuntime(init.config, state, init.slab, init.workerId, telemetry);
     this.fds = init.fds;
+    this.ticketKeys = init.ticketKeys !== undefined ? Buffer.from(init.ticketKeys) : null;
     this.paused = init.paused === true;
     this.ws = new WebSocketProxy(this.rt, this.takeExchangeB);
     // not from inside the uWS close handler that ended the last tunnel
@@ -87,7 +92,7 @@ class Worker {
     }
     if (uws.length > 0) this.engines.push(new UwsEngine(this.rt, uws, this.ws, this.takeExchangeB));
     if (node.length > 0) {
-      this.nodeEngine = new NodeEngine(this.rt, node, this.takeExchangeB, () => setImmediate(() => this.exitIfIdle()));
+      this.nodeEngine = new NodeEngine(this.rt, node, this.takeExchangeB, () => setImmediate(() => this.exitIfIdle()), this.ticketKeys);
       this.engines.push(this.nodeEngine);
     }
     if (tcp.length > 0) {
@@ -100,8 +105,8 @@ class Worker {
 
   private sharedEntry(fe: FrontendRuntime, binds: BindAddress[]): NodeFrontend {
     const keys = binds.map(bindKey);
-    const entry: NodeFrontend = { fe, fds: keys.map((k) => this.fds[k]) };
-    this.shared.push({ entry, keys });
+    const entry: NodeFrontend = { fe, fds: keys.map((k) => this.fds[k]), binds };
+    this.shared.push({ entry, keys, binds });
     return entry;
   }
 
@@ -132,7 +137,10 @@ class Worker {
       // the primary closed the shared sockets for the pause and bound them anew
       this.fds = fds;
       // a port the primary could not bind again is left out (it reported that)
-      for (const s of this.shared) s.entry.fds = s.keys.map((k) => fds[k]).filter((fd) => fd !== undefined);
+      for (const s of this.shared) {
+        s.entry.fds = s.keys.map((k) => fds[k]).filter((fd) => fd !== undefined);
+        s.entry.binds = s.binds.filter((_, i) => fds[s.keys[i]] !== undefined);
+      }
     }
     this.bindAll().then(
       () => this.post({ type: 'resumed' }),

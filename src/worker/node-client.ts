@@ -5,6 +5,7 @@
 
 import type { ProxyAddresses } from '../net/proxy-protocol';
 import type { H1Request, H1Response } from '../front-node/api';
+import type { TlsFacts } from '../front-node/tls-facts';
 import { bytesToText } from '../proxy/byte-text';
 import type { ClientRequest, ClientResponse } from '../proxy/client';
 
@@ -73,6 +74,11 @@ export class NodeClientResponse implements ClientResponse {
     private readonly res: H1Response,
     private readonly req: H1Request,
   ) {}
+
+  /** the TLS facts of the connection (ssl_* fetches), null on plain TCP */
+  get ssl(): TlsFacts | null {
+    return this.req.tls;
+  }
 
   writeStatus(status: string): this {
     this.status = Number(status.slice(0, 3));

@@ -5,12 +5,17 @@
 // (node-tunnel.ts) once its server switched protocols.
 
 import type * as net from 'node:net';
+import type * as tls from 'node:tls';
+import type { BindAddress } from '../config/model';
+import { logDate } from '../log/format';
+import { createFrontServer, type FrontTls } from '../front-node/server';
+import { tlsBindSetup } from '../front-node/tls-context';
+import { getH2Serve, h2Ready } from './alpn';
 import type { FrontOptions, H1Handler, H1Refusal, H1Request, H1Response } from '../front-node/api';
 import type { RequestRecord } from '../log/format';
 import { countRequestEnd, countRequestStart, countStatus } from '../proxy/accounting';
 import { C_EREQ } from '../shared/counters';
 import { listenShared } from '../front-node/listener';
-import { createFrontServer } from '../front-node/server';
 import type { Exchange } from '../proxy/exchange';
 import type { FrontEngine } from './engine';
 import { NodeClientRequest, NodeClientResponse } from './node-client';
@@ -24,6 +29,8 @@ const TEST_HOOKS = process.env.GATEHOUSE_TEST_HOOKS === '1';
 export interface NodeFrontend {
   fe: FrontendRuntime;
   fds: number[];
+  /** the binds of `fds`, index for index (their TLS settings); absent: all plain */
+  binds?: BindAddress[];
 }
 
 export class NodeEngine implements FrontEngine {
@@ -38,6 +45,8 @@ export class NodeEngine implements FrontEngine {
     private readonly exchange: () => Exchange,
     /** called when the last tunnel ended (graceful stop waits for tunnels) */
     onTunnelsEmpty: () => void,
+    /** the process's TLS session ticket keys (every worker resumes every other's sessions) */
+    private readonly ticketKeys: Buffer | null = null,
   ) {
     this.upgrader = new NodeUpgrader(onTunnelsEmpty);
     this.handlers = frontends.map(({ fe }) => ({
@@ -62,14 +71,46 @@ export class NodeEngine implements FrontEngine {
       // listen() on the shared socket sets it again, a reload's new workers' too: asking for
       // less here would undo what src/primary/listen-backlog.ts raised.
       const backlog = Math.max(512, this.frontends[i].fe.cfg.maxconn);
-      for (const fd of this.frontends[i].fds) {
-        const server = createFrontServer(this.handlers[i], this.options[i]);
+      const { fe, fds, binds } = this.frontends[i];
+      for (let j = 0; j < fds.length; j++) {
+        const fd = fds[j];
+        const b = binds?.[j];
+        const secure = b !== undefined && b.ssl ? this.frontTls(fe, b) : null;
+        const server = createFrontServer(this.handlers[i], this.options[i], secure);
         this.servers.push(server);
         jobs.push(listenShared(server, fd, backlog));
       }
     }
     await Promise.all(jobs);
   }
+
+  /** TLS for bind `b` of `fe`: node:tls options, h2 to the registered HTTP/2 server, handshake failures logged. */
+  private frontTls(fe: FrontendRuntime, b: BindAddress): FrontTls {
+    return {
+      setup: tlsBindSetup(b, this.ticketKeys, h2Ready),
+      h2: (socket: tls.TLSSocket) => {
+        const serve = getH2Serve();
+        if (serve === null) return false;
+        serve(socket, fe);
+        return true;
+      },
+      onHandshakeError: (err: Error, socket: tls.TLSSocket) => this.onHandshakeError(fe, b, err, socket),
+    };
+  }
+
+  /** Counted (handshake failures of the frontend) and logged as HAProxy does: "fe/bind: SSL handshake failure". */
+  private onHandshakeError(fe: FrontendRuntime, b: BindAddress, err: Error, socket: tls.TLSSocket): void {
+    // not a request error (HAProxy keeps handshake failures out of ereq too)
+    this.handshakeFailures++;
+    const ip = socket.remoteAddress ?? '-';
+    const addr = ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+    const line = `${addr}:${socket.remotePort ?? 0} [${logDate(Date.now())}] ${fe.cfg.name}/${b.text}: SSL handshake failure`;
+    if (this.rt.telemetry !== null) this.rt.telemetry.onConnectionLine(fe.index, line);
+    if (process.env.GATEHOUSE_DEBUG_TLS === '1') process.stderr.write(`${line} (${err.message})\n`);
+  }
+
+  /** TLS handshakes that failed on this worker (tests, stats) */
+  handshakeFailures = 0;
 
   closeListeners(): void {
     for (const s of this.servers) s.close();

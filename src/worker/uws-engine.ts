@@ -29,7 +29,8 @@ export class UwsEngine implements FrontEngine {
     private readonly exchange: () => Exchange,
   ) {
     for (const { fe, binds } of frontends) {
-      const app = createFrontendApp(fe.cfg, (res, req) => this.onRequest(fe, res, req), ws.behavior(fe));
+      // only the binds uWS serves: the frontend's node:tls binds have certificates and ciphers of their own
+      const app = createFrontendApp({ ...fe.cfg, binds }, (res, req) => this.onRequest(fe, res, req), ws.behavior(fe));
       this.apps.push(app);
       this.appFrontends.push(fe);
       this.appBinds.push(binds);
