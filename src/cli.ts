@@ -229,7 +229,7 @@ function engineLines(config: import('./config/model').Config): string[] {
     for (const b of fe.binds) {
       if (bindEngine(b, config.global, uwsOk, fe.mode) !== 'node') continue;
       const why =
-        fe.mode === 'tcp' ? 'mode tcp' : !uwsOk ? `uWebSockets.js has no binary for Node.js ${process.version}` : b.engine === 'node' ? "'engine node' on the bind" : "'engine node' in global";
+        fe.mode === 'tcp' ? 'mode tcp' : b.proto === 'h2' ? "'proto h2': HTTP/2" : !uwsOk ? `uWebSockets.js has no binary for Node.js ${process.version}` : b.engine === 'node' ? "'engine node' on the bind" : "'engine node' in global";
       out.push(`[NOTICE] ${fe.fromListen ? 'listen' : 'frontend'} '${fe.name}' bind ${b.text}: node:net engine (${why})`);
     }
   }

@@ -64,6 +64,9 @@ const globalSchema = object('global', GLOBAL_KEYS, {
   stats_timeout: duration,
   localpeer: str('this process\'s name in peers sections (default: the host name)'),
   engine: str('front engine of binds that name none: uws (uWebSockets.js) or node (gatehouse\'s own on node:net)', { enum: ['uws', 'node'] }),
+  h2_max_concurrent_streams: int('HTTP/2 streams a client may open at once per connection (tune.h2.max-concurrent-streams)', 1, 4294967295),
+  h2_initial_window_size: int('HTTP/2 receive window of each stream, bytes (tune.h2.initial-window-size)', 0, 2147483647),
+  h2_header_table_size: int('HTTP/2 HPACK dynamic table size, bytes (tune.h2.header-table-size)', 0, 65536),
 }, [], 'process-wide settings');
 
 const timeoutTypes: Record<string, Schema> = {};
@@ -134,6 +137,7 @@ const bindObject = object('bind', BIND_KEYS, {
   ciphers: str('TLSv1.2 cipher list'),
   engine: str('front engine of this address: uws or node (ssl binds run on uws)', { enum: ['uws', 'node'] }),
   accept_proxy: bool('a PROXY protocol v1/v2 header precedes each connection (node engine)'),
+  proto: str('h2: clients speak HTTP/2 with prior knowledge (h2c; node engine)', { enum: ['h2'] }),
 }, ['address']);
 const bindSchema: Schema = oneOrMany({ anyOf: [{ type: 'string' }, bindObject] }, 'listening addresses');
 

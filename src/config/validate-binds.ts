@@ -32,10 +32,12 @@ export class BuilderBinds extends BuilderProxy {
       let tls: BindTls | undefined = { ssl: false, certs: [], sslMinVer: null, ciphers: null };
       let engine: 'uws' | 'node' | null = null;
       let acceptProxy = false;
+      let h2 = false;
       if (isObj(item)) {
         c.keys(item, p, BIND_KEYS, 'bind');
         engine = c.oneOf(item, 'engine', p, ENGINES) ?? null;
         acceptProxy = c.bool(item, 'accept_proxy', p) ?? false;
+        h2 = (c.oneOf(item, 'proto', p, ['h2']) ?? null) === 'h2';
         const a = c.str(item, 'address', p, { expected: '"ADDR:PORT"' });
         if (a === undefined) {
           if (!has(item, 'address')) c.error(p, 'missing required key "address"', '"ADDR:PORT" such as "*:443"', 'nothing');
@@ -63,8 +65,11 @@ export class BuilderBinds extends BuilderProxy {
       seen.add(key);
       if (tls.ssl && tls.ciphers === null) tls.ciphers = defaultCiphers;
       if (tls.ssl && engine === 'node') c.error([...p, 'engine'], 'TLS is not served by the node engine yet: an ssl bind runs on uWebSockets.js', 'engine: uws (or no engine) on an ssl bind', '"node"');
-      if (acceptProxy && (engine ?? defaultEngine) !== 'node') c.error([...p, 'accept_proxy'], 'accept-proxy needs the node engine on this bind (uWebSockets.js cannot read a PROXY header)', 'engine: node (on the bind or in global)', `"${engine ?? defaultEngine}"`);
-      out.push({ host: hp.host, port: hp.port, text, ...tls, engine, acceptProxy });
+      if (acceptProxy && h2) c.error([...p, 'accept_proxy'], 'accept-proxy on a proto h2 bind is not supported yet', 'one of accept-proxy or proto h2', 'both');
+      else if (acceptProxy && (engine ?? defaultEngine) !== 'node') c.error([...p, 'accept_proxy'], 'accept-proxy needs the node engine on this bind (uWebSockets.js cannot read a PROXY header)', 'engine: node (on the bind or in global)', `"${engine ?? defaultEngine}"`);
+      if (h2 && tls.ssl) c.error([...p, 'proto'], 'proto h2 on an ssl bind is not supported yet: HTTP/2 runs on plain binds (h2c with prior knowledge)', 'proto h2 on a bind without ssl', '"h2"');
+      if (h2 && engine === 'uws') c.error([...p, 'engine'], 'proto h2 needs the node engine (uWebSockets.js has no HTTP/2)', 'engine: node, or no engine', '"uws"');
+      out.push({ host: hp.host, port: hp.port, text, ...tls, engine, acceptProxy, ...(h2 ? { proto: 'h2' as const } : {}) });
     });
     // One uWS app serves all binds of a frontend, and an app is either TLS or plain: a frontend
     // (not a listen) that mixes them becomes two (see the caller); a listen cannot.

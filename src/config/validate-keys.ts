@@ -12,7 +12,7 @@ export type Obj = Record<string, unknown>;
 // ---- key vocabulary (snake_case, HAProxy's words) ----
 
 export const TOP_KEYS = ['global', 'defaults', 'frontends', 'backends', 'listen', 'peers'] as const;
-export const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers', 'stats_socket', 'stats_timeout', 'localpeer', 'engine'] as const;
+export const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers', 'stats_socket', 'stats_timeout', 'localpeer', 'engine', 'h2_max_concurrent_streams', 'h2_initial_window_size', 'h2_header_table_size'] as const;
 export const STATS_SOCKET_KEYS = ['path', 'mode', 'level'] as const;
 export const FORWARDFOR_KEYS = ['except', 'header', 'if_none'] as const;
 export const DEFAULT_STATS_TIMEOUT_MS = 10_000;
@@ -70,7 +70,7 @@ export const COOKIE_KEYS = [
 export const STATS_KEYS = ['enable', 'uri', 'auth', 'realm', 'refresh', 'hide_version', 'admin', 'prometheus'] as const;
 export const LOG_KEYS = ['target', 'facility', 'level', 'format'] as const;
 export const ENGINES = ['uws', 'node'] as const;
-export const BIND_KEYS = ['address', 'ssl', 'crt', 'ssl_min_ver', 'ciphers', 'engine', 'accept_proxy'] as const;
+export const BIND_KEYS = ['address', 'ssl', 'crt', 'ssl_min_ver', 'ciphers', 'engine', 'accept_proxy', 'proto'] as const;
 export const SSL_VERSIONS = ['SSLv3', 'TLSv1.0', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
 export type BindTls = Pick<BindAddress, 'ssl' | 'certs' | 'sslMinVer' | 'ciphers'>;

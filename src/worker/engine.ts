@@ -16,12 +16,14 @@ import type { BindAddress, GlobalConfig } from '../config/model';
 /**
  * Which engine serves `b` of a frontend in `mode`: mode tcp binds are node:net sockets (the tcp
  * engine); TLS binds run on uWS (the node engine has no TLS yet); without a uWS binary for this
- * Node.js every other bind runs on the node engine; else the bind's own choice or the global
- * default.
+ * Node.js every other bind runs on the node engine, and so do `proto h2` binds; else the
+ * bind's own choice or the global default.
  */
 export function bindEngine(b: BindAddress, g: GlobalConfig, uwsOk: boolean, mode: 'http' | 'tcp' = 'http'): 'uws' | 'node' {
   if (mode === 'tcp') return 'node';
   if (b.ssl) return 'uws';
+  // HTTP/2 (node:http2) exists on the node engine only
+  if (b.proto === 'h2') return 'node';
   if (!uwsOk) return 'node';
   return b.engine ?? g.engine;
 }

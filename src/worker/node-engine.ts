@@ -4,13 +4,14 @@
 // goes to a recycled Exchange of the proxy core, a WebSocket upgrade through a raw tunnel
 // (node-tunnel.ts) once its server switched protocols.
 
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import type { FrontOptions, H1Handler, H1Refusal, H1Request, H1Response } from '../front-node/api';
 import type { RequestRecord } from '../log/format';
 import { countRequestEnd, countRequestStart, countStatus } from '../proxy/accounting';
 import { C_EREQ } from '../shared/counters';
 import { listenShared } from '../front-node/listener';
 import { createFrontServer } from '../front-node/server';
+import { H2Front, h2Settings } from '../front-h2/server';
 import type { Exchange } from '../proxy/exchange';
 import type { FrontEngine } from './engine';
 import { NodeClientRequest, NodeClientResponse } from './node-client';
@@ -24,6 +25,8 @@ const TEST_HOOKS = process.env.GATEHOUSE_TEST_HOOKS === '1';
 export interface NodeFrontend {
   fe: FrontendRuntime;
   fds: number[];
+  /** these binds are `proto h2`: clients speak HTTP/2 with prior knowledge (h2c) */
+  h2?: boolean;
 }
 
 export class NodeEngine implements FrontEngine {
@@ -31,6 +34,8 @@ export class NodeEngine implements FrontEngine {
   private readonly handlers: H1Handler[];
   private readonly options: Partial<FrontOptions>[];
   private readonly upgrader: NodeUpgrader;
+  /** the HTTP/2 server of each frontend that had an h2 connection (src/front-h2/) */
+  private readonly h2 = new Map<FrontendRuntime, H2Front>();
 
   constructor(
     private readonly rt: WorkerRuntime,
@@ -62,8 +67,9 @@ export class NodeEngine implements FrontEngine {
       // listen() on the shared socket sets it again, a reload's new workers' too: asking for
       // less here would undo what src/primary/listen-backlog.ts raised.
       const backlog = Math.max(512, this.frontends[i].fe.cfg.maxconn);
+      const { fe, h2 } = this.frontends[i];
       for (const fd of this.frontends[i].fds) {
-        const server = createFrontServer(this.handlers[i], this.options[i]);
+        const server = h2 === true ? net.createServer({ noDelay: true }, (socket) => this.serveH2(socket, fe)) : createFrontServer(this.handlers[i], this.options[i]);
         this.servers.push(server);
         jobs.push(listenShared(server, fd, backlog));
       }
@@ -74,11 +80,43 @@ export class NodeEngine implements FrontEngine {
   closeListeners(): void {
     for (const s of this.servers) s.close();
     this.servers = [];
+    // a graceful stop or reload: GOAWAY, so h2 clients finish their streams and go elsewhere
+    // (a pause keeps them, as it keeps HTTP/1.1 connections)
+    if (this.rt.draining) for (const f of this.h2.values()) f.goAway();
   }
 
   close(): void {
     this.closeListeners();
     for (const t of Array.from(this.upgrader.tunnels)) t.cut();
+    for (const f of this.h2.values()) f.closeAll();
+  }
+
+  /**
+   * Serve HTTP/2 on a socket already accepted for `fe`: a `proto h2` bind's connection, or a
+   * TLS socket whose ALPN chose h2. Every stream goes through the proxy core like an HTTP/1.1
+   * request of that frontend.
+   */
+  serveH2 = (socket: net.Socket, fe: FrontendRuntime): void => {
+    let f = this.h2.get(fe);
+    if (f === undefined) {
+      const g = this.rt.config.global;
+      f = new H2Front((req, res) => this.onRequest(fe, req, res, 'HTTP/2.0'), {
+        settings: h2Settings(g.h2),
+        maxHeaderListSize: g.maxHeaderSize,
+        timeoutClient: fe.cfg.timeouts.client,
+        onSessionError: (err, peer) => this.onH2Error(fe, err, peer.remoteAddress, peer.remotePort),
+      });
+      this.h2.set(fe, f);
+    }
+    f.accept(socket);
+  };
+
+  /** A client's h2 connection failed (bad preface, protocol error): counted and logged as a bad request, as HAProxy does. */
+  private onH2Error(fe: FrontendRuntime, err: Error, addr: string, port: number): void {
+    const sock = (err as { code?: string }).code;
+    // a connection reset by the client is not its request's fault
+    if (sock === 'ECONNRESET' || sock === 'EPIPE') return;
+    this.onRefused(fe, { status: 400, reason: `HTTP/2: ${err.message}`, dispatched: false, remoteAddress: addr, remotePort: port, localAddress: '', localPort: 0 });
   }
 
   /** WebSocket tunnels open on this engine */
@@ -97,7 +135,7 @@ export class NodeEngine implements FrontEngine {
     if (this.rt.telemetry !== null) this.rt.telemetry.onRequestDone(r);
   }
 
-  private onRequest(fe: FrontendRuntime, req: H1Request, res: H1Response): void {
+  private onRequest(fe: FrontendRuntime, req: H1Request, res: H1Response, version?: string): void {
     if (TEST_HOOKS && req.target === '/.gatehouse/crash-worker') {
       // thrown outside the engine's own handling of the request: an uncaught exception
       process.nextTick(() => {
@@ -107,7 +145,7 @@ export class NodeEngine implements FrontEngine {
     }
     const ex = this.exchange();
     ex.clientPort = req.remotePort;
-    ex.httpVersion = req.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
+    ex.httpVersion = version ?? (req.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1');
     const cres = new NodeClientResponse(res, req);
     const up = req.upgrade && isWebSocketUpgrade(req) ? this.upgrader : null;
     ex.start(this.rt, fe, cres, new NodeClientRequest(req), up);
