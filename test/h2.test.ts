@@ -168,6 +168,54 @@ test('a request body without content-length streams to the server chunked, with 
   }
 });
 
+test('SETTINGS: HAProxy\'s h2 defaults, and tune.h2.* when set', async () => {
+  const settingsOf = async (extra: string) => {
+    const s = await setup(extra);
+    const client = http2.connect(`http://127.0.0.1:${s.port}`);
+    try {
+      const got = await new Promise<http2.Settings>((resolve) => client.once('remoteSettings', resolve));
+      return got;
+    } finally {
+      client.close();
+      await s.close();
+    }
+  };
+  const d = await settingsOf('');
+  assert.equal(d.maxConcurrentStreams, 100);
+  assert.equal(d.initialWindowSize, 65535);
+  assert.equal(d.headerTableSize, 4096);
+  assert.equal(d.maxHeaderListSize, 16384);
+  const t = await settingsOf('  tune.h2.max-concurrent-streams 5\n  tune.h2.initial-window-size 1048576\n  tune.h2.header-table-size 8192\n  tune.bufsize 32768\n');
+  assert.equal(t.maxConcurrentStreams, 5);
+  assert.equal(t.initialWindowSize, 1048576);
+  assert.equal(t.headerTableSize, 8192);
+  assert.equal(t.maxHeaderListSize, 32768);
+});
+
+test('Expect: 100-continue over h2: the client hears 100 before it sends the body', async () => {
+  const s = await setup();
+  const client = http2.connect(`http://127.0.0.1:${s.port}`);
+  try {
+    const body = crypto.randomBytes(200 * 1024);
+    const req = client.request({ ':method': 'POST', ':path': '/expect', expect: '100-continue', 'content-length': String(body.length) });
+    const heard = await new Promise<boolean>((resolve) => {
+      req.on('continue', () => resolve(true));
+      req.on('response', () => resolve(false));
+      setTimeout(() => resolve(false), 3000);
+    });
+    assert.equal(heard, true, 'a 100 (Continue) before the answer');
+    const head = new Promise<http2.IncomingHttpHeaders>((resolve) => req.on('response', resolve));
+    req.end(body);
+    req.resume();
+    const h = await head;
+    assert.equal(h[':status'], 200);
+    assert.equal(h['x-got'], `${body.length} ${crypto.createHash('sha256').update(body).digest('hex')}`);
+  } finally {
+    client.close();
+    await s.close();
+  }
+});
+
 test('over h2: cookie persistence, a use_backend rule, and the access log says HTTP/2.0', { skip: hasCurlH2 ? false : 'curl without HTTP/2' }, async () => {
   const s = await setup();
   try {

@@ -43,6 +43,7 @@ export class H2Request implements H1Request {
   trailers: string[] | null = null;
   private paused = false;
   private reading = false;
+  private continued = false;
 
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
@@ -98,6 +99,20 @@ export class H2Request implements H1Request {
     s.on('data', (chunk: Buffer) => cb(chunk, false));
     s.on('end', () => cb(EMPTY, true));
     if (this.paused) s.pause();
+    else this.sendContinue();
+  }
+
+  /** `Expect: 100-continue`: a 100 when the body is first wanted, as the HTTP/1.1 side does */
+  private sendContinue(): void {
+    if (!this.expectContinue || this.continued) return;
+    this.continued = true;
+    const s = this.stream;
+    if (s.headersSent || s.destroyed) return;
+    try {
+      s.additionalHeaders({ ':status': 100 });
+    } catch {
+      // the stream is closing: nothing to announce
+    }
   }
 
   pauseBody(): void {
@@ -108,7 +123,10 @@ export class H2Request implements H1Request {
   resumeBody(): void {
     if (!this.paused) return;
     this.paused = false;
-    if (this.reading) this.stream.resume();
+    if (this.reading) {
+      this.stream.resume();
+      this.sendContinue();
+    }
   }
 }
 
