@@ -279,44 +279,60 @@ test('garbage on the h2c port closes that connection only; another h2 client kee
   }
 });
 
-test('stop: GOAWAY, and a stream in flight still gets its whole answer', async () => {
-  const slow = await startBackend('slow', (req, res) => {
-    req.resume();
-    setTimeout(() => res.end('late answer'), 800);
+for (const [signal, what] of [['SIGTERM', 'stop'], ['SIGHUP', 'reload']] as const) {
+  test(`${what}: GOAWAY, and a stream in flight still gets its whole answer`, async () => {
+    const slow = await startBackend('slow', (req, res) => {
+      req.resume();
+      setTimeout(() => res.end('late answer'), 800);
+    });
+    const port = await freePort();
+    const gh = await startGatehouse(
+      `global\n  nbthread 1\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\nfrontend fe\n  bind 127.0.0.1:${port} proto h2\n  default_backend be\nbackend be\n  server s 127.0.0.1:${slow.port}\n`,
+      [port],
+      { ext: '.cfg' },
+    );
+    const client = http2.connect(`http://127.0.0.1:${port}`);
+    try {
+      const goaway = new Promise<boolean>((resolve) => {
+        client.on('goaway', () => resolve(true));
+        setTimeout(() => resolve(false), 5000);
+      });
+      client.on('error', () => {});
+      const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const r = client.request({ ':path': '/slow' });
+        let status = 0;
+        let body = '';
+        r.on('response', (h) => (status = Number(h[':status'])));
+        r.on('data', (c: Buffer) => (body += c));
+        r.on('end', () => resolve({ status, body }));
+        r.on('error', reject);
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      gh.child.kill(signal);
+      assert.equal(await goaway, true, 'the client hears GOAWAY');
+      assert.deepEqual(await answer, { status: 200, body: 'late answer' });
+      if (signal === 'SIGTERM') assert.equal(await gh.exited, 0);
+      else {
+        // the new generation serves a new connection
+        const again = http2.connect(`http://127.0.0.1:${port}`);
+        again.on('error', () => {});
+        const status = await new Promise<number>((resolve) => {
+          const r = again.request({ ':path': '/next' });
+          r.on('response', (h) => resolve(Number(h[':status'])));
+          r.on('error', () => resolve(-1));
+          r.resume();
+        });
+        again.close();
+        assert.equal(status, 200);
+        assert.equal(gh.child.exitCode, null);
+      }
+    } finally {
+      client.close();
+      await gh.stop();
+      await slow.close();
+    }
   });
-  const port = await freePort();
-  const gh = await startGatehouse(
-    `global\n  nbthread 1\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\nfrontend fe\n  bind 127.0.0.1:${port} proto h2\n  default_backend be\nbackend be\n  server s 127.0.0.1:${slow.port}\n`,
-    [port],
-    { ext: '.cfg' },
-  );
-  const client = http2.connect(`http://127.0.0.1:${port}`);
-  try {
-    const goaway = new Promise<boolean>((resolve) => {
-      client.on('goaway', () => resolve(true));
-      setTimeout(() => resolve(false), 5000);
-    });
-    client.on('error', () => {});
-    const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const r = client.request({ ':path': '/slow' });
-      let status = 0;
-      let body = '';
-      r.on('response', (h) => (status = Number(h[':status'])));
-      r.on('data', (c: Buffer) => (body += c));
-      r.on('end', () => resolve({ status, body }));
-      r.on('error', reject);
-    });
-    await new Promise((r) => setTimeout(r, 200));
-    gh.child.kill('SIGTERM');
-    assert.equal(await goaway, true, 'the client hears GOAWAY');
-    assert.deepEqual(await answer, { status: 200, body: 'late answer' });
-    assert.equal(await gh.exited, 0);
-  } finally {
-    client.close();
-    await gh.stop();
-    await slow.close();
-  }
-});
+}
 
 test('-c: proto h2 runs on the node engine; ssl + proto h2, an unknown proto and bad tune.h2 values are errors', async () => {
   const check = async (text: string, ext: string) => {
