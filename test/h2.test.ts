@@ -334,6 +334,57 @@ for (const [signal, what] of [['SIGTERM', 'stop'], ['SIGHUP', 'reload']] as cons
   });
 }
 
+test('a stream the client resets is aborted alone (logged CD, the server connection let go); idle connections close after timeout http-keep-alive', async () => {
+  let serverSawClose = false;
+  const slow = await startBackend('slow', (req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    const t = setInterval(() => res.write('x'.repeat(1024)), 20);
+    res.on('close', () => {
+      clearInterval(t);
+      serverSawClose = true;
+    });
+    setTimeout(() => res.end(), 10000).unref();
+  });
+  const port = await freePort();
+  const gh = await startGatehouse(
+    `global\n  nbthread 1\n  log stdout format raw local0\ndefaults\n  mode http\n  log global\n  option httplog\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n  timeout http-keep-alive 400ms\nfrontend fe\n  bind 127.0.0.1:${port} proto h2\n  default_backend be\nbackend be\n  server s 127.0.0.1:${slow.port}\n`,
+    [port],
+    { ext: '.cfg' },
+  );
+  const client = http2.connect(`http://127.0.0.1:${port}`);
+  client.on('error', () => {});
+  let closedAt = 0;
+  client.on('close', () => (closedAt = Date.now()));
+  try {
+    const r = client.request({ ':path': '/stream' });
+    await new Promise((resolve) => r.once('data', resolve));
+    r.close(http2.constants.NGHTTP2_CANCEL);
+    // the same connection goes on with another stream...
+    const status = await new Promise<number>((resolve) => {
+      const q = client.request({ ':path': '/again' });
+      q.on('response', (h) => {
+        resolve(Number(h[':status']));
+        q.close(http2.constants.NGHTTP2_CANCEL);
+      });
+      q.on('error', () => resolve(-1));
+    });
+    assert.equal(status, 200);
+    const idleFrom = Date.now();
+    for (let i = 0; i < 50 && !serverSawClose; i++) await new Promise((res) => setTimeout(res, 100));
+    assert.ok(serverSawClose, 'the server connection of the reset stream is closed');
+    for (let i = 0; i < 50 && !/"GET \/stream HTTP\/2\.0"/.test(gh.output()); i++) await new Promise((res) => setTimeout(res, 100));
+    assert.match(gh.output(), / 200 \d+ - - CD.. .*"GET \/stream HTTP\/2\.0"/);
+    // ...and, once idle, is closed after timeout http-keep-alive (400 ms), well before timeout client (10 s)
+    for (let i = 0; i < 50 && closedAt === 0; i++) await new Promise((res) => setTimeout(res, 100));
+    assert.ok(closedAt > 0 && closedAt - idleFrom < 4000, 'the idle connection is closed');
+  } finally {
+    client.destroy();
+    await gh.stop();
+    await slow.close();
+  }
+});
+
 test('-c: proto h2 runs on the node engine; ssl + proto h2, an unknown proto and bad tune.h2 values are errors', async () => {
   const check = async (text: string, ext: string) => {
     const p = runCli(['-c', '-f', tmpFile('c' + ext, text)]);

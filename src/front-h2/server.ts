@@ -18,8 +18,8 @@ export interface H2FrontOptions {
   settings: H2Settings;
   /** tune.bufsize: the largest decoded header list a client may send */
   maxHeaderListSize: number;
-  /** `timeout client`: a connection without open streams for this long is closed */
-  timeoutClient: number;
+  /** a connection without open streams for this long is closed (see idleTimeout()) */
+  timeoutIdle: number;
   /** the connection failed (protocol error, reset): for the log, never thrown */
   onSessionError?: (err: Error, peer: H2Peer) => void;
 }
@@ -109,7 +109,7 @@ export class H2Front {
     });
     session.on('close', () => this.sessions.delete(session));
     // idle: no stream open for `timeout client` (a stream in progress has the core's timers)
-    session.setTimeout(this.opts.timeoutClient, () => {
+    session.setTimeout(this.opts.timeoutIdle, () => {
       if (st.open === 0) session.close();
     });
     if (this.goingAway) session.close();
@@ -129,6 +129,14 @@ export class H2Front {
     const res = new H2Response(stream, req.method === 'HEAD');
     this.handler(req, res);
   }
+}
+
+/**
+ * How long an h2 connection may sit without a stream: HAProxy 2.6 uses `timeout
+ * http-keep-alive` when it is shorter than `timeout client`, else `timeout client`.
+ */
+export function idleTimeout(client: number, httpKeepAlive: number): number {
+  return httpKeepAlive > 0 && httpKeepAlive < client ? httpKeepAlive : client;
 }
 
 /** The settings of `proto h2` binds: tune.h2.* from global, HAProxy's defaults where unset. */

@@ -11,7 +11,7 @@ import { countRequestEnd, countRequestStart, countStatus } from '../proxy/accoun
 import { C_EREQ } from '../shared/counters';
 import { listenShared } from '../front-node/listener';
 import { createFrontServer } from '../front-node/server';
-import { H2Front, h2Settings } from '../front-h2/server';
+import { H2Front, h2Settings, idleTimeout } from '../front-h2/server';
 import type { Exchange } from '../proxy/exchange';
 import type { FrontEngine } from './engine';
 import { NodeClientRequest, NodeClientResponse } from './node-client';
@@ -103,7 +103,7 @@ export class NodeEngine implements FrontEngine {
       f = new H2Front((req, res) => this.onRequest(fe, req, res, 'HTTP/2.0'), {
         settings: h2Settings(g.h2),
         maxHeaderListSize: g.maxHeaderSize,
-        timeoutClient: fe.cfg.timeouts.client,
+        timeoutIdle: idleTimeout(fe.cfg.timeouts.client, fe.cfg.timeouts.httpKeepAlive),
         onSessionError: (err, peer) => this.onH2Error(fe, err, peer.remoteAddress, peer.remotePort),
       });
       this.h2.set(fe, f);
