@@ -9,6 +9,9 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { H2Front } from '../src/front-h2/server';
+import { H2_DEFAULTS } from '../src/config/model';
 import { freePort, runCli, startBackend, startGatehouse, tmpFile, type Backend } from './helpers/net';
 import { distinctPorts, haproxyBinary, startHaproxy } from './helpers/haproxy';
 
@@ -382,6 +385,55 @@ test('a stream the client resets is aborted alone (logged CD, the server connect
     client.destroy();
     await gh.stop();
     await slow.close();
+  }
+});
+
+test('the ALPN hook: an accepted TLS socket that chose h2 is served by H2Front.accept (what NodeEngine.serveH2 calls)', async () => {
+  const pem = tmpFile('alpn.pem', '');
+  const keyFile = pem + '.key';
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-keyout', keyFile, '-out', pem], { stdio: 'ignore' });
+  assert.equal(made.status, 0, 'openssl made a certificate');
+  const cert = fs.readFileSync(pem);
+  const key = fs.readFileSync(keyFile);
+  const seen: string[] = [];
+  const front = new H2Front(
+    (req, res) => {
+      seen.push(`${req.method} ${req.target} ${req.headers.join('|')}`);
+      req.onBody((_c, last) => {
+        if (!last) return;
+        res.writeHead(200, 'OK', ['Content-Type', 'text/plain', 'Connection', 'keep-alive'], 5, false);
+        res.write(Buffer.from('hello'));
+        res.end();
+      });
+    },
+    { settings: H2_DEFAULTS, maxHeaderListSize: 16384, timeoutIdle: 5000 },
+  );
+  const server = tls.createServer({ cert, key, ALPNProtocols: ['h2', 'http/1.1'] }, (sock) => front.accept(sock));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  const client = http2.connect(`https://localhost:${port}`, { ca: cert });
+  try {
+    const got = await new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
+      const r = client.request({ ':path': '/tls?x=1' });
+      let body = '';
+      let status = 0;
+      let type = '';
+      r.on('response', (h) => {
+        status = Number(h[':status']);
+        type = String(h['content-type']);
+        assert.equal(h.connection, undefined);
+      });
+      r.on('data', (c: Buffer) => (body += c));
+      r.on('end', () => resolve({ status, type, body }));
+      r.on('error', reject);
+    });
+    assert.deepEqual(got, { status: 200, type: 'text/plain', body: 'hello' });
+    assert.equal(client.alpnProtocol, 'h2');
+    assert.deepEqual(seen, [`GET /tls?x=1 host|localhost:${port}`]);
+  } finally {
+    client.close();
+    front.closeAll();
+    await new Promise((r) => server.close(r));
   }
 });
 
