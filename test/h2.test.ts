@@ -477,6 +477,11 @@ test('the same curl over h2c gets what HAProxy 2.6 gives on the same haproxy.cfg
   const srv = await startBackend('s', (req, res) => {
     req.resume();
     req.on('end', () => {
+      if (req.url === '/204') {
+        res.writeHead(204, { 'Content-Length': '0', 'X-Server': 's' });
+        res.end();
+        return;
+      }
       res.setHeader('X-Server', 's');
       res.setHeader('Set-Cookie', ['one=1', 'two=2']);
       res.setHeader('Content-Type', 'text/plain');
@@ -490,9 +495,8 @@ test('the same curl over h2c gets what HAProxy 2.6 gives on the same haproxy.cfg
   const h = await startHaproxy(bin!, text(hp), [hp]);
   const body = tmpFile('b.txt', 'x'.repeat(3000));
   try {
-    for (const extra of [[], ['-I'], ['--data-binary', `@${body}`], ['-H', 'content-type: text/plain', '-T', body]]) {
-      const path = '/cmp?q=1';
-      const [a, b] = await Promise.all([curlH2(gp, path, extra), curlH2(hp, path, extra)]);
+    for (const [path, extra] of [['/cmp?q=1', []], ['/cmp?q=1', ['-I']], ['/cmp?q=1', ['--data-binary', `@${body}`]], ['/cmp?q=1', ['-H', 'content-type: text/plain', '-T', body]], ['/204', []]] as const) {
+      const [a, b] = await Promise.all([curlH2(gp, path, [...extra]), curlH2(hp, path, [...extra])]);
       const view = (r: Awaited<ReturnType<typeof curlH2>>, port: number) => {
         const hs = [...r.headers].filter(([n]) => n !== 'date').sort();
         return { status: r.status, version: r.version, headers: hs, body: r.body.toString().replace(`:${port}`, ':PORT') };

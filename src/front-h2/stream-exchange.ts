@@ -186,7 +186,9 @@ export class H2Response implements H1Response {
     if (s.destroyed) return;
     const out = fieldsObject(headers);
     out[':status'] = status;
-    if (bodyLength >= 0 && out['content-length'] === undefined && status !== 204 && status !== 304) out['content-length'] = bodyLength;
+    // a 204 has no content-length (RFC 9110 8.6); nghttp2 clients reset a stream that has one
+    if (status === 204) delete out['content-length'];
+    else if (bodyLength >= 0 && out['content-length'] === undefined && status !== 304) out['content-length'] = bodyLength;
     this.bodyless = this.head || status === 204 || status === 304 || (bodyLength === 0 && status >= 200);
     try {
       s.respond(out, { endStream: this.bodyless });
