@@ -108,7 +108,7 @@ export class H2Front {
       if (this.opts.onSessionError !== undefined) this.opts.onSessionError(err, peer);
     });
     session.on('close', () => this.sessions.delete(session));
-    // idle: no stream open for `timeout client` (a stream in progress has the core's timers)
+    // idle: no stream open for timeoutIdle (a stream in progress has the core's timers)
     session.setTimeout(this.opts.timeoutIdle, () => {
       if (st.open === 0) session.close();
     });
