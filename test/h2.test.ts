@@ -437,6 +437,59 @@ test('the ALPN hook: an accepted TLS socket that chose h2 is served by H2Front.a
   }
 });
 
+test('accept-proxy on a proto h2 bind: the PROXY header gives the client address (X-Forwarded-For, log); a bad one closes the connection', async () => {
+  const srv = await startBackend('s', (req, res) => {
+    req.resume();
+    req.on('end', () => res.end(String(req.headers['x-forwarded-for'])));
+  });
+  const [port, plain] = await distinctPorts(2);
+  const gh = await startGatehouse(
+    `global\n  nbthread 1\n  log stdout format raw local0\ndefaults\n  mode http\n  log global\n  option httplog\n  option forwardfor\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\nfrontend fe\n  bind 127.0.0.1:${port} proto h2 accept-proxy\n  bind 127.0.0.1:${plain} proto h2\n  default_backend be\nbackend be\n  server s 127.0.0.1:${srv.port}\n`,
+    [port, plain],
+    { ext: '.cfg' },
+  );
+  const get = (p: number, header: Buffer | string | null) =>
+    new Promise<string>((resolve) => {
+      const client = http2.connect(`http://127.0.0.1:${p}`, {
+        createConnection: () => {
+          const sock = net.connect(p, '127.0.0.1');
+          if (header !== null) sock.write(header);
+          return sock;
+        },
+      });
+      client.on('error', (e) => resolve(`error ${e.message}`));
+      client.on('close', () => resolve('closed'));
+      const r = client.request({ ':path': '/pp' });
+      let body = '';
+      let answered = false;
+      r.on('response', () => (answered = true));
+      r.on('data', (c: Buffer) => (body += c));
+      r.on('end', () => {
+        client.close();
+        resolve(answered ? body : 'closed');
+      });
+      r.on('error', () => {});
+    });
+  try {
+    assert.equal(await get(port, 'PROXY TCP4 192.0.2.7 127.0.0.1 40000 80\r\n'), '192.0.2.7');
+    // v2, with the h2 preface in the same segment as the header
+    const v2 = Buffer.concat([
+      Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, 0x21, 0x11, 0x00, 0x0c]),
+      Buffer.from([198, 51, 100, 9, 127, 0, 0, 1, 0x9c, 0x40, 0x00, 0x50]),
+    ]);
+    assert.equal(await get(port, v2), '198.51.100.9');
+    // no header: the h2 preface is not a PROXY header, the connection is closed
+    assert.match(await get(port, null), /^(closed|error)/);
+    // the bind without accept-proxy is not affected
+    assert.equal(await get(plain, null), '127.0.0.1');
+    for (let i = 0; i < 50 && !/192\.0\.2\.7:40000 .*"GET \/pp HTTP\/2\.0"/.test(gh.output()); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(gh.output(), /192\.0\.2\.7:40000 .*"GET \/pp HTTP\/2\.0"/);
+  } finally {
+    await gh.stop();
+    await srv.close();
+  }
+});
+
 test('-c: proto h2 runs on the node engine; ssl + proto h2, an unknown proto and bad tune.h2 values are errors', async () => {
   const check = async (text: string, ext: string) => {
     const p = runCli(['-c', '-f', tmpFile('c' + ext, text)]);

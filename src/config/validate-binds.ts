@@ -65,8 +65,7 @@ export class BuilderBinds extends BuilderProxy {
       seen.add(key);
       if (tls.ssl && tls.ciphers === null) tls.ciphers = defaultCiphers;
       if (tls.ssl && engine === 'node') c.error([...p, 'engine'], 'TLS is not served by the node engine yet: an ssl bind runs on uWebSockets.js', 'engine: uws (or no engine) on an ssl bind', '"node"');
-      if (acceptProxy && h2) c.error([...p, 'accept_proxy'], 'accept-proxy on a proto h2 bind is not supported yet', 'one of accept-proxy or proto h2', 'both');
-      else if (acceptProxy && (engine ?? defaultEngine) !== 'node') c.error([...p, 'accept_proxy'], 'accept-proxy needs the node engine on this bind (uWebSockets.js cannot read a PROXY header)', 'engine: node (on the bind or in global)', `"${engine ?? defaultEngine}"`);
+      if (acceptProxy && !h2 && (engine ?? defaultEngine) !== 'node') c.error([...p, 'accept_proxy'], 'accept-proxy needs the node engine on this bind (uWebSockets.js cannot read a PROXY header)', 'engine: node (on the bind or in global)', `"${engine ?? defaultEngine}"`);
       if (h2 && tls.ssl) c.error([...p, 'proto'], 'proto h2 on an ssl bind is not supported yet: HTTP/2 runs on plain binds (h2c with prior knowledge)', 'proto h2 on a bind without ssl', '"h2"');
       if (h2 && engine === 'uws') c.error([...p, 'engine'], 'proto h2 needs the node engine (uWebSockets.js has no HTTP/2)', 'engine: node, or no engine', '"uws"');
       out.push({ host: hp.host, port: hp.port, text, ...tls, engine, acceptProxy, ...(h2 ? { proto: 'h2' as const } : {}) });

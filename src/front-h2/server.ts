@@ -42,6 +42,8 @@ export class H2Front {
   private readonly server: http2.Http2Server;
   private readonly sessions = new Map<http2.ServerHttp2Session, SessionState>();
   private goingAway = false;
+  /** the PROXY header's client for the session being made (accept()) */
+  private nextClient: { address: string; port: number } | null = null;
 
   constructor(
     private readonly handler: H2StreamHandler,
@@ -64,13 +66,22 @@ export class H2Front {
     this.server.on('sessionError', () => {});
   }
 
-  /** Serve HTTP/2 on an accepted socket (plain, or TLS with ALPN h2). */
-  accept(socket: net.Socket): void {
+  /**
+   * Serve HTTP/2 on an accepted socket (plain, or TLS with ALPN h2). `client`: the client's
+   * address from a PROXY header (accept-proxy), else the socket's own.
+   */
+  accept(socket: net.Socket, client?: { address: string; port: number }): void {
     if (this.goingAway) {
       socket.destroy();
       return;
     }
-    this.server.emit('connection', socket);
+    // node:http2 makes the session (and emits 'session') within this call
+    this.nextClient = client ?? null;
+    try {
+      this.server.emit('connection', socket);
+    } finally {
+      this.nextClient = null;
+    }
   }
 
   /** connections open */
@@ -96,9 +107,10 @@ export class H2Front {
 
   private onSession(session: http2.ServerHttp2Session): void {
     const sock = session.socket;
+    const client = this.nextClient;
     const peer: H2Peer = {
-      remoteAddress: plainAddress(sock.remoteAddress),
-      remotePort: sock.remotePort ?? 0,
+      remoteAddress: client !== null ? client.address : plainAddress(sock.remoteAddress),
+      remotePort: client !== null ? client.port : sock.remotePort ?? 0,
       localAddress: plainAddress(sock.localAddress),
       localPort: sock.localPort ?? 0,
     };

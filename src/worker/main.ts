@@ -87,9 +87,12 @@ class Worker {
       const h1 = n.filter((b) => b.proto !== 'h2');
       const h2 = n.filter((b) => b.proto === 'h2');
       if (h1.length > 0) node.push(this.sharedEntry(fe, h1));
-      if (h2.length > 0) {
-        const e = this.sharedEntry(fe, h2);
+      for (const proxied of [false, true]) {
+        const list = h2.filter((b) => b.acceptProxy === proxied);
+        if (list.length === 0) continue;
+        const e = this.sharedEntry(fe, list);
         e.h2 = true;
+        e.acceptProxy = proxied;
         node.push(e);
       }
     }

@@ -12,6 +12,7 @@ import { C_EREQ } from '../shared/counters';
 import { listenShared } from '../front-node/listener';
 import { createFrontServer } from '../front-node/server';
 import { H2Front, h2Settings, idleTimeout } from '../front-h2/server';
+import { readProxyHeader } from '../front-h2/proxy-header';
 import type { Exchange } from '../proxy/exchange';
 import type { FrontEngine } from './engine';
 import { NodeClientRequest, NodeClientResponse } from './node-client';
@@ -27,6 +28,8 @@ export interface NodeFrontend {
   fds: number[];
   /** these binds are `proto h2`: clients speak HTTP/2 with prior knowledge (h2c) */
   h2?: boolean;
+  /** (h2 binds) `accept-proxy`: a PROXY header comes before the h2 preface */
+  acceptProxy?: boolean;
 }
 
 export class NodeEngine implements FrontEngine {
@@ -56,7 +59,8 @@ export class NodeEngine implements FrontEngine {
       timeoutHttpRequest: fe.cfg.timeouts.httpRequest,
       timeoutHttpKeepAlive: fe.cfg.timeouts.httpKeepAlive,
       timeoutClient: fe.cfg.timeouts.client,
-      acceptProxy: fe.cfg.binds.some((b) => b.acceptProxy === true),
+      // (proto h2 binds read theirs in serveH2Proxied)
+      acceptProxy: fe.cfg.binds.some((b) => b.acceptProxy === true && b.proto !== 'h2'),
     }));
   }
 
@@ -67,9 +71,10 @@ export class NodeEngine implements FrontEngine {
       // listen() on the shared socket sets it again, a reload's new workers' too: asking for
       // less here would undo what src/primary/listen-backlog.ts raised.
       const backlog = Math.max(512, this.frontends[i].fe.cfg.maxconn);
-      const { fe, h2 } = this.frontends[i];
+      const { fe, h2, acceptProxy } = this.frontends[i];
+      const onH2 = acceptProxy === true ? (socket: net.Socket) => this.serveH2Proxied(socket, fe) : (socket: net.Socket) => this.serveH2(socket, fe);
       for (const fd of this.frontends[i].fds) {
-        const server = h2 === true ? net.createServer({ noDelay: true }, (socket) => this.serveH2(socket, fe)) : createFrontServer(this.handlers[i], this.options[i]);
+        const server = h2 === true ? net.createServer({ noDelay: true }, onH2) : createFrontServer(this.handlers[i], this.options[i]);
         this.servers.push(server);
         jobs.push(listenShared(server, fd, backlog));
       }
@@ -96,7 +101,7 @@ export class NodeEngine implements FrontEngine {
    * TLS socket whose ALPN chose h2. Every stream goes through the proxy core like an HTTP/1.1
    * request of that frontend.
    */
-  serveH2 = (socket: net.Socket, fe: FrontendRuntime): void => {
+  serveH2 = (socket: net.Socket, fe: FrontendRuntime, client?: { address: string; port: number }): void => {
     let f = this.h2.get(fe);
     if (f === undefined) {
       const g = this.rt.config.global;
@@ -108,8 +113,15 @@ export class NodeEngine implements FrontEngine {
       });
       this.h2.set(fe, f);
     }
-    f.accept(socket);
+    f.accept(socket, client);
   };
+
+  /** An accept-proxy h2 bind's connection: the PROXY header first (within timeout http-request). */
+  private serveH2Proxied(socket: net.Socket, fe: FrontendRuntime): void {
+    readProxyHeader(socket, fe.cfg.timeouts.httpRequest, (h) => {
+      this.serveH2(socket, fe, h === null ? undefined : { address: h.srcAddress, port: h.srcPort });
+    });
+  }
 
   /** A client's h2 connection failed (bad preface, protocol error): counted and logged as a bad request, as HAProxy does. */
   private onH2Error(fe: FrontendRuntime, err: Error, addr: string, port: number): void {
