@@ -2,7 +2,7 @@
 NODE ?= node
 TSC := node_modules/.bin/tsc
 
-.PHONY: build test test-node-engine test-ha demo bench bench-cpu bench-tls bench-tls-upstream bench-acl bench-stick bench-tcp clean check-config
+.PHONY: build test test-node-engine test-ha demo bench bench-cpu bench-tls bench-tls-upstream bench-acl bench-stick bench-tcp bench-h2 clean check-config
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -68,6 +68,10 @@ bench-stick: build
 # mode tcp: connections/s and 1 MB echo throughput vs HAProxy (native-bench/README.md, ~1 min)
 bench-tcp: build
 	$(NODE) native-bench/tcp.mjs
+
+# HTTP/2 (h2c, bind proto h2): h2load req/s and CPU per request vs HAProxy (native-bench/README.md, ~1 min)
+bench-h2: build
+	$(NODE) native-bench/h2.mjs
 
 clean:
 	rm -rf dist dist-test

@@ -36,7 +36,6 @@ const TABLE: Record<AcceptedKind, Record<string, string>> = {
     'tune.sndbuf.client': 'a socket tuning gatehouse does not do',
     'tune.sndbuf.server': 'a socket tuning gatehouse does not do',
     'tune.maxrewrite': 'header rewrites are not limited by a buffer reserve',
-    'tune.h2.max-concurrent-streams': 'gatehouse speaks HTTP/1.1 to clients',
     'ssl-mode-async': TLS_DEFAULTS,
     'log-tag': 'syslog lines are tagged "gatehouse"',
     maxconnrate: 'connection rates are not limited',

@@ -33,6 +33,7 @@ export class CfgBind extends CfgGlobal {
     const tlsValues = new Map<string, Word>();
     const tlsFlags = new Map<string, Word>();
     const versionFlags: Word[] = [];
+    let proto: Word | null = null;
     let bad = false;
     for (let i = 2; i < w.length; i++) {
       const o = w[i].text;
@@ -42,6 +43,13 @@ export class CfgBind extends CfgGlobal {
       }
       if (o === 'accept-proxy') {
         acceptProxy = w[i];
+        continue;
+      }
+      if (o === 'proto') {
+        // `proto h2`: HTTP/2 with prior knowledge (h2c) on this address, served by the node engine
+        proto = this.arg(w, i + 1, 'a protocol: h2');
+        if (!proto) return;
+        i++;
         continue;
       }
       if (o === 'engine') {
@@ -140,7 +148,7 @@ export class CfgBind extends CfgGlobal {
     }
     tlsValues.delete('ssl_max_ver');
     const tlsEntry = (address: string): Entry => {
-      if (ssl === null && engine === null && acceptProxy === null) return this.entry(a, address);
+      if (ssl === null && engine === null && acceptProxy === null && proto === null) return this.entry(a, address);
       const value: Record<string, unknown> = { address };
       const sub: Record<string, Pos> = { address: this.at(a) };
       if (engine !== null) {
@@ -150,6 +158,10 @@ export class CfgBind extends CfgGlobal {
       if (acceptProxy !== null) {
         value.accept_proxy = true;
         sub.accept_proxy = this.at(acceptProxy);
+      }
+      if (proto !== null) {
+        value.proto = proto.text;
+        sub.proto = this.at(proto);
       }
       if (ssl === null) return { value, pos: this.at(a), sub };
       value.ssl = true;

@@ -25,6 +25,7 @@ export const GLOBAL_KEYWORDS = [
   'unix-bind', 'unsetenv', 'user', 'zero-warning', 'tune.bufsize', 'tune.maxrewrite', 'tune.http.maxhdr',
   'tune.ssl.default-dh-param', 'tune.ssl.cachesize', 'tune.ssl.lifetime', 'tune.maxaccept', 'tune.idletimer',
   'tune.rcvbuf.client', 'tune.rcvbuf.server', 'tune.sndbuf.client', 'tune.sndbuf.server', 'tune.h2.max-concurrent-streams',
+  'tune.h2.initial-window-size', 'tune.h2.header-table-size',
 ];
 
 /** Global settings that only concern what gatehouse does not do: accepted, ignored, with this explanation. */

@@ -75,7 +75,22 @@ export interface GlobalConfig {
   statsSockets: StatsSocketConfig[];
   /** `stats timeout`: how long a runtime API connection may stay idle */
   statsTimeout: number;
+  /** tune.h2.*: HTTP/2 settings of `proto h2` binds; absent: HAProxy's defaults (H2_DEFAULTS) */
+  h2?: H2Settings;
 }
+
+/** What gatehouse announces in its HTTP/2 SETTINGS frame (HAProxy's tune.h2.* globals). */
+export interface H2Settings {
+  /** tune.h2.max-concurrent-streams: streams a client may have open at once per connection */
+  maxConcurrentStreams: number;
+  /** tune.h2.initial-window-size: each stream's receive window, bytes */
+  initialWindowSize: number;
+  /** tune.h2.header-table-size: the HPACK dynamic table, bytes */
+  headerTableSize: number;
+}
+
+/** HAProxy 2.6's defaults. */
+export const H2_DEFAULTS: H2Settings = { maxConcurrentStreams: 100, initialWindowSize: 65535, headerTableSize: 4096 };
 
 export interface BindAddress {
   /** '0.0.0.0' for '*', '::' for any v6, otherwise a literal address or host name */
@@ -105,6 +120,8 @@ export interface BindAddress {
   engine: 'uws' | 'node' | null;
   /** `accept-proxy`: a PROXY protocol v1/v2 header precedes each connection (node engine) */
   acceptProxy: boolean;
+  /** `proto h2`: clients speak HTTP/2 with prior knowledge (h2c; node engine); absent: HTTP/1.x */
+  proto?: 'h2';
   /** the TLS settings only the node engine can apply (node:tls); set on ssl binds only */
   tlsOpts?: BindTlsOptions;
 }

@@ -70,6 +70,9 @@ const globalSchema = object('global', GLOBAL_KEYS, {
   stats_timeout: duration,
   localpeer: str('this process\'s name in peers sections (default: the host name)'),
   engine: str('front engine of binds that name none: uws (uWebSockets.js) or node (gatehouse\'s own on node:net)', { enum: ['uws', 'node'] }),
+  h2_max_concurrent_streams: int('HTTP/2 streams a client may open at once per connection (tune.h2.max-concurrent-streams)', 1, 4294967295),
+  h2_initial_window_size: int('HTTP/2 receive window of each stream, bytes (tune.h2.initial-window-size)', 0, 2147483647),
+  h2_header_table_size: int('HTTP/2 HPACK dynamic table size, bytes (tune.h2.header-table-size)', 0, 65536),
 }, [], 'process-wide settings');
 
 const timeoutTypes: Record<string, Schema> = {};
@@ -151,6 +154,7 @@ const bindObject = object('bind', BIND_KEYS, {
   crl_file: str('certificate revocation list for client certificates'),
   no_tls_tickets: bool('no TLS session tickets (node engine)'),
   prefer_client_ciphers: bool("the client's cipher order wins (node engine)"),
+  proto: str('h2: clients speak HTTP/2 with prior knowledge (h2c; node engine)', { enum: ['h2'] }),
 }, ['address']);
 const bindSchema: Schema = oneOrMany({ anyOf: [{ type: 'string' }, bindObject] }, 'listening addresses');
 

@@ -51,10 +51,12 @@ export class BuilderBinds extends BuilderProxy {
       let tls: BindTls | undefined = { ssl: false, certs: [], sslMinVer: null, ciphers: null };
       let engine: 'uws' | 'node' | null = null;
       let acceptProxy = false;
+      let h2 = false;
       if (isObj(item)) {
         c.keys(item, p, BIND_KEYS, 'bind');
         engine = c.oneOf(item, 'engine', p, ENGINES) ?? null;
         acceptProxy = c.bool(item, 'accept_proxy', p) ?? false;
+        h2 = (c.oneOf(item, 'proto', p, ['h2']) ?? null) === 'h2';
         const a = c.str(item, 'address', p, { expected: '"ADDR:PORT"' });
         if (a === undefined) {
           if (!has(item, 'address')) c.error(p, 'missing required key "address"', '"ADDR:PORT" such as "*:443"', 'nothing');
@@ -81,14 +83,16 @@ export class BuilderBinds extends BuilderProxy {
       }
       seen.add(key);
       if (tls.ssl && tls.ciphers === null) tls.ciphers = defaultCiphers;
-      const bind: BindAddress = { host: hp.host, port: hp.port, text, ...tls, engine, acceptProxy };
+      const bind: BindAddress = { host: hp.host, port: hp.port, text, ...tls, engine, acceptProxy, ...(h2 ? { proto: 'h2' as const } : {}) };
       const needs = nodeTlsNeeds(bind);
       if (needs !== null && engine === 'uws') c.error([...p, 'engine'], `this ssl bind asks for ${needs}, which uWebSockets.js 20.30 cannot do: it runs on the node engine`, 'engine: node (or no engine)', '"uws"');
       if (tls.ssl && tls.sslMinVer !== null && tls.sslMinVer !== 'TLSv1.2' && tls.sslMinVer !== 'TLSv1.3' && needs === null && (engine ?? defaultEngine) === 'uws') {
         c.warn([...p, 'ssl_min_ver'], `ssl_min_ver ${tls.sslMinVer} has no effect on uWebSockets.js, which always requires TLSv1.2 or later (engine: node applies it, where OpenSSL allows)`);
       }
       if (acceptProxy && tls.ssl) c.error([...p, 'accept_proxy'], 'accept-proxy on an ssl bind is not supported yet (the PROXY header comes before the TLS handshake)', 'accept-proxy on a plain bind', 'ssl');
-      else if (acceptProxy && (engine ?? defaultEngine) !== 'node') c.error([...p, 'accept_proxy'], 'accept-proxy needs the node engine on this bind (uWebSockets.js cannot read a PROXY header)', 'engine: node (on the bind or in global)', `"${engine ?? defaultEngine}"`);
+      else if (acceptProxy && !h2 && (engine ?? defaultEngine) !== 'node') c.error([...p, 'accept_proxy'], 'accept-proxy needs the node engine on this bind (uWebSockets.js cannot read a PROXY header)', 'engine: node (on the bind or in global)', `"${engine ?? defaultEngine}"`);
+      if (h2 && tls.ssl) c.error([...p, 'proto'], 'proto h2 on an ssl bind: use alpn h2,http/1.1 (ALPN chooses HTTP/2 over TLS); proto h2 is HTTP/2 with prior knowledge on plain binds', 'alpn h2,http/1.1 on an ssl bind, or proto h2 on a bind without ssl', '"h2"');
+      if (h2 && engine === 'uws') c.error([...p, 'engine'], 'proto h2 needs the node engine (uWebSockets.js has no HTTP/2)', 'engine: node, or no engine', '"uws"');
       out.push(bind);
     });
     // One uWS app serves all binds of a frontend, and an app is either TLS or plain: a frontend

@@ -1,6 +1,6 @@
 // Validator, global section: first link of the Builder chain (global, stats sockets, ciphers, logs).
 import * as os from 'node:os';
-import { type StatsSocketConfig, type ForwardForOptions, type GlobalConfig, type LogTarget } from './model';
+import { H2_DEFAULTS, type H2Settings, type StatsSocketConfig, type ForwardForOptions, type GlobalConfig, type LogTarget } from './model';
 import { parseIpv4Pattern, parseIpv6Pattern, type IpNet } from '../acl/ip';
 import { describeValue } from './errors';
 import {
@@ -62,6 +62,20 @@ export class BuilderGlobal {
       ...this.sslBindDefaults(o, path),
       statsSockets: has(o, 'stats_socket') ? this.statsSockets(o.stats_socket, [...path, 'stats_socket']) : [],
       statsTimeout: c.duration(o, 'stats_timeout', path, 1) ?? DEFAULT_STATS_TIMEOUT_MS,
+      ...this.h2Settings(o, path),
+    };
+  }
+
+  /** tune.h2.*: only when one is written (absent: HAProxy's defaults, H2_DEFAULTS) */
+  private h2Settings(o: Obj, path: Path): { h2?: H2Settings } {
+    const c = this.c;
+    if (!has(o, 'h2_max_concurrent_streams') && !has(o, 'h2_initial_window_size') && !has(o, 'h2_header_table_size')) return {};
+    return {
+      h2: {
+        maxConcurrentStreams: c.int(o, 'h2_max_concurrent_streams', path, 1, 0xffffffff) ?? H2_DEFAULTS.maxConcurrentStreams,
+        initialWindowSize: c.int(o, 'h2_initial_window_size', path, 0, 0x7fffffff) ?? H2_DEFAULTS.initialWindowSize,
+        headerTableSize: c.int(o, 'h2_header_table_size', path, 0, 65536) ?? H2_DEFAULTS.headerTableSize,
+      },
     };
   }
 

@@ -12,7 +12,7 @@ export type Obj = Record<string, unknown>;
 // ---- key vocabulary (snake_case, HAProxy's words) ----
 
 export const TOP_KEYS = ['global', 'defaults', 'frontends', 'backends', 'listen', 'peers', 'resolvers'] as const;
-export const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers', 'ssl_default_bind_ciphersuites', 'ssl_default_bind_options', 'stats_socket', 'stats_timeout', 'localpeer', 'engine', 'ssl_server_verify', 'ssl_default_server_ciphers', 'ssl_default_server_options'] as const;
+export const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers', 'ssl_default_bind_ciphersuites', 'ssl_default_bind_options', 'stats_socket', 'stats_timeout', 'localpeer', 'engine', 'ssl_server_verify', 'ssl_default_server_ciphers', 'ssl_default_server_options', 'h2_max_concurrent_streams', 'h2_initial_window_size', 'h2_header_table_size'] as const;
 export const STATS_SOCKET_KEYS = ['path', 'mode', 'level'] as const;
 export const FORWARDFOR_KEYS = ['except', 'header', 'if_none'] as const;
 export const DEFAULT_STATS_TIMEOUT_MS = 10_000;
@@ -76,7 +76,7 @@ export const LOG_KEYS = ['target', 'facility', 'level', 'format'] as const;
 export const ENGINES = ['uws', 'node'] as const;
 export const BIND_KEYS = [
   'address', 'ssl', 'crt', 'ssl_min_ver', 'ciphers', 'engine', 'accept_proxy', 'crt_list', 'ssl_max_ver', 'ciphersuites', 'curves',
-  'strict_sni', 'alpn', 'verify', 'ca_file', 'crl_file', 'no_tls_tickets', 'prefer_client_ciphers',
+  'strict_sni', 'alpn', 'verify', 'ca_file', 'crl_file', 'no_tls_tickets', 'prefer_client_ciphers', 'proto',
 ] as const;
 /** ALPN protocol names a bind may offer (h2 is served by the node engine's HTTP/2 hook, src/worker/alpn.ts) */
 export const ALPN_NAMES = ['h2', 'http/1.1', 'http/1.0'];

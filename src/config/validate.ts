@@ -188,6 +188,11 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
         // the stats page is served by the primary thread over plain node:http
         c.error([...p.path, 'stats'], `the stats page cannot be served on an ssl bind yet: give ${p.kind} "${p.name}" plain binds (for example 127.0.0.1 only)`, 'plain binds', 'ssl binds');
       }
+      if (binds.some((x) => x.proto === 'h2')) {
+        // HTTP/2 is served by the node engine's http path: not the tcp relay, not the stats page (primary thread, HTTP/1.1)
+        if ((s.mode ?? d.mode) === 'tcp') c.error(bindPath, `proto h2 needs mode http: ${p.kind} "${p.name}" is mode tcp`, 'mode http, or no proto h2', 'mode tcp');
+        else if (stats !== null && stats.enable) c.error([...p.path, 'stats'], `the stats page cannot be served on a proto h2 bind yet: give ${p.kind} "${p.name}" HTTP/1.1 binds`, 'binds without proto h2', 'proto h2');
+      }
       const logs = s.logs ?? d.logs ?? 'global';
       const fe: FrontendConfig = {
         name: p.name,

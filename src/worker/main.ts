@@ -88,7 +88,18 @@ class Worker {
       const u = fe.cfg.binds.filter((b) => bindEngine(b, g, uwsOk) === 'uws');
       const n = fe.cfg.binds.filter((b) => bindEngine(b, g, uwsOk) === 'node');
       if (u.length > 0) uws.push({ fe, binds: u });
-      if (n.length > 0) node.push(this.sharedEntry(fe, n));
+      // `proto h2` binds get listeners of their own that hand each connection to node:http2
+      const h1 = n.filter((b) => b.proto !== 'h2');
+      const h2 = n.filter((b) => b.proto === 'h2');
+      if (h1.length > 0) node.push(this.sharedEntry(fe, h1));
+      for (const proxied of [false, true]) {
+        const list = h2.filter((b) => b.acceptProxy === proxied);
+        if (list.length === 0) continue;
+        const e = this.sharedEntry(fe, list);
+        e.h2 = true;
+        e.acceptProxy = proxied;
+        node.push(e);
+      }
     }
     if (uws.length > 0) this.engines.push(new UwsEngine(this.rt, uws, this.ws, this.takeExchangeB));
     if (node.length > 0) {

@@ -4,18 +4,20 @@
 // goes to a recycled Exchange of the proxy core, a WebSocket upgrade through a raw tunnel
 // (node-tunnel.ts) once its server switched protocols.
 
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { BindAddress } from '../config/model';
 import { logDate } from '../log/format';
 import { createFrontServer, type FrontTls } from '../front-node/server';
 import { tlsBindSetup } from '../front-node/tls-context';
-import { getH2Serve, h2Ready } from './alpn';
+import { getH2Serve, h2Ready, setH2Serve } from './alpn';
 import type { FrontOptions, H1Handler, H1Refusal, H1Request, H1Response } from '../front-node/api';
 import type { RequestRecord } from '../log/format';
 import { countRequestEnd, countRequestStart, countStatus } from '../proxy/accounting';
 import { C_EREQ } from '../shared/counters';
 import { listenShared } from '../front-node/listener';
+import { H2Front, h2Settings, idleTimeout } from '../front-h2/server';
+import { readProxyHeader } from '../front-h2/proxy-header';
 import type { Exchange } from '../proxy/exchange';
 import type { FrontEngine } from './engine';
 import { NodeClientRequest, NodeClientResponse } from './node-client';
@@ -31,6 +33,10 @@ export interface NodeFrontend {
   fds: number[];
   /** the binds of `fds`, index for index (their TLS settings); absent: all plain */
   binds?: BindAddress[];
+  /** these binds are `proto h2`: clients speak HTTP/2 with prior knowledge (h2c) */
+  h2?: boolean;
+  /** (h2 binds) `accept-proxy`: a PROXY header comes before the h2 preface */
+  acceptProxy?: boolean;
 }
 
 export class NodeEngine implements FrontEngine {
@@ -38,6 +44,8 @@ export class NodeEngine implements FrontEngine {
   private readonly handlers: H1Handler[];
   private readonly options: Partial<FrontOptions>[];
   private readonly upgrader: NodeUpgrader;
+  /** the HTTP/2 server of each frontend that had an h2 connection (src/front-h2/) */
+  private readonly h2 = new Map<FrontendRuntime, H2Front>();
 
   constructor(
     private readonly rt: WorkerRuntime,
@@ -49,6 +57,8 @@ export class NodeEngine implements FrontEngine {
     private readonly ticketKeys: Buffer | null = null,
   ) {
     this.upgrader = new NodeUpgrader(onTunnelsEmpty);
+    // TLS binds whose ALPN chose h2 hand their sockets to this engine's HTTP/2 server
+    setH2Serve((socket, fe) => this.serveH2(socket, fe));
     this.handlers = frontends.map(({ fe }) => ({
       onRequest: (req: H1Request, res: H1Response) => this.onRequest(fe, req, res),
       onRefused: (info: H1Refusal) => this.onRefused(fe, info),
@@ -60,7 +70,8 @@ export class NodeEngine implements FrontEngine {
       timeoutHttpRequest: fe.cfg.timeouts.httpRequest,
       timeoutHttpKeepAlive: fe.cfg.timeouts.httpKeepAlive,
       timeoutClient: fe.cfg.timeouts.client,
-      acceptProxy: fe.cfg.binds.some((b) => b.acceptProxy === true),
+      // (proto h2 binds read theirs in serveH2Proxied)
+      acceptProxy: fe.cfg.binds.some((b) => b.acceptProxy === true && b.proto !== 'h2'),
     }));
   }
 
@@ -71,12 +82,13 @@ export class NodeEngine implements FrontEngine {
       // listen() on the shared socket sets it again, a reload's new workers' too: asking for
       // less here would undo what src/primary/listen-backlog.ts raised.
       const backlog = Math.max(512, this.frontends[i].fe.cfg.maxconn);
-      const { fe, fds, binds } = this.frontends[i];
+      const { fe, fds, binds, h2, acceptProxy } = this.frontends[i];
+      const onH2 = acceptProxy === true ? (socket: net.Socket) => this.serveH2Proxied(socket, fe) : (socket: net.Socket) => this.serveH2(socket, fe);
       for (let j = 0; j < fds.length; j++) {
         const fd = fds[j];
         const b = binds?.[j];
         const secure = b !== undefined && b.ssl ? this.frontTls(fe, b) : null;
-        const server = createFrontServer(this.handlers[i], this.options[i], secure);
+        const server = h2 === true ? net.createServer({ noDelay: true }, onH2) : createFrontServer(this.handlers[i], this.options[i], secure);
         this.servers.push(server);
         jobs.push(listenShared(server, fd, backlog));
       }
@@ -115,11 +127,50 @@ export class NodeEngine implements FrontEngine {
   closeListeners(): void {
     for (const s of this.servers) s.close();
     this.servers = [];
+    // a graceful stop or reload: GOAWAY, so h2 clients finish their streams and go elsewhere
+    // (a pause keeps them, as it keeps HTTP/1.1 connections)
+    if (this.rt.draining) for (const f of this.h2.values()) f.goAway();
   }
 
   close(): void {
     this.closeListeners();
     for (const t of Array.from(this.upgrader.tunnels)) t.cut();
+    for (const f of this.h2.values()) f.closeAll();
+  }
+
+  /**
+   * Serve HTTP/2 on a socket already accepted for `fe`: a `proto h2` bind's connection, or a
+   * TLS socket whose ALPN chose h2. Every stream goes through the proxy core like an HTTP/1.1
+   * request of that frontend.
+   */
+  serveH2 = (socket: net.Socket, fe: FrontendRuntime, client?: { address: string; port: number }): void => {
+    let f = this.h2.get(fe);
+    if (f === undefined) {
+      const g = this.rt.config.global;
+      f = new H2Front((req, res) => this.onRequest(fe, req, res, 'HTTP/2.0'), {
+        settings: h2Settings(g.h2),
+        maxHeaderListSize: g.maxHeaderSize,
+        timeoutIdle: idleTimeout(fe.cfg.timeouts.client, fe.cfg.timeouts.httpKeepAlive),
+        onSessionError: (err, peer) => this.onH2Error(fe, err, peer.remoteAddress, peer.remotePort),
+      });
+      this.h2.set(fe, f);
+    }
+    f.accept(socket, client);
+  };
+
+  /** An accept-proxy h2 bind's connection: the PROXY header first (within timeout http-request). */
+  private serveH2Proxied(socket: net.Socket, fe: FrontendRuntime): void {
+    readProxyHeader(socket, fe.cfg.timeouts.httpRequest, (h) => {
+      this.serveH2(socket, fe, h === null ? undefined : { address: h.srcAddress, port: h.srcPort });
+    });
+  }
+
+  /** A client's h2 connection failed (bad preface, protocol error): counted and logged as a bad request, as HAProxy does. */
+  private onH2Error(fe: FrontendRuntime, err: Error, addr: string, port: number): void {
+    const sock = (err as { code?: string }).code;
+    // a connection reset by the client is not its request's fault
+    if (sock === 'ECONNRESET' || sock === 'EPIPE') return;
+    this.onRefused(fe, { status: 400, reason: `HTTP/2: ${err.message}`, dispatched: false, remoteAddress: addr, remotePort: port, localAddress: '', localPort: 0 });
   }
 
   /** WebSocket tunnels open on this engine */
@@ -138,7 +189,7 @@ export class NodeEngine implements FrontEngine {
     if (this.rt.telemetry !== null) this.rt.telemetry.onRequestDone(r);
   }
 
-  private onRequest(fe: FrontendRuntime, req: H1Request, res: H1Response): void {
+  private onRequest(fe: FrontendRuntime, req: H1Request, res: H1Response, version?: string): void {
     if (TEST_HOOKS && req.target === '/.gatehouse/crash-worker') {
       // thrown outside the engine's own handling of the request: an uncaught exception
       process.nextTick(() => {
@@ -148,7 +199,7 @@ export class NodeEngine implements FrontEngine {
     }
     const ex = this.exchange();
     ex.clientPort = req.remotePort;
-    ex.httpVersion = req.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
+    ex.httpVersion = version ?? (req.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1');
     const cres = new NodeClientResponse(res, req);
     const up = req.upgrade && isWebSocketUpgrade(req) ? this.upgrader : null;
     ex.start(this.rt, fe, cres, new NodeClientRequest(req), up);
