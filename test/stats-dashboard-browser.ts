@@ -39,14 +39,14 @@ export class Browser {
     });
   }
 
-  static async launch(width = 1400, height = 1000): Promise<Browser> {
+  static async launch(width = 1400, height = 1000, extraArgs: string[] = []): Promise<Browser> {
     const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-chromium-'));
     const proc = spawn(
       CHROMIUM!,
       [
         '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
         '--disable-sync', '--no-first-run', '--disable-dev-shm-usage', '--disable-quic', '--hide-scrollbars',
-        `--user-data-dir=${profile}`, `--window-size=${width},${height}`, '--remote-debugging-port=0', 'about:blank',
+        `--user-data-dir=${profile}`, `--window-size=${width},${height}`, '--remote-debugging-port=0', ...extraArgs, 'about:blank',
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );

@@ -198,11 +198,7 @@ test('send-proxy / send-proxy-v2 on servers of a tcp backend: the same header as
   }
 });
 
-test('send-proxy on a server of an http backend is refused clearly', () => {
-  try {
-    loadConfig([tmpFile('sphttp.cfg', 'frontend fe\n  mode http\n  bind 127.0.0.1:1\n  default_backend be\nbackend be\n  mode http\n  server s 127.0.0.1:2 send-proxy\n')]);
-    assert.fail('accepted');
-  } catch (e) {
-    assert.match(String((e as Error).message), /7:\d+: error: .*server 'be\/s': send-proxy is served by gatehouse for servers of mode tcp backends only yet/);
-  }
+test('send-proxy on a server of an http backend is accepted (served by the HTTP pools: test/send-proxy.test.ts)', () => {
+  const c = loadConfig([tmpFile('sphttp.cfg', 'frontend fe\n  mode http\n  bind 127.0.0.1:1\n  default_backend be\nbackend be\n  mode http\n  server s 127.0.0.1:2 send-proxy\n')]);
+  assert.equal(c.config.backends[0].servers[0].sendProxy, 1);
 });

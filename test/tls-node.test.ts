@@ -169,10 +169,22 @@ backend be
     assert.equal(r.body['x-forwarded-proto'], 'https');
   });
 
-  test('without an HTTP/2 server registered, h2 is not negotiated: curl --http2 speaks HTTP/1.1', async () => {
-    const r = await curl(`https://127.0.0.1:${port}/`, ['--http2']);
-    assert.equal(r.status, 200, r.out);
-    assert.equal(r.version, '1.1');
+  test('one TLS port, ALPN decides: curl --http2 gets HTTP/2 (with the TLS facts), --http1.1 gets HTTP/1.1', async () => {
+    const h2 = await curl(`https://127.0.0.1:${port}/`, ['--http2']);
+    assert.equal(h2.status, 200, h2.out);
+    assert.equal(h2.version, '2');
+    assert.equal(h2.body['x-alpn'], 'h2', 'ssl_fc_alpn of an h2 stream');
+    assert.equal(h2.body['x-proto'], 'TLSv1.3');
+    assert.equal(h2.body['x-forwarded-proto'], 'https');
+    const h1 = await curl(`https://127.0.0.1:${port}/`, ['--http1.1']);
+    assert.equal(h1.status, 200, h1.out);
+    assert.equal(h1.version, '1.1');
+  });
+
+  test('h2load -n 2000 -c 10 -m 10 over TLS (ALPN h2): every request succeeds', async () => {
+    const r = await run('h2load', ['-n', '2000', '-c', '10', '-m', '10', `https://127.0.0.1:${port}/`]);
+    assert.match(r.out, /Application protocol: h2/, r.out);
+    assert.match(r.out, /requests: 2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed, 0 errored/, r.out);
   });
 
   test('a TLSv1.2 client is refused (ssl-min-ver TLSv1.3)', async () => {

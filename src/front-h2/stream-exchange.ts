@@ -207,7 +207,9 @@ export class H2Response implements H1Response {
 
   write(chunk: Buffer): boolean {
     if (this.bodyless || this.done || this.stream.destroyed) return true;
-    return this.stream.write(chunk);
+    // a copy: the chunk may be a view of the upstream connection's read buffer, reused by its
+    // next read, while the stream keeps what flow control does not let out yet
+    return this.stream.write(Buffer.from(chunk));
   }
 
   onWritable(cb: () => void): void {

@@ -70,6 +70,7 @@ export interface H1Response {
   /** bodyLength: bytes that write() will send, or -1 (chunked for 1.1, close-delimited for 1.0) */
   writeHead(status: number, reason: string, headers: string[], bodyLength: number, close: boolean): void;
   /** false: backpressure, wait for onWritable */
+  /** `chunk` may be a view of the upstream read buffer: the engine copies what it keeps after the call */
   write(chunk: Buffer): boolean;
   onWritable(cb: () => void): void;
   /** trailers (flat [name, value, ...]) go out with a chunked answer only */
