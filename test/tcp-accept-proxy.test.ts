@@ -13,16 +13,7 @@ import { loadConfig } from '../src/config/load';
 import { sleep, startGatehouse, tmpFile } from './helpers/net';
 import { runtimeCommand as cli } from './helpers/runtime-api';
 import { distinctPorts, haproxyBinary, startHaproxy } from './helpers/haproxy';
-
-async function echoServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const server = net.createServer({ allowHalfOpen: true }, (s) => {
-    s.on('error', () => undefined);
-    s.write('s1:');
-    s.pipe(s);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as net.AddressInfo).port, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
+import { echoServer } from './helpers/tcp';
 
 /** Send `data` and half-close; everything received until the proxy closes. */
 function exchange(port: number, data: Buffer): Promise<string> {

@@ -9,16 +9,7 @@ import { loadConfig } from '../src/config/load';
 import { compileLogFormat, formatCustom } from '../src/log/custom-format';
 import { sleep, startGatehouse, tmpFile } from './helpers/net';
 import { distinctPorts, haproxyBinary, startHaproxy } from './helpers/haproxy';
-
-async function echoServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const server = net.createServer({ allowHalfOpen: true }, (s) => {
-    s.on('error', () => undefined);
-    s.write('s1:');
-    s.pipe(s);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as net.AddressInfo).port, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
+import { echoServer } from './helpers/tcp';
 
 function exchange(port: number, data: string | null): Promise<number> {
   return new Promise((resolve) => {

@@ -12,16 +12,7 @@ import * as path from 'node:path';
 import { request, sleep, startGatehouse } from './helpers/net';
 import { runtimeCommand as cli } from './helpers/runtime-api';
 import { distinctPorts, haproxyBinary, startHaproxy } from './helpers/haproxy';
-
-async function echoServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const server = net.createServer({ allowHalfOpen: true }, (s) => {
-    s.on('error', () => undefined);
-    s.write('s1:');
-    s.pipe(s);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as net.AddressInfo).port, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
+import { echoServer } from './helpers/tcp';
 
 /** Connect, send `data` (nothing when null), half-close, read until the proxy closes: bytes received. */
 function exchange(port: number, data: string | null): Promise<number> {

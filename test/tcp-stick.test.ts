@@ -14,17 +14,7 @@ import { ConfigError } from '../src/config/errors';
 import { sleep, startGatehouse, tmpFile } from './helpers/net';
 import { runtimeCommand as cli } from './helpers/runtime-api';
 import { distinctPorts, haproxyBinary, startHaproxy } from './helpers/haproxy';
-
-/** A TCP server that greets with its name, then echoes until the client half-closes. */
-async function echoServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const server = net.createServer({ allowHalfOpen: true }, (s) => {
-    s.on('error', () => undefined);
-    s.write('s1:');
-    s.pipe(s);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as net.AddressInfo).port, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
+import { echoServer } from './helpers/tcp';
 
 /** Connect, send `data`, half-close, and collect everything until the proxy closes ('' when refused). */
 function exchange(port: number, data: string): Promise<string> {

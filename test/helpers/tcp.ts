@@ -102,3 +102,14 @@ export function clientExchange(port: number, send: Buffer | string, keepOpen = f
   });
   return { sock, done };
 }
+
+/** A TCP server that greets with "s1:", then echoes until the client half-closes. */
+export async function echoServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    s.on('error', () => undefined);
+    s.write('s1:');
+    s.pipe(s);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as net.AddressInfo).port, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
