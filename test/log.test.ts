@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { backend, config, frontend, record, server } from './stats-fixture';
 import type { LogTarget } from '../src/config/model';
 import { formatDefault, formatHttplog, logDate, type LogGauges, type Names, type RequestRecord } from '../src/log/format';
+import { SERVER_STRIDE, S_ACTIVE } from '../src/shared/state';
 import { maxLineBytes, nameBytes, writeDefault, writeHttplog, writeNumber } from '../src/log/line-bytes';
 import { LogSink } from '../src/log/sink';
 import { frame3164 } from '../src/log/syslog';
@@ -82,7 +83,7 @@ describe('access logs', () => {
   test('httplog lines parse back field by field', async () => {
     const file = path.join(tmp(), 'access.log');
     const { wt, state, close } = await setup({}, [fileTarget(file)]);
-    state.servers[1 * 16 + 3] = 4; // S_ACTIVE of web2, shown as %sc
+    state.servers[1 * SERVER_STRIDE + S_ACTIVE] = 4; // web2's requests in flight, shown as %sc
     const t = Date.UTC(2024, 1, 6, 12, 14, 14, 655);
     wt.onRequestDone(record({ clientIp: '10.0.1.2', clientPort: 33317, acceptMs: t, backend: 0, server: 1, tq: 10, tw: 0, tc: 30, tr: 69, ta: 109, status: 200, bytesOut: 2750, retries: 1, method: 'GET', uri: '/index.html?a=1&b="x"', httpVersion: 'HTTP/1.1', termination: '--' }));
     wt.onRequestDone(record({ clientIp: '10.0.1.3', clientPort: 1, acceptMs: t, backend: 0, server: -1, tq: 2, tw: -1, tc: -1, tr: -1, ta: 5002, status: 503, bytesOut: 217, termination: 'sC', method: 'POST', uri: '/x', httpVersion: '1.0' }));

@@ -12,6 +12,7 @@ import type { ClientResponse } from './client';
 import { E408, E502, E503, E504, type ErrorPage } from './error-pages';
 import { ExchangeFlow } from './exchange-flow';
 import { drainConnection } from '../upstream/drain';
+import { flushHeadOf } from '../upstream/head-batch';
 import { performance } from 'node:perf_hooks';
 
 /** The front engine's side of a protocol switch (uWS: WebSocket termination). */
@@ -263,6 +264,10 @@ export class Exchange extends ExchangeFlow {
   private dropConn(): void {
     const conn = this.conn;
     if (conn === null) return;
+    // the client left while its bodiless request's head waited for the end of this loop turn
+    // (head-batch.ts): it goes now, as it would have unbatched (a head held for its first body
+    // bytes stays unsent: the server sees nothing of a request whose body never came)
+    if (this.requestSent && !this.upstreamComplete) flushHeadOf(conn);
     this.conn = null;
     if (this.upstreamComplete) conn.done();
     else if (!this.requestSent || !this.body.done || this.upgrader !== null || !drainConnection(conn, this.headSent ? this.out.framing : -1, this.be!.cfg.timeouts.server)) conn.destroy();

@@ -31,7 +31,8 @@ function flushHeads(): void {
   // a write can fail and close its socket synchronously; the queue is walked by index so a
   // head queued meanwhile (not expected, but harmless) goes out in this pass too
   for (let i = 0; i < queued; i++) {
-    const conn = conns[i]!;
+    const conn = conns[i];
+    if (conn === null) continue; // written already (flushHeadOf)
     const head = heads[i]!;
     const owner = owners[i];
     conns[i] = null;
@@ -41,4 +42,22 @@ function flushHeads(): void {
     if (conn.state === CONN_BUSY && conn.owner === owner) conn.writeHead(head);
   }
   queued = 0;
+}
+
+/**
+ * The exchange on `conn` is letting go of it (its client left) while its head may still wait
+ * here: write it now, so the request the client sent reaches the server as it would have
+ * unbatched (HAProxy forwards it), and a drain has a response to wait for.
+ */
+export function flushHeadOf(conn: UpstreamConn): void {
+  for (let i = 0; i < queued; i++) {
+    if (conns[i] !== conn) continue;
+    const head = heads[i]!;
+    const owner = owners[i];
+    conns[i] = null;
+    heads[i] = null;
+    owners[i] = null;
+    if (conn.state === CONN_BUSY && conn.owner === owner) conn.writeHead(head);
+    return;
+  }
 }
