@@ -12,7 +12,7 @@ import { distinctPorts, haproxyBinary, startHaproxy } from './helpers/haproxy';
 import { request, runCli, startGatehouse, tmpFile } from './helpers/net';
 import { cfgModel, yamlModel } from './helpers/config';
 import { resolvConfNameservers } from '../src/config/resolvers';
-import { runtimeCommand } from './helpers/runtime-api';
+import { runtimeCommand, waitForSocket } from './helpers/runtime-api';
 import { TestDnsServer } from './helpers/dns-server';
 import { waitFor, waitForOutput } from './helpers/wait';
 
@@ -82,18 +82,6 @@ backend b
   balance roundrobin
   server-template web 3 svc.test:${o.pod} resolvers dns init-addr none resolve-prefer ipv4
 ${o.extra ?? ''}`;
-}
-
-/** The data ports accept before the primary binds the stats socket: wait for it. */
-async function waitForSocket(sock: string): Promise<void> {
-  const isSocket = () => {
-    try {
-      return fs.statSync(sock).isSocket();
-    } catch {
-      return false; // not yet
-    }
-  };
-  await waitFor(`a socket at ${sock}`, isSocket, 15000, 20);
 }
 
 /** `show servers state` rows of backend b: name -> address ('-': none) and admin state. */

@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort, request, runCli, sleep, startBackend, startGatehouse, tmpFile, waitForPort } from './helpers/net';
-import { runtimeCommand } from './helpers/runtime-api';
+import { runtimeCommand, waitForSocket } from './helpers/runtime-api';
 import { waitFor, waitForOutput } from './helpers/wait';
 import { backendYaml } from './helpers/config';
 
@@ -15,18 +15,6 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-sock-'));
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
 
 const cli = runtimeCommand;
-
-/** The data ports accept before the primary binds the socket (stats come up last): wait for it. */
-async function waitForSocket(sock: string): Promise<void> {
-  const isSocket = () => {
-    try {
-      return fs.statSync(sock).isSocket();
-    } catch {
-      return false; // not yet
-    }
-  };
-  await waitFor(`a socket at ${sock}`, isSocket, 15000, 20);
-}
 
 async function names(port: number, n: number): Promise<string[]> {
   const out: string[] = [];

@@ -7,18 +7,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { request, startBackend, startGatehouse, sleep } from './helpers/net';
-import { runtimeCommand } from './helpers/runtime-api';
+import { runtimeCommand, waitForSocket } from './helpers/runtime-api';
 import { distinctPorts, haproxyBinary, startHaproxy } from './helpers/haproxy';
 
 const cli = runtimeCommand;
-
-async function waitForSocket(sock: string): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    if (fs.existsSync(sock)) return;
-    await sleep(100);
-  }
-  throw new Error(`no socket at ${sock}`);
-}
 
 /** show table lines without the entry address and the expiry countdown (they differ by nature). */
 function comparable(text: string): string {

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { decodeProxyHeader, encodeProxyV2, PP_DONE, PP_INCOMPLETE } from '../src/net/proxy-protocol';
 import { loadConfig } from '../src/config/load';
 import { sleep, startGatehouse, tmpFile } from './helpers/net';
-import { runtimeCommand as cli } from './helpers/runtime-api';
+import { runtimeCommand as cli, waitForSocket } from './helpers/runtime-api';
 import { distinctPorts, haproxyBinary, startHaproxy } from './helpers/haproxy';
 import { echoServer } from './helpers/tcp';
 
@@ -46,14 +46,6 @@ frontend fe
 backend be
     server s1 127.0.0.1:${server}
 `;
-
-async function waitForSocket(sock: string): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    if (fs.existsSync(sock)) return;
-    await sleep(100);
-  }
-  throw new Error(`no socket at ${sock}`);
-}
 
 test('accept-proxy on a tcp bind: v1 and v2 headers read, their address used, garbage refused, as HAProxy 2.6', async (t) => {
   const echo = await echoServer();

@@ -12,7 +12,7 @@ import * as tls from 'node:tls';
 import { loadConfig } from '../src/config/load';
 import { ConfigError } from '../src/config/errors';
 import { sleep, startGatehouse, tmpFile } from './helpers/net';
-import { runtimeCommand as cli } from './helpers/runtime-api';
+import { runtimeCommand as cli, waitForSocket } from './helpers/runtime-api';
 import { distinctPorts, haproxyBinary, startHaproxy } from './helpers/haproxy';
 import { echoServer } from './helpers/tcp';
 
@@ -25,14 +25,6 @@ function exchange(port: number, data: string): Promise<string> {
     s.on('error', () => undefined);
     s.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
   });
-}
-
-async function waitForSocket(sock: string): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    if (fs.existsSync(sock)) return;
-    await sleep(100);
-  }
-  throw new Error(`no socket at ${sock}`);
 }
 
 /** show table lines without the entry address and the expiry countdown (they differ by nature). */
