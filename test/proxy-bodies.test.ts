@@ -169,9 +169,15 @@ describe('streaming uploads', () => {
 
 describe('long uploads', () => {
   test('an upload trickling for longer than the 10 s uWS timer still completes', async () => {
+    // when each byte was written and when the server saw it: what a failure prints
+    const t0 = Date.now();
+    const trace: string[] = [];
     const be = await startBackend('be', (req, res) => {
       let n = 0;
-      req.on('data', (c: Buffer) => (n += c.length));
+      req.on('data', (c: Buffer) => {
+        n += c.length;
+        trace.push(`server has ${n} at ${Date.now() - t0} ms`);
+      });
       req.on('end', () => res.end(`got ${n}`));
     });
     const port = await freePort();
@@ -183,6 +189,7 @@ describe('long uploads', () => {
           let i = 0;
           const t = setInterval(() => {
             s.write('x');
+            trace.push(`client wrote ${i + 1} at ${Date.now() - t0} ms`);
             if (++i === 13) clearInterval(t);
           }, 1000); // 13 s in all, each gap well inside timeout client (10 s)
         });
@@ -197,8 +204,9 @@ describe('long uploads', () => {
         s.on('close', () => resolve(out));
         s.on('error', reject);
       });
-      assert.match(reply, /^HTTP\/1\.1 200 OK\r\n/);
-      assert.match(reply, /got 13$/);
+      const why = `${trace.join('\n')}\ngatehouse:\n${gh.output()}`;
+      assert.match(reply, /^HTTP\/1\.1 200 OK\r\n/, why);
+      assert.match(reply, /got 13$/, why);
     } finally {
       await gh.stop();
       await be.close();

@@ -28,6 +28,7 @@ import { RequestBody } from './request-body';
 import { BODY_BLOCKED, BODY_DONE, ResponseBody } from './response-body';
 import { bytesToText, textToBytes, writeResponseHeaders } from './response-head';
 import { Session } from './session';
+import { monoNow } from '../shared/clock';
 import { performance } from 'node:perf_hooks';
 
 import type { HttpConnOwner } from '../upstream/connection';
@@ -97,7 +98,7 @@ export abstract class ExchangeFlow extends Session implements HttpConnOwner {
     res.onAborted(this.onAbortedB);
     if (!this.body.done) {
       res.onData(this.onClientDataB);
-      this.clientDeadline = Date.now() + fe.cfg.timeouts.client;
+      this.clientDeadline = monoNow() + fe.cfg.timeouts.client;
     }
     const be = this.be;
     if (be === null) {
@@ -122,7 +123,7 @@ export abstract class ExchangeFlow extends Session implements HttpConnOwner {
     if (r === ASSIGN_FULL) {
       // Every usable server is at its maxconn: wait for a slot, up to `timeout queue`.
       this.attempt.enqueue(this, exclude);
-      this.deadline = Date.now() + this.be!.cfg.timeouts.queue;
+      this.deadline = monoNow() + this.be!.cfg.timeouts.queue;
       return;
     }
     const stick = this.be!.stick;
@@ -157,7 +158,7 @@ export abstract class ExchangeFlow extends Session implements HttpConnOwner {
     this.requestSent = false;
     this.body.headHeld = false;
     this.tConnStart = performance.now();
-    this.deadline = Date.now() + this.be!.cfg.timeouts.connect;
+    this.deadline = monoNow() + this.be!.cfg.timeouts.connect;
     const pool = this.rt.servers[this.attempt.server].pool;
     this.conn = pool.connect(this, pool.perClient ? this.connParams(pool) : null);
   }
@@ -181,7 +182,7 @@ export abstract class ExchangeFlow extends Session implements HttpConnOwner {
     const plan = this.plan;
     this.requestSent = true;
     this.tSent = performance.now();
-    this.deadline = Date.now() + this.be!.cfg.timeouts.server;
+    this.deadline = monoNow() + this.be!.cfg.timeouts.server;
     if (plan.bodyKind === BODY_NONE) {
       // written with the other heads of this loop turn (head-batch.ts)
       queueHead(conn, plan.rawHead ?? plan.head);
@@ -216,7 +217,7 @@ export abstract class ExchangeFlow extends Session implements HttpConnOwner {
       const trailers = this.res?.trailers?.();
       if (trailers !== undefined && trailers !== null && trailers.length > 0) this.body.setTrailers(trailers);
     }
-    this.clientDeadline = isLast ? (this.upstreamPaused ? this.clientDeadline : 0) : Date.now() + this.fe.cfg.timeouts.client;
+    this.clientDeadline = isLast ? (this.upstreamPaused ? this.clientDeadline : 0) : monoNow() + this.fe.cfg.timeouts.client;
     // The answer is already complete (the server replied before reading the whole body):
     // the rest of the upload has nowhere to go.
     if (this.responded || this.finished) {
@@ -228,7 +229,7 @@ export abstract class ExchangeFlow extends Session implements HttpConnOwner {
     const conn = this.conn;
     if (conn !== null && this.requestSent && conn.state === CONN_BUSY && conn.owner === this) {
       // sending to the server is server-side activity (HAProxy's timeout server is inactivity)
-      if (!this.headSent) this.deadline = Date.now() + this.be!.cfg.timeouts.server;
+      if (!this.headSent) this.deadline = monoNow() + this.be!.cfg.timeouts.server;
       if (!this.body.forward(conn.socket, this.plan.rawHead ?? this.plan.head, chunk, isLast)) this.pauseClient();
       return;
     }
@@ -256,7 +257,7 @@ export abstract class ExchangeFlow extends Session implements HttpConnOwner {
       conn.destroy();
       return;
     }
-    this.deadline = Date.now() + this.be!.cfg.timeouts.server;
+    this.deadline = monoNow() + this.be!.cfg.timeouts.server;
     this.feedConn = conn;
     this.feedData = data;
     this.res.cork(this.feedCorkedB);
@@ -422,7 +423,7 @@ export abstract class ExchangeFlow extends Session implements HttpConnOwner {
     this.upstreamPaused = true;
     this.conn.socket.pause();
     this.deadline = 0;
-    this.clientDeadline = Date.now() + this.fe.cfg.timeouts.client;
+    this.clientDeadline = monoNow() + this.fe.cfg.timeouts.client;
   }
 
   private resumeUpstream(): void {
@@ -430,7 +431,7 @@ export abstract class ExchangeFlow extends Session implements HttpConnOwner {
     this.upstreamPaused = false;
     if (this.body.done) this.clientDeadline = 0;
     if (this.conn !== null && this.conn.owner === this) {
-      this.deadline = Date.now() + this.be!.cfg.timeouts.server;
+      this.deadline = monoNow() + this.be!.cfg.timeouts.server;
       this.conn.socket.resume();
     }
   }
@@ -438,7 +439,7 @@ export abstract class ExchangeFlow extends Session implements HttpConnOwner {
   private onWritable(offset: number): boolean {
     const res = this.res;
     if (res === null) return true;
-    this.clientDeadline = Date.now() + this.fe.cfg.timeouts.client;
+    this.clientDeadline = monoNow() + this.fe.cfg.timeouts.client;
     const r = this.out.drain(res, offset);
     if (r === BODY_DONE) {
       this.responded = true;

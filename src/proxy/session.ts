@@ -13,6 +13,7 @@ import type { ClientResponse } from './client';
 import { E408, writeErrorPage, type ErrorPage } from './error-pages';
 import { RequestPlan } from './plan';
 import { trackEnd } from '../stick/track';
+import { monoNow } from '../shared/clock';
 import { performance } from 'node:perf_hooks';
 
 export abstract class Session implements RequestRecord, AdmissionWaiter, QueueWaiter, TimedRequest {
@@ -98,7 +99,7 @@ export abstract class Session implements RequestRecord, AdmissionWaiter, QueueWa
     }
     this.feQueued = true;
     this.tQueued = performance.now();
-    this.deadline = Date.now() + this.be!.cfg.timeouts.queue;
+    this.deadline = monoNow() + this.be!.cfg.timeouts.queue;
     this.fe.queue.push(this);
     rt.admissionWaiting++;
     return false;

@@ -5,6 +5,7 @@
 import * as net from 'node:net';
 import { ResponseParseError, ResponseParser, type ResponseSink } from './response-parser';
 import { writeStringDirect } from '../shared/node-internals';
+import { monoNow } from '../shared/clock';
 import type { ConnParams } from './conn-params';
 
 export const CONN_CONNECTING = 0;
@@ -145,7 +146,7 @@ export class UpstreamConn {
     if (this.parser.complete && this.parser.framingOk && this.keepAlive) {
       this.served++;
       this.state = CONN_IDLE;
-      this.idleSince = Date.now();
+      this.idleSince = monoNow();
       if (this.socket.isPaused()) this.socket.resume();
       this.home.release(this);
     } else {

@@ -17,6 +17,7 @@ import { loadUws } from './uws-load';
 import type { BindAddress } from '../config/model';
 import type { FrontendRuntime } from './runtime';
 import { WebSocketProxy } from './websocket';
+import { monoNow } from '../shared/clock';
 import type { PrimaryToWorker, WorkerToPrimary } from './messages';
 
 export interface WorkerInit {
@@ -69,7 +70,10 @@ class Worker {
     this.ws = new WebSocketProxy(this.rt, this.takeExchangeB);
     // not from inside the uWS close handler that ended the last tunnel
     this.ws.onEmpty = () => setImmediate(() => this.exitIfIdle());
-    this.ticker = setInterval(() => this.tick(), TICK_MS);
+    // The checks run after the loop turn's I/O (setImmediate): when the process comes back from
+    // a stall (a long GC, a descheduled VM), bytes already waiting in the sockets are taken
+    // before their absence is judged a timeout.
+    this.ticker = setInterval(() => setImmediate(this.tickB), TICK_MS);
   }
 
   async listen(): Promise<void> {
@@ -179,11 +183,15 @@ class Worker {
 
   /** Stopping, nothing in flight (requests or WebSocket tunnels) and the linger is over: exit. */
   private exitIfIdle(): void {
-    if (this.stopping && this.rt.active.size === 0 && this.tunnels() === 0 && Date.now() >= this.lingerUntil) this.exit();
+    if (this.stopping && this.rt.active.size === 0 && this.tunnels() === 0 && monoNow() >= this.lingerUntil) this.exit();
   }
 
+  private readonly tickB = (): void => {
+    if (!this.exited) this.tick();
+  };
+
   private tick(): void {
-    const now = Date.now();
+    const now = monoNow();
     // Slots freed by other workers wake nobody here: queued requests look again every tick.
     this.rt.drainQueues();
     for (const ex of this.rt.active) {
@@ -219,7 +227,7 @@ class Worker {
       if (!this.exited) this.closeListeners(); // exit() closed them with the engines
     });
     const linger = Math.min(DRAIN_LINGER_MS, graceMs);
-    this.lingerUntil = Date.now() + linger;
+    this.lingerUntil = monoNow() + linger;
     setTimeout(() => {
       if (this.rt.active.size === 0 && this.tunnels() === 0) this.exit();
     }, linger).unref();

@@ -42,6 +42,7 @@ import {
 import { hasToken, headerValue } from '../upstream/ws-handshake';
 import type { FrontendRuntime, WorkerRuntime } from './runtime';
 import { requireUws } from './uws-load';
+import { monoNow } from '../shared/clock';
 
 /** Largest message relayed either way (uWS maxPayloadLength; the decoder's limit for the server). */
 export const WS_MAX_MESSAGE = 16 * 1024 * 1024;
@@ -67,7 +68,7 @@ export interface WsUserData {
 export class WebSocketProxy {
   readonly tunnels = new Set<Tunnel>();
   /** coarse clock (ms) for activity stamps, set by the worker's ticker */
-  now = Date.now();
+  now = monoNow();
   /** called when the last tunnel ended (graceful stop waits for tunnels) */
   onEmpty: () => void = () => {};
 
@@ -355,7 +356,7 @@ export class Tunnel implements ConnOwner, WsFrameSink {
     const reason = this.serverCloseReason!;
     this.serverClose = -1;
     this.phase = PH_CLOSING;
-    this.deadline = Date.now() + CLOSE_WAIT_MS;
+    this.deadline = monoNow() + CLOSE_WAIT_MS;
     const sock = this.sock;
     if (sock !== null) {
       // Answer it (RFC 6455 5.5.1 echoes the code), unless it answers ours; the server closes TCP next.
@@ -422,7 +423,7 @@ export class Tunnel implements ConnOwner, WsFrameSink {
   private closeUpstream(code: number, reason: Uint8Array | string): void {
     if (this.phase === PH_OPEN || this.phase === PH_CLOSING) {
       this.phase = PH_CLOSING;
-      this.deadline = Date.now() + CLOSE_WAIT_MS;
+      this.deadline = monoNow() + CLOSE_WAIT_MS;
     }
     const sock = this.sock;
     if (sock === null) return;
@@ -468,7 +469,7 @@ export class Tunnel implements ConnOwner, WsFrameSink {
     }
     this.abortClientWhenDrained = true;
     this.phase = PH_CLOSING;
-    this.deadline = Date.now() + CLOSE_WAIT_MS;
+    this.deadline = monoNow() + CLOSE_WAIT_MS;
   }
 
   /** From the ticker. */
