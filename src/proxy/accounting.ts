@@ -39,9 +39,10 @@ export function countRequestStart(slab: Float64Array, feRow: number, acceptMs: n
 
 /**
  * Take a slot on `server` (false: it is at its maxconn): the requests in flight to it and to `be` (shared by all workers: what
- * maxconn, leastconn and the stats read), and its session counters in this worker's slab.
+ * maxconn, leastconn and the stats read), and its session counters in this worker's slab;
+ * `lb`: the balancer chose it (lbtot).
  */
-export function takeServerSlot(rt: WorkerRuntime, be: BackendRuntime, server: number, acceptMs: number): boolean {
+export function takeServerSlot(rt: WorkerRuntime, be: BackendRuntime, server: number, acceptMs: number, lb: boolean): boolean {
   const servers = rt.state.servers;
   const backends = rt.state.backends;
   const so = server * SERVER_STRIDE;
@@ -59,8 +60,10 @@ export function takeServerSlot(rt: WorkerRuntime, be: BackendRuntime, server: nu
   const slab = rt.slab;
   const srow = rt.servers[server].row;
   slab[srow + C_STOT]++;
-  slab[srow + C_LBTOT]++;
-  slab[be.row + C_LBTOT]++;
+  if (lb) {
+    slab[srow + C_LBTOT]++;
+    slab[be.row + C_LBTOT]++;
+  }
   slab[srow + C_SCUR]++;
   slab[srow + C_LAST_SESS] = acceptMs;
   return true;

@@ -61,12 +61,14 @@ export class ServerAttempt {
     this.direct = server >= 0 && server !== exclude;
     if (!this.direct) server = be.balancer.pick(key, exclude);
     if (server < 0) return be.hasMaxconn && this.rt.backendFull(be) ? ASSIGN_FULL : ASSIGN_NOSRV;
-    // the balancer saw a free slot, but another worker may have taken it since
-    return this.take(server) ? ASSIGN_OK : ASSIGN_FULL;
+    // the balancer saw a free slot, but another worker may have taken it since; lbtot counts
+    // the balancer's choices only, not a cookie's nor a retry's same server (HAProxy's
+    // assign_server: srv != prev_srv)
+    return this.take(server, !this.direct && server !== this.server) ? ASSIGN_OK : ASSIGN_FULL;
   }
 
-  private take(server: number): boolean {
-    if (!takeServerSlot(this.rt, this.be, server, this.acceptMs)) return false;
+  private take(server: number, lb: boolean): boolean {
+    if (!takeServerSlot(this.rt, this.be, server, this.acceptMs, lb)) return false;
     this.server = server;
     this.holdsSlot = true;
     return true;
@@ -102,7 +104,7 @@ export class ServerAttempt {
       this.exclude = failed;
       return RETRY_PICK;
     }
-    if (this.take(failed)) return RETRY_SAME;
+    if (this.take(failed, false)) return RETRY_SAME;
     this.exclude = -1;
     return RETRY_PICK;
   }
