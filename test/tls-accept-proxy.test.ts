@@ -134,6 +134,7 @@ let backend: Backend;
 let tlsPort: number;
 let certPort: number;
 let plainPort: number;
+let plainNoPp: number;
 let gh: Awaited<ReturnType<typeof startGatehouse>>;
 
 before(async () => {
@@ -141,7 +142,7 @@ before(async () => {
     req.resume();
     req.on('end', () => res.end(JSON.stringify(req.headers)));
   });
-  [tlsPort, certPort, plainPort] = await distinctPorts(3, [backend.port]);
+  [tlsPort, certPort, plainPort, plainNoPp] = await distinctPorts(4, [backend.port]);
   // no `engine` anywhere: the accept-proxy binds choose the node engine themselves
   gh = await startGatehouse(
     `global
@@ -164,11 +165,12 @@ frontend certfe
 ${HEADERS}  default_backend be
 frontend plainfe
   bind 127.0.0.1:${plainPort} accept-proxy
+  bind 127.0.0.1:${plainNoPp} engine node
 ${HEADERS}  default_backend be
 backend be
   server s1 127.0.0.1:${backend.port}
 `,
-    [tlsPort, certPort, plainPort],
+    [tlsPort, certPort, plainPort, plainNoPp],
     { ext: '.cfg' },
   );
 });
@@ -267,18 +269,22 @@ describe('a PROXY header, then TLS on the same connection', () => {
     assert.equal(gh.child.exitCode, null);
   });
 
-  test('a plain accept-proxy bind without engine node takes the header too', async () => {
-    const reply = await new Promise<string>((resolve) => {
-      let out = '';
-      const s = net.connect(plainPort, '127.0.0.1', () => s.write(`${v1('203.0.113.13', 40010).toString()}GET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
-      s.on('data', (d: Buffer) => (out += d));
-      s.on('close', () => resolve(out));
-      s.on('error', () => {});
-    });
-    assert.match(reply, /^HTTP\/1\.1 200/);
-    const body = JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)) as Record<string, string>;
-    assert.equal(body['x-forwarded-for'], '203.0.113.13');
-    assert.equal(body['x-ssl'], '0');
+  test('a plain accept-proxy bind without engine node takes the header; its frontend\'s other node bind does not expect one', async () => {
+    const get = (port: number, head: string) =>
+      new Promise<{ status: string; body: Record<string, string> }>((resolve) => {
+        let out = '';
+        const s = net.connect(port, '127.0.0.1', () => s.write(`${head}GET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+        s.on('data', (d: Buffer) => (out += d));
+        s.on('close', () => resolve({ status: out.slice(0, 12), body: JSON.parse(out.slice(out.indexOf('\r\n\r\n') + 4) || '{}') as Record<string, string> }));
+        s.on('error', () => {});
+      });
+    const a = await get(plainPort, v1('203.0.113.13', 40010).toString());
+    assert.equal(a.status, 'HTTP/1.1 200');
+    assert.equal(a.body['x-forwarded-for'], '203.0.113.13');
+    assert.equal(a.body['x-ssl'], '0');
+    const b = await get(plainNoPp, '');
+    assert.equal(b.status, 'HTTP/1.1 200');
+    assert.equal(b.body['x-forwarded-for'], '127.0.0.1');
   });
 });
 
