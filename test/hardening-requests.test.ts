@@ -1,9 +1,10 @@
 // Hostile requests, data-driven (test/corpus/requests.ts): each case goes through gatehouse
-// (1 worker, so every request shares one upstream pool) to a raw backend that parses with
-// strict llhttp and records exactly what it receives. Checked per case: the client's answer,
-// the connection's fate, the exact requests the backend saw (nothing smuggled, nothing
-// half-forwarded that was not expected), and that a next, normal request on a new client
-// connection, which reuses the pooled upstream connection, gets its own response (no desync).
+// (1 worker) to a raw backend that parses with strict llhttp and records exactly what it
+// receives. Checked per case: the client's answer, the connection's fate, the exact requests
+// the backend saw (nothing smuggled, nothing half-forwarded that was not expected), and that a
+// next, normal request on a new client connection, which reuses the pooled upstream
+// connection, gets its own response (no desync). The corpus is spread over LANES gatehouse +
+// backend pairs; within a lane the cases run one after another over one upstream pool.
 // HARDEN_RECORD=1 prints what actually happened per case instead of asserting.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -179,26 +180,94 @@ function checkSeen(got: Seen, want: SeenRequest, where: string): void {
 
 const RECORD = process.env.HARDEN_RECORD === '1';
 
+/** Gatehouse + recorder pairs the corpus is spread over: each lane runs its cases one after another. */
+const LANES = 4;
+
+interface Lane {
+  rec: Recorder;
+  port: number;
+  gh: Awaited<ReturnType<typeof startGatehouse>>;
+}
+
+/** What one case did, gathered on its lane; asserted by the case's own test. */
+interface Outcome {
+  r: ClientResult;
+  closed: boolean;
+  seenNow: Seen[];
+  errorsNow: string[];
+  cut: number;
+  probe: ClientResult;
+  probeUrl: string;
+  lastUrl: string | undefined;
+}
+
 // The corpus records what uWebSockets.js 20.30's parser lets through (silent waits, closes
 // without a status); the node engine's answers to malformed requests are held to HAProxy's by
 // front-node-conformance.test.ts and gatehouse-conformance.test.ts instead.
 describe('hostile request corpus', { skip: onNodeEngine('the corpus records uWS 20.30 parsing outcomes; the node engine is checked against HAProxy by the conformance replays') }, () => {
-  let rec: Recorder;
-  let port: number;
-  let gh: Awaited<ReturnType<typeof startGatehouse>>;
+  const lanes: Lane[] = [];
   const lingering: { id: string; r: ClientResult }[] = [];
+  const outcomes = new Map<string, Promise<Outcome>>();
+
+  /** One case on its lane: the hostile request, then a normal one on a new connection. */
+  async function runCase(lane: Lane, c: CorpusCase): Promise<Outcome> {
+    const rec = lane.rec;
+    rec.seen.length = 0;
+    rec.errors.length = 0;
+    const cutBefore = rec.cut;
+    const r = await exchange(lane.port, c);
+    const closed = r.closed;
+    // a request forwarded as its client left (the pipelined cases) may reach the backend a
+    // moment after the client saw the close
+    for (let i = 0; i < 20 && rec.seen.length < c.backend.length; i++) await sleep(25);
+    const seenNow = rec.seen.slice();
+    const errorsNow = rec.errors.slice();
+    if (!closed) {
+      if (c.conn === 'silent') lingering.push({ id: c.id, r });
+      else r.sock.destroy();
+    }
+    // the next client (new connection) must get its own answer over the pooled upstream
+    const probeUrl = `/probe-${c.id}`;
+    const probe = await exchange(lane.port, {
+      id: 'probe', group: 'probe', raw: `GET ${probeUrl} HTTP/1.1\r\nHost: x\r\n\r\n`,
+      answers: [200], conn: 'open', backend: [], why: '',
+    });
+    probe.sock.destroy();
+    // a cut upstream connection is seen closing by the backend shortly after the client went
+    for (let i = 0; i < 20 && c.upstreamCut && rec.cut === cutBefore; i++) await sleep(25);
+    return { r, closed, seenNow, errorsNow, cut: rec.cut - cutBefore, probe, probeUrl, lastUrl: rec.seen.at(-1)?.url };
+  }
 
   before(async () => {
-    rec = new Recorder();
-    await rec.start();
-    port = await freePort();
-    gh = await startGatehouse(oneServerYaml(port, 'rec', rec.port), [port]);
+    await Promise.all(
+      Array.from({ length: LANES }, async () => {
+        const rec = new Recorder();
+        await rec.start();
+        const port = await freePort();
+        const gh = await startGatehouse(oneServerYaml(port, 'rec', rec.port), [port]);
+        lanes.push({ rec, port, gh });
+      }),
+    );
+    // every lane works through its share now; each case's test waits for its own outcome
+    const queues: CorpusCase[][] = lanes.map(() => []);
+    corpus.forEach((c, i) => queues[i % lanes.length].push(c));
+    lanes.forEach((lane, k) => {
+      let prev: Promise<unknown> = Promise.resolve();
+      for (const c of queues[k]) {
+        const p = prev.then(() => runCase(lane, c));
+        p.catch(() => {}); // reported by the case's test
+        outcomes.set(c.id, p);
+        prev = p.catch(() => {});
+      }
+    });
   });
 
   after(async () => {
     for (const l of lingering) l.r.sock.destroy();
-    await gh.stop();
-    await rec.close();
+    await Promise.all(lanes.map(async (l) => {
+      await l.gh.stop();
+      await l.rec.close();
+    }));
   });
 
   test('corpus has at least 100 cases with unique ids', () => {
@@ -208,34 +277,10 @@ describe('hostile request corpus', { skip: onNodeEngine('the corpus records uWS 
 
   for (const c of corpus) {
     test(`${c.group}: ${c.id}`, async () => {
-      rec.seen.length = 0;
-      rec.errors.length = 0;
-      const cutBefore = rec.cut;
-      const r = await exchange(port, c);
-      const closed = r.closed;
-      // a request forwarded as its client left (the pipelined cases) may reach the backend a
-      // moment after the client saw the close
-      for (let i = 0; i < 20 && rec.seen.length < c.backend.length; i++) await sleep(25);
-      const seenNow = rec.seen.slice();
-      const errorsNow = rec.errors.slice();
-      if (!closed) {
-        if (c.conn === 'silent') lingering.push({ id: c.id, r });
-        else r.sock.destroy();
-      }
-
-      // the next client (new connection) must get its own answer over the pooled upstream
-      const probeUrl = `/probe-${c.id}`;
-      const probe = await exchange(port, {
-        id: 'probe', group: 'probe', raw: `GET ${probeUrl} HTTP/1.1\r\nHost: x\r\n\r\n`,
-        answers: [200], conn: 'open', backend: [], why: '',
-      });
-      probe.sock.destroy();
-      // a cut upstream connection is seen closing by the backend shortly after the client went
-      for (let i = 0; i < 20 && c.upstreamCut && rec.cut === cutBefore; i++) await sleep(25);
-
+      const { r, closed, seenNow, errorsNow, cut, probe, probeUrl, lastUrl } = await outcomes.get(c.id)!;
       if (RECORD) {
         const conn = closed ? 'close' : r.bytes === 0 ? 'silent' : 'open';
-        console.log(JSON.stringify({ id: c.id, answers: r.statuses, conn, backend: seenNow.map((s) => `${s.method} ${s.url} [${s.body.length}]`), errors: errorsNow, cut: rec.cut - cutBefore }));
+        console.log(JSON.stringify({ id: c.id, answers: r.statuses, conn, backend: seenNow.map((s) => `${s.method} ${s.url} [${s.body.length}]`), errors: errorsNow, cut }));
         return;
       }
       assert.deepEqual(errorsNow, [], 'the backend received bytes that are not a valid request');
@@ -256,10 +301,10 @@ describe('hostile request corpus', { skip: onNodeEngine('the corpus records uWS 
         const s = seenNow[k++];
         assert.equal(r.bodies[i], `${s.method} ${s.url} ${s.body.length}`, 'client got its own response');
       }
-      assert.equal(rec.cut - cutBefore, c.upstreamCut ? 1 : 0, 'upstream connections cut mid-request');
+      assert.equal(cut, c.upstreamCut ? 1 : 0, 'upstream connections cut mid-request');
       assert.deepEqual(probe.statuses, [200], 'next request answered');
       assert.equal(probe.bodies[0], `GET ${probeUrl} 0`, 'next request got its own response');
-      assert.equal(rec.seen.at(-1)?.url, probeUrl);
+      assert.equal(lastUrl, probeUrl);
     });
   }
 
@@ -272,8 +317,8 @@ describe('hostile request corpus', { skip: onNodeEngine('the corpus records uWS 
       if (v !== 'closed') open.push(l.id);
     }));
     assert.deepEqual(open, [], 'still open after 15 s');
-    assert.equal(gh.child.exitCode, null, 'gatehouse is running');
-    const r = await exchange(port, { id: 'final', group: 'final', raw: 'GET /final HTTP/1.1\r\nHost: x\r\n\r\n', answers: [200], conn: 'open', backend: [], why: '' });
+    for (const l of lanes) assert.equal(l.gh.child.exitCode, null, 'gatehouse is running');
+    const r = await exchange(lanes[0].port, { id: 'final', group: 'final', raw: 'GET /final HTTP/1.1\r\nHost: x\r\n\r\n', answers: [200], conn: 'open', backend: [], why: '' });
     r.sock.destroy();
     assert.deepEqual(r.statuses, [200]);
     assert.equal(r.bodies[0], 'GET /final 0');

@@ -32,8 +32,11 @@ export interface HTTPParserCtor {
 /** Node's stream handle write request (the object net.Socket uses internally). */
 interface RawWriteReq {
   handle: RawHandle;
-  oncomplete: () => void;
+  oncomplete: (this: RawWriteReq) => void;
   async: boolean;
+  /** writeLent: the reusable buffer the write reads from, and where it goes back */
+  lent?: Buffer;
+  giveBack?: (b: Buffer) => void;
 }
 interface RawHandle {
   writeUtf8String(req: RawWriteReq, s: string): number;
@@ -104,30 +107,44 @@ export function writeStringDirect(sock: net.Socket, s: string): void {
 }
 
 /**
- * Write `buf` to the socket's TCP handle when neither its Writable nor libuv holds anything
- * yet, else through socket.write (so a client that does not read still meets the Writable's
- * backpressure from the second write on). The buffer must not be reused by the caller: a write
- * the kernel could not take at once keeps it until libuv is done (Node's write request holds it).
- * A failed raw write destroys the socket, as in writeStringDirect.
+ * Whether a write now would go straight to the handle: the raw path exists and neither the
+ * Writable nor libuv holds anything for this socket (so a raw write keeps the byte order).
  */
-export function writeBufferDirect(sock: net.Socket, buf: Buffer): void {
+export function canWriteDirect(sock: net.Socket): boolean {
   const h = (sock as net.Socket & { _handle?: RawHandle | null })._handle;
-  if (
-    WriteWrap === null ||
-    h === null ||
-    h === undefined ||
-    typeof h.writeBuffer !== 'function' ||
-    h.writeQueueSize !== 0 ||
-    sock.writableLength !== 0 ||
-    sock.connecting
-  ) {
-    sock.write(buf);
+  return WriteWrap !== null && h !== null && h !== undefined && typeof h.writeBuffer === 'function' && h.writeQueueSize === 0 && sock.writableLength === 0 && !sock.connecting;
+}
+
+function lentDone(this: RawWriteReq): void {
+  const b = this.lent;
+  const back = this.giveBack;
+  this.lent = undefined;
+  if (b !== undefined && back !== undefined) back(b);
+}
+
+/**
+ * Writes `view` (bytes of the reusable buffer `owner`) to the handle; only after
+ * canWriteDirect(sock). `owner` goes to `giveBack` as soon as libuv no longer reads it: at once
+ * when the kernel took every byte (the usual case), else when the write completes or fails.
+ * So an answer's bytes leave without a buffer allocated per write (node engine, large answers).
+ */
+export function writeLent(sock: net.Socket, view: Buffer, owner: Buffer, giveBack: (b: Buffer) => void): void {
+  const h = (sock as net.Socket & { _handle?: RawHandle | null })._handle!;
+  const req = new WriteWrap!();
+  req.handle = h;
+  req.oncomplete = lentDone;
+  req.async = false;
+  req.lent = owner;
+  req.giveBack = giveBack;
+  const err = h.writeBuffer!(req, view);
+  if (err !== 0) {
+    req.lent = undefined;
+    giveBack(owner);
+    sock.destroy(new Error('write failed (' + err + ')'));
     return;
   }
-  const req = new WriteWrap();
-  req.handle = h;
-  req.oncomplete = noop;
-  req.async = false;
-  const err = h.writeBuffer(req, buf);
-  if (err !== 0) sock.destroy(new Error('write failed (' + err + ')'));
+  if (!req.async) {
+    req.lent = undefined;
+    giveBack(owner);
+  }
 }
