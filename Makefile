@@ -21,7 +21,7 @@ NODE_ENGINE_TESTS := client-abort client-address differential haproxy-compat har
 	routing-e2e send-proxy server-tls signals stick-e2e tls websocket dns-discovery
 NODE_ENGINE_FILES := $(patsubst %,dist-test/test/%.test.js,$(NODE_ENGINE_TESTS))
 # run by test-node-engine only (the first pass of `make test` has them already)
-NODE_ENGINE_ONLY := $(patsubst %,dist-test/test/%.test.js,node-engine front-node-conformance front-node-engine front-node-listener front-node-proxy-protocol gatehouse-conformance)
+NODE_ENGINE_ONLY := $(patsubst %,dist-test/test/%.test.js,node-engine front-node-conformance front-node-engine front-node-listener front-node-proxy-protocol gatehouse-conformance tls-accept-proxy)
 
 # Tests are compiled separately so dist/ stays the shippable tree.
 test: build

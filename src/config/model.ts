@@ -118,7 +118,10 @@ export interface BindAddress {
    * node:net, src/front-node/); null: global.engine. TLS binds run on uWS.
    */
   engine: 'uws' | 'node' | null;
-  /** `accept-proxy`: a PROXY protocol v1/v2 header precedes each connection (node engine) */
+  /**
+   * `accept-proxy`: a PROXY protocol v1/v2 header precedes each connection (before the TLS
+   * handshake on an ssl bind); such a bind runs on the node engine (`engine uws` with it: an error)
+   */
   acceptProxy: boolean;
   /** `proto h2`: clients speak HTTP/2 with prior knowledge (h2c; node engine); absent: HTTP/1.x */
   proto?: 'h2';

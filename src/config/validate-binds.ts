@@ -39,6 +39,8 @@ export class BuilderBinds extends BuilderProxy {
     mixedOk = false,
     defaultEngine: 'uws' | 'node' = 'uws',
     tlsDefaults: BindTlsDefaults = { ciphersuites: null, options: null },
+    /** global writes `engine uws` (an http section): a bind without its own engine is held to it */
+    globalUws = false,
   ): BindAddress[] {
     const c = this.c;
     const out: BindAddress[] = [];
@@ -86,11 +88,14 @@ export class BuilderBinds extends BuilderProxy {
       const bind: BindAddress = { host: hp.host, port: hp.port, text, ...tls, engine, acceptProxy, ...(h2 ? { proto: 'h2' as const } : {}) };
       const needs = nodeTlsNeeds(bind);
       if (needs !== null && engine === 'uws') c.error([...p, 'engine'], `this ssl bind asks for ${needs}, which uWebSockets.js 20.30 cannot do: it runs on the node engine`, 'engine: node (or no engine)', '"uws"');
-      if (tls.ssl && tls.sslMinVer !== null && tls.sslMinVer !== 'TLSv1.2' && tls.sslMinVer !== 'TLSv1.3' && needs === null && (engine ?? defaultEngine) === 'uws') {
+      if (tls.ssl && tls.sslMinVer !== null && tls.sslMinVer !== 'TLSv1.2' && tls.sslMinVer !== 'TLSv1.3' && needs === null && !acceptProxy && (engine ?? defaultEngine) === 'uws') {
         c.warn([...p, 'ssl_min_ver'], `ssl_min_ver ${tls.sslMinVer} has no effect on uWebSockets.js, which always requires TLSv1.2 or later (engine: node applies it, where OpenSSL allows)`);
       }
-      if (acceptProxy && tls.ssl) c.error([...p, 'accept_proxy'], 'accept-proxy on an ssl bind is not supported yet (the PROXY header comes before the TLS handshake)', 'accept-proxy on a plain bind', 'ssl');
-      else if (acceptProxy && !h2 && (engine ?? defaultEngine) !== 'node') c.error([...p, 'accept_proxy'], 'accept-proxy needs the node engine on this bind (uWebSockets.js cannot read a PROXY header)', 'engine: node (on the bind or in global)', `"${engine ?? defaultEngine}"`);
+      // accept-proxy binds run on the node engine by themselves (src/worker/engine.ts), ssl ones
+      // too (PROXY header, then TLS on the same socket); only a written `engine uws` says otherwise
+      if (acceptProxy && !h2 && (engine === 'uws' || (engine === null && globalUws))) {
+        c.error([...p, engine === 'uws' ? 'engine' : 'accept_proxy'], `accept-proxy needs the node engine (uWebSockets.js cannot read a PROXY header), but ${engine === 'uws' ? 'this bind says engine uws' : 'global says engine uws'}`, engine === 'uws' ? 'engine: node on this bind, or no engine' : 'engine: node on this bind', '"uws"');
+      }
       if (h2 && tls.ssl) c.error([...p, 'proto'], 'proto h2 on an ssl bind: use alpn h2,http/1.1 (ALPN chooses HTTP/2 over TLS); proto h2 is HTTP/2 with prior knowledge on plain binds', 'alpn h2,http/1.1 on an ssl bind, or proto h2 on a bind without ssl', '"h2"');
       if (h2 && engine === 'uws') c.error([...p, 'engine'], 'proto h2 needs the node engine (uWebSockets.js has no HTTP/2)', 'engine: node, or no engine', '"uws"');
       out.push(bind);
@@ -99,7 +104,7 @@ export class BuilderBinds extends BuilderProxy {
     // (not a listen) that mixes them becomes two (see the caller); a listen cannot.
     if (!mixedOk && out.some((x) => x.ssl) && out.some((x) => !x.ssl)) {
       c.error(path, 'a listen section cannot mix ssl and plain binds: use a frontend (gatehouse runs its ssl binds as a twin frontend) or put them in separate sections', 'all binds ssl, or none', out.map((x) => `"${x.text}"${x.ssl ? ' ssl' : ''}`).join(', '));
-    } else if (new Set(out.filter((x) => x.ssl && nodeTlsNeeds(x) === null).map((x) => x.ciphers)).size > 1) {
+    } else if (new Set(out.filter((x) => x.ssl && !x.acceptProxy && nodeTlsNeeds(x) === null).map((x) => x.ciphers)).size > 1) {
       // ...and an app has one TLS context (and its SNI certificates) for all its binds.
       c.error(path, 'the ssl binds of one frontend must use the same ciphers: put binds with other ciphers in another frontend', 'one cipher list', out.map((x) => `"${x.text}": ${x.ciphers ?? 'default'}`).join(', '));
     }

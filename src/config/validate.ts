@@ -178,7 +178,8 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
       const bindEngine = (s.mode ?? d.mode) === 'tcp' ? 'node' : global.engine;
       const defaultOptions = global.sslDefaultBindOptions ? parseDefaultBindOptions(global.sslDefaultBindOptions) : null;
       const tlsDefaults = { ciphersuites: global.sslDefaultBindCiphersuites ?? null, options: typeof defaultOptions === 'string' ? null : defaultOptions };
-      const binds = b.binds(p.raw.bind, bindPath, global.sslDefaultBindCiphers, p.kind === 'frontend', bindEngine, tlsDefaults);
+      const globalUws = bindEngine === 'uws' && isObj(top.global) && top.global.engine === 'uws';
+      const binds = b.binds(p.raw.bind, bindPath, global.sslDefaultBindCiphers, p.kind === 'frontend', bindEngine, tlsDefaults, globalUws);
       if (binds.length === 0 && c.errors.length === errorsBefore) {
         const at = has(p.raw, 'bind') ? bindPath : p.path;
         c.add('error', at, `${p.kind} "${p.name}" needs at least one bind address`, '"ADDR:PORT" such as "*:80"', has(p.raw, 'bind') ? describeValue(p.raw.bind) : 'nothing', true);
@@ -290,7 +291,8 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
 
   // uWS's fixed 10 s timers concern only binds on uWS: without one, that warning is wrong
   // (the node engine applies http_request and http_keep_alive as configured).
-  if (!frontends.some((fe) => fe.binds.some((b) => b.ssl || (b.engine ?? global.engine) === 'uws'))) {
+  // (accept-proxy binds always run on the node engine)
+  if (!frontends.some((fe) => fe.binds.some((b) => !b.acceptProxy && (b.ssl || (b.engine ?? global.engine) === 'uws')))) {
     const kept = c.warnings.filter((w) => !w.message.includes(UWS_TIMER_NOTE));
     c.warnings.length = 0;
     c.warnings.push(...kept);

@@ -1,6 +1,7 @@
-// `accept-proxy` on a `proto h2` bind: the PROXY protocol v1/v2 header comes before the h2
-// preface. It is read here, off the socket, before node:http2 gets the socket; the bytes that
-// follow it are put back (unshift) for the session, which reads what the socket has buffered.
+// `accept-proxy` on a `proto h2` bind or an ssl bind: the PROXY protocol v1/v2 header comes
+// before the h2 preface or the TLS ClientHello. It is read here, off the socket, before
+// node:http2 or node:tls gets the socket; the bytes that follow it are put back (unshift) for
+// the session, which reads what the socket has buffered (node:tls: initRead in _tls_wrap).
 
 import type * as net from 'node:net';
 import { decodeProxyHeader, PP_DONE, PP_ERROR, type ProxyHeader } from '../net/proxy-protocol';

@@ -94,11 +94,13 @@ export class H1Connection implements ChunkSink {
     readonly socket: Socket,
     private readonly handler: H1Handler,
     private readonly opts: FrontOptions,
+    /** the client from a PROXY header read before TLS (accept-proxy on an ssl bind) */
+    client: { address: string; port: number } | null = null,
   ) {
     this.parser = new RequestHeadParser(opts);
     this.framer = new AnswerFramer(socket);
-    this.remoteAddress = plainAddress(socket.remoteAddress);
-    this.remotePort = socket.remotePort ?? 0;
+    this.remoteAddress = client !== null ? client.address : plainAddress(socket.remoteAddress);
+    this.remotePort = client !== null ? client.port : socket.remotePort ?? 0;
     this.localAddress = plainAddress(socket.localAddress);
     this.localPort = socket.localPort ?? 0;
     this.tlsFacts = (socket as TLSSocket).encrypted === true ? new TlsFacts(socket as TLSSocket) : null;

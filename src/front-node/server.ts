@@ -2,12 +2,23 @@
 // shared descriptor from listener.ts, or on a port of its own in tests). For an ssl bind it is a
 // tls.Server (a net.Server too, so it listens on the shared descriptor the same way) whose
 // secure sockets go to the same H1Connection, or to the HTTP/2 server when ALPN chose h2.
+// An ssl bind with accept-proxy listens with a plain net.Server that reads the PROXY header off
+// each TCP connection, then hands the socket (ClientHello bytes that came with the header put
+// back) to an unlistening tls.Server through its 'connection' event: everything node:tls does
+// for a bind (SNI, ALPN, client certificates, tickets, handshake timeout and errors) is the same.
 
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { TlsBindSetup } from './tls-context';
 import { DEFAULT_FRONT_OPTIONS, type FrontOptions, type H1Handler } from './api';
 import { H1Connection } from './connection';
+import { readProxyHeader } from '../front-h2/proxy-header';
+
+/** A client address from a PROXY header. */
+export interface ProxiedClient {
+  address: string;
+  port: number;
+}
 
 export interface FrontServer extends net.Server {
   /** open connections (closed and detached ones leave the set) */
@@ -23,10 +34,13 @@ export interface FrontServer extends net.Server {
 /** TLS on a front server: its options, and where h2 connections and handshake failures go. */
 export interface FrontTls {
   setup: TlsBindSetup;
-  /** takes a connection that negotiated 'h2'; false: nothing serves h2 (the socket is closed) */
-  h2(socket: tls.TLSSocket): boolean;
+  /**
+   * takes a connection that negotiated 'h2'; false: nothing serves h2 (the socket is closed).
+   * `client`: the PROXY header's client (accept-proxy), null: the socket's own address.
+   */
+  h2(socket: tls.TLSSocket, client: ProxiedClient | null): boolean;
   /** a handshake that failed or timed out, or a client certificate refused after it */
-  onHandshakeError(err: Error, socket: tls.TLSSocket): void;
+  onHandshakeError(err: Error, socket: tls.TLSSocket, client: ProxiedClient | null): void;
 }
 
 export function createFrontServer(handler: H1Handler, options: Partial<FrontOptions> = {}, secure: FrontTls | null = null): FrontServer {
@@ -37,13 +51,29 @@ export function createFrontServer(handler: H1Handler, options: Partial<FrontOpti
     conns.delete(c);
     if (drainCheck !== null) drainCheck();
   };
-  const serve = (socket: net.Socket): void => {
-    const c = new H1Connection(socket, handler, opts);
+  // with TLS, accept-proxy is read before the handshake, not by the connection
+  const connOpts = secure !== null && opts.acceptProxy ? { ...opts, acceptProxy: false } : opts;
+  const serve = (socket: net.Socket, client: ProxiedClient | null = null): void => {
+    const c = new H1Connection(socket, handler, connOpts, client);
     c.onDone = forget;
     conns.add(c);
   };
   // allowHalfOpen: a client that half-closes after its request still gets the answer
-  const server = (secure === null ? net.createServer({ allowHalfOpen: true, noDelay: true }, serve) : tlsServer(secure, opts, serve)) as FrontServer;
+  let server: FrontServer;
+  if (secure === null) server = net.createServer({ allowHalfOpen: true, noDelay: true }, serve) as FrontServer;
+  else if (!opts.acceptProxy) server = tlsServer(secure, opts, serve, null) as unknown as FrontServer;
+  else {
+    const clients = new ProxiedClients();
+    const inner = tlsServer(secure, opts, serve, clients);
+    server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+      // HAProxy's accept-proxy: a bad, missing or late header closes the connection without a byte
+      readProxyHeader(socket, opts.timeoutHttpRequest, (h) => {
+        if (socket.destroyed) return;
+        if (h !== null) clients.add(socket, { address: h.srcAddress, port: h.srcPort });
+        inner.emit('connection', socket);
+      });
+    }) as FrontServer;
+  }
   Object.defineProperty(server, 'h1Connections', { value: conns });
   server.drain = (cb?: () => void) => {
     // net counts a socket gone when it is destroyed, a tick before its 'close' reaches the
@@ -64,28 +94,67 @@ export function createFrontServer(handler: H1Handler, options: Partial<FrontOpti
   return server;
 }
 
-function tlsServer(secure: FrontTls, opts: FrontOptions, serve: (socket: net.Socket) => void): tls.Server {
+/** `clients`: the PROXY headers' clients of an accept-proxy bind, null without accept-proxy. */
+function tlsServer(secure: FrontTls, opts: FrontOptions, serve: (socket: net.Socket, client: ProxiedClient | null) => void, clients: ProxiedClients | null): tls.Server {
   const server = tls.createServer(
     // HAProxy counts the handshake in `timeout http-request` from the accept, as a request head
     { ...secure.setup.options, allowHalfOpen: true, noDelay: true, handshakeTimeout: opts.timeoutHttpRequest },
     (socket: tls.TLSSocket) => {
+      const client = clients === null ? null : clients.take(socket);
       if (secure.setup.rejectUnverified && !socket.authorized && socket.getPeerX509Certificate() !== undefined) {
         // verify optional: a certificate was sent and does not verify (see tls-context.ts)
-        secure.onHandshakeError(new Error(`client certificate refused: ${String(socket.authorizationError)}`), socket);
+        secure.onHandshakeError(new Error(`client certificate refused: ${String(socket.authorizationError)}`), socket, client);
         socket.destroy();
         return;
       }
       if (socket.alpnProtocol === 'h2') {
-        if (!secure.h2(socket)) socket.destroy();
+        if (!secure.h2(socket, client)) socket.destroy();
         return;
       }
-      serve(socket);
+      serve(socket, client);
     },
   );
   // a failed handshake costs only its own connection
   server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
-    secure.onHandshakeError(err, socket);
+    secure.onHandshakeError(err, socket, clients === null ? null : clients.take(socket));
     socket.destroy();
   });
   return server;
+}
+
+/**
+ * The PROXY header's client of each TCP connection of an accept-proxy ssl bind, from the header
+ * until its TLS socket is handed over. node:tls makes that TLSSocket itself, inside the
+ * 'connection' event, and shows it only once the handshake is over (or failed); it reports its
+ * TCP connection's addresses, which is what finds it here. Every TLSSocket of a tls.Server ends
+ * in 'secureConnection' or 'tlsClientError' (take() then); 'close' of the TCP socket is the
+ * backstop.
+ */
+class ProxiedClients {
+  private readonly byPeer = new Map<string, ProxiedClient>();
+
+  add(raw: net.Socket, client: ProxiedClient): void {
+    const k = peerKey(raw);
+    if (k === null) return;
+    this.byPeer.set(k, client);
+    raw.once('close', () => {
+      if (this.byPeer.get(k) === client) this.byPeer.delete(k);
+    });
+  }
+
+  take(socket: net.Socket): ProxiedClient | null {
+    if (this.byPeer.size === 0) return null;
+    const k = peerKey(socket);
+    if (k === null) return null;
+    const c = this.byPeer.get(k);
+    if (c === undefined) return null;
+    this.byPeer.delete(k);
+    return c;
+  }
+}
+
+/** One TCP connection among a listener's: the client's address and port, and the local address. */
+function peerKey(s: net.Socket): string | null {
+  const a = s.remoteAddress;
+  return a === undefined ? null : `${a}|${s.remotePort ?? 0}|${s.localAddress ?? ''}`;
 }

@@ -5,8 +5,11 @@
 import type * as tls from 'node:tls';
 import type { FrontendRuntime } from './runtime';
 
-/** Serves one TLS connection that negotiated 'h2' on frontend `fe` (it owns the socket from then on). */
-export type H2Serve = (socket: tls.TLSSocket, fe: FrontendRuntime) => void;
+/**
+ * Serves one TLS connection that negotiated 'h2' on frontend `fe` (it owns the socket from then
+ * on). `client`: the client of an accept-proxy bind's PROXY header, absent: the socket's own.
+ */
+export type H2Serve = (socket: tls.TLSSocket, fe: FrontendRuntime, client?: { address: string; port: number }) => void;
 
 let h2Serve: H2Serve | null = null;
 

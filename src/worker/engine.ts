@@ -38,14 +38,16 @@ export function nodeTlsNeeds(b: BindAddress): string | null {
 
 /**
  * Which engine serves `b` of a frontend in `mode`: mode tcp binds are node:net sockets (the tcp
- * engine); an ssl bind that asks for what uWS's TLS lacks runs on the node engine (node:tls);
- * without a uWS binary for this Node.js every bind runs on the node engine; else the bind's own
- * choice or the global default; `proto h2` binds (h2c) run on the node engine.
+ * engine); `proto h2` binds (h2c) and `accept-proxy` binds (uWS cannot read a PROXY header) run
+ * on the node engine; without a uWS binary for this Node.js every bind does; an ssl bind that
+ * asks for what uWS's TLS lacks runs on the node engine (node:tls); else the bind's own choice
+ * or the global default. (The validator refuses `engine uws` written with accept-proxy.)
  */
 export function bindEngine(b: BindAddress, g: GlobalConfig, uwsOk: boolean, mode: 'http' | 'tcp' = 'http'): 'uws' | 'node' {
   if (mode === 'tcp') return 'node';
   // HTTP/2 (node:http2) exists on the node engine only
   if (b.proto === 'h2') return 'node';
+  if (b.acceptProxy) return 'node';
   if (!uwsOk) return 'node';
   if (b.ssl && nodeTlsNeeds(b) !== null) return 'node';
   return b.engine ?? g.engine;
@@ -55,6 +57,7 @@ export function bindEngine(b: BindAddress, g: GlobalConfig, uwsOk: boolean, mode
 export function nodeEngineReason(b: BindAddress, g: GlobalConfig, uwsOk: boolean, mode: 'http' | 'tcp'): string {
   if (mode === 'tcp') return 'mode tcp';
   if (b.proto === 'h2') return "'proto h2': HTTP/2";
+  if (b.acceptProxy) return "'accept-proxy': uWebSockets.js cannot read a PROXY header";
   if (!uwsOk) return `uWebSockets.js has no binary for Node.js ${process.version}`;
   const needs = nodeTlsNeeds(b);
   if (needs !== null) return `TLS with ${needs}: uWebSockets.js 20.30 cannot`;

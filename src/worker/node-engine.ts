@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { BindAddress } from '../config/model';
 import { logDate } from '../log/format';
-import { createFrontServer, type FrontTls } from '../front-node/server';
+import { createFrontServer, type FrontTls, type ProxiedClient } from '../front-node/server';
 import { tlsBindSetup } from '../front-node/tls-context';
 import { getH2Serve, h2Ready, setH2Serve } from './alpn';
 import type { FrontOptions, H1Handler, H1Refusal, H1Request, H1Response } from '../front-node/api';
@@ -31,7 +31,7 @@ const TEST_HOOKS = process.env.GATEHOUSE_TEST_HOOKS === '1';
 export interface NodeFrontend {
   fe: FrontendRuntime;
   fds: number[];
-  /** the binds of `fds`, index for index (their TLS settings); absent: all plain */
+  /** the binds of `fds`, index for index (their TLS settings, accept-proxy); absent: all plain */
   binds?: BindAddress[];
   /** these binds are `proto h2`: clients speak HTTP/2 with prior knowledge (h2c) */
   h2?: boolean;
@@ -58,7 +58,7 @@ export class NodeEngine implements FrontEngine {
   ) {
     this.upgrader = new NodeUpgrader(onTunnelsEmpty);
     // TLS binds whose ALPN chose h2 hand their sockets to this engine's HTTP/2 server
-    setH2Serve((socket, fe) => this.serveH2(socket, fe));
+    setH2Serve((socket, fe, client) => this.serveH2(socket, fe, client));
     this.handlers = frontends.map(({ fe }) => ({
       onRequest: (req: H1Request, res: H1Response) => this.onRequest(fe, req, res),
       onRefused: (info: H1Refusal) => this.onRefused(fe, info),
@@ -70,8 +70,8 @@ export class NodeEngine implements FrontEngine {
       timeoutHttpRequest: fe.cfg.timeouts.httpRequest,
       timeoutHttpKeepAlive: fe.cfg.timeouts.httpKeepAlive,
       timeoutClient: fe.cfg.timeouts.client,
-      // (proto h2 binds read theirs in serveH2Proxied)
-      acceptProxy: fe.cfg.binds.some((b) => b.acceptProxy === true && b.proto !== 'h2'),
+      // per bind, in listen() (proto h2 binds read theirs in serveH2Proxied)
+      acceptProxy: false,
     }));
   }
 
@@ -88,7 +88,9 @@ export class NodeEngine implements FrontEngine {
         const fd = fds[j];
         const b = binds?.[j];
         const secure = b !== undefined && b.ssl ? this.frontTls(fe, b) : null;
-        const server = h2 === true ? net.createServer({ noDelay: true }, onH2) : createFrontServer(this.handlers[i], this.options[i], secure);
+        // accept-proxy: read by the connection (plain), or before the handshake (ssl, server.ts)
+        const opts = b?.acceptProxy === true ? { ...this.options[i], acceptProxy: true } : this.options[i];
+        const server = h2 === true ? net.createServer({ noDelay: true }, onH2) : createFrontServer(this.handlers[i], opts, secure);
         this.servers.push(server);
         jobs.push(listenShared(server, fd, backlog));
       }
@@ -100,23 +102,26 @@ export class NodeEngine implements FrontEngine {
   private frontTls(fe: FrontendRuntime, b: BindAddress): FrontTls {
     return {
       setup: tlsBindSetup(b, this.ticketKeys, h2Ready),
-      h2: (socket: tls.TLSSocket) => {
+      h2: (socket: tls.TLSSocket, client: ProxiedClient | null) => {
         const serve = getH2Serve();
         if (serve === null) return false;
-        serve(socket, fe);
+        serve(socket, fe, client ?? undefined);
         return true;
       },
-      onHandshakeError: (err: Error, socket: tls.TLSSocket) => this.onHandshakeError(fe, b, err, socket),
+      onHandshakeError: (err: Error, socket: tls.TLSSocket, client: ProxiedClient | null) => this.onHandshakeError(fe, b, err, socket, client),
     };
   }
 
-  /** Counted (handshake failures of the frontend) and logged as HAProxy does: "fe/bind: SSL handshake failure". */
-  private onHandshakeError(fe: FrontendRuntime, b: BindAddress, err: Error, socket: tls.TLSSocket): void {
+  /**
+   * Counted (handshake failures of the frontend) and logged as HAProxy does: "fe/bind: SSL
+   * handshake failure", with the PROXY header's client on an accept-proxy bind.
+   */
+  private onHandshakeError(fe: FrontendRuntime, b: BindAddress, err: Error, socket: tls.TLSSocket, client: ProxiedClient | null): void {
     // not a request error (HAProxy keeps handshake failures out of ereq too)
     this.handshakeFailures++;
-    const ip = socket.remoteAddress ?? '-';
+    const ip = client !== null ? client.address : socket.remoteAddress ?? '-';
     const addr = ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
-    const line = `${addr}:${socket.remotePort ?? 0} [${logDate(Date.now())}] ${fe.cfg.name}/${b.text}: SSL handshake failure`;
+    const line = `${addr}:${client !== null ? client.port : socket.remotePort ?? 0} [${logDate(Date.now())}] ${fe.cfg.name}/${b.text}: SSL handshake failure`;
     if (this.rt.telemetry !== null) this.rt.telemetry.onConnectionLine(fe.index, line);
     if (process.env.GATEHOUSE_DEBUG_TLS === '1') process.stderr.write(`${line} (${err.message})\n`);
   }
