@@ -33,11 +33,12 @@ import { performance } from 'node:perf_hooks';
 
 import type { HttpConnOwner } from '../upstream/connection';
 import type { ServerPool } from '../upstream/pool';
+import type { ConnWaiter } from '../upstream/connect-pacing';
 import type { ConnParams } from '../upstream/conn-params';
 import { clientAddresses } from './client-addresses';
 import type { Upgrader } from './exchange';
 
-export abstract class ExchangeFlow extends Session implements HttpConnOwner {
+export abstract class ExchangeFlow extends Session implements HttpConnOwner, ConnWaiter {
   private readonly onClientDataB = this.onClientData.bind(this);
   private readonly onWritableB = this.onWritable.bind(this);
   private readonly feedCorkedB = this.feedCorked.bind(this);
@@ -49,6 +50,8 @@ export abstract class ExchangeFlow extends Session implements HttpConnOwner {
 
   // server side
   protected conn: UpstreamConn | null = null;
+  /** the pool whose line this request waits in for a connection (connect-pacing.ts), or null */
+  protected connLine: ServerPool | null = null;
   protected requestSent = false;
   protected upgrader: Upgrader | null = null;
   /** the server's 101 waits for the end of the parser's callbacks (see switchProtocols) */
@@ -130,15 +133,48 @@ export abstract class ExchangeFlow extends Session implements HttpConnOwner {
     if (stick !== null) stick.store(this.plan.view!, this.attempt.server - this.be!.firstServer);
     // An upgrade gets a connection of its own: after a 101 it never goes back to the pool.
     const pool = this.rt.servers[this.attempt.server].pool;
-    const conn = this.upgrader === null ? pool.takeIdle(pool.perClient ? this.connParams(pool) : null) : null;
-    if (conn !== null) {
-      this.conn = conn;
-      conn.attach(this, this.plan.isHead, false);
-      this.tc = 0;
-      this.sendRequest();
-    } else {
-      this.connectFresh();
+    // Connections made for one client (PROXY header, SNI from a header) and upgrades are not
+    // paced: an idle one of the line would not fit them.
+    const paced = this.upgrader === null && !pool.perClient;
+    if (paced && pool.waiters.length > 0) {
+      this.waitForConn(pool, false); // behind the requests already in line
+      return;
     }
+    const conn = this.upgrader === null ? pool.takeIdle(pool.perClient ? this.connParams(pool) : null) : null;
+    if (conn !== null) this.useConn(conn);
+    else if (!paced) this.connectFresh();
+    else this.waitForConn(pool, true);
+  }
+
+  // ---- the line for a new connection (upstream/connect-pacing.ts) ----
+
+  /** Connect now if the turn's budget allows, else wait in `pool`'s line. */
+  private waitForConn(pool: ServerPool, mayConnect: boolean): void {
+    const pacer = this.rt.pacer;
+    if (mayConnect ? pacer.admit(pool, this) : (pacer.wait(pool, this), false)) {
+      this.connectFresh();
+      return;
+    }
+    this.connLine = pool;
+    // the wait counts as connecting (timeout connect, then 503 sC like a connect that hangs)
+    this.deadline = monoNow() + this.be!.cfg.timeouts.connect;
+  }
+
+  waitsIn(pool: ServerPool): boolean {
+    return this.connLine === pool && !this.finished && this.res !== null;
+  }
+
+  useConn(conn: UpstreamConn): void {
+    this.connLine = null;
+    this.conn = conn;
+    conn.attach(this, this.plan.isHead, false);
+    this.tc = 0;
+    this.sendRequest();
+  }
+
+  connectNow(): void {
+    this.connLine = null;
+    this.connectFresh();
   }
 
   /** Called by the worker when a slot may have freed: try again; false = still full. */

@@ -182,6 +182,13 @@ export class Exchange extends ExchangeFlow {
       this.answer(E503, 'sQ');
       return;
     }
+    if (this.connLine !== null) {
+      // waited its whole timeout connect in the line for a connection: as a connect timeout
+      this.connLine = null;
+      countConnectError(this.rt, this.be!, this.attempt.server);
+      this.retryOrFail('sC', E503, (this.be!.cfg.retryOn & RO_CONN_FAILURE) !== 0);
+      return;
+    }
     const conn = this.conn;
     if (conn !== null && !this.requestSent) {
       // connect timeout
@@ -286,6 +293,7 @@ export class Exchange extends ExchangeFlow {
     this.out.reset();
     this.clientPaused = false;
     this.conn = null;
+    this.connLine = null;
     this.requestSent = false;
     this.upgrader = null;
     this.upgradeHeaders = null;

@@ -7,11 +7,14 @@ import type { ServerSni } from '../config/model';
 import type { ProxyAddresses } from '../net/proxy-protocol';
 import { proxyHeader, type ConnParams } from './conn-params';
 import type { ServerTlsDialer } from './tls-connect';
+import type { ConnWaiter } from './connect-pacing';
 
 export class ServerPool implements ConnHome {
   private readonly idle: UpstreamConn[] = [];
   /** all open connections of this pool (idle or busy) */
   open = 0;
+  /** requests waiting for a connection, oldest first (connect-pacing.ts) */
+  readonly waiters: ConnWaiter[] = [];
   /** the address sequence last read from the shared state (-1: never) */
   private addrSeq = -1;
 
@@ -110,7 +113,7 @@ export class ServerPool implements ConnHome {
     if (i >= 0) this.idle.splice(i, 1);
   }
 
-  /** Close connections idle since before `cutoff` (ms epoch). Oldest are at the bottom. */
+  /** Close connections idle since before `cutoff` (monoNow() ms). Oldest are at the bottom. */
   reap(cutoff: number): void {
     // every second (worker tick): an address DNS took away loses its idle connections even
     // when the server is no longer picked

@@ -1,5 +1,6 @@
 // Everything a worker thread's request path needs, built once at start-up from the config.
 
+import { ConnectPacer } from '../upstream/connect-pacing';
 import type { BackendConfig, Config, FrontendConfig } from '../config/model';
 import type { Balancer } from '../balancing/balancer';
 import { createBalancers } from '../balancing';
@@ -143,6 +144,8 @@ export class WorkerRuntime {
   readonly errorPages: ErrorPageTable | null;
   /** the worker is stopping: answers carry Connection: close */
   draining = false;
+  /** new upstream connections per loop turn (connect-pacing.ts) */
+  readonly pacer = new ConnectPacer();
   private readonly drainB = this.drainQueues.bind(this);
   private drainScheduled = false;
 
