@@ -41,6 +41,7 @@ import {
 import { CHECK_DESC, TYPE_BACKEND, TYPE_FRONTEND, TYPE_SERVER, type StatsRow } from './columns';
 import type { CounterStore, RateTracker } from './counters-store';
 import { newHistogram, summarize, type LatencySummary } from './histograms';
+import { isInternalBackend } from './routed-names';
 
 export type ServerStatusClass = 'up' | 'down' | 'maint' | 'drain' | 'nocheck' | 'going-down' | 'going-up';
 
@@ -381,7 +382,8 @@ export function buildSnapshot(src: SnapshotSources, nowMs = Date.now()): Snapsho
     return { name: f.name, index: fi, row: cells, latency: summarize(hist), hist };
   });
 
-  const backends: BackendView[] = config.backends.map((b, bi) => {
+  // hidden stats backends (routed.ts) are the last ones: leaving them out keeps every index
+  const backends: BackendView[] = config.backends.filter((b) => !isInternalBackend(b)).map((b, bi) => {
     const row = C.backendRow(rows, bi);
     const bo = bi * BACKEND_STRIDE;
     const pxIid = iid(b.fromListen ? b.name : 'be:' + b.name);
