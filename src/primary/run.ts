@@ -73,6 +73,8 @@ async function startGeneration(written: Config, prev: Generation | null, statsRe
   const stick = new StickService(config, log);
   const telemetry = new PrimaryTelemetry(config, state, sink);
   routed.attach(telemetry);
+  const internal = routed.describe();
+  if (internal !== '') log('notice', `stats pages served through the workers: ${internal} (internal listeners; only requests carrying this generation's key are answered)`);
   // the live history (stats page charts) goes on for every object that keeps its name
   if (prev !== null) telemetry.adoptHistory(prev.telemetry);
   // Counters of objects that keep their names carry over; the old generation's slabs are read

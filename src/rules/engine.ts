@@ -89,10 +89,12 @@ export interface StatsRoute {
 }
 
 /**
- * HAProxy 2.6 (http_stats_check_uri): the path and query, compared with the uri as a prefix,
- * any method (the stats applet answers 501 to the ones it does not serve).
+ * HAProxy 2.6 (http_stats_check_uri): GET, HEAD and POST only (any other method is proxied, checked
+ * with a PUT), the path and query compared with the uri as a prefix.
  */
 function statsMatch(s: StatsRoute, req: RequestView): boolean {
+  const m = req.method;
+  if (m !== 'GET' && m !== 'HEAD' && m !== 'POST') return false;
   return req.url().startsWith(s.uri) || (s.prometheus !== null && req.path === s.prometheus);
 }
 

@@ -134,13 +134,14 @@ export class RoutedStats {
     readonly config: Config,
     private readonly servers: StatsServer[],
     private readonly late: LateBackend,
+    private readonly names: string[],
   ) {}
 
   /** Listen on one internal port per routed stats page; none: the configuration as it is. */
   static async open(config: Config): Promise<RoutedStats> {
     const targets = targetsOf(config);
     const late = new LateBackend();
-    if (targets.length === 0) return new RoutedStats(config, [], late);
+    if (targets.length === 0) return new RoutedStats(config, [], late, []);
     const key = randomBytes(32).toString('hex');
     const servers: StatsServer[] = [];
     try {
@@ -166,12 +167,17 @@ export class RoutedStats {
         ...hidden,
       ],
     };
-    return new RoutedStats(routed, servers, late);
+    return new RoutedStats(routed, servers, late, targets.map((t) => t.name));
   }
 
   /** From now on the listeners answer from `stats` (the generation's telemetry). */
   attach(stats: StatsBackend): void {
     this.late.target = stats;
+  }
+
+  /** `NAME at 127.0.0.1:PORT, ...` for the start-up notice ('' when none). */
+  describe(): string {
+    return this.servers.map((s, i) => `${this.names[i]} at 127.0.0.1:${s.ports[0]}`).join(', ');
   }
 
   /** Ports in use (tests, logs). */

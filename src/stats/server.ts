@@ -120,8 +120,8 @@ export class StatsServer {
 
   /**
    * A request a worker forwarded: it must carry the key (anything else on 127.0.0.1 is refused,
-   * so a local user cannot step around the frontend's rules). Methods other than GET, HEAD and
-   * POST are 501 before auth, as HAProxy 2.6 answers them on an intercepted stats uri (checked).
+   * so a local user cannot step around the frontend's rules). Workers send GET, HEAD and POST
+   * only (engine.ts statsMatch); anything else would be a bug: 501.
    */
   private async handleInternal(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const got = req.headers[STATS_KEY_HEADER];
