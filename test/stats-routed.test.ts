@@ -8,6 +8,11 @@ import { freePort, request, startBackend, startGatehouse, type Backend, type Pro
 import { haproxyBinary, startHaproxy } from './helpers/haproxy';
 import { cfgModel, yamlModel } from './helpers/config';
 import { ConfigError } from '../src/config/errors';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { makePki } from './helpers/test-pki';
 
 const AUTH = 'Basic ' + Buffer.from('admin:admin').toString('base64');
 const KEY_HEADER = 'x-gatehouse-stats-key';
@@ -219,6 +224,51 @@ describe('stats page in a proxying frontend and in a backend', () => {
     assert.equal((await ask(port, { path: '/admin/stats;csv' })).status, 200);
     assert.equal((await ask(port, { path: '/' })).body.toString(), 'app');
   });
+});
+
+test('a proxying frontend serves its stats page on ssl and proto h2 binds too (curl)', async () => {
+  const pki = makePki();
+  const pem = path.join(pki.dir, 'server-combined.pem');
+  fs.writeFileSync(pem, fs.readFileSync(pki.serverCert, 'latin1') + fs.readFileSync(pki.serverKey, 'latin1'));
+  const app = await startBackend('app');
+  const [tp, hp] = await ports(2);
+  const text = `global
+  nbthread 1
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 10s
+  timeout server 10s
+frontend fe_tls
+  bind 127.0.0.1:${tp} ssl crt ${pem}
+  stats uri /st
+  stats auth admin:admin
+  default_backend app
+frontend fe_h2
+  bind 127.0.0.1:${hp} proto h2
+  stats uri /st
+  default_backend app
+backend app
+  server a1 127.0.0.1:${app.port}
+`;
+  let gh: Proc | null = null;
+  try {
+    gh = await startGatehouse(text, [tp, hp], { ext: '.cfg' });
+    // asynchronous: the app backend runs in this process
+    const run = async (...a: string[]) => (await promisify(execFile)('curl', ['-s', '--max-time', '10', ...a], { encoding: 'utf8' })).stdout;
+    const curl = (...a: string[]) => run('-o', '/dev/null', '-w', '%{http_code}', ...a);
+    assert.equal(await curl('-k', `https://127.0.0.1:${tp}/`), '200');
+    assert.equal(await curl('-k', `https://127.0.0.1:${tp}/st`), '401');
+    assert.equal(await curl('-k', '-u', 'admin:admin', `https://127.0.0.1:${tp}/st;csv`), '200');
+    assert.equal(await curl('--http2-prior-knowledge', `http://127.0.0.1:${hp}/`), '200');
+    assert.equal(await curl('--http2-prior-knowledge', `http://127.0.0.1:${hp}/st`), '200');
+    const csv = await run('--http2-prior-knowledge', `http://127.0.0.1:${hp}/st;csv`);
+    assert.ok(csvRows(csv).some((r) => r[0] === 'app' && r[1] === 'a1'), csv);
+  } finally {
+    await gh?.stop();
+    await app.close();
+    fs.rmSync(pki.dir, { recursive: true, force: true });
+  }
 });
 
 test('the same cfg under HAProxy 2.6 gives the same statuses', { skip: haproxyBinary() === null ? 'no haproxy binary' : false }, async () => {
