@@ -44,7 +44,10 @@ frontend main
   stats enable
   stats uri /haproxy?stats
   stats auth admin:admin
-${opts.admin ? '  stats admin if TRUE\n' : ''}  use_backend stats_be if { path_beg /admin }
+${opts.admin ? '  stats admin if TRUE\n' : ''}  # http-request rules come before the stats uri, redirect rules after it
+  http-request deny if { url_beg /haproxy?stats;denied }
+  redirect location /moved if { url_beg /haproxy?stats;redir } || { path /old }
+  use_backend stats_be if { path_beg /admin }
   default_backend app
 
 backend app
@@ -76,6 +79,9 @@ const ASKS: Ask[] = [
   { path: '/haproxy?stats', auth: true, headers: { [KEY_HEADER]: 'guess' } },
   { method: 'PUT', path: '/haproxy?stats', auth: true }, // not intercepted: proxied to app
   { method: 'HEAD', path: '/haproxy?stats', auth: true },
+  { path: '/haproxy?stats;denied', auth: true }, // 403: http-request deny first
+  { path: '/haproxy?stats;redir', auth: true }, // 200: the stats uri before redirect rules
+  { path: '/old' }, // 302: the redirect rule itself works
   { path: '/admin/stats' }, // the backend's page (no auth of its own)
   { path: '/admin/stats;csv' },
   { path: '/admin/statsfoo' },
@@ -286,6 +292,8 @@ test('the same cfg under HAProxy 2.6 gives the same statuses', { skip: haproxyBi
     // and they are what this feature is about
     assert.ok(theirs.includes('GET /haproxy?stats: 401'), theirs.join('\n'));
     assert.ok(theirs.includes('GET /admin/stats: 200'), theirs.join('\n'));
+    assert.ok(theirs.includes('GET /haproxy?stats;denied (auth): 403'), theirs.join('\n'));
+    assert.ok(theirs.includes('GET /haproxy?stats;redir (auth): 200'), theirs.join('\n'));
   } finally {
     await gh?.stop();
     await hx?.stop();
