@@ -31,6 +31,9 @@ export { STATS_SERVER_NAME, statsTargetName, isInternalBackend, isInternalName }
 interface Target {
   /** frontend index, or -1 for a backend's page */
   frontend: number;
+  /** the proxy whose page it is */
+  proxy: string;
+  /** the hidden backend's name */
   name: string;
   stats: StatsConfig;
   timeouts: Timeouts;
@@ -43,7 +46,7 @@ function targetsOf(config: Config): Target[] {
     let name = statsTargetName(proxy);
     if (taken.has(name)) name = statsTargetName(proxy + suffix); // a frontend and a backend may share a name
     taken.add(name);
-    out.push({ frontend, name, stats, timeouts });
+    out.push({ frontend, proxy, name, stats, timeouts });
   };
   config.frontends.forEach((f, i) => {
     if (f.statsRouted && f.stats !== null && f.stats.enable) add(f.name, i, f.stats, f.timeouts, '(frontend)');
@@ -96,7 +99,7 @@ function hiddenBackend(t: Target, port: number, key: string): BackendConfig {
     healthCheck: { ...DEFAULT_HEALTH_CHECK },
     cookie: null,
     servers: [server],
-    internalStats: { proxy: t.name, key },
+    internalStats: { proxy: t.proxy, key },
   };
 }
 
