@@ -289,6 +289,16 @@ test('the same cfg under HAProxy 2.6 gives the same statuses', { skip: haproxyBi
     const ours = await statuses(gp);
     const theirs = await statuses(hp);
     assert.deepEqual(ours, theirs);
+    // the counters those requests left (the CSV request itself included): HAProxy counts a
+    // frontend's stats requests as intercepted, and a backend's on that backend
+    const cells = async (port: number) => {
+      const csv = (await ask(port, { path: '/haproxy?stats;csv', auth: true })).body.toString();
+      const row = (px: string, sv: string) => csvRows(csv).find((r) => r[0] === px && r[1] === sv)!;
+      const at = (r: string[], name: string) => `${r[0]}/${r[1]} ${name}=${r[column(csv, name)]}`;
+      const fe = row('main', 'FRONTEND');
+      return [at(fe, 'intercepted'), at(fe, 'dreq'), at(fe, 'hrsp_2xx'), at(row('app', 'BACKEND'), 'stot'), at(row('stats_be', 'BACKEND'), 'stot'), at(row('stats_be', 's1'), 'stot')];
+    };
+    assert.deepEqual(await cells(gp), await cells(hp));
     // and they are what this feature is about
     assert.ok(theirs.includes('GET /haproxy?stats: 401'), theirs.join('\n'));
     assert.ok(theirs.includes('GET /admin/stats: 200'), theirs.join('\n'));
