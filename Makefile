@@ -18,7 +18,8 @@ build: node_modules/.installed
 NODE_ENGINE_TESTS := client-abort client-address differential haproxy-compat hardening-requests \
 	hardening-upstream listen-backlog persistence proxy-balancing proxy-bodies proxy-errors \
 	proxy-forwarding proxy-lifecycle proxy-maxconn proxy-timeouts reload reload-counters \
-	routing-e2e send-proxy server-tls signals stick-e2e tls websocket dns-discovery connect-pacing
+	routing-e2e send-proxy server-tls signals stick-e2e tls websocket dns-discovery connect-pacing \
+	stats-routed
 NODE_ENGINE_FILES := $(patsubst %,dist-test/test/%.test.js,$(NODE_ENGINE_TESTS))
 # run by test-node-engine only (the first pass of `make test` has them already)
 NODE_ENGINE_ONLY := $(patsubst %,dist-test/test/%.test.js,node-engine front-node-conformance front-node-engine front-node-listener front-node-proxy-protocol gatehouse-conformance tls-accept-proxy)

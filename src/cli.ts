@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { ConfigError, formatIssue } from './config/errors';
 import { loadConfig } from './config/load';
+import { primaryServesBinds } from './config/model';
 import { tcpNotServedYet } from './config/tcp';
 import { run } from './primary/run';
 import { bindEngine, nodeEngineReason } from './worker/engine';
@@ -225,7 +226,7 @@ function engineLines(config: import('./config/model').Config): string[] {
   const uwsOk = uwsAvailable();
   const out: string[] = [];
   for (const fe of config.frontends) {
-    if (fe.stats !== null && fe.stats.enable) continue;
+    if (primaryServesBinds(fe)) continue;
     for (const b of fe.binds) {
       const where = `${fe.fromListen ? 'listen' : 'frontend'} '${fe.name}' bind ${b.text}`;
       if (bindEngine(b, config.global, uwsOk, fe.mode) !== 'node') {

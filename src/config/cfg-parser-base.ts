@@ -88,7 +88,7 @@ export type RuleListKey = 'use_backend' | 'http_request' | 'http_response' | 're
 export function backendSide(key: string): boolean {
   return /^(retries|retry_on|redispatch|balance|hash_type|persist|allbackups|cookie|health_check(\..*)?)$/.test(key);
 }
-/** YAML keys that only the frontend side reads (stats lives on frontends in the model). */
+/** YAML keys that only the frontend side reads (a defaults section's stats go to frontends and listens only; a backend has stats only from its own lines). */
 export function frontendSide(key: string): boolean {
   return /^(httplog|log_format|dontlognull|maxconn|default_backend|stats(\..*)?)$/.test(key);
 }

@@ -142,10 +142,6 @@ export class CfgProxyRules extends CfgProxyOptions {
   protected stats(s: Section, w: Word[]): void {
     const sub = this.arg(w, 1, "a stats keyword such as 'enable', 'uri' or 'auth'");
     if (!sub) return;
-    if (s.kind === 'backend') {
-      this.error(w[0], `'stats' in a backend is not supported by gatehouse yet: put it in the frontend or a listen section`);
-      return;
-    }
     const kw = sub.text;
     const one = (key: string, what: string, conv: (t: string) => string = (t) => t): void => {
       const v = this.arg(w, 2, what);

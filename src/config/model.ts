@@ -218,6 +218,14 @@ export interface FrontendConfig {
   /** inherits global logs unless the section sets its own */
   logs: LogTarget[];
   stats: StatsConfig | null;
+  /**
+   * The frontend also proxies (default_backend, use_backend, a listen's servers): its binds are
+   * served by the workers, which send requests for the stats uri to the primary's internal
+   * stats listener (src/stats/routed.ts). Absent: a stats-only frontend, served by the primary.
+   */
+  statsRouted?: boolean;
+  /** set by the primary at start (routed.ts): the hidden backend that reaches this proxy's stats page */
+  statsTarget?: string;
   /** acl / use_backend / http-request / http-response / redirect; absent when the section has none */
   rules?: ProxyRules;
   /** `option tcplog` (mode tcp) */
@@ -490,6 +498,15 @@ export interface BackendConfig {
   rules?: ProxyRules;
   /** tcp-check / ssl-hello-chk / mysql-check / pgsql-check / redis-check / smtpchk; absent: health_check alone */
   tcpCheck?: TcpCheckConfig;
+  /** `stats enable` in a backend section: requests routed here whose path starts with the uri get the stats page */
+  stats?: StatsConfig;
+  /** set by the primary at start (routed.ts): the hidden backend that reaches this backend's stats page */
+  statsTarget?: string;
+  /**
+   * Set by the primary at start on the hidden backends it adds (routed.ts): the internal stats
+   * listener of `proxy`; every request to it carries STATS_KEY_HEADER: key. Never shown in stats.
+   */
+  internalStats?: { proxy: string; key: string };
 }
 
 // ---- mode tcp (src/tcp; parsed by src/config/tcp.ts) ----
@@ -597,3 +614,8 @@ export const DEFAULT_HEALTH_CHECK: HealthCheckConfig = {
   rise: 2,
   fall: 3,
 };
+
+/** The primary serves this frontend's binds itself (node:http): stats enabled and nothing proxied. */
+export function primaryServesBinds(fe: FrontendConfig): boolean {
+  return fe.stats !== null && fe.stats.enable && fe.statsRouted !== true;
+}

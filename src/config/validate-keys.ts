@@ -28,12 +28,12 @@ export const BACKEND_SIDE = new Set(['retries', 'retry_on', 'redispatch', 'balan
 /** Common keys that only mean something on the frontend side. */
 export const FRONTEND_SIDE = new Set(['httplog', 'log', 'log_format', 'dontlognull', 'maxconn', 'default_backend', 'tcplog']);
 export const FRONTEND_KEYS = [...COMMON_KEYS, 'bind', 'stats', ...RULE_KEYS, ...STICK_PROXY_KEYS, 'tcp_request'];
-export const BACKEND_KEYS = [...COMMON_KEYS, 'servers', ...RULE_KEYS, ...STICK_PROXY_KEYS];
+export const BACKEND_KEYS = [...COMMON_KEYS, 'servers', 'stats', ...RULE_KEYS, ...STICK_PROXY_KEYS];
 export const LISTEN_KEYS = [...COMMON_KEYS, 'bind', 'stats', 'servers', ...RULE_KEYS, ...STICK_PROXY_KEYS, 'tcp_request'];
 /** Where a key that is valid somewhere else belongs, for a better message than "unknown key". */
 export const PLACEMENT: Record<string, string> = {
   bind: 'frontends and listen sections',
-  stats: 'frontends and listen sections',
+  stats: 'frontends, backends and listen sections',
   servers: 'backends and listen sections',
   // HAProxy allows some of these in named defaults sections only, and never shares their ACLs
   acls: 'frontends, backends and listen sections',

@@ -148,6 +148,11 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
         }
       }
       const tcpCheck = s.tcpCheck !== undefined ? s.tcpCheck : d.tcpCheck;
+      // a backend's own stats page (a listen's is on its frontend side, below)
+      const beStats = p.kind === 'backend' && has(p.raw, 'stats') ? b.stats(p.raw.stats, [...p.path, 'stats']) : null;
+      if (beStats !== null && beStats.enable && (s.mode ?? d.mode) === 'tcp') {
+        c.error([...p.path, 'stats'], `the stats page needs mode http: backend "${p.name}" is mode tcp`, 'mode http, or no stats', 'mode tcp');
+      }
       backends.push({
         name: p.name,
         fromListen: p.kind === 'listen',
@@ -169,6 +174,7 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
         servers,
         // a listen runs its rules once, as a frontend; a backend never switches backends
         ...(rules ? { rules: { ...rules, useBackend: [] } } : {}),
+        ...(beStats !== null && beStats.enable ? { stats: beStats } : {}),
       });
     }
     if (p.kind !== 'backend') {
@@ -185,14 +191,18 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
         c.add('error', at, `${p.kind} "${p.name}" needs at least one bind address`, '"ADDR:PORT" such as "*:80"', has(p.raw, 'bind') ? describeValue(p.raw.bind) : 'nothing', true);
       }
       const stats = has(p.raw, 'stats') ? b.stats(p.raw.stats, [...p.path, 'stats']) : null;
-      if (stats !== null && stats.enable && binds.some((x) => x.ssl)) {
+      // (an inherited default_backend does not count: a stats listen section often inherits one)
+      const ownRoute = s.defaultBackend !== undefined || (p.kind === 'listen' && servers.length > 0) || (rules?.useBackend.length ?? 0) > 0;
+      // a proxying frontend's binds are the workers' (any bind); a stats-only one is node:http in the primary
+      const direct = stats !== null && stats.enable && !ownRoute;
+      if (direct && binds.some((x) => x.ssl)) {
         // the stats page is served by the primary thread over plain node:http
         c.error([...p.path, 'stats'], `the stats page cannot be served on an ssl bind yet: give ${p.kind} "${p.name}" plain binds (for example 127.0.0.1 only)`, 'plain binds', 'ssl binds');
       }
       if (binds.some((x) => x.proto === 'h2')) {
         // HTTP/2 is served by the node engine's http path: not the tcp relay, not the stats page (primary thread, HTTP/1.1)
         if ((s.mode ?? d.mode) === 'tcp') c.error(bindPath, `proto h2 needs mode http: ${p.kind} "${p.name}" is mode tcp`, 'mode http, or no proto h2', 'mode tcp');
-        else if (stats !== null && stats.enable) c.error([...p.path, 'stats'], `the stats page cannot be served on a proto h2 bind yet: give ${p.kind} "${p.name}" HTTP/1.1 binds`, 'binds without proto h2', 'proto h2');
+        else if (direct) c.error([...p.path, 'stats'], `the stats page cannot be served on a proto h2 bind yet: give ${p.kind} "${p.name}" HTTP/1.1 binds`, 'binds without proto h2', 'proto h2');
       }
       const logs = s.logs ?? d.logs ?? 'global';
       const fe: FrontendConfig = {
@@ -237,12 +247,10 @@ export function buildModel(doc: unknown, src: SourceMap): { config: Config; warn
       const ref = s.defaultBackend ?? (p.kind === 'listen' && servers.length > 0 ? { name: p.name, path: p.path } : d.defaultBackend);
       if (ref) for (const t of twins) defaultBackendRefs.push({ fe: t, ref });
       else if (!stats && !(rules && (rules.useBackend.length > 0 || rules.httpRequest.length > 0 || rules.redirects.length > 0))) c.warn(p.path, `${p.kind} "${p.name}" has no default_backend: every request will be answered 503`, true);
-      // (an inherited default_backend does not count: a stats listen section often inherits one)
-      const ownRoute = s.defaultBackend !== undefined || (p.kind === 'listen' && servers.length > 0) || (rules?.useBackend.length ?? 0) > 0;
       if (stats !== null && stats.enable && ownRoute) {
-        // HAProxy serves the stats page and forwards the other requests; gatehouse's stats listener
-        // (node:http on the primary) only serves the page
-        c.warn([...p.path, 'stats'], `${p.kind} "${p.name}" has stats enabled: gatehouse serves only the stats page on its binds, so requests for other paths get 404 and do not reach ${ref ? `backend "${ref.name}"` : 'its use_backend backends'}; give the stats page its own frontend or listen section`);
+        // HAProxy serves the stats page and forwards the other requests: the workers serve the
+        // binds and send requests for the stats uri to the primary (src/stats/routed.ts)
+        for (const t of twins) t.statsRouted = true;
       }
     }
   }

@@ -10,7 +10,7 @@
 
 import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
-import type { Config } from '../config/model';
+import { primaryServesBinds, type Config } from '../config/model';
 
 /** uWS's own backlog: never ask for less. */
 const UWS_BACKLOG = 512;
@@ -19,7 +19,7 @@ const UWS_BACKLOG = 512;
 export function wantedBacklogs(config: Config): Map<number, number> {
   const out = new Map<number, number>();
   for (const fe of config.frontends) {
-    if (fe.stats !== null && fe.stats.enable) continue; // served by node:http in the primary
+    if (primaryServesBinds(fe)) continue; // served by node:http in the primary
     const want = Math.max(UWS_BACKLOG, fe.maxconn);
     for (const b of fe.binds) out.set(b.port, Math.max(out.get(b.port) ?? 0, want));
   }

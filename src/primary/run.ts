@@ -11,6 +11,7 @@ import { startHealthThread, type HealthThreadHandle } from '../health';
 import { LogSink } from '../log/sink';
 import { SharedState } from '../shared/state';
 import { PrimaryTelemetry } from '../stats/telemetry-primary';
+import { RoutedStats } from '../stats/routed';
 import { CounterCarry, carryOverServerState } from './carry-over';
 import { fitMaxconnToFdLimit, readFdLimits } from './fd-limit';
 import { migrateReqProblem } from './migrate-req';
@@ -50,10 +51,16 @@ interface Generation {
   listeners: SharedListeners;
   /** DNS discovery of server addresses (src/dns/) */
   dns: ResolversService;
+  /** internal stats listeners of proxying frontends and backends (src/stats/routed.ts) */
+  routed: RoutedStats;
 }
 
 /** Start workers (and, unless `deferStats`, stats) for one configuration. */
-async function startGeneration(config: Config, prev: Generation | null, statsRetryMs: number, deferStats: boolean, bound: SharedListeners | null = null): Promise<Generation> {
+async function startGeneration(written: Config, prev: Generation | null, statsRetryMs: number, deferStats: boolean, bound: SharedListeners | null = null): Promise<Generation> {
+  // stats pages of proxying frontends and of backends: internal listeners first, since the
+  // workers' configuration names their ports (hidden backends, src/stats/routed.ts)
+  const routed = await RoutedStats.open(written);
+  const config = routed.config;
   const state = SharedState.create(config);
   if (prev !== null) carryOverServerState(prev.config, prev.state, config, state);
   // stick tables: memory shared with the workers (in workerData), kept across a reload when unchanged
@@ -65,6 +72,9 @@ async function startGeneration(config: Config, prev: Generation | null, statsRet
   if (fd.warning !== null) log('warning', fd.warning);
   const stick = new StickService(config, log);
   const telemetry = new PrimaryTelemetry(config, state, sink);
+  routed.attach(telemetry);
+  const internal = routed.describe();
+  if (internal !== '') log('notice', `stats pages served through the workers: ${internal} (internal listeners; only requests carrying this generation's key are answered)`);
   // the live history (stats page charts) goes on for every object that keeps its name
   if (prev !== null) telemetry.adoptHistory(prev.telemetry);
   // Counters of objects that keep their names carry over; the old generation's slabs are read
@@ -77,6 +87,7 @@ async function startGeneration(config: Config, prev: Generation | null, statsRet
     listeners = bound ?? SharedListeners.open(config, prev?.listeners ?? null);
   } catch (e) {
     log('alert', `cannot start: ${(e as Error).message}`);
+    await routed.close();
     await telemetry.stop();
     await sink.close();
     throw e;
@@ -103,7 +114,7 @@ async function startGeneration(config: Config, prev: Generation | null, statsRet
   });
   const dns = new ResolversService(config, state, log);
   telemetry.dns = dns;
-  const gen: Generation = { config, state, sink, telemetry, supervisor, health: null, carry, log, stick, listeners, dns };
+  const gen: Generation = { config, state, sink, telemetry, supervisor, health: null, carry, log, stick, listeners, dns, routed };
   try {
     await supervisor.start();
     if (!deferStats) await telemetry.startStatsServers(statsRetryMs);
@@ -111,6 +122,7 @@ async function startGeneration(config: Config, prev: Generation | null, statsRet
     log('alert', `cannot start: ${(e as Error).message}`);
     await supervisor.stop(0);
     listeners.closeExcept(prev?.listeners ?? null);
+    await routed.close();
     await telemetry.stop();
     await sink.close();
     throw e;
@@ -127,6 +139,8 @@ async function stopGeneration(gen: Generation, graceMs: number, statsAlreadyClos
   // first: the next generation's peers listener waits for this one's port
   await gen.stick.stop();
   await gen.supervisor.stop(graceMs);
+  // after the workers: a draining one may still forward a stats request
+  await gen.routed.close();
   // the next generation's workers listen on the sockets of the addresses it kept
   gen.listeners.closeExcept(next?.listeners ?? null);
   gen.dns.stop();

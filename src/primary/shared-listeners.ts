@@ -4,7 +4,7 @@
 // still binds to its workers, so those ports never stop accepting and nothing queued is reset
 // (what uWS binds need net.ipv4.tcp_migrate_req for).
 
-import type { Config } from '../config/model';
+import { primaryServesBinds, type Config } from '../config/model';
 import { bindSharedSocket, sharedSocketsAvailable, type SharedSocket } from '../front-node/listener';
 import { bindEngine, bindKey } from '../worker/engine';
 import { uwsAvailable, uwsUnavailable } from '../worker/uws-load';
@@ -31,7 +31,7 @@ export class SharedListeners {
     const out = new SharedListeners();
     const uwsOk = uwsAvailable();
     for (const fe of config.frontends) {
-      if (fe.stats !== null && fe.stats.enable) continue;
+      if (primaryServesBinds(fe)) continue;
       for (const b of fe.binds) {
         if (bindEngine(b, config.global, uwsOk, fe.mode) !== 'node') continue;
         const key = bindKey(b);
@@ -76,7 +76,7 @@ export class SharedListeners {
 /** Why binds run on the node engine although the configuration did not ask (null: they do not). */
 export function engineFallbackNotice(config: Config): string | null {
   if (uwsAvailable()) return null;
-  const any = config.frontends.some((fe) => (fe.stats === null || !fe.stats.enable) && fe.binds.length > 0);
+  const any = config.frontends.some((fe) => !primaryServesBinds(fe) && fe.binds.length > 0);
   if (!any) return null;
   return `every bind runs on the node engine (ssl binds on node:tls): ${uwsUnavailable() || `uWebSockets.js 20.30 has no binary for Node.js ${process.version}`}`;
 }

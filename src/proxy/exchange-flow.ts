@@ -11,11 +11,11 @@
 // the connection (src/worker/websocket.ts). Exchange objects are recycled so their bound
 // callbacks are made once, not per request.
 
-import { C_BIN, C_DRESP } from '../shared/counters';
+import { C_BIN, C_DRESP, C_INTERCEPTED } from '../shared/counters';
 import { CONN_BUSY, CONN_CLOSED, type UpstreamConn } from '../upstream/connection';
 import { queueHead } from '../upstream/head-batch';
 import { FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_UPGRADE } from '../upstream/response-parser';
-import { ACT_FORWARD, evalResponse } from '../rules';
+import { ACT_FORWARD, STATS_FRONTEND, evalResponse } from '../rules';
 import type { CookieTxn } from '../persistence/cookie';
 import type { FrontendRuntime, WorkerRuntime } from '../worker/runtime';
 import { countStatus, observeStatus } from './accounting';
@@ -97,6 +97,8 @@ export abstract class ExchangeFlow extends Session implements HttpConnOwner, Con
       else this.answerDecision(plan.decision!);
       return;
     }
+    // the frontend's stats uri took it: HAProxy counts it as intercepted by the frontend
+    if (plan.decision !== null && plan.decision.stats === STATS_FRONTEND) rt.slab[fe.row + C_INTERCEPTED]++;
     this.body.begin(plan.bodyKind);
     res.onAborted(this.onAbortedB);
     if (!this.body.done) {

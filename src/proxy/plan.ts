@@ -12,6 +12,7 @@ import { requestCookieLine } from './persistence';
 import { textToBytes } from './byte-text';
 import { collectRequestHead, rebuildHeaders, scratch } from './request-head';
 import { validateRequest } from './request-validate';
+import { STATS_KEY_HEADER } from '../stats/stats-key';
 
 /** Send the request to `plan.be` (null: no backend; the caller answers 503). */
 export const PLAN_FORWARD = 0;
@@ -124,6 +125,8 @@ export class RequestPlan {
     }
 
     let head = method + ' ' + this.uri + ' HTTP/1.1\r\n' + (upgrade ? this.upgradeHeaders(scratch.headers) : scratch.headers);
+    // the primary's internal stats listener (src/stats/routed.ts): our key, never the client's
+    if (be !== null && be.statsKeyLine !== null) head = withoutHeader(head, STATS_KEY_HEADER) + be.statsKeyLine;
     this.persistServer = -1;
     if (be !== null && be.cookies !== null) {
       head += requestCookieLine(this.cookieTxn, be.cookies, scratch.cookie);
@@ -193,6 +196,18 @@ export class RequestPlan {
     this.wsOffered = '';
     this.sniValue = '';
   }
+}
+
+/** `head` without the lines of header `name` (lower case; names are forwarded lower case). */
+function withoutHeader(head: string, name: string): string {
+  const prefix = '\r\n' + name + ':';
+  let at = head.toLowerCase().indexOf(prefix);
+  while (at >= 0) {
+    const end = head.indexOf('\r\n', at + 2);
+    head = head.slice(0, at) + head.slice(end);
+    at = head.toLowerCase().indexOf(prefix);
+  }
+  return head;
 }
 
 /** RFC 9110 9.2.2: a request that may be sent twice with the effect of once. */

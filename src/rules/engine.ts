@@ -4,8 +4,10 @@
 // header array (a deleted header's name becomes ''), so the worker builds the upstream head
 // (or writes the response) from that array in one loop afterwards.
 //
-// Order, as in HAProxy: the frontend's http-request rules, its `redirect` rules, use_backend
-// (first match) or default_backend, then the chosen backend's http-request and redirect rules.
+// Order, as in HAProxy: the frontend's http-request rules, its stats uri, its `redirect` rules,
+// use_backend (first match) or default_backend, then the chosen backend's http-request rules,
+// stats uri and redirect rules. A request for a stats uri goes to that proxy's hidden stats
+// backend (src/stats/routed.ts), whose server is the primary's internal stats listener.
 // Responses: the backend's http-response rules, then the frontend's.
 import type { Config, CustomErrorPage, ProxyRules } from '../config/model';
 import { AclScope, CCond, CFormat } from '../acl/compile';
@@ -71,6 +73,37 @@ export class CompiledRules {
   }
 }
 
+export const STATS_NONE = 0;
+/** intercepted by the frontend's stats uri (HAProxy counts it as intercepted on the frontend) */
+export const STATS_FRONTEND = 1;
+/** intercepted by the stats uri of the backend the request was routed to */
+export const STATS_BACKEND = 2;
+
+/** A proxy's stats page as the workers route it: requests whose path starts with `uri`. */
+export interface StatsRoute {
+  uri: string;
+  /** the Prometheus exposition path (use-service prometheus-exporter), or null */
+  prometheus: string | null;
+  /** index of the hidden backend reaching the primary's internal listener */
+  target: number;
+}
+
+/**
+ * HAProxy 2.6 (http_stats_check_uri): GET, HEAD and POST only (any other method is proxied, checked
+ * with a PUT), the path and query compared with the uri as a prefix.
+ */
+function statsMatch(s: StatsRoute, req: RequestView): boolean {
+  const m = req.method;
+  if (m !== 'GET' && m !== 'HEAD' && m !== 'POST') return false;
+  return req.url().startsWith(s.uri) || (s.prometheus !== null && req.path === s.prometheus);
+}
+
+function statsRoute(stats: { uri: string; prometheus: string | null } | null | undefined, target: string | undefined, backendIndex: ReadonlyMap<string, number>): StatsRoute | null {
+  if (stats === null || stats === undefined || target === undefined) return null;
+  const i = backendIndex.get(target);
+  return i === undefined ? null : { uri: stats.uri, prometheus: stats.prometheus, target: i };
+}
+
 /** The outcome of evaluating rules, reused from request to request. */
 export class Decision {
   action = ACT_FORWARD;
@@ -86,8 +119,11 @@ export class Decision {
   pathChanged = false;
   /** view.headers was edited (a '' name marks a deleted header) */
   headersChanged = false;
+  /** request: a stats uri took it (STATS_FRONTEND / STATS_BACKEND), `backend` is the hidden stats backend */
+  stats = STATS_NONE;
 
   reset(): void {
+    this.stats = STATS_NONE;
     this.action = ACT_FORWARD;
     this.backend = -1;
     this.status = 0;
@@ -169,6 +205,9 @@ export class RoutingTable {
   readonly requestHeaders: HeaderPlan[];
   private readonly skipBackendRules: boolean[][];
   private readonly nb: number;
+  /** per frontend / backend: its stats page when the workers route it (statsTarget set), else null */
+  readonly statsFe: (StatsRoute | null)[];
+  readonly statsBe: (StatsRoute | null)[];
 
   constructor(config: Config) {
     const backendIndex = new Map<string, number>();
@@ -180,10 +219,15 @@ export class RoutingTable {
     this.defaultBackend = config.frontends.map((f) => (f.defaultBackend === null ? -1 : backendIndex.get(f.defaultBackend) ?? -1));
     // A listen's rules are on its frontend and its backend: run them once (HAProxy does).
     this.skipBackendRules = config.frontends.map((f) => config.backends.map((b) => f.fromListen && b.fromListen && f.name === b.name));
+    this.statsFe = config.frontends.map((f) => statsRoute(f.stats, f.statsTarget, backendIndex));
+    this.statsBe = config.backends.map((b) => statsRoute(b.stats, b.statsTarget, backendIndex));
+    const anyBackendStats = this.statsBe.some((x) => x !== null);
     this.requestRules = config.frontends.map((f, fi) => {
-      if (this.frontends[fi]?.hasRequest) return true;
-      const reach = new Set<number>([this.defaultBackend[fi], ...(f.rules?.useBackend ?? []).map((u) => backendIndex.get(u.backend) ?? -1)]);
-      for (const bi of reach) if (bi >= 0 && !this.skipBackendRules[fi][bi] && this.backends[bi]?.hasRequest) return true;
+      if (this.frontends[fi]?.hasRequest || this.statsFe[fi] !== null) return true;
+      const uses = f.rules?.useBackend ?? [];
+      if (anyBackendStats && uses.some((u) => u.format !== undefined)) return true; // a computed name may reach one
+      const reach = new Set<number>([this.defaultBackend[fi], ...uses.map((u) => backendIndex.get(u.backend) ?? -1)]);
+      for (const bi of reach) if (bi >= 0 && ((!this.skipBackendRules[fi][bi] && this.backends[bi]?.hasRequest) || this.statsBe[bi] !== null)) return true;
       return false;
     });
     this.requestHeaders = config.frontends.map((_, fi) => {
@@ -229,8 +273,11 @@ function requestRules(table: RoutingTable, frontend: number, req: RequestView, o
   out.reset();
   const fe = table.frontends[frontend];
   let backend = table.defaultBackend[frontend];
+  const fs = table.statsFe[frontend];
   if (fe !== null) {
-    if (runRequestRules(fe, req, out)) return;
+    const r = runRequestRules(fe, req, out, fs);
+    if (r === RULES_ANSWERED) return;
+    if (r === RULES_STATS) return stats(out, fs!, STATS_FRONTEND);
     const conds = fe.useBackendCond;
     for (let i = 0; i < conds.length; i++) {
       const c = conds[i];
@@ -242,14 +289,31 @@ function requestRules(table: RoutingTable, frontend: number, req: RequestView, o
         break;
       }
     }
+  } else if (fs !== null && statsMatch(fs, req)) {
+    return stats(out, fs, STATS_FRONTEND);
   }
   out.backend = backend;
   const be = table.backendRules(frontend, backend);
-  if (be !== null && be.hasRequest) runRequestRules(be, req, out);
+  const bs = backend >= 0 ? table.statsBe[backend] : null;
+  if (be !== null && be.hasRequest) {
+    if (runRequestRules(be, req, out, bs) === RULES_STATS) stats(out, bs!, STATS_BACKEND);
+  } else if (bs !== null && statsMatch(bs, req)) {
+    stats(out, bs, STATS_BACKEND);
+  }
 }
 
-/** http-request then redirect rules of one proxy; true when the request is answered here. */
-function runRequestRules(p: CompiledRules, req: RequestView, out: Decision): boolean {
+function stats(out: Decision, s: StatsRoute, how: number): void {
+  out.backend = s.target;
+  out.stats = how;
+}
+
+const RULES_PASS = 0;
+const RULES_ANSWERED = 1;
+/** the proxy's stats uri took the request (after its http-request rules, before its redirects) */
+const RULES_STATS = 2;
+
+/** http-request rules, the stats uri, then redirect rules of one proxy (RULES_*). */
+function runRequestRules(p: CompiledRules, req: RequestView, out: Decision, stats: StatsRoute | null): number {
   const rules = p.httpRequest;
   for (let i = 0; i < rules.length; i++) {
     const r = rules[i];
@@ -257,11 +321,11 @@ function runRequestRules(p: CompiledRules, req: RequestView, out: Decision): boo
     if (r.kind === R_ALLOW) break; // stops this section's http-request rules only
     if (r.kind === R_DENY || r.kind === R_RETURN) {
       out.reply(r, req, null);
-      return true;
+      return RULES_ANSWERED;
     }
     if (r.kind === R_REDIRECT) {
       req.loadHeaders();
-      if (out.redirect(r, req, req.headers, req.headersLen)) return true;
+      if (out.redirect(r, req, req.headers, req.headersLen)) return RULES_ANSWERED;
       continue;
     }
     if (r.kind === R_SET_PATH) {
@@ -293,14 +357,15 @@ function runRequestRules(p: CompiledRules, req: RequestView, out: Decision): boo
       req.touch();
     }
   }
+  if (stats !== null && statsMatch(stats, req)) return RULES_STATS;
   const redirects = p.redirects;
   for (let i = 0; i < redirects.length; i++) {
     const r = redirects[i];
     if (r.cond !== null && !evalCondition(r.cond, req, null)) continue;
     req.loadHeaders();
-    if (out.redirect(r, req, req.headers, req.headersLen)) return true;
+    if (out.redirect(r, req, req.headers, req.headersLen)) return RULES_ANSWERED;
   }
-  return false;
+  return RULES_PASS;
 }
 
 /**

@@ -3,6 +3,7 @@
 // for what came after the last second it has.
 import { FIELDS, F_P50, F_P99, HISTORY_SECONDS, NFIELDS, STATUS_CODES } from './history';
 import type { HistorySampler } from './history-sampler';
+import { isInternalName } from './routed-names';
 
 function num(field: number, v: number): string {
   if (Number.isNaN(v)) return 'null';
@@ -21,6 +22,7 @@ export function renderHistoryJson(h: HistorySampler, since: number | null): stri
   const parts: string[] = [];
   for (let r = 0; r < h.rows.length; r++) {
     const row = h.rows[r];
+    if (row.type !== 'frontend' && isInternalName(row.proxy)) continue; // a hidden stats backend (routed.ts)
     let s = `{"type":"${row.type}","proxy":${JSON.stringify(row.proxy)},"name":${JSON.stringify(row.name)}`;
     for (let f = 0; f < NFIELDS; f++) {
       const vals = new Array<string>(n - from);

@@ -1,9 +1,13 @@
 // The stats listener of one frontend (`stats: { enable: true }`), served by node:http in the
 // primary thread so the data plane never renders pages. Auth comes first for every path:
 // nothing, not even whether a path exists, is answered before it.
+// The same server also runs as an internal listener (routed.ts): a proxying frontend's or a
+// backend's stats page, reached only by the workers, which add a per-generation secret header.
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { FrontendConfig, StatsConfig } from '../config/model';
+import { timingSafeEqual } from 'node:crypto';
+import { STATS_KEY_HEADER } from './stats-key';
+import type { BindAddress, StatsConfig } from '../config/model';
 import { parseAdminForm, type AdminForm, type AdminResult } from './admin';
 import { BasicAuth, challenge } from './auth';
 import type { PageOptions } from './html';
@@ -27,14 +31,26 @@ export interface StatsBackend {
 const MAX_FORM = 16 * 1024;
 const RESULTS = new Set(['DONE', 'PART', 'NONE', 'ERRP', 'EXCD', 'DENY']);
 
+
 export class StatsServer {
   private readonly auth: BasicAuth;
-  private readonly stats: StatsConfig;
   private readonly servers: http.Server[] = [];
+  private readonly key: Buffer | null;
 
-  constructor(private readonly frontend: FrontendConfig, private readonly frontendIndex: number, private readonly backend: StatsBackend) {
-    this.stats = frontend.stats!;
+  /**
+   * `binds`: where to listen (a stats-only frontend's binds); `internalKey`: run as the internal
+   * listener instead (127.0.0.1, ephemeral port): only requests carrying the key are served,
+   * and the workers count them (the frontend that received them), not this server.
+   */
+  constructor(
+    private readonly stats: StatsConfig,
+    private readonly binds: BindAddress[],
+    private readonly frontendIndex: number,
+    private readonly backend: StatsBackend,
+    internalKey: string | null = null,
+  ) {
     this.auth = new BasicAuth(this.stats.auth);
+    this.key = internalKey === null ? null : Buffer.from(internalKey);
   }
 
   /** Ports actually bound (useful when a bind says port 0). */
@@ -45,11 +61,14 @@ export class StatsServer {
   /** `retryMs`: keep retrying a port still held by the process being replaced (-sf). */
   async listen(retryMs = 0): Promise<void> {
     const deadline = Date.now() + retryMs;
-    for (const b of this.frontend.binds) {
+    const internal = this.key !== null;
+    const binds = internal ? [{ host: '127.0.0.1', port: 0 }] : this.binds;
+    for (const b of binds) {
       const server = http.createServer((req, res) => {
-        this.handle(req, res).catch((e: Error) => this.send(res, 500, 'text/plain', `internal error: ${e.message}\n`));
+        const served = internal ? this.handleInternal(req, res) : this.handle(req, res);
+        served.catch((e: Error) => this.send(res, 500, 'text/plain', `internal error: ${e.message}\n`));
       });
-      server.on('connection', () => this.backend.count(this.frontendIndex, 0, 0, 0, true));
+      if (!internal) server.on('connection', () => this.backend.count(this.frontendIndex, 0, 0, 0, true));
       server.keepAliveTimeout = 5000;
       server.headersTimeout = 10000;
       server.requestTimeout = 15000;
@@ -96,7 +115,27 @@ export class StatsServer {
       ...extra,
     });
     res.end(buf);
-    this.backend.count(this.frontendIndex, status, 0, buf.length, false);
+    if (this.key === null) this.backend.count(this.frontendIndex, status, 0, buf.length, false);
+  }
+
+  /**
+   * A request a worker forwarded: it must carry the key (anything else on 127.0.0.1 is refused,
+   * so a local user cannot step around the frontend's rules). Workers send GET, HEAD and POST
+   * only (engine.ts statsMatch); anything else would be a bug: 501.
+   */
+  private async handleInternal(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const got = req.headers[STATS_KEY_HEADER];
+    const key = this.key!;
+    const given = typeof got === 'string' ? Buffer.from(got) : null;
+    if (given === null || given.length !== key.length || !timingSafeEqual(given, key)) {
+      req.resume();
+      return this.send(res, 403, 'text/plain', 'forbidden\n', { Connection: 'close' });
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'POST') {
+      req.resume();
+      return this.send(res, 501, 'text/html', '<html><body><h1>501 Not Implemented</h1>\n.\n</body></html>\n');
+    }
+    return this.handle(req, res);
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

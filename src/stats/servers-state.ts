@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import type { Config } from '../config/model';
 import { ADMIN_DRAIN, ADMIN_MAINT, S_ADMIN, S_HEALTH, S_LAST_CHANGE, S_RMAINT, S_WEIGHT, dynamicAddress, type ServerIndex, type SharedState } from '../shared/state';
+import { isInternalBackend } from './routed-names';
 
 const HEADER =
   '1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n';
@@ -20,7 +21,7 @@ export function serversState(config: Config, state: SharedState, index: ServerIn
   const now = Math.floor(Date.now() / 1000);
   const lines: string[] = [];
   config.backends.forEach((b, bi) => {
-    if (backend !== undefined && b.name !== backend) return;
+    if ((backend !== undefined && b.name !== backend) || isInternalBackend(b)) return;
     b.servers.forEach((s, si) => {
       const gi = index.server(bi, si);
       let addr = s.host;

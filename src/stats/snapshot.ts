@@ -41,6 +41,7 @@ import {
 import { CHECK_DESC, TYPE_BACKEND, TYPE_FRONTEND, TYPE_SERVER, type StatsRow } from './columns';
 import type { CounterStore, RateTracker } from './counters-store';
 import { newHistogram, summarize, type LatencySummary } from './histograms';
+import { isInternalBackend } from './routed-names';
 
 export type ServerStatusClass = 'up' | 'down' | 'maint' | 'drain' | 'nocheck' | 'going-down' | 'going-up';
 
@@ -185,6 +186,34 @@ export function withCarriedCounters(own: CounterReader, carry: CarriedTotals | n
   };
 }
 
+/**
+ * A backend's own stats page is answered through a hidden backend (routed.ts); HAProxy counts
+ * those requests on the backend itself, so its row's counter cells include the hidden one's
+ * (maxima as maxima). Rates, latency and the live gauges in the shared state are its own.
+ */
+export function withStatsFolded(own: CounterReader, config: Config): CounterReader {
+  const fold = new Map<number, number>();
+  const byName = new Map(config.backends.map((b, i) => [b.name, i]));
+  config.backends.forEach((b, bi) => {
+    const hidden = b.statsTarget === undefined ? undefined : byName.get(b.statsTarget);
+    if (hidden !== undefined) fold.set(C.backendRow(own.rows, bi), C.backendRow(own.rows, hidden));
+  });
+  if (fold.size === 0) return own;
+  return {
+    rows: own.rows,
+    get workers() {
+      return own.workers;
+    },
+    get: (row, cell) => {
+      const other = fold.get(row);
+      if (other === undefined) return own.get(row, cell);
+      const a = own.get(row, cell);
+      const b = own.get(other, cell);
+      return cell === C.C_SMAX || cell === C.C_LAST_SESS ? Math.max(a, b) : a + b;
+    },
+  };
+}
+
 /** Current rates are this generation's; their maxima include earlier generations'. */
 export function withCarriedRates(own: RateReader, carry: CarriedTotals | null | undefined): RateReader {
   if (!carry) return own;
@@ -322,7 +351,7 @@ const TCP_BACKEND_BLANKS: StatsRow = { req_tot: '', intercepted: '', cache_looku
 export function buildSnapshot(src: SnapshotSources, nowMs = Date.now()): Snapshot {
   const { config, index, state: st } = src;
   const carry = src.carry ?? null;
-  const counters = withCarriedCounters(src.counters, carry);
+  const counters = withStatsFolded(withCarriedCounters(src.counters, carry), config);
   const rates = withCarriedRates(src.rates, carry);
   const hists = carry ? carry.histograms(src.hists) : src.hists;
   const rows = counters.rows;
@@ -381,7 +410,8 @@ export function buildSnapshot(src: SnapshotSources, nowMs = Date.now()): Snapsho
     return { name: f.name, index: fi, row: cells, latency: summarize(hist), hist };
   });
 
-  const backends: BackendView[] = config.backends.map((b, bi) => {
+  // hidden stats backends (routed.ts) are the last ones: leaving them out keeps every index
+  const backends: BackendView[] = config.backends.filter((b) => !isInternalBackend(b)).map((b, bi) => {
     const row = C.backendRow(rows, bi);
     const bo = bi * BACKEND_STRIDE;
     const pxIid = iid(b.fromListen ? b.name : 'be:' + b.name);

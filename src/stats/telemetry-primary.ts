@@ -16,6 +16,7 @@ import { HistorySampler } from './history-sampler';
 import { renderHistoryJson } from './history-json';
 import { exportLatency, type ExportResult, type LatencyQuery } from './latency-export';
 import { StatsServer, type StatsBackend } from './server';
+import { hasRoutedStats } from './routed';
 import type { PageOptions } from './html';
 import { RenderPool, type RenderPoolOptions } from './render-pool';
 import type { RenderKind } from './render-task';
@@ -285,11 +286,12 @@ export class PrimaryTelemetry implements StatsBackend, CliBackend {
       this.rateTimer = setInterval(() => this.rates.sample(), 1000);
       this.rateTimer.unref();
     }
-    if (this.config.frontends.some((f) => f.stats?.enable)) this.startHistory();
+    if (this.config.frontends.some((f) => f.stats?.enable) || hasRoutedStats(this.config)) this.startHistory();
     for (let i = 0; i < this.config.frontends.length; i++) {
       const f = this.config.frontends[i];
-      if (!f.stats?.enable) continue;
-      const server = new StatsServer(f, i, this);
+      // a proxying frontend's page is on an internal listener the workers reach (routed.ts)
+      if (!f.stats?.enable || f.statsRouted) continue;
+      const server = new StatsServer(f.stats, f.binds, i, this);
       this.servers.push(server);
       await server.listen(retryMs);
     }

@@ -3,7 +3,7 @@
 // ticker for timeouts and idle upstream connections; stop, pause, resume and crash handling.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Config } from '../config/model';
+import { primaryServesBinds, type Config } from '../config/model';
 import { SharedState } from '../shared/state';
 import { WorkerTelemetry } from '../stats/telemetry-worker';
 import { WorkerRuntime } from './runtime';
@@ -77,8 +77,8 @@ class Worker {
   }
 
   async listen(): Promise<void> {
-    // Stats listeners are served by the primary thread.
-    const frontends = this.rt.frontends.filter((fe) => fe.cfg.stats === null || !fe.cfg.stats.enable);
+    // Stats-only frontends are served by the primary thread.
+    const frontends = this.rt.frontends.filter((fe) => !primaryServesBinds(fe.cfg));
     const g = this.rt.config.global;
     const uwsOk = loadUws() !== null;
     const uws: { fe: FrontendRuntime; binds: BindAddress[] }[] = [];

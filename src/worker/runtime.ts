@@ -16,6 +16,7 @@ import { ErrorPageTable } from '../rules/error-table';
 import { compileStickPersistence, type StickPersistence } from '../stick/persist';
 import { ServerTlsDialer } from '../upstream/tls-connect';
 import type { ServerConfig } from '../config/model';
+import { STATS_KEY_HEADER } from '../stats/stats-key';
 
 export interface BackendRuntime {
   index: number;
@@ -38,6 +39,8 @@ export interface BackendRuntime {
   stick: StickPersistence | null;
   /** the request header some server takes its SNI from (`sni req.hdr(NAME)`), or null */
   sniHeader: string | null;
+  /** a hidden stats backend (src/stats/routed.ts): the key line every request to it carries; else null */
+  statsKeyLine: string | null;
 }
 
 /** A request waiting in a backend's queue for a server slot (maxconn). */
@@ -279,6 +282,7 @@ export class WorkerRuntime {
         queue: [],
         stick: stick[bi],
         sniHeader: sniHeaderOf(b.servers),
+        statsKeyLine: b.internalStats === undefined ? null : `${STATS_KEY_HEADER}: ${b.internalStats.key}\r\n`,
       };
     });
     this.frontends = config.frontends.map((f, fi) => ({
