@@ -530,9 +530,13 @@ test('-c: proto h2 runs on the node engine; ssl + proto h2, an unknown proto and
   const tcp = await check(fe('127.0.0.1:8080 proto h2').replace('mode http', 'mode tcp'), '.cfg');
   assert.notEqual(tcp.code, 0);
   assert.match(tcp.out, /proto h2 needs mode http/);
-  const stats = await check(fe('127.0.0.1:8080 proto h2').replace('  default_backend be\n', '  stats enable\n  stats uri /st\n  default_backend be\n'), '.cfg');
+  // a stats-only frontend is served by the primary (HTTP/1.1); a proxying one routes its stats
+  // uri through the workers (src/stats/routed.ts), h2 streams included
+  const stats = await check(fe('127.0.0.1:8080 proto h2').replace('  default_backend be\n', '  stats enable\n  stats uri /st\n'), '.cfg');
   assert.notEqual(stats.code, 0);
   assert.match(stats.out, /stats page cannot be served on a proto h2 bind/);
+  const routed = await check(fe('127.0.0.1:8080 proto h2').replace('  default_backend be\n', '  stats enable\n  stats uri /st\n  default_backend be\n'), '.cfg');
+  assert.equal(routed.code, 0, routed.out);
   const yaml = await check(
     `global:\n  h2_max_concurrent_streams: 10\nfrontends:\n  fe:\n    bind: [{ address: "127.0.0.1:8080", proto: h2 }]\n    default_backend: be\nbackends:\n  be:\n    servers: [{ name: s, address: "127.0.0.1:1" }]\n`,
     '.yaml',
