@@ -154,7 +154,7 @@ class ProxiedClients {
 }
 
 /** One TCP connection among a listener's: the client's address and port, and the local address. */
-function peerKey(s: net.Socket): string | null {
+export function peerKey(s: net.Socket): string | null {
   const a = s.remoteAddress;
   return a === undefined ? null : `${a}|${s.remotePort ?? 0}|${s.localAddress ?? ''}`;
 }

@@ -111,7 +111,7 @@ class Worker {
       this.engines.push(this.nodeEngine);
     }
     if (tcp.length > 0) {
-      this.tcpEngine = new TcpEngine(this.rt, tcp, () => setImmediate(() => this.exitIfIdle()));
+      this.tcpEngine = new TcpEngine(this.rt, tcp, () => setImmediate(() => this.exitIfIdle()), this.ticketKeys);
       this.engines.push(this.tcpEngine);
     }
     // started during a pause: the shared sockets are closed; resume() brings new ones

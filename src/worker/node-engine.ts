@@ -7,7 +7,7 @@
 import * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { BindAddress } from '../config/model';
-import { logDate } from '../log/format';
+import { logHandshakeFailure } from './handshake-log';
 import { createFrontServer, type FrontTls, type ProxiedClient } from '../front-node/server';
 import { tlsBindSetup } from '../front-node/tls-context';
 import { getH2Serve, h2Ready, setH2Serve } from './alpn';
@@ -119,11 +119,7 @@ export class NodeEngine implements FrontEngine {
   private onHandshakeError(fe: FrontendRuntime, b: BindAddress, err: Error, socket: tls.TLSSocket, client: ProxiedClient | null): void {
     // not a request error (HAProxy keeps handshake failures out of ereq too)
     this.handshakeFailures++;
-    const ip = client !== null ? client.address : socket.remoteAddress ?? '-';
-    const addr = ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
-    const line = `${addr}:${client !== null ? client.port : socket.remotePort ?? 0} [${logDate(Date.now())}] ${fe.cfg.name}/${b.text}: SSL handshake failure`;
-    if (this.rt.telemetry !== null) this.rt.telemetry.onConnectionLine(fe.index, line);
-    if (process.env.GATEHOUSE_DEBUG_TLS === '1') process.stderr.write(`${line} (${err.message})\n`);
+    logHandshakeFailure(this.rt, fe, b, err, client !== null ? client.address : socket.remoteAddress, client !== null ? client.port : socket.remotePort);
   }
 
   /** TLS handshakes that failed on this worker (tests, stats) */

@@ -2,10 +2,16 @@
 // node engine does), runs `tcp-request` rules over the connection and its first bytes
 // (src/tcp/inspect.ts), picks a server with the proxy core's ServerAttempt (balancer,
 // maxconn slot and queue, retries, redispatch) and relays bytes both ways (src/tcp/relay.ts).
-// Each session is one record for the stats, histograms and the tcplog line.
+// Each session is one record for the stats, histograms and the tcplog line. An `ssl` bind
+// terminates TLS first (src/tcp/tls-terminate.ts) and relays the decrypted bytes.
 
 import type { ProxyAddresses } from '../net/proxy-protocol';
 import * as net from 'node:net';
+import type * as tls from 'node:tls';
+import type { BindAddress } from '../config/model';
+import { TlsFacts } from '../front-node/tls-facts';
+import { TlsTerminator } from '../tcp/tls-terminate';
+import { logHandshakeFailure } from './handshake-log';
 import { C_BIN, C_CONN_TOT, C_DCON, C_DREQ, C_DSES, C_LAST_SESS, C_SCUR, C_STOT } from '../shared/counters';
 import type { RequestRecord, SessionAddresses } from '../log/format';
 import { listenShared } from '../front-node/listener';
@@ -36,6 +42,8 @@ export class TcpEngine implements FrontEngine {
     private readonly frontends: NodeFrontend[],
     /** called when the last session ended (graceful stop waits for sessions) */
     private readonly onEmpty: () => void,
+    /** the process's TLS session ticket keys (ssl binds resume each other's sessions) */
+    private readonly ticketKeys: Buffer | null = null,
   ) {
     this.rules = frontends.map(({ fe }) => new TcpRules(fe.cfg));
   }
@@ -49,9 +57,12 @@ export class TcpEngine implements FrontEngine {
     this.frontends.forEach(({ fe, fds }, i) => {
       fds.forEach((fd, j) => {
         // fds are in the order of the frontend's binds (WorkerMain.sharedEntry)
-        const acceptProxy = fe.cfg.binds[j]?.acceptProxy === true;
+        const b = fe.cfg.binds[j];
+        const acceptProxy = b?.acceptProxy === true;
+        // TLS is done by a tls.Server of its own after the connection rules and the PROXY header
+        const secure = b !== undefined && b.ssl ? { bind: b, term: new TlsTerminator(b, this.ticketKeys, fe.cfg.timeouts.client) } : null;
         // the relay reads the socket itself (nothing flows before its 'data' listener)
-        const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (sock) => this.accept(fe, this.rules[i], sock, acceptProxy));
+        const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (sock) => this.accept(fe, this.rules[i], sock, acceptProxy, secure));
         this.servers.push(server);
         jobs.push(listenShared(server, fd));
       });
@@ -69,14 +80,20 @@ export class TcpEngine implements FrontEngine {
     for (const s of Array.from(this.streams)) s.kill();
   }
 
-  private accept(fe: FrontendRuntime, rules: TcpRules, sock: net.Socket, acceptProxy: boolean): void {
+  private accept(fe: FrontendRuntime, rules: TcpRules, sock: net.Socket, acceptProxy: boolean, secure: SecureBind | null): void {
     const s = new TcpStream(this.rt, fe, rules, sock, (t) => {
       this.streams.delete(t);
       if (this.streams.size === 0) this.onEmpty();
     });
     this.streams.add(s);
-    s.start(acceptProxy);
+    s.start(acceptProxy, secure);
   }
+}
+
+/** An ssl bind: its settings (for the log line) and the handshakes of its connections. */
+interface SecureBind {
+  bind: BindAddress;
+  term: TlsTerminator;
 }
 
 /**
@@ -157,7 +174,8 @@ class TcpStream implements QueueWaiter, RequestRecord {
     private readonly rt: WorkerRuntime,
     private readonly fe: FrontendRuntime,
     private readonly rules: TcpRules,
-    private readonly sock: net.Socket,
+    /** the accepted socket; after a TLS handshake, the secure socket over it */
+    private sock: net.Socket,
     private readonly onDone: (s: TcpStream) => void,
   ) {
     this.clientIp = v4(sock.remoteAddress ?? '');
@@ -167,8 +185,8 @@ class TcpStream implements QueueWaiter, RequestRecord {
     this.addrs.frontendPort = sock.localPort ?? 0;
   }
 
-  /** `acceptProxy`: the bind's accept-proxy (a PROXY header comes first). */
-  start(acceptProxy: boolean): void {
+  /** `acceptProxy`: the bind's accept-proxy (a PROXY header comes first); `secure`: an ssl bind. */
+  start(acceptProxy: boolean, secure: SecureBind | null = null): void {
     const rt = this.rt;
     const fe = this.fe;
     const slab = rt.slab;
@@ -199,17 +217,46 @@ class TcpStream implements QueueWaiter, RequestRecord {
           v.req.dstPort = h.dstPort;
           v.req.touch();
         }
+        if (secure !== null) {
+          // the start of the ClientHello: node:tls reads what the socket has buffered
+          if (rest.length > 0) this.sock.unshift(rest);
+          this.handshake(secure);
+          return;
+        }
         // what came with the header is the start of the prelude, seen by the content rules
         this.startSession(rest);
         this.sock.resume();
       });
       return;
     }
-    this.startSession();
+    if (secure !== null) this.handshake(secure);
+    else this.startSession();
+  }
+
+  /** TLS on an ssl bind: the session starts on the secure socket; a failed handshake is only logged. */
+  private handshake(secure: SecureBind): void {
+    secure.term.handshake(this.sock, (socket: tls.TLSSocket | null, err: Error | null) => {
+      if (this.ended) {
+        socket?.destroy();
+        return;
+      }
+      if (socket === null) {
+        // HAProxy: a connection line, no session (stot and the tcplog line are for sessions)
+        logHandshakeFailure(this.rt, this.fe, secure.bind, err ?? new Error('handshake failed'), this.clientIp, this.clientPort);
+        this.drop();
+        return;
+      }
+      this.sock = socket;
+      // ssl_fc, ssl_fc_sni, ssl_c_* for the session and content rules
+      this.view.req.tls = true;
+      this.view.req.ssl = new TlsFacts(socket);
+      this.startSession();
+    });
   }
 
   /** Closed before a session began: only the connection was counted. */
   private drop(): void {
+    if (this.ended) return;
     this.ended = true;
     this.sock.destroy();
     trackEnd(this.view.req.trackers, 0, 0, 0);
@@ -347,6 +394,7 @@ class TcpStream implements QueueWaiter, RequestRecord {
   /** The worker is going away: end at once (HAProxy's K). */
   kill(): void {
     if (this.session !== null) this.session.fail('K');
+    else if (!this.ended) this.drop(); // still reading a PROXY header or in the TLS handshake
   }
 
   private end(bytesIn: number, bytesOut: number): void {
