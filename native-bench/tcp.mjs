@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// native-bench TCP (issue 15), a skeleton that runs against HAProxy 2.6 `mode tcp` today and
-// against gatehouse once it serves mode tcp (until then gatehouse refuses the cfg, and the run
-// says so and goes on with HAProxy alone). Both read the same haproxy.cfg (nbthread 1):
+// native-bench TCP (issue 15): gatehouse and HAProxy 2.6 `mode tcp` on the same haproxy.cfg
+// (nbthread 1); if gatehouse refuses the cfg, the run says so and goes on with HAProxy alone:
 //   node native-bench/tcp.mjs
 // Backends: two TCP echo servers (Node, one process each) on 127.0.0.1, balance roundrobin.
 // Measures, alternating the proxies round by round after a warm-up:
