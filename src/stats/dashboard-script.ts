@@ -134,8 +134,10 @@ export const DASHBOARD_SCRIPT = String.raw`(function () {
     }
   }
 
-  // a step line: each second a flat segment across its own width, so one second shows too
-  function line(g, a, x0, y0, w, h, max, color) {
+  // a step line: each second a flat segment across its own width, so one second shows too.
+  // flat: no rises between seconds (sparklines: at a pixel a second, the rises would cover
+  // the requests bar under them from top to bottom)
+  function line(g, a, x0, y0, w, h, max, color, flat) {
     var n = H.t.length, on = false, step = w / span();
     g.strokeStyle = color;
     g.lineWidth = 1.5;
@@ -143,7 +145,7 @@ export const DASHBOARD_SCRIPT = String.raw`(function () {
     for (var i = 0; i < n; i++) {
       if (a[i] === null) { on = false; continue; }
       var x = xs(i, n, x0, w), y = Math.round(y0 + h - Math.min(1, a[i] / max) * (h - 2)) - 0.5;
-      if (on) g.lineTo(x, y); else g.moveTo(x, y);
+      if (on && !flat) g.lineTo(x, y); else g.moveTo(x, y);
       g.lineTo(x + step, y);
       on = true;
     }
@@ -215,7 +217,7 @@ export const DASHBOARD_SCRIPT = String.raw`(function () {
     var W = c.width, h = c.height;
     band(g, s, 0, 0, W, h, BAND_ROW);
     area(g, s.req, 0, 0, W, h, nice(maxOf(s.req, 0)), '#1f4e79');
-    line(g, s.p99, 0, 0, W, h, nice(maxOf(s.p99, 0)), '#e08020');
+    line(g, s.p99, 0, 0, W, h, nice(maxOf(s.p99, 0)), '#e08020', true);
     mark(c, s);
   }
 
