@@ -2,7 +2,7 @@
 NODE ?= node
 TSC := node_modules/.bin/tsc
 
-.PHONY: build test test-node-engine test-ha demo bench bench-cpu bench-tls bench-tls-upstream bench-acl bench-stick bench-tcp bench-h2 clean check-config
+.PHONY: build test test-node-engine test-ha demo bench bench-cpu bench-tls bench-tls-upstream bench-acl bench-stick bench-tcp bench-h2 bench-h2-tls clean check-config
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -73,6 +73,10 @@ bench-tcp: build
 # HTTP/2 (h2c, bind proto h2): h2load req/s and CPU per request vs HAProxy (native-bench/README.md, ~1 min)
 bench-h2: build
 	$(NODE) native-bench/h2.mjs
+
+# HTTP/2 over TLS (ALPN h2): h2load req/s and CPU per request vs HAProxy (native-bench/README.md, ~1 min)
+bench-h2-tls: build
+	H2_TLS=1 $(NODE) native-bench/h2.mjs
 
 clean:
 	rm -rf dist dist-test

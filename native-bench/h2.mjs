@@ -3,6 +3,7 @@
 // gatehouse and through HAProxy 2.6 on the same haproxy.cfg (nbthread 1), to the same nginx
 // backend (HTTP/1.1, `/` answers 16 bytes):
 //   node native-bench/h2.mjs          (make bench-h2)
+//   H2_TLS=1 node native-bench/h2.mjs (make bench-h2-tls: over TLS, ALPN h2; results/h2-tls.*)
 // Each side: H2_ROUNDS rounds of `h2load -D H2_SECONDS -c H2_CONNS -m H2_STREAMS` after a
 // warm-up, alternating the proxies; reports requests/s (median) and the proxy's CPU time per
 // request (its own process's user+sys ticks over the requests h2load counted, in microseconds).
@@ -27,8 +28,10 @@ const CONNS = Number(E.H2_CONNS || 10);
 const STREAMS = Number(E.H2_STREAMS || 10);
 const MAX_SECONDS = Number(E.H2_MAX_SECONDS || 300);
 if (E.H2_SAVE === '0') E.BENCH_SAVE = '0'; // save() reads BENCH_SAVE
+// H2_TLS=1: HTTP/2 over TLS, ALPN h2 (`bind ... ssl crt FILE alpn h2,http/1.1`) instead of h2c
+const TLS = E.H2_TLS === '1';
 
-function cfg({ port, backend }) {
+function cfg({ port, backend, pem }) {
   return `global
   nbthread 1
   maxconn 4000
@@ -38,7 +41,7 @@ defaults
   timeout client 30s
   timeout server 30s
 frontend fe_h2
-  bind 127.0.0.1:${port} proto h2
+  bind 127.0.0.1:${port} ${pem ? `ssl crt ${pem} alpn h2,http/1.1` : 'proto h2'}
   default_backend be_app
 backend be_app
   server s1 127.0.0.1:${backend}
@@ -52,7 +55,7 @@ async function waitH2(port, child, what, ms = 15000) {
   while (Date.now() < until) {
     if (child.exitInfo) throw new Error(`${what} exited (${JSON.stringify(child.exitInfo)})`);
     const status = await new Promise((resolve) => {
-      const c = http2.connect(`http://127.0.0.1:${port}`);
+      const c = http2.connect(`${TLS ? 'https' : 'http'}://127.0.0.1:${port}`, { rejectUnauthorized: false });
       const done = (v) => { c.destroy(); resolve(v); };
       c.on('error', (e) => done(e.message));
       const r = c.request({ ':path': '/' });
@@ -64,12 +67,12 @@ async function waitH2(port, child, what, ms = 15000) {
     last = String(status);
     await sleep(200);
   }
-  throw new Error(`${what} not answering 200 over h2c on 127.0.0.1:${port} (${last})`);
+  throw new Error(`${what} not answering 200 over ${TLS ? 'h2 (TLS)' : 'h2c'} on 127.0.0.1:${port} (${last})`);
 }
 
 /** One h2load run: requests/s, requests done, failures (h2load's own summary lines). */
 function h2load(port, seconds) {
-  const args = ['-D', String(seconds), '-c', String(CONNS), '-m', String(STREAMS), '-t', '1', `http://127.0.0.1:${port}/`];
+  const args = ['-D', String(seconds), '-c', String(CONNS), '-m', String(STREAMS), '-t', '1', `${TLS ? 'https' : 'http'}://127.0.0.1:${port}/`];
   const out = execFileSync('h2load', args, { encoding: 'utf8', timeout: (seconds + 30) * 1000, maxBuffer: 16 * 1024 * 1024 });
   const rps = /finished in [^,]+, ([\d.]+) req\/s/.exec(out);
   const req = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
@@ -83,10 +86,17 @@ async function main() {
   const tmp = workDir('gatehouse-bench-h2-');
   const [bp, hp, gp] = await pickPorts(3);
   await startBackends(tmp, [bp]);
+  let pem = null;
+  if (TLS) {
+    // a throw-away P-256 certificate (HAProxy's combined PEM), the same file for both proxies
+    pem = path.join(tmp, 'site.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=localhost', '-keyout', pem + '.key', '-out', pem], { stdio: 'ignore' });
+    fs.appendFileSync(pem, fs.readFileSync(pem + '.key'));
+  }
   const proxies = [];
   for (const [name, port] of [['gatehouse', gp], ['haproxy', hp]]) {
     const file = path.join(tmp, `${name}.cfg`);
-    fs.writeFileSync(file, cfg({ port, backend: bp }));
+    fs.writeFileSync(file, cfg({ port, backend: bp, pem }));
     const p = startProxy(name, file, path.join(tmp, `${name}.log`));
     await waitH2(port, p.child, name);
     proxies.push({ name, port, child: p.child, note: p.note });
@@ -116,7 +126,9 @@ async function main() {
   });
   const m = machine();
   const md = [
-    '# native-bench HTTP/2 (h2c prior knowledge, `bind ... proto h2`, nbthread 1, one nginx backend over HTTP/1.1)',
+    TLS
+      ? '# native-bench HTTP/2 over TLS (ALPN h2, `bind ... ssl crt FILE alpn h2,http/1.1`, P-256 certificate, nbthread 1, one nginx backend over HTTP/1.1)'
+      : '# native-bench HTTP/2 (h2c prior knowledge, `bind ... proto h2`, nbthread 1, one nginx backend over HTTP/1.1)',
     '',
     ...machineLines(m),
     `- h2load -c ${CONNS} -m ${STREAMS} -t 1, ${ROUNDS} rounds of ${SECONDS}s per proxy (medians), after ${WARMUP}s of warm-up`,
@@ -126,7 +138,7 @@ async function main() {
     ...rows.map((r) => `| ${r.proxy} | ${r.perSec.toFixed(0)} | ${r.cpuUsPerReq == null ? '-' : r.cpuUsPerReq.toFixed(1)} | ${r.failed} |`),
     '',
   ].join('\n');
-  save('h2', { machine: m, rounds, rows, cfg: cfg({ port: 0, backend: 0 }) }, md);
+  save(TLS ? 'h2-tls' : 'h2', { machine: m, rounds, rows, cfg: cfg({ port: 0, backend: 0, pem: TLS ? 'site.pem' : null }) }, md);
 }
 
 runMain(main);

@@ -173,6 +173,15 @@ backend be
     [tlsPort, certPort, plainPort, plainNoPp],
     { ext: '.cfg' },
   );
+  // once seen in a CI emulation: every port refused right after the start; say what gatehouse said
+  const probe = await new Promise<string>((resolve) => {
+    let out = '';
+    const s = net.connect(plainNoPp, '127.0.0.1', () => s.write('GET /probe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    s.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    s.on('error', (e) => (out += e.message));
+    s.on('close', () => resolve(out.slice(0, 40)));
+  });
+  assert.match(probe, /^HTTP\/1\.1 200/, `gatehouse (exit code ${gh.child.exitCode}, signal ${gh.child.signalCode}) said:\n${gh.output()}`);
 });
 
 after(async () => {
