@@ -11,19 +11,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { startGatehouse } from './helpers/net';
+import { echoServer } from './helpers/tcp';
 import { distinctPorts, haproxyBinary, startHaproxy } from './helpers/haproxy';
 import { waitForOutput } from './helpers/wait';
-
-/** A TCP server that greets with its name, then echoes until the client half-closes. */
-async function echoServer(name: string): Promise<{ port: number; close(): Promise<void> }> {
-  const server = net.createServer({ allowHalfOpen: true }, (s) => {
-    s.on('error', () => undefined);
-    s.write(name + ':');
-    s.pipe(s);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as net.AddressInfo).port, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
 
 /** Connect, send `data`, half-close, and collect everything until the proxy closes. */
 function exchange(port: number, data: Buffer | string): Promise<{ text: string; bytes: number; error: string | null }> {

@@ -103,11 +103,11 @@ export function clientExchange(port: number, send: Buffer | string, keepOpen = f
   return { sock, done };
 }
 
-/** A TCP server that greets with "s1:", then echoes until the client half-closes. */
-export async function echoServer(): Promise<{ port: number; close(): Promise<void> }> {
+/** A TCP server that greets with "NAME:", then echoes until the client half-closes. */
+export async function echoServer(name = 's1'): Promise<{ port: number; close(): Promise<void> }> {
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
     s.on('error', () => undefined);
-    s.write('s1:');
+    s.write(name + ':');
     s.pipe(s);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
