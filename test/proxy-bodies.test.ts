@@ -213,3 +213,95 @@ describe('long uploads', () => {
     }
   });
 });
+
+describe('answers stay intact when a client reads slowly', () => {
+  // A slow reader makes the kernel take an answer write in parts; the rest stays queued in the
+  // engine (libuv, uWS) while other connections are answered. Their bytes must never end up in
+  // the slow reader's answer (the node engine writes answers from reused buffers).
+  let be: Backend, port: number, gh: Awaited<ReturnType<typeof startGatehouse>>;
+  /** 64 KB blocks whose every byte depends on the seed and the block number */
+  const blockOf = (seed: number, i: number): Buffer => crypto.createHash('sha512').update(`${seed}:${i}`).digest();
+  const content = (seed: number, size: number): Buffer => {
+    const out = Buffer.alloc(size);
+    for (let o = 0, i = 0; o < size; i++) {
+      const b = blockOf(seed, i);
+      for (let k = 0; k < 1024 && o < size; k++) o += b.copy(out, o, 0, Math.min(b.length, size - o));
+    }
+    return out;
+  };
+  const SIZE = 4 * 1024 * 1024;
+  const bodies = new Map<number, Buffer>();
+  const body = (seed: number): Buffer => {
+    let b = bodies.get(seed);
+    if (b === undefined) bodies.set(seed, (b = content(seed, SIZE)));
+    return b;
+  };
+  const sha = (b: Buffer): string => crypto.createHash('sha256').update(b).digest('hex');
+
+  before(async () => {
+    be = await startBackend('seeded', (req, res) => {
+      const seed = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('seed'));
+      const b = body(seed);
+      res.writeHead(200, { 'content-length': String(b.length) });
+      // in 48 KB writes: every proxy read is a small part of the answer
+      let o = 0;
+      const pump = (): void => {
+        while (o < b.length) {
+          const part = b.subarray(o, o + 48 * 1024);
+          o += part.length;
+          if (!res.write(part)) {
+            res.once('drain', pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      pump();
+    });
+    port = await freePort();
+    gh = await startGatehouse(proxyYaml({ port, workers: 1, servers: [{ name: 'seeded', port: be.port }] }), [port]);
+  });
+  after(async () => {
+    await gh.stop();
+    await be.close();
+  });
+
+  /** the body of GET /?seed=N, read `delayMs` apart in 16 KB steps (0: as fast as it comes) */
+  function download(seed: number, delayMs: number): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1');
+      const parts: Buffer[] = [];
+      s.on('connect', () => s.write(`GET /?seed=${seed} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`));
+      if (delayMs > 0) {
+        // a small receive window: read 16 KB at a time, paused between
+        s.pause();
+        const step = (): void => {
+          let c: Buffer | null;
+          let n = 0;
+          while (n < 16384 && (c = s.read() as Buffer | null) !== null) {
+            parts.push(c);
+            n += c.length;
+          }
+          if (!s.readableEnded) setTimeout(step, delayMs);
+        };
+        setTimeout(step, delayMs);
+      } else s.on('data', (c: Buffer) => parts.push(c));
+      s.on('end', () => {
+        const all = Buffer.concat(parts);
+        const at = all.indexOf('\r\n\r\n');
+        resolve(all.subarray(at + 4));
+      });
+      s.on('error', reject);
+    });
+  }
+
+  test('a slow reader gets its own bytes while others download at full speed', async () => {
+    const slow = download(1, 5);
+    const fast: Buffer[] = [];
+    for (let i = 0; i < 6; i++) fast.push(await download(2 + (i % 2), 0));
+    const got = await slow;
+    assert.equal(got.length, SIZE);
+    assert.equal(sha(got), sha(body(1)), 'the slow answer carries bytes that are not its own');
+    for (let i = 0; i < fast.length; i++) assert.equal(sha(fast[i]), sha(body(2 + (i % 2))));
+  });
+});

@@ -4,6 +4,9 @@
 // - `process.binding('stream_wrap').WriteWrap` and a socket's `_handle`: writing a small request
 //   head straight to the TCP handle skips net.Socket's Writable bookkeeping (measured: it cost
 //   more than the write). Optional: without them, writes go through socket.write.
+// - `streamBaseState[kLastWriteWasAsync]`: whether libuv kept part of the last write for later
+//   (the kernel did not take it all). Node's C++ sets only this; a WriteWrap's own `async` is
+//   a field Node's JavaScript fills in from it, so a raw write must read it here.
 // Each is looked up once at load. Checked on the Node versions in package.json's `engines`.
 
 import type * as net from 'node:net';
@@ -67,19 +70,34 @@ function loadHttpParser(): HTTPParserCtor {
   return ctor;
 }
 
-function loadWriteWrap(): (new () => RawWriteReq) | null {
+interface StreamWrapBinding {
+  WriteWrap?: new () => RawWriteReq;
+  streamBaseState?: Int32Array;
+  kLastWriteWasAsync?: number;
+}
+
+function loadStreamWrap(): StreamWrapBinding {
   try {
     // process.binding is deprecated for new uses, but 'stream_wrap' is on Node's allow-list and
     // is the only way to reach the handle's write without net.Socket's Writable layer.
-    const b = (process as unknown as { binding(name: string): { WriteWrap?: new () => RawWriteReq } }).binding('stream_wrap');
-    return typeof b.WriteWrap === 'function' ? b.WriteWrap : null;
+    return (process as unknown as { binding(name: string): StreamWrapBinding }).binding('stream_wrap');
   } catch {
-    return null;
+    return {};
   }
 }
 
 export const HTTPParser: HTTPParserCtor = loadHttpParser();
-const WriteWrap = loadWriteWrap();
+const streamWrap = loadStreamWrap();
+const streamState = streamWrap.streamBaseState;
+const kAsync = streamWrap.kLastWriteWasAsync;
+// without the write-result state a raw write cannot know whether libuv still reads its buffer
+const WriteWrap =
+  typeof streamWrap.WriteWrap === 'function' && streamState instanceof Int32Array && typeof kAsync === 'number' ? streamWrap.WriteWrap : null;
+
+/** Whether libuv kept part of the write just made (it reads the buffer until oncomplete). */
+function lastWriteWasAsync(): boolean {
+  return streamState![kAsync!] !== 0;
+}
 
 /** Whether small writes can bypass net.Socket's Writable (false: every write is socket.write). */
 export const rawWritesAvailable = WriteWrap !== null;
@@ -143,6 +161,7 @@ export function writeLent(sock: net.Socket, view: Buffer, owner: Buffer, giveBac
     sock.destroy(new Error('write failed (' + err + ')'));
     return;
   }
+  req.async = lastWriteWasAsync();
   if (!req.async) {
     req.lent = undefined;
     giveBack(owner);
