@@ -3,8 +3,7 @@
 // content-length, chunked, or close-delimited, as the answer's head and the request allow.
 // The connection (connection.ts) decides when an answer may start and what follows it.
 
-import type { Socket } from 'node:net';
-import { canWriteDirect, writeLent } from '../shared/node-internals';
+import type { ClientIo } from './client-io';
 
 /**
  * Body bytes (with the held head and chunk framing) that fit one of these go out as one
@@ -41,7 +40,7 @@ export class AnswerFramer {
   private sent = 0;
   private headText: string | null = null;
 
-  constructor(private readonly socket: Socket) {}
+  constructor(private readonly io: ClientIo) {}
 
   reset(): void {
     this.mode = MODE_NONE;
@@ -95,12 +94,12 @@ export class AnswerFramer {
       if (chunk.length > room) chunk = chunk.subarray(0, room);
     }
     this.sent += chunk.length;
-    const sock = this.socket;
+    const io = this.io;
     const head = this.headText;
     const chunked = this.mode === MODE_CHUNKED;
     const sizeLine = chunked ? chunk.length.toString(16) + '\r\n' : '';
     // the head text is latin1 (one char per byte), so its length is its byte length
-    if ((head === null ? 0 : head.length) + sizeLine.length + chunk.length + 2 <= OUT_BUF_SIZE && canWriteDirect(sock)) {
+    if ((head === null ? 0 : head.length) + sizeLine.length + chunk.length + 2 <= OUT_BUF_SIZE && io.canWriteDirect()) {
       const out = takeOut();
       let o = 0;
       if (head !== null) {
@@ -113,30 +112,30 @@ export class AnswerFramer {
         out[o++] = CR;
         out[o++] = LF;
       }
-      writeLent(sock, out.subarray(0, o), out, giveOutBack);
+      io.writeLent(out.subarray(0, o), out, giveOutBack);
       return true;
     }
-    // the Writable keeps what it cannot send at once: a copy of the caller's view
+    // what cannot be sent at once is kept: a copy of the caller's view
     chunk = Buffer.from(chunk);
-    sock.cork();
+    io.cork();
     if (this.headText !== null) {
-      sock.write(this.headText, 'latin1');
+      io.write(this.headText);
       this.headText = null;
     }
     if (chunked) {
-      sock.write(sizeLine, 'latin1');
-      sock.write(chunk);
-      sock.write('\r\n', 'latin1');
+      io.write(sizeLine);
+      io.write(chunk);
+      io.write('\r\n');
     } else {
-      sock.write(chunk);
+      io.write(chunk);
     }
-    sock.uncork();
+    io.uncork();
     return true;
   }
 
   flushHead(): void {
     if (this.headText !== null) {
-      this.socket.write(this.headText, 'latin1');
+      this.io.write(this.headText);
       this.headText = null;
     }
   }
@@ -146,7 +145,7 @@ export class AnswerFramer {
     let tail = this.headText ?? '';
     this.headText = null;
     if (this.mode === MODE_CHUNKED) tail += '0\r\n' + (trailers !== undefined ? headerLines(trailers) : '') + '\r\n';
-    if (tail.length > 0) this.socket.write(tail, 'latin1');
+    if (tail.length > 0) this.io.write(tail);
     return this.mode !== MODE_LENGTH || this.sent >= this.bodyLength;
   }
 }

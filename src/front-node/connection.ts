@@ -7,11 +7,12 @@
 // with Connection: close went out: the rest is read and dropped for lingerMs, then closed).
 // Bytes that could not be used yet wait in `pending` (a view of the read, or a concatenation
 // when a head spans reads). Timers: one per connection for http-request / http-keep-alive /
-// linger; socket.setTimeout for `timeout client` (Node refreshes it on every read and write).
+// linger; io.setTimeout for `timeout client` (refreshed on every read and write). The client
+// side is a ClientIo (client-io.ts): a net.Socket / TLSSocket, or a plain bind's raw handle.
 
 import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import { TlsFacts } from './tls-facts';
+import type { ClientIo, ClientIoSink } from './client-io';
 import type { FrontOptions, H1Handler } from './api';
 import { AnswerFramer, interimText } from './answer-framer';
 import { errorAnswer } from './error-answers';
@@ -45,7 +46,7 @@ function plainAddress(a: string | undefined): string {
   return a.startsWith('::ffff:') && a.indexOf('.') > 0 ? a.slice(7) : a;
 }
 
-export class H1Connection implements ChunkSink {
+export class H1Connection implements ChunkSink, ClientIoSink {
   private state: number;
   private pending: Buffer | null = null;
   private readonly parser: RequestHeadParser;
@@ -91,34 +92,28 @@ export class H1Connection implements ChunkSink {
   private readonly resumeBound = (): void => this.resumeProcessing();
 
   constructor(
-    readonly socket: Socket,
+    private readonly io: ClientIo,
     private readonly handler: H1Handler,
     private readonly opts: FrontOptions,
     /** the client from a PROXY header read before TLS (accept-proxy on an ssl bind) */
     client: { address: string; port: number } | null = null,
   ) {
     this.parser = new RequestHeadParser(opts);
-    this.framer = new AnswerFramer(socket);
-    this.remoteAddress = client !== null ? client.address : plainAddress(socket.remoteAddress);
-    this.remotePort = client !== null ? client.port : socket.remotePort ?? 0;
-    this.localAddress = plainAddress(socket.localAddress);
-    this.localPort = socket.localPort ?? 0;
-    this.tlsFacts = (socket as TLSSocket).encrypted === true ? new TlsFacts(socket as TLSSocket) : null;
+    this.framer = new AnswerFramer(io);
+    this.remoteAddress = client !== null ? client.address : plainAddress(io.remoteAddress);
+    this.remotePort = client !== null ? client.port : io.remotePort ?? 0;
+    this.localAddress = plainAddress(io.localAddress);
+    this.localPort = io.localPort ?? 0;
+    this.tlsFacts = io.tlsSocket !== null ? new TlsFacts(io.tlsSocket) : null;
     this.state = opts.acceptProxy ? ST_PROXY : ST_HEAD;
-    socket.setNoDelay(true);
-    socket.on('data', (d: Buffer) => this.onData(d));
-    socket.on('end', () => this.onEnd());
-    socket.on('close', () => this.onClose());
-    socket.on('error', () => {}); // 'close' follows
-    socket.on('timeout', () => this.onClientTimeout());
-    socket.on('drain', () => this.onDrain());
+    io.start(this);
     // HAProxy counts http-request from the accept: an empty connection gets 408 too
     this.arm(opts.timeoutHttpRequest, false);
   }
 
   // ------------------------------------------------------------------ reading
 
-  private onData(d: Buffer): void {
+  /** @internal ClientIoSink */ ioData(d: Buffer): void {
     if (this.state >= ST_CLOSING) return; // lingering: dropped
     if (this.pending !== null) {
       d = Buffer.concat([this.pending, d]);
@@ -143,7 +138,7 @@ export class H1Connection implements ChunkSink {
         case ST_PROXY: {
           const r = decodeProxyHeader(pos === 0 ? buf : buf.subarray(pos));
           if (r.status === PP_ERROR) {
-            this.socket.destroy(); // HAProxy closes on a bad PROXY header
+            this.io.destroy(); // HAProxy closes on a bad PROXY header
             return;
           }
           if (r.status !== PP_DONE) return this.keep(buf, pos);
@@ -226,9 +221,9 @@ export class H1Connection implements ChunkSink {
   private pauseReading(): void {
     if (!this.readPaused) {
       this.readPaused = true;
-      this.socket.pause();
+      this.io.pause();
       // the client is not the one waiting: no `timeout client` while we do not read
-      if (this.state === ST_BODY && !this.socket.writableNeedDrain) this.socket.setTimeout(0);
+      if (this.state === ST_BODY && !this.io.needDrain) this.io.setTimeout(0);
     }
   }
 
@@ -247,15 +242,15 @@ export class H1Connection implements ChunkSink {
     if (this.state >= ST_CLOSING) return;
     if (this.clientEnded && (this.state === ST_HEAD || (this.state === ST_BODY && this.pending === null))) {
       // what the client sent before its FIN has been used: what is left is truncated
-      this.onEnd();
+      this.ioEnd();
       return;
     }
     const blocked = this.state === ST_BODY && (this.bodyCb === null || this.bodyPaused);
     const full = this.state === ST_WAIT && this.pending !== null && this.pending.length > this.opts.maxHeadSize;
     if (this.readPaused && !blocked && !full) {
       this.readPaused = false;
-      this.socket.resume();
-      if (this.state === ST_BODY) this.socket.setTimeout(this.opts.timeoutClient);
+      this.io.resume();
+      if (this.state === ST_BODY) this.io.setTimeout(this.opts.timeoutClient);
     }
   }
 
@@ -280,7 +275,7 @@ export class H1Connection implements ChunkSink {
     }
     this.state = ST_WAIT;
     // waiting for the server: the client is not expected to do anything
-    if (!this.socket.writableNeedDrain) this.socket.setTimeout(0);
+    if (!this.io.needDrain) this.io.setTimeout(0);
   }
 
   // ------------------------------------------------------------------ dispatch
@@ -314,7 +309,7 @@ export class H1Connection implements ChunkSink {
     }
     this.state = this.reqComplete ? ST_WAIT : ST_BODY;
     // `timeout client` for the body starts when the handler reads it (it may wait in a queue first)
-    this.socket.setTimeout(0);
+    this.io.setTimeout(0);
     p.reset();
     try {
       this.handler.onRequest(req, res);
@@ -322,7 +317,7 @@ export class H1Connection implements ChunkSink {
       // a handler bug must not leave the client waiting
       if (this.req === req && !this.resDone) {
         if (!this.resStarted) this.sendAndClose(errorAnswer(500));
-        else this.socket.destroy();
+        else this.io.destroy();
       }
     }
   }
@@ -351,10 +346,10 @@ export class H1Connection implements ChunkSink {
 
   private startBody(): void {
     if (this.state !== ST_BODY) return;
-    this.socket.setTimeout(this.opts.timeoutClient);
+    this.io.setTimeout(this.opts.timeoutClient);
     if (this.req !== null && this.req.expectContinue && !this.continueSent && !this.resStarted) {
       this.continueSent = true;
-      this.socket.write(CONTINUE, 'latin1');
+      this.io.write(CONTINUE);
     }
     this.resumeProcessing();
   }
@@ -371,7 +366,7 @@ export class H1Connection implements ChunkSink {
       if (this.continueSent) return;
       this.continueSent = true;
     }
-    this.socket.write(interimText(status, reason, headers), 'latin1');
+    this.io.write(interimText(status, reason, headers));
   }
 
   /** @internal */ writeHead(res: NodeResponse, status: number, reason: string, headers: string[], bodyLength: number, close: boolean): void {
@@ -384,10 +379,10 @@ export class H1Connection implements ChunkSink {
 
   /** @internal */ write(res: NodeResponse, chunk: Buffer): boolean {
     if (!this.isCurrent(res) || !this.resStarted) return false;
-    if (!this.framer.write(chunk)) return !this.socket.writableNeedDrain;
-    if (!this.socket.writableNeedDrain) return true;
+    if (!this.framer.write(chunk)) return !this.io.needDrain;
+    if (!this.io.needDrain) return true;
     // the client is not taking the answer: `timeout client` runs until it drains
-    this.socket.setTimeout(this.opts.timeoutClient);
+    this.io.setTimeout(this.opts.timeoutClient);
     return false;
   }
 
@@ -395,8 +390,8 @@ export class H1Connection implements ChunkSink {
     if (res === this.res) this.writableCb = cb;
   }
 
-  private onDrain(): void {
-    if (this.state !== ST_BODY) this.socket.setTimeout(0);
+  /** @internal ClientIoSink */ ioDrain(): void {
+    if (this.state !== ST_BODY) this.io.setTimeout(0);
     const cb = this.writableCb;
     if (cb !== null && this.res !== null && !this.resDone) cb();
   }
@@ -424,28 +419,18 @@ export class H1Connection implements ChunkSink {
     this.resDone = true;
     this.state = ST_CLOSED;
     this.clearTimer();
-    this.socket.resetAndDestroy();
+    this.io.reset();
   }
 
   /** @internal */ detach(res: NodeResponse): { socket: Socket; head: Buffer } {
-    const sock = this.socket;
     this.framer.flushHead();
     const head = this.pending ?? EMPTY;
     this.pending = null;
     this.state = ST_DETACHED;
     this.resDone = true;
     this.clearTimer();
-    sock.setTimeout(0);
-    sock.removeAllListeners('data');
-    sock.removeAllListeners('end');
-    sock.removeAllListeners('close');
-    sock.removeAllListeners('timeout');
-    sock.removeAllListeners('drain');
-    sock.removeAllListeners('error');
-    if (this.readPaused) {
-      this.readPaused = false;
-      sock.resume();
-    }
+    this.readPaused = false;
+    const sock = this.io.detach();
     void res;
     if (this.onDone !== null) this.onDone(this);
     return { socket: sock, head };
@@ -462,7 +447,7 @@ export class H1Connection implements ChunkSink {
     if (this.state === ST_HEAD && !this.parser.started && this.pending === null) {
       this.state = ST_CLOSED;
       this.clearTimer();
-      this.socket.end();
+      this.io.end();
     }
   }
 
@@ -474,7 +459,7 @@ export class H1Connection implements ChunkSink {
     this.res = null;
     this.bodyCb = null;
     this.state = ST_HEAD;
-    this.socket.setTimeout(0);
+    this.io.setTimeout(0);
     this.arm(this.opts.timeoutHttpKeepAlive, true);
     this.resumeProcessing();
   }
@@ -507,12 +492,12 @@ export class H1Connection implements ChunkSink {
     }
     else {
       this.state = ST_CLOSED;
-      this.socket.destroy();
+      this.io.destroy();
     }
   }
 
   private sendAndClose(answer: Buffer): void {
-    this.socket.write(answer);
+    this.io.write(answer);
     this.closeGracefully();
   }
 
@@ -521,11 +506,11 @@ export class H1Connection implements ChunkSink {
     if (this.state >= ST_CLOSING) return;
     this.state = ST_CLOSING;
     this.pending = null;
-    this.socket.setTimeout(0);
-    this.socket.end();
+    this.io.setTimeout(0);
+    this.io.end();
     if (this.readPaused) {
       this.readPaused = false;
-      this.socket.resume();
+      this.io.resume();
     }
     this.arm(this.opts.lingerMs, false);
   }
@@ -547,20 +532,20 @@ export class H1Connection implements ChunkSink {
     this.timer = null;
     switch (this.state) {
       case ST_PROXY:
-        this.socket.destroy();
+        this.io.destroy();
         return;
       case ST_HEAD:
         // idle keep-alive: silent close (HAProxy); a head (or nothing at all) after accept: 408
         if (this.idle && !this.parser.started && this.pending === null) {
           this.state = ST_CLOSED;
-          this.socket.destroy();
+          this.io.destroy();
         } else {
           this.refuse(408, 'timeout http-request');
         }
         return;
       case ST_CLOSING:
         this.state = ST_CLOSED;
-        this.socket.destroy();
+        this.io.destroy();
         return;
       default:
         return;
@@ -568,31 +553,31 @@ export class H1Connection implements ChunkSink {
   }
 
   /** `timeout client`: no progress while the client sends a body or while it does not take the answer. */
-  private onClientTimeout(): void {
+  /** @internal ClientIoSink */ ioTimeout(): void {
     if (this.state === ST_BODY && !this.resStarted) {
       this.bodyFailed(408);
       return;
     }
-    if (this.state === ST_BODY || (this.resStarted && !this.resDone) || this.socket.writableNeedDrain) {
+    if (this.state === ST_BODY || (this.resStarted && !this.resDone) || this.io.needDrain) {
       const res = this.res;
       if (res !== null) res.markAborted(true);
       this.state = ST_CLOSED;
-      this.socket.destroy();
+      this.io.destroy();
     }
   }
 
-  private onEnd(): void {
+  /** @internal ClientIoSink */ ioEnd(): void {
     this.clientEnded = true;
     switch (this.state) {
       case ST_PROXY:
-        this.socket.destroy();
+        this.io.destroy();
         return;
       case ST_HEAD:
         if (this.parser.started || this.pending !== null) this.refuse(400); // truncated head
         else {
           this.state = ST_CLOSED;
           this.clearTimer();
-          this.socket.end();
+          this.io.end();
         }
         return;
       case ST_BODY:
@@ -602,7 +587,7 @@ export class H1Connection implements ChunkSink {
       case ST_CLOSING:
         this.state = ST_CLOSED;
         this.clearTimer();
-        this.socket.destroy();
+        this.io.destroy();
         return;
       default:
         // ST_WAIT: answered, then closed (no abortonclose, as HAProxy's default)
@@ -610,7 +595,7 @@ export class H1Connection implements ChunkSink {
     }
   }
 
-  private onClose(): void {
+  /** @internal ClientIoSink */ ioClose(): void {
     const wasOpen = this.state < ST_CLOSED;
     this.state = ST_CLOSED;
     this.clearTimer();

@@ -12,6 +12,8 @@ import * as tls from 'node:tls';
 import type { TlsBindSetup } from './tls-context';
 import { DEFAULT_FRONT_OPTIONS, type FrontOptions, type H1Handler } from './api';
 import { H1Connection } from './connection';
+import { SocketIo, type ClientIo } from './client-io';
+import { acceptRaw, rawClientsEnabled } from './raw-client';
 import { readProxyHeader } from '../front-h2/proxy-header';
 
 /** A client address from a PROXY header. */
@@ -23,6 +25,8 @@ export interface ProxiedClient {
 export interface FrontServer extends net.Server {
   /** open connections (closed and detached ones leave the set) */
   readonly h1Connections: Set<H1Connection>;
+  /** connections served since the start (a plain bind's raw accepts emit no 'connection') */
+  readonly served: number;
   /**
    * Graceful stop / reload: stop accepting (server.close()) and let every connection finish
    * its current exchange with `connection: close`; idle ones close at once. `cb` runs when the
@@ -53,15 +57,22 @@ export function createFrontServer(handler: H1Handler, options: Partial<FrontOpti
   };
   // with TLS, accept-proxy is read before the handshake, not by the connection
   const connOpts = secure !== null && opts.acceptProxy ? { ...opts, acceptProxy: false } : opts;
-  const serve = (socket: net.Socket, client: ProxiedClient | null = null): void => {
-    const c = new H1Connection(socket, handler, connOpts, client);
+  let served = 0;
+  const serveIo = (io: ClientIo, client: ProxiedClient | null = null): void => {
+    served++;
+    const c = new H1Connection(io, handler, connOpts, client);
     c.onDone = forget;
     conns.add(c);
   };
+  const serve = (socket: net.Socket, client: ProxiedClient | null = null): void => serveIo(new SocketIo(socket), client);
   // allowHalfOpen: a client that half-closes after its request still gets the answer
   let server: FrontServer;
-  if (secure === null) server = net.createServer({ allowHalfOpen: true, noDelay: true }, serve) as FrontServer;
-  else if (!opts.acceptProxy) server = tlsServer(secure, opts, serve, null) as unknown as FrontServer;
+  if (secure === null) {
+    server = net.createServer({ allowHalfOpen: true, noDelay: true }, serve) as FrontServer;
+    // plain HTTP/1: the accepted handles themselves (a connection accepted before 'listening'
+    // is a net.Socket, served the same)
+    if (rawClientsEnabled) acceptRaw(server, serveIo);
+  } else if (!opts.acceptProxy) server = tlsServer(secure, opts, serve, null) as unknown as FrontServer;
   else {
     const clients = new ProxiedClients();
     const inner = tlsServer(secure, opts, serve, clients);
@@ -75,6 +86,7 @@ export function createFrontServer(handler: H1Handler, options: Partial<FrontOpti
     }) as FrontServer;
   }
   Object.defineProperty(server, 'h1Connections', { value: conns });
+  Object.defineProperty(server, 'served', { get: () => served });
   server.drain = (cb?: () => void) => {
     // net counts a socket gone when it is destroyed, a tick before its 'close' reaches the
     // connection: wait for both

@@ -72,8 +72,11 @@ function loadHttpParser(): HTTPParserCtor {
 
 interface StreamWrapBinding {
   WriteWrap?: new () => RawWriteReq;
+  ShutdownWrap?: new () => RawShutdownReq;
   streamBaseState?: Int32Array;
   kLastWriteWasAsync?: number;
+  kReadBytesOrError?: number;
+  kArrayBufferOffset?: number;
 }
 
 function loadStreamWrap(): StreamWrapBinding {
@@ -97,6 +100,90 @@ const WriteWrap =
 /** Whether libuv kept part of the write just made (it reads the buffer until oncomplete). */
 function lastWriteWasAsync(): boolean {
   return streamState![kAsync!] !== 0;
+}
+
+// ---- accepted TCP handles without net.Socket (front-node/raw-client.ts) ----
+// A libuv TCP handle as net.Server's listening handle passes it to `onconnection`. The methods
+// are StreamBase's and TCPWrap's (Node's src/stream_base.cc, tcp_wrap.cc); net.Socket is their
+// only other user.
+
+/** A shutdown request (the FIN after queued writes). */
+export interface RawShutdownReq {
+  handle: RawClientHandle;
+  oncomplete: (this: RawShutdownReq, status: number) => void;
+  owner: unknown;
+}
+
+/** A write request of a raw client handle; `buffer` keeps the bytes alive while libuv holds them. */
+export interface RawClientWriteReq {
+  handle: RawClientHandle;
+  oncomplete: (this: RawClientWriteReq, status: number) => void;
+  async: boolean;
+  owner: unknown;
+  buffer: Buffer | null;
+  lent: Buffer | null;
+  giveBack: ((b: Buffer) => void) | null;
+}
+
+export interface RawClientHandle {
+  /** called by libuv for every read: the data's ArrayBuffer; size and offset are in rawReadResult */
+  onread: (this: RawClientHandle, ab: ArrayBuffer | undefined) => void;
+  /** gatehouse's back pointer from the handle to its connection */
+  owner: unknown;
+  readStart(): number;
+  readStop(): number;
+  writeBuffer(req: RawClientWriteReq, b: Uint8Array): number;
+  writeLatin1String(req: RawClientWriteReq, s: string): number;
+  shutdown(req: RawShutdownReq): number;
+  close(cb: () => void): void;
+  reset?(cb: () => void): number;
+  setNoDelay(on: boolean): number;
+  getpeername(out: { address?: string; port?: number }): number;
+  getsockname(out: { address?: string; port?: number }): number;
+  readonly writeQueueSize: number;
+}
+
+const ShutdownWrap = streamWrap.ShutdownWrap;
+const kNread = streamWrap.kReadBytesOrError;
+const kOffset = streamWrap.kArrayBufferOffset;
+
+/** Whether accepted handles can be served without net.Socket on this Node. */
+export const rawClientsAvailable =
+  WriteWrap !== null && typeof ShutdownWrap === 'function' && typeof kNread === 'number' && typeof kOffset === 'number';
+
+/** The byte count (or a negative libuv error, UV_EOF at the end) of the read being delivered. */
+export function rawReadBytes(): number {
+  return streamState![kNread!];
+}
+
+/** Where in the delivered ArrayBuffer the read's bytes start. */
+export function rawReadOffset(): number {
+  return streamState![kOffset!];
+}
+
+export function newRawWrite(handle: RawClientHandle, owner: unknown, oncomplete: (this: RawClientWriteReq, status: number) => void): RawClientWriteReq {
+  const req = new WriteWrap!() as unknown as RawClientWriteReq;
+  req.handle = handle;
+  req.oncomplete = oncomplete;
+  req.async = false;
+  req.owner = owner;
+  req.buffer = null;
+  req.lent = null;
+  req.giveBack = null;
+  return req;
+}
+
+/** After a raw write returned 0: whether libuv still holds part of it (oncomplete will run). */
+export function rawWriteQueued(): boolean {
+  return lastWriteWasAsync();
+}
+
+export function newRawShutdown(handle: RawClientHandle, owner: unknown, oncomplete: (this: RawShutdownReq, status: number) => void): RawShutdownReq {
+  const req = new ShutdownWrap!();
+  req.handle = handle;
+  req.oncomplete = oncomplete;
+  req.owner = owner;
+  return req;
 }
 
 /** Whether small writes can bypass net.Socket's Writable (false: every write is socket.write). */

@@ -5,7 +5,7 @@ import { listenShared } from '../../src/front-node/listener';
 import { createFrontServer } from '../../src/front-node/server';
 
 const { fd, id } = workerData as { fd: number; id: number };
-let connections = 0;
+let counted = 0;
 const server = createFrontServer({
   onRequest(req, res) {
     req.onBody((_c, last) => {
@@ -17,15 +17,14 @@ const server = createFrontServer({
     });
   },
 });
-server.on('connection', () => connections++);
 listenShared(server, fd).then(
   () => parentPort!.postMessage({ up: true }),
   (e: Error) => parentPort!.postMessage({ error: e.message }),
 );
 parentPort!.on('message', (m: string) => {
   if (m === 'count') {
-    parentPort!.postMessage({ connections });
-    connections = 0;
+    parentPort!.postMessage({ connections: server.served - counted });
+    counted = server.served;
   } else if (m === 'close') {
     server.close(() => parentPort!.postMessage({ closed: true }));
   }

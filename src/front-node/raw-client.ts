@@ -1,0 +1,341 @@
+// A plain bind's client connections served on the accepted libuv handle itself, without a
+// net.Socket: no Socket / Duplex / ReadableState / WritableState per connection, no stream
+// events per read. The handle's own reads, writes, shutdown and close are what net.Socket calls
+// underneath (src/shared/node-internals.ts has the binding pieces). The semantics kept are the
+// ones H1Connection relies on with `allowHalfOpen`: a FIN from either side leaves the other
+// direction open; the connection closes once both have ended, or on destroy / reset.
+// A connection that turns into a tunnel (WebSocket, CONNECT) becomes a net.Socket then.
+
+import * as net from 'node:net';
+import { monoNow } from '../shared/clock';
+import {
+  newRawShutdown,
+  newRawWrite,
+  rawClientsAvailable,
+  rawReadBytes,
+  rawReadOffset,
+  rawWriteQueued,
+  type RawClientHandle,
+  type RawClientWriteReq,
+  type RawShutdownReq,
+} from '../shared/node-internals';
+import type { ClientIo, ClientIoSink } from './client-io';
+
+const UV_EOF = -4095;
+/** net.Socket's default writable highWaterMark: past it, the writer waits for ioDrain */
+const HIGH_WATER = 16384;
+
+/** filled by getpeername / getsockname; one per thread, read at once */
+const scratch: { address?: string; port?: number; family?: string } = {};
+
+function onRead(this: RawClientHandle, ab: ArrayBuffer | undefined): void {
+  const io = this.owner as RawIo | null;
+  if (io === null) return;
+  const n = rawReadBytes();
+  if (n > 0) {
+    // Node hands every read its own ArrayBuffer: the view may be kept
+    io.onBytes(Buffer.from(ab!, rawReadOffset(), n));
+    return;
+  }
+  if (n !== 0) io.onReadEnd(n);
+}
+
+function afterWrite(this: RawClientWriteReq, status: number): void {
+  const lent = this.lent;
+  if (lent !== null) {
+    this.lent = null;
+    this.giveBack!(lent);
+  }
+  this.buffer = null;
+  (this.owner as RawIo).onWritten(status);
+}
+
+function afterShutdown(this: RawShutdownReq, status: number): void {
+  (this.owner as RawIo).onShutdown(status);
+}
+
+export class RawIo implements ClientIo {
+  readonly tlsSocket = null;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+  private sink: ClientIoSink | null = null;
+  private reading = false;
+  private eof = false;
+  /** end() asked for the FIN */
+  private shut = false;
+  private shutDone = false;
+  private closed = false;
+  private detached = false;
+  private corked = 0;
+  private corkedParts: (string | Buffer)[] | null = null;
+  /** needDrain was true: ioDrain is due once the queue empties */
+  private owed = false;
+  private timeoutMs = 0;
+  private timerMs = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private lastActive = 0;
+  private readonly onTimerBound = (): void => this.onTimer();
+
+  constructor(private readonly handle: RawClientHandle) {
+    handle.owner = this;
+    handle.onread = onRead;
+    scratch.address = undefined;
+    scratch.port = undefined;
+    handle.getpeername(scratch);
+    this.remoteAddress = scratch.address;
+    this.remotePort = scratch.port;
+    scratch.address = undefined;
+    scratch.port = undefined;
+    handle.getsockname(scratch);
+    this.localAddress = scratch.address;
+    this.localPort = scratch.port;
+  }
+
+  get needDrain(): boolean {
+    if (this.handle.writeQueueSize < HIGH_WATER || this.closed) return false;
+    this.owed = true;
+    return true;
+  }
+
+  start(sink: ClientIoSink): void {
+    this.sink = sink;
+    this.resume();
+  }
+
+  pause(): void {
+    if (this.reading) {
+      this.reading = false;
+      this.handle.readStop();
+    }
+  }
+
+  resume(): void {
+    if (this.reading || this.eof || this.closed || this.detached) return;
+    this.reading = true;
+    const err = this.handle.readStart();
+    if (err !== 0) this.destroy();
+  }
+
+  setTimeout(ms: number): void {
+    this.timeoutMs = ms;
+    if (ms === 0) return; // a running timer sees 0 when it fires and stops
+    this.lastActive = monoNow();
+    if (this.timer !== null && ms < this.timerMs) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.timer === null) {
+      this.timerMs = ms;
+      this.timer = setTimeout(this.onTimerBound, ms);
+    }
+  }
+
+  private onTimer(): void {
+    this.timer = null;
+    if (this.timeoutMs === 0 || this.closed || this.detached) return;
+    const idle = monoNow() - this.lastActive;
+    if (idle + 1 < this.timeoutMs) {
+      this.timerMs = this.timeoutMs - idle;
+      this.timer = setTimeout(this.onTimerBound, this.timerMs);
+      return;
+    }
+    this.timeoutMs = 0;
+    this.sink!.ioTimeout();
+  }
+
+  private touch(): void {
+    if (this.timeoutMs !== 0) this.lastActive = monoNow();
+  }
+
+  /** @internal a read's bytes */
+  onBytes(b: Buffer): void {
+    if (this.closed || this.detached) return;
+    this.touch();
+    this.sink!.ioData(b);
+  }
+
+  /** @internal the client's FIN, or a read error */
+  onReadEnd(n: number): void {
+    if (this.reading) {
+      this.reading = false;
+      this.handle.readStop();
+    }
+    if (n !== UV_EOF) {
+      this.destroy();
+      return;
+    }
+    this.eof = true;
+    if (this.closed || this.detached) return;
+    this.sink!.ioEnd();
+    if (this.shutDone) this.close(false);
+  }
+
+  write(data: string | Buffer): void {
+    if (this.closed || this.shut) return;
+    if (this.corked > 0) {
+      (this.corkedParts ??= []).push(data);
+      return;
+    }
+    const h = this.handle;
+    const req = newRawWrite(h, this, afterWrite);
+    const err = typeof data === 'string' ? h.writeLatin1String(req, data) : h.writeBuffer(req, data);
+    if (err !== 0) {
+      this.destroy();
+      return;
+    }
+    // a string's unsent rest is copied by Node; a Buffer is read until oncomplete
+    if (rawWriteQueued() && typeof data !== 'string') req.buffer = data;
+    this.touch();
+  }
+
+  cork(): void {
+    this.corked++;
+  }
+
+  uncork(): void {
+    if (this.corked === 0 || --this.corked > 0) return;
+    const parts = this.corkedParts;
+    this.corkedParts = null;
+    if (parts === null) return;
+    if (parts.length === 1) {
+      this.write(parts[0]);
+      return;
+    }
+    let n = 0;
+    for (const p of parts) n += typeof p === 'string' ? p.length : p.length;
+    const out = Buffer.allocUnsafe(n);
+    let o = 0;
+    for (const p of parts) o += typeof p === 'string' ? out.write(p, o, 'latin1') : p.copy(out, o);
+    this.write(out);
+  }
+
+  canWriteDirect(): boolean {
+    return !this.closed && !this.shut && this.corked === 0 && this.handle.writeQueueSize === 0;
+  }
+
+  writeLent(view: Buffer, owner: Buffer, giveBack: (b: Buffer) => void): void {
+    const h = this.handle;
+    const req = newRawWrite(h, this, afterWrite);
+    req.lent = owner;
+    req.giveBack = giveBack;
+    const err = h.writeBuffer(req, view);
+    if (err !== 0 || !rawWriteQueued()) {
+      // taken at once (or failed): libuv no longer reads the buffer
+      req.lent = null;
+      giveBack(owner);
+      if (err !== 0) this.destroy();
+    }
+    this.touch();
+  }
+
+  /** @internal a write libuv had queued is over */
+  onWritten(status: number): void {
+    if (this.closed || this.detached) return;
+    if (status < 0) {
+      this.destroy();
+      return;
+    }
+    this.touch();
+    if (this.owed && this.handle.writeQueueSize === 0) {
+      this.owed = false;
+      this.sink!.ioDrain();
+    }
+  }
+
+  end(): void {
+    if (this.shut || this.closed) return;
+    if (this.corked > 0) {
+      this.corked = 1;
+      this.uncork();
+    }
+    this.shut = true;
+    const err = this.handle.shutdown(newRawShutdown(this.handle, this, afterShutdown));
+    if (err !== 0) this.destroy();
+  }
+
+  /** @internal the FIN went out after the queued writes */
+  onShutdown(status: number): void {
+    if (this.closed || this.detached) return;
+    if (status < 0) {
+      this.destroy();
+      return;
+    }
+    this.shutDone = true;
+    if (this.eof) this.close(false);
+  }
+
+  destroy(): void {
+    this.close(false);
+  }
+
+  reset(): void {
+    this.close(true);
+  }
+
+  private close(withReset: boolean): void {
+    if (this.closed || this.detached) return;
+    this.closed = true;
+    this.timeoutMs = 0;
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const h = this.handle;
+    if (this.reading) {
+      this.reading = false;
+      h.readStop();
+    }
+    const done = (): void => {
+      h.owner = null;
+      if (this.sink !== null) this.sink.ioClose();
+    };
+    // reset: SO_LINGER 0 then close (libuv's uv_tcp_close_reset), as net's resetAndDestroy
+    if (withReset && typeof h.reset === 'function' && h.reset(done) === 0) return;
+    h.close(done);
+  }
+
+  detach(): net.Socket {
+    this.detached = true;
+    this.timeoutMs = 0;
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const h = this.handle;
+    if (this.reading) {
+      this.reading = false;
+      h.readStop(); // net.Socket starts reading itself; a second readStart would fail
+    }
+    h.owner = null; // (onread is a native accessor that takes only a function: net.Socket sets its own)
+    // net.Socket adopts a handle as child_process's handle passing does
+    const s = new net.Socket({ handle: h, readable: true, writable: true, allowHalfOpen: true } as net.SocketConstructorOpts);
+    if (this.eof) s.push(null);
+    return s;
+  }
+}
+
+/** Whether plain binds serve their connections on raw handles (GATEHOUSE_RAW_CLIENTS=0: net.Socket, for comparison). */
+export const rawClientsEnabled = rawClientsAvailable && process.env.GATEHOUSE_RAW_CLIENTS !== '0';
+
+interface ListeningHandle {
+  onconnection: ((err: number, client?: RawClientHandle) => void) | null;
+}
+
+/**
+ * Takes over `server`'s accepts once it listens: each accepted handle goes to `serve` instead
+ * of becoming a net.Socket. The server stays what closes the listening socket.
+ */
+export function acceptRaw(server: net.Server, serve: (io: RawIo) => void): void {
+  server.on('listening', () => {
+    const lh = (server as net.Server & { _handle?: ListeningHandle | null })._handle;
+    if (lh === null || lh === undefined || typeof lh.onconnection !== 'function') return;
+    lh.onconnection = (err: number, client?: RawClientHandle): void => {
+      // libuv keeps accepting after an error (EMFILE has its own reserve-fd trick)
+      if (err !== 0 || client === undefined) return;
+      client.setNoDelay(true);
+      serve(new RawIo(client));
+    };
+  });
+}
