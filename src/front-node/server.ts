@@ -15,6 +15,7 @@ import { H1Connection } from './connection';
 import { SocketIo, type ClientIo } from './client-io';
 import { acceptRaw, rawClientsEnabled } from './raw-client';
 import { readProxyHeader } from '../front-h2/proxy-header';
+import { PeerMap } from '../net/peer-map';
 
 /** A client address from a PROXY header. */
 export interface ProxiedClient {
@@ -74,7 +75,7 @@ export function createFrontServer(handler: H1Handler, options: Partial<FrontOpti
     if (rawClientsEnabled) acceptRaw(server, serveIo);
   } else if (!opts.acceptProxy) server = tlsServer(secure, opts, serve, null) as unknown as FrontServer;
   else {
-    const clients = new ProxiedClients();
+    const clients = new PeerMap<ProxiedClient>();
     const inner = tlsServer(secure, opts, serve, clients);
     server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
       // HAProxy's accept-proxy: a bad, missing or late header closes the connection without a byte
@@ -107,7 +108,7 @@ export function createFrontServer(handler: H1Handler, options: Partial<FrontOpti
 }
 
 /** `clients`: the PROXY headers' clients of an accept-proxy bind, null without accept-proxy. */
-function tlsServer(secure: FrontTls, opts: FrontOptions, serve: (socket: net.Socket, client: ProxiedClient | null) => void, clients: ProxiedClients | null): tls.Server {
+function tlsServer(secure: FrontTls, opts: FrontOptions, serve: (socket: net.Socket, client: ProxiedClient | null) => void, clients: PeerMap<ProxiedClient> | null): tls.Server {
   const server = tls.createServer(
     // HAProxy counts the handshake in `timeout http-request` from the accept, as a request head
     { ...secure.setup.options, allowHalfOpen: true, noDelay: true, handshakeTimeout: opts.timeoutHttpRequest },
@@ -132,41 +133,4 @@ function tlsServer(secure: FrontTls, opts: FrontOptions, serve: (socket: net.Soc
     socket.destroy();
   });
   return server;
-}
-
-/**
- * The PROXY header's client of each TCP connection of an accept-proxy ssl bind, from the header
- * until its TLS socket is handed over. node:tls makes that TLSSocket itself, inside the
- * 'connection' event, and shows it only once the handshake is over (or failed); it reports its
- * TCP connection's addresses, which is what finds it here. Every TLSSocket of a tls.Server ends
- * in 'secureConnection' or 'tlsClientError' (take() then); 'close' of the TCP socket is the
- * backstop.
- */
-class ProxiedClients {
-  private readonly byPeer = new Map<string, ProxiedClient>();
-
-  add(raw: net.Socket, client: ProxiedClient): void {
-    const k = peerKey(raw);
-    if (k === null) return;
-    this.byPeer.set(k, client);
-    raw.once('close', () => {
-      if (this.byPeer.get(k) === client) this.byPeer.delete(k);
-    });
-  }
-
-  take(socket: net.Socket): ProxiedClient | null {
-    if (this.byPeer.size === 0) return null;
-    const k = peerKey(socket);
-    if (k === null) return null;
-    const c = this.byPeer.get(k);
-    if (c === undefined) return null;
-    this.byPeer.delete(k);
-    return c;
-  }
-}
-
-/** One TCP connection among a listener's: the client's address and port, and the local address. */
-export function peerKey(s: net.Socket): string | null {
-  const a = s.remoteAddress;
-  return a === undefined ? null : `${a}|${s.remotePort ?? 0}|${s.localAddress ?? ''}`;
 }

@@ -5,10 +5,9 @@
 
 import { C_DREQ, C_EREQ, C_INTERCEPTED } from '../shared/counters';
 import { ACT_DENY, ACT_REDIRECT, type Decision } from '../rules';
-import type { RequestRecord } from '../log/format';
 import type { AdmissionWaiter, BackendRuntime, FrontendRuntime, QueueWaiter, TimedRequest, WorkerRuntime } from '../worker/runtime';
 import { countRequestEnd, countRequestStart, countStatus } from './accounting';
-import { ServerAttempt } from './attempt';
+import { SessionRecord } from './record';
 import type { ClientResponse } from './client';
 import { E408, writeErrorPage, type ErrorPage } from './error-pages';
 import { RequestPlan } from './plan';
@@ -16,7 +15,7 @@ import { trackEnd } from '../stick/track';
 import { monoNow } from '../shared/clock';
 import { performance } from 'node:perf_hooks';
 
-export abstract class Session implements RequestRecord, AdmissionWaiter, QueueWaiter, TimedRequest {
+export abstract class Session extends SessionRecord implements AdmissionWaiter, QueueWaiter, TimedRequest {
   private readonly sendRejectB = this.sendReject.bind(this);
   /** the engine's abort handler for this object (bound once: objects serve many requests) */
   protected readonly onAbortedB = this.onAborted.bind(this);
@@ -28,32 +27,8 @@ export abstract class Session implements RequestRecord, AdmissionWaiter, QueueWa
   /** the client's answer; null once the client is gone or the answer is out of our hands */
   res: ClientResponse | null = null;
   readonly plan = new RequestPlan();
-  readonly attempt = new ServerAttempt();
 
-  // RequestRecord (access log, histograms)
-  clientIp = '';
-  clientPort = 0;
-  acceptMs = 0;
-  frontend = 0;
-  backend = -1;
-  tq = 0;
-  tw = 0;
-  tc = -1;
-  tr = -1;
-  ta = -1;
-  status = 0;
-  bytesOut = 0;
-  bytesIn = 0;
-  termination = '--';
-  method = '';
-  uri = '';
-  httpVersion = 'HTTP/1.1';
-  get server(): number {
-    return this.attempt.server;
-  }
-  get retries(): number {
-    return this.attempt.retries;
-  }
+  // the log record's fields (access log, histograms) and the server attempt: SessionRecord's
   /** bytes already counted in the stats as they passed (a tunnel's messages) */
   protected liveIn = 0;
   protected liveOut = 0;

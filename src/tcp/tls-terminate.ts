@@ -10,22 +10,25 @@ import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { BindAddress } from '../config/model';
 import { tlsBindSetup } from '../front-node/tls-context';
-import { peerKey } from '../front-node/server';
+import { PeerMap } from '../net/peer-map';
 
 /** The outcome of one handshake: the secure socket, or why there is none. */
 export type HandshakeDone = (socket: tls.TLSSocket | null, err: Error | null) => void;
 
 export class TlsTerminator {
   private readonly server: tls.Server;
-  /** handshakes under way, by their TCP connection (node:tls shows the TLSSocket only at the end) */
-  private readonly pending = new Map<string, HandshakeDone>();
+  /**
+   * handshakes under way, by their TCP connection (node:tls shows the TLSSocket only at the end);
+   * one whose socket closes before node:tls reports anything is told so: no callback left behind
+   */
+  private readonly pending = new PeerMap<HandshakeDone>((done) => done(null, new Error('connection closed during the handshake')));
 
   /** `timeoutMs`: the whole handshake, from the moment the socket is handed over */
   constructor(bind: BindAddress, ticketKeys: Buffer | null, timeoutMs: number) {
     // mode tcp relays whatever ALPN chose (h2 included) to the server: no HTTP/2 of our own needed
     const setup = tlsBindSetup(bind, ticketKeys, () => true);
     this.server = tls.createServer({ ...setup.options, allowHalfOpen: true, noDelay: true, handshakeTimeout: timeoutMs }, (socket) => {
-      const done = this.take(socket);
+      const done = this.pending.take(socket);
       if (done === null) {
         socket.destroy();
         return;
@@ -39,7 +42,7 @@ export class TlsTerminator {
       done(socket, null);
     });
     this.server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
-      const done = this.take(socket);
+      const done = this.pending.take(socket);
       socket.destroy();
       if (done !== null) done(null, err);
     });
@@ -50,28 +53,10 @@ export class TlsTerminator {
    * unshift). `done` is called once, unless `raw` cannot be keyed (already closed: destroyed).
    */
   handshake(raw: net.Socket, done: HandshakeDone): void {
-    const k = peerKey(raw);
-    if (k === null) {
+    if (!this.pending.add(raw, done)) {
       raw.destroy();
       return;
     }
-    this.pending.set(k, done);
-    // a socket that closes before node:tls reports anything: no callback left behind
-    raw.once('close', () => {
-      if (this.pending.get(k) === done) {
-        this.pending.delete(k);
-        done(null, new Error('connection closed during the handshake'));
-      }
-    });
     this.server.emit('connection', raw);
-  }
-
-  private take(socket: net.Socket): HandshakeDone | null {
-    const k = peerKey(socket);
-    if (k === null) return null;
-    const done = this.pending.get(k);
-    if (done === undefined) return null;
-    this.pending.delete(k);
-    return done;
   }
 }

@@ -13,10 +13,11 @@ import { TlsFacts } from '../front-node/tls-facts';
 import { TlsTerminator } from '../tcp/tls-terminate';
 import { logHandshakeFailure } from './handshake-log';
 import { C_BIN, C_CONN_TOT, C_DCON, C_DREQ, C_DSES, C_LAST_SESS, C_SCUR, C_STOT } from '../shared/counters';
-import type { RequestRecord, SessionAddresses } from '../log/format';
+import type { SessionAddresses } from '../log/format';
 import { listenShared } from '../front-node/listener';
 import { countConnectError, countRequestEnd } from '../proxy/accounting';
-import { ASSIGN_FULL, ASSIGN_NOSRV, RETRY_NONE, RETRY_SAME, ServerAttempt } from '../proxy/attempt';
+import { ASSIGN_FULL, ASSIGN_NOSRV, RETRY_NONE, RETRY_SAME } from '../proxy/attempt';
+import { SessionRecord } from '../proxy/record';
 import { REJECT, TcpRules, TcpView, inspectSession } from '../tcp/inspect';
 import { TcpSession, relayTimeouts, type TcpSessionEnd } from '../tcp/relay';
 import { trackEnd, trackSession } from '../stick/track';
@@ -132,8 +133,7 @@ function readProxyHeader(sock: net.Socket, timeoutMs: number, done: (h: ProxyHea
 }
 
 /** One TCP session: its record, its server attempt and its relay. */
-class TcpStream implements QueueWaiter, RequestRecord {
-  private readonly attempt = new ServerAttempt();
+class TcpStream extends SessionRecord implements QueueWaiter {
   private session: TcpSession | null = null;
   private be: BackendRuntime | null = null;
   private admitted = false;
@@ -142,33 +142,10 @@ class TcpStream implements QueueWaiter, RequestRecord {
   /** what the tcp-request rules see; its trackers are the session's stick counters */
   private readonly view = new TcpView();
 
-  // RequestRecord
-  clientIp: string;
-  clientPort: number;
-  acceptMs = Date.now();
+  // the log record (SessionRecord's fields, and the addresses only a tcp session logs)
   /** performance.now() of the accept (the relay's timers count from it, PROXY header included) */
   private readonly acceptPerf = performance.now();
-  frontend: number;
-  backend = -1;
-  tq = 0;
-  tw = -1;
-  tc = -1;
-  tr = -1;
-  ta = -1;
-  status = 0;
-  bytesOut = 0;
-  bytesIn = 0;
-  termination = '--';
-  method = '';
-  uri = '';
-  httpVersion = '';
   readonly addrs: SessionAddresses = { frontendIp: '', frontendPort: 0, backendIp: '', backendPort: 0, serverIp: '', serverPort: 0 };
-  get server(): number {
-    return this.attempt.server;
-  }
-  get retries(): number {
-    return this.attempt.retries;
-  }
 
   constructor(
     private readonly rt: WorkerRuntime,
@@ -178,6 +155,11 @@ class TcpStream implements QueueWaiter, RequestRecord {
     private sock: net.Socket,
     private readonly onDone: (s: TcpStream) => void,
   ) {
+    super();
+    this.acceptMs = Date.now();
+    // not HTTP's starting values: Tw -1 until the relay reports (a session refused before it), no HTTP version
+    this.tw = -1;
+    this.httpVersion = '';
     this.clientIp = v4(sock.remoteAddress ?? '');
     this.clientPort = sock.remotePort ?? 0;
     this.frontend = fe.index;
