@@ -149,6 +149,6 @@ test('mode tcp ssl bind: TLS terminated, plain bytes relayed, ssl_fc_sni routing
   // a failed handshake is a connection line; the sessions have their tcplog lines
   await waitForOutput(gh, /tls_in\/\S+: SSL handshake failure/, 1, 5000);
   await waitForOutput(gh, / tls_in site_b\/b /, 1, 5000);
-  assert.match(gh.output(), / tls_proxied lines\/pl /);
+  await waitForOutput(gh, / tls_proxied lines\/pl /, 1, 5000);
   assert.match(gh.output(), /^10\.1\.2\.3:5555 /m, "the tcplog line shows the PROXY header's client");
 });
