@@ -72,7 +72,7 @@ function backend(name: string, balance: BalanceAlgorithm, servers: ServerSpec[],
 function config(backends: BackendConfig[]): Config {
   return {
     sources: ['balancing.test'],
-    global: { workers: 2, daemon: false, pidfile: null, maxconn: 1000, logs: [], maxHeaderSize: 16384, maxHeaders: 101, maxUri: 8192, gracePeriod: 1000, sslDefaultBindCiphers: null, statsSockets: [], statsTimeout: 10000, engine: 'uws' },
+    global: { workers: 2, daemon: false, pidfile: null, maxconn: 1000, logs: [], maxHeaderSize: 16384, maxHeaders: 101, maxAccept: 32, maxUri: 8192, gracePeriod: 1000, sslDefaultBindCiphers: null, statsSockets: [], statsTimeout: 10000, engine: 'uws' },
     frontends: [],
     backends,
   };

@@ -380,3 +380,18 @@ test('HAProxy tuning a benchmark config carries is accepted with warnings, not e
   const { config } = buildModel(parsed.doc, parsed.src);
   assert.equal(config.global.maxHeaders, 64);
 });
+
+test('tune.maxaccept: how many connections a node-engine worker accepts per bind and loop turn', () => {
+  const model = (line: string) => {
+    const text = ['global', line, 'frontend f', '  mode http', '  bind 127.0.0.1:18001', '  default_backend b', 'backend b', '  server s 127.0.0.1:18002'].join('\n');
+    const parsed = parseHaproxyCfg([{ file: 'm.cfg', text }]);
+    assert.deepEqual(parsed.warnings.filter((w) => w.message.includes('maxaccept')), [], 'tune.maxaccept is not an ignored keyword');
+    return buildModel(parsed.doc, parsed.src);
+  };
+  assert.equal(model('  tune.maxaccept 8').config.global.maxAccept, 8);
+  // HAProxy's "no limit", and anything larger, stop at the cap: each one is a listening descriptor
+  assert.equal(model('  tune.maxaccept -1').config.global.maxAccept, 64);
+  assert.equal(model('  tune.maxaccept 500').config.global.maxAccept, 64);
+  assert.equal(model('  nbthread 1').config.global.maxAccept, 32);
+  assert.throws(() => model('  tune.maxaccept 0'), (e: unknown) => e instanceof ConfigError && /maxaccept|max_accept/.test(e.message) && /-1 \(no limit\)/.test(e.message));
+});

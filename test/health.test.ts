@@ -81,7 +81,7 @@ function backend(b: BackendSpec): BackendConfig {
 function config(...backends: BackendSpec[]): Config {
   return {
     sources: ['health.test'],
-    global: { workers: 1, daemon: false, pidfile: null, maxconn: 1000, logs: [], maxHeaderSize: 16384, maxHeaders: 101, maxUri: 8192, gracePeriod: 1000, sslDefaultBindCiphers: null, statsSockets: [], statsTimeout: 10000, engine: 'uws' },
+    global: { workers: 1, daemon: false, pidfile: null, maxconn: 1000, logs: [], maxHeaderSize: 16384, maxHeaders: 101, maxAccept: 32, maxUri: 8192, gracePeriod: 1000, sslDefaultBindCiphers: null, statsSockets: [], statsTimeout: 10000, engine: 'uws' },
     frontends: [],
     backends: backends.map(backend),
   };

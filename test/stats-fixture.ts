@@ -39,7 +39,7 @@ export function stats(o: Partial<StatsConfig> = {}): StatsConfig {
 export function config(frontends: FrontendConfig[], backends: BackendConfig[], logs: LogTarget[] = []): Config {
   return {
     sources: ['test'],
-    global: { workers: 2, daemon: false, pidfile: null, maxconn: 20000, logs, maxHeaderSize: 16384, maxHeaders: 101, maxUri: 8192, gracePeriod: 1000, sslDefaultBindCiphers: null, statsSockets: [], statsTimeout: 10000, engine: 'uws' },
+    global: { workers: 2, daemon: false, pidfile: null, maxconn: 20000, logs, maxHeaderSize: 16384, maxHeaders: 101, maxAccept: 32, maxUri: 8192, gracePeriod: 1000, sslDefaultBindCiphers: null, statsSockets: [], statsTimeout: 10000, engine: 'uws' },
     frontends,
     backends,
   };

@@ -29,7 +29,6 @@ const TABLE: Record<AcceptedKind, Record<string, string>> = {
     'server-state-base': 'server states carry over reloads in the process itself (no state file)',
     'tune.ssl.cachesize': TLS_DEFAULTS,
     'tune.ssl.lifetime': TLS_DEFAULTS,
-    'tune.maxaccept': 'a socket tuning gatehouse does not do',
     'tune.idletimer': 'a socket tuning gatehouse does not do',
     'tune.rcvbuf.client': 'a socket tuning gatehouse does not do',
     'tune.rcvbuf.server': 'a socket tuning gatehouse does not do',

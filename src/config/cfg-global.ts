@@ -67,13 +67,14 @@ export class CfgGlobal extends CfgParserBase {
       case 'ssl-default-bind-ciphers':
       case 'tune.bufsize':
       case 'tune.http.maxhdr':
+      case 'tune.maxaccept':
       case 'tune.h2.max-concurrent-streams':
       case 'tune.h2.initial-window-size':
       case 'tune.h2.header-table-size':
       case 'engine': {
         const v = this.arg(w, 1, kw === 'pidfile' ? '<file>' : kw === 'hard-stop-after' ? '<time>' : kw === 'ssl-default-bind-ciphers' ? '<ciphers>' : kw === 'engine' ? 'uws or node (gatehouse-only)' : '<number>');
         if (!v || !this.noMore(w, 2, kw)) return;
-        const key = { pidfile: 'pidfile', maxconn: 'maxconn', nbthread: 'workers', 'hard-stop-after': 'grace', 'ssl-default-bind-ciphers': 'ssl_default_bind_ciphers', 'tune.bufsize': 'max_header_size', 'tune.http.maxhdr': 'max_headers', 'tune.h2.max-concurrent-streams': 'h2_max_concurrent_streams', 'tune.h2.initial-window-size': 'h2_initial_window_size', 'tune.h2.header-table-size': 'h2_header_table_size', engine: 'engine' }[kw];
+        const key = { pidfile: 'pidfile', maxconn: 'maxconn', nbthread: 'workers', 'hard-stop-after': 'grace', 'ssl-default-bind-ciphers': 'ssl_default_bind_ciphers', 'tune.bufsize': 'max_header_size', 'tune.http.maxhdr': 'max_headers', 'tune.maxaccept': 'max_accept', 'tune.h2.max-concurrent-streams': 'h2_max_concurrent_streams', 'tune.h2.initial-window-size': 'h2_initial_window_size', 'tune.h2.header-table-size': 'h2_header_table_size', engine: 'engine' }[kw];
         g.set(key, this.entry(v));
         return;
       }

@@ -130,7 +130,7 @@ export const SERVER_FLAGS: Record<string, [string, boolean | string]> = {
   'agent-check': ['agent_check', true], 'no-agent-check': ['agent_check', false],
 };
 export const LOG_FORMATS = ['rfc3164', 'rfc5424', 'raw'];
-export const INT_KEYS = new Set(['weight', 'rise', 'fall', 'maxconn', 'port', 'retries', 'workers', 'error_limit', 'max_header_size', 'max_headers', 'h2_max_concurrent_streams', 'h2_initial_window_size', 'h2_header_table_size']);
+export const INT_KEYS = new Set(['weight', 'rise', 'fall', 'maxconn', 'port', 'retries', 'workers', 'error_limit', 'max_header_size', 'max_headers', 'max_accept', 'h2_max_concurrent_streams', 'h2_initial_window_size', 'h2_header_table_size']);
 
 /** HAProxy's monitor-uri answer body, byte for byte (checked against haproxy 2.6). */
 export const MONITOR_PAGE = '<html><body><h1>200 OK</h1>\nService ready.\n</body></html>\n';

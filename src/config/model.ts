@@ -59,6 +59,8 @@ export interface GlobalConfig {
   maxHeaderSize: number;
   /** max header fields in a request (HAProxy tune.http.maxhdr) */
   maxHeaders: number;
+  /** node engine: connections accepted per bind and loop turn (tune.maxaccept; 1..64) */
+  maxAccept: number;
   /** max bytes of a request target (path and query); by default max_header_size (HAProxy) */
   maxUri: number;
   /** grace period on SIGTERM/SIGINT before in-flight requests are cut */

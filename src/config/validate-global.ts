@@ -21,6 +21,8 @@ import {
   DEFAULT_GRACE_MS,
   DEFAULT_MAX_HEADER_SIZE,
   DEFAULT_MAX_HEADERS,
+  DEFAULT_MAX_ACCEPT,
+  MAX_ACCEPT_CAP,
   DEFAULT_GLOBAL_MAXCONN,
 } from './validate-keys';
 import { Checker, has, asList } from './validate-checker';
@@ -53,6 +55,7 @@ export class BuilderGlobal {
       logs: has(o, 'log') ? this.logs(o.log, [...path, 'log'], false) ?? [] : [],
       maxHeaderSize,
       maxHeaders: c.int(o, 'max_headers', path, 1, 10000) ?? DEFAULT_MAX_HEADERS,
+      maxAccept: this.maxAccept(o, path),
       // HAProxy has no URI limit of its own: the request line must fit its buffer (tune.bufsize)
       maxUri: c.int(o, 'max_uri', path, 16, 16 * 1024 * 1024) ?? maxHeaderSize,
       gracePeriod: c.duration(o, 'grace', path) ?? DEFAULT_GRACE_MS,
@@ -64,6 +67,17 @@ export class BuilderGlobal {
       statsTimeout: c.duration(o, 'stats_timeout', path, 1) ?? DEFAULT_STATS_TIMEOUT_MS,
       ...this.h2Settings(o, path),
     };
+  }
+
+  /** tune.maxaccept: -1 is HAProxy's "no limit", capped like any larger value */
+  private maxAccept(o: Obj, path: Path): number {
+    const v = this.c.int(o, 'max_accept', path, -1, 1_000_000);
+    if (v === undefined) return DEFAULT_MAX_ACCEPT;
+    if (v === 0) {
+      this.c.error([...path, 'max_accept'], 'invalid value', '-1 (no limit) or a number from 1', '0');
+      return DEFAULT_MAX_ACCEPT;
+    }
+    return v === -1 ? MAX_ACCEPT_CAP : Math.min(v, MAX_ACCEPT_CAP);
   }
 
   /** tune.h2.*: only when one is written (absent: HAProxy's defaults, H2_DEFAULTS) */

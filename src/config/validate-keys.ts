@@ -12,7 +12,7 @@ export type Obj = Record<string, unknown>;
 // ---- key vocabulary (snake_case, HAProxy's words) ----
 
 export const TOP_KEYS = ['global', 'defaults', 'frontends', 'backends', 'listen', 'peers', 'resolvers'] as const;
-export const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_uri', 'grace', 'ssl_default_bind_ciphers', 'ssl_default_bind_ciphersuites', 'ssl_default_bind_options', 'stats_socket', 'stats_timeout', 'localpeer', 'engine', 'ssl_server_verify', 'ssl_default_server_ciphers', 'ssl_default_server_options', 'h2_max_concurrent_streams', 'h2_initial_window_size', 'h2_header_table_size'] as const;
+export const GLOBAL_KEYS = ['workers', 'daemon', 'pidfile', 'maxconn', 'log', 'max_header_size', 'max_headers', 'max_accept', 'max_uri', 'grace', 'ssl_default_bind_ciphers', 'ssl_default_bind_ciphersuites', 'ssl_default_bind_options', 'stats_socket', 'stats_timeout', 'localpeer', 'engine', 'ssl_server_verify', 'ssl_default_server_ciphers', 'ssl_default_server_options', 'h2_max_concurrent_streams', 'h2_initial_window_size', 'h2_header_table_size'] as const;
 export const STATS_SOCKET_KEYS = ['path', 'mode', 'level'] as const;
 export const FORWARDFOR_KEYS = ['except', 'header', 'if_none'] as const;
 export const DEFAULT_STATS_TIMEOUT_MS = 10_000;
@@ -131,6 +131,14 @@ export const DEFAULT_GRACE_MS = 10_000;
 export const DEFAULT_MAX_HEADER_SIZE = 16_384;
 /** HAProxy's tune.http.maxhdr default */
 export const DEFAULT_MAX_HEADERS = 101;
+/**
+ * Connections a node-engine worker may accept per bind and loop turn (tune.maxaccept). HAProxy's
+ * default is 4, for its short turns (tune.maxpollevents 200); a libuv turn handles up to 1024
+ * events per poll, and 32 measured best (native-bench e/f, docs/front-node.md).
+ */
+export const DEFAULT_MAX_ACCEPT = 32;
+/** what tune.maxaccept -1 (no limit) and any larger value become: listening handles cost an fd each */
+export const MAX_ACCEPT_CAP = 64;
 export const DEFAULT_GLOBAL_MAXCONN = 20_000;
 export const DEFAULT_RETRIES = 3;
 export const DEFAULT_STATS_URI = '/haproxy?stats';

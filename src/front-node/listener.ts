@@ -113,24 +113,30 @@ function errnoName(err: number): string {
   }
 }
 
-// The child: its fd 4 is the socket; it sends it back once over the IPC channel (fd 3) and
-// exits. A raw handle is sent, so the child never listens or accepts.
+// The child: its fd 4 is the socket; it sends it back N times (argv) over the IPC channel (fd 3)
+// and exits: each send arrives as a descriptor of its own. A raw handle is sent, so the child
+// never listens or accepts.
 const DUP_CHILD = `
 const { TCP, constants } = process.binding('tcp_wrap');
 const h = new TCP(constants.SOCKET);
 const err = h.open(4);
-if (err !== 0) { process.exitCode = 2; process.disconnect(); }
-else process.send('fd', h, () => process.disconnect());
+let left = Number(process.argv[1]) || 1;
+// a handle waits for the parent's ack of the previous one: stay up until the last is sent
+const alive = setInterval(() => {}, 1000);
+const done = () => { clearInterval(alive); process.disconnect(); };
+const next = () => (--left > 0 ? process.send('fd', h, next) : done());
+if (err !== 0) { process.exitCode = 2; done(); }
+else process.send('fd', h, next);
 `;
 
-/** A duplicate of descriptor `fd` as a raw TCP handle owned by the calling thread. */
-export function duplicateSocket(fd: number, timeoutMs = 10000): Promise<unknown> {
+/** `n` duplicates of descriptor `fd`, each a raw TCP handle owned by the calling thread. */
+export function duplicateSockets(fd: number, n: number, timeoutMs = 10000): Promise<unknown[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', DUP_CHILD], {
+    const child = spawn(process.execPath, ['-e', DUP_CHILD, String(n)], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc', fd],
       env: {},
     });
-    let got: unknown = null;
+    const got: unknown[] = [];
     let err = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -138,32 +144,73 @@ export function duplicateSocket(fd: number, timeoutMs = 10000): Promise<unknown>
     }, timeoutMs);
     child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     child.on('message', (_m: unknown, handle: unknown) => {
-      if (handle !== undefined && handle !== null) got = handle;
+      if (handle !== undefined && handle !== null) got.push(handle);
     });
     child.on('error', (e) => {
       clearTimeout(timer);
       reject(e);
     });
-    child.on('exit', (code) => {
+    // 'close': after the exit and the IPC channel's last message
+    child.on('close', (code) => {
       clearTimeout(timer);
-      if (got !== null) resolve(got);
+      if (got.length === n) resolve(got);
       else reject(new Error(`duplicating the listening socket failed (exit ${code}) ${err.trim()}`));
     });
   });
 }
 
+/** A server that can accept on more listening handles than its own (front-node/server.ts). */
+export interface AcceptsOnMore {
+  /** listens on each handle too, closing them when the server closes */
+  listenMore(handles: unknown[], backlog: number): void;
+}
+
+/** Runs `also` when server.close() is called (its 'close' event waits for its connections). */
+export function closeWith(server: net.Server, also: () => void): void {
+  const close = server.close.bind(server);
+  server.close = (cb?: (err?: Error) => void): net.Server => {
+    also();
+    return close(cb);
+  };
+}
+
+/**
+ * listenMore for a net.Server whose connections all go to one listener: a server made by `make`
+ * listens on each more handle; they close when `server.close()` is called.
+ */
+export function acceptOnMoreServers(server: net.Server, make: () => net.Server): void {
+  const extra: net.Server[] = [];
+  (server as net.Server & AcceptsOnMore).listenMore = (handles: unknown[], backlog: number): void => {
+    for (const h of handles) {
+      const s = make();
+      s.on('error', () => s.close()); // a failed duplicate costs only its own accepts
+      (s.listen as (h: unknown, backlog: number) => net.Server)(h, backlog);
+      extra.push(s);
+    }
+  };
+  closeWith(server, () => {
+    for (const s of extra) s.close();
+    extra.length = 0;
+  });
+}
+
 /**
  * Worker: listen with `server` on its own duplicate of the primary's shared socket `fd`.
- * Resolves once listening. Closing `server` later closes only this worker's duplicate.
+ * Resolves once listening. Closing `server` later closes only this worker's duplicates.
+ * `handles` > 1: that many duplicates, the others given to the server's listenMore() (libuv
+ * accepts one connection per listening handle and loop turn: see raw-client.ts).
  */
-export async function listenShared(server: net.Server, fd: number, backlog = 511): Promise<void> {
-  const handle = await duplicateSocket(fd);
+export async function listenShared(server: net.Server, fd: number, backlog = 511, handles = 1): Promise<void> {
+  const more = (server as net.Server & Partial<AcceptsOnMore>).listenMore;
+  const dups = await duplicateSockets(fd, typeof more === 'function' ? Math.max(1, handles) : 1);
+  const handle = dups[0];
   await new Promise<void>((resolve, reject) => {
     const onError = (e: Error) => reject(e);
     server.once('error', onError);
     // listen(handle): net adopts a handle object as its own
     (server.listen as (h: unknown, backlog: number, cb: () => void) => net.Server)(handle, backlog, () => {
       server.off('error', onError);
+      if (dups.length > 1) more!.call(server, dups.slice(1), backlog);
       resolve();
     });
   });

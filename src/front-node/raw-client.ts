@@ -20,6 +20,7 @@ import {
   type RawShutdownReq,
 } from '../shared/node-internals';
 import type { ClientIo, ClientIoSink } from './client-io';
+import { closeWith, type AcceptsOnMore } from './listener';
 
 const UV_EOF = -4095;
 /** net.Socket's default writable highWaterMark: past it, the writer waits for ioDrain */
@@ -321,21 +322,43 @@ export const rawClientsEnabled = rawClientsAvailable && process.env.GATEHOUSE_RA
 
 interface ListeningHandle {
   onconnection: ((err: number, client?: RawClientHandle) => void) | null;
+  listen(backlog: number): number;
+  close(cb?: () => void): void;
 }
 
 /**
  * Takes over `server`'s accepts once it listens: each accepted handle goes to `serve` instead
  * of becoming a net.Socket. The server stays what closes the listening socket.
+ *
+ * libuv (since 1.45) accepts one connection per listening handle per loop turn, then waits for
+ * the next epoll report. A turn that serves thousands of connections lasts tens of
+ * milliseconds, so a burst of connects waited in the kernel's accept queue for seconds
+ * (native-bench (f), 5,000 clients: 2,500 queued, draining at ~50/s; p99.9 3.5 s). HAProxy
+ * accepts up to tune.maxaccept (64) per turn. The server's listenMore() listens on more
+ * duplicates of the socket: each adds one accept per turn.
  */
 export function acceptRaw(server: net.Server, serve: (io: RawIo) => void): void {
+  const onconnection = (err: number, client?: RawClientHandle): void => {
+    // libuv keeps accepting after an error (EMFILE has its own reserve-fd trick)
+    if (err !== 0 || client === undefined) return;
+    client.setNoDelay(true);
+    serve(new RawIo(client));
+  };
   server.on('listening', () => {
     const lh = (server as net.Server & { _handle?: ListeningHandle | null })._handle;
     if (lh === null || lh === undefined || typeof lh.onconnection !== 'function') return;
-    lh.onconnection = (err: number, client?: RawClientHandle): void => {
-      // libuv keeps accepting after an error (EMFILE has its own reserve-fd trick)
-      if (err !== 0 || client === undefined) return;
-      client.setNoDelay(true);
-      serve(new RawIo(client));
-    };
+    lh.onconnection = onconnection;
+  });
+  const extra: ListeningHandle[] = [];
+  (server as net.Server & AcceptsOnMore).listenMore = (handles: unknown[], backlog: number): void => {
+    for (const h of handles as ListeningHandle[]) {
+      h.onconnection = onconnection;
+      if (h.listen(backlog) === 0) extra.push(h);
+      else h.close();
+    }
+  };
+  closeWith(server, () => {
+    for (const h of extra) h.close();
+    extra.length = 0;
   });
 }

@@ -92,7 +92,9 @@ export class NodeEngine implements FrontEngine {
         const opts = b?.acceptProxy === true ? { ...this.options[i], acceptProxy: true } : this.options[i];
         const server = h2 === true ? net.createServer({ noDelay: true }, onH2) : createFrontServer(this.handlers[i], opts, secure);
         this.servers.push(server);
-        jobs.push(listenShared(server, fd, backlog));
+        // tune.maxaccept: libuv accepts one connection per listening handle and loop turn, so
+        // each worker listens on that many duplicates of the socket (raw-client.ts)
+        jobs.push(listenShared(server, fd, backlog, this.rt.config.global.maxAccept));
       }
     }
     await Promise.all(jobs);

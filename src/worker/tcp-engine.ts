@@ -14,7 +14,7 @@ import { TlsTerminator } from '../tcp/tls-terminate';
 import { logHandshakeFailure } from './handshake-log';
 import { C_BIN, C_CONN_TOT, C_DCON, C_DREQ, C_DSES, C_LAST_SESS, C_SCUR, C_STOT } from '../shared/counters';
 import type { SessionAddresses } from '../log/format';
-import { listenShared } from '../front-node/listener';
+import { acceptOnMoreServers, listenShared } from '../front-node/listener';
 import { countConnectError, countRequestEnd } from '../proxy/accounting';
 import { ASSIGN_FULL, ASSIGN_NOSRV, RETRY_NONE, RETRY_SAME } from '../proxy/attempt';
 import { SessionRecord } from '../proxy/record';
@@ -63,9 +63,13 @@ export class TcpEngine implements FrontEngine {
         // TLS is done by a tls.Server of its own after the connection rules and the PROXY header
         const secure = b !== undefined && b.ssl ? { bind: b, term: new TlsTerminator(b, this.ticketKeys, fe.cfg.timeouts.client) } : null;
         // the relay reads the socket itself (nothing flows before its 'data' listener)
-        const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (sock) => this.accept(fe, this.rules[i], sock, acceptProxy, secure));
+        const onConnection = (sock: net.Socket): void => this.accept(fe, this.rules[i], sock, acceptProxy, secure);
+        const server = net.createServer({ allowHalfOpen: true, noDelay: true }, onConnection);
+        // tune.maxaccept: one more net.Server per duplicate of the socket (libuv accepts one
+        // connection per listening handle and loop turn; front-node/raw-client.ts)
+        acceptOnMoreServers(server, () => net.createServer({ allowHalfOpen: true, noDelay: true }, onConnection));
         this.servers.push(server);
-        jobs.push(listenShared(server, fd));
+        jobs.push(listenShared(server, fd, 511, this.rt.config.global.maxAccept));
       });
     });
     await Promise.all(jobs);
