@@ -14,6 +14,16 @@ import type { Config } from '../config/model';
 /** Descriptors kept aside from 2 x maxconn (listeners, pools, checks, logs, Node's own). */
 export const FD_RESERVE = 128;
 
+/**
+ * Listening descriptors: each worker listens on up to tune.maxaccept duplicates of every bind's
+ * socket (node engine, mode tcp; front-node/raw-client.ts).
+ */
+export function listenerFds(config: Config): number {
+  let binds = 0;
+  for (const f of config.frontends) binds += f.binds.length;
+  return binds * config.global.workers * config.global.maxAccept;
+}
+
 export interface FdLimits {
   soft: number;
   hard: number;
@@ -62,7 +72,8 @@ export function fitMaxconnToFdLimit(
   const g = config.global;
   const limits = read();
   if (limits === null) return { limit: null, maxconn: g.maxconn, warning: null };
-  const need = g.maxconn * 2 + FD_RESERVE;
+  const reserve = FD_RESERVE + listenerFds(config);
+  const need = g.maxconn * 2 + reserve;
   let { soft, hard } = limits;
   if (need > soft) {
     // up to the hard limit anyone may go; past it only root (and the kernel's nr_open)
@@ -73,7 +84,7 @@ export function fitMaxconnToFdLimit(
     }
   }
   if (need <= soft) return { limit: soft, maxconn: g.maxconn, warning: null };
-  const fit = Math.max(1, Math.floor((soft - FD_RESERVE) / 2));
+  const fit = Math.max(1, Math.floor((soft - reserve) / 2));
   const was = g.maxconn;
   g.maxconn = fit;
   const warning = g.maxconnSet
