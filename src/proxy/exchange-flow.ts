@@ -263,7 +263,7 @@ export abstract class ExchangeFlow extends Session implements HttpConnOwner, Con
       return;
     }
     // The engine reuses the memory behind `ab` after this call returns: copy it.
-    const chunk = n > 0 ? Buffer.from(ab instanceof ArrayBuffer ? new Uint8Array(ab) : ab) : null;
+    const chunk = n > 0 ? this.body.copy(ab instanceof ArrayBuffer ? new Uint8Array(ab) : ab) : null;
     const conn = this.conn;
     if (conn !== null && this.requestSent && conn.state === CONN_BUSY && conn.owner === this) {
       // sending to the server is server-side activity (HAProxy's timeout server is inactivity)

@@ -220,6 +220,17 @@ export function canWriteDirect(sock: net.Socket): boolean {
   return WriteWrap !== null && h !== null && h !== undefined && typeof h.writeBuffer === 'function' && h.writeQueueSize === 0 && sock.writableLength === 0 && !sock.connecting;
 }
 
+/**
+ * Whether bytes written to `sock` may still be read from the caller's buffers: queued in the
+ * Writable or in libuv, still connecting, or TLS (node:tls may keep cleartext for later).
+ * A destroyed socket writes nothing more (libuv cancels what it held).
+ */
+export function writesPending(sock: net.Socket): boolean {
+  const h = (sock as net.Socket & { _handle?: RawHandle | null })._handle;
+  if (h === null || h === undefined) return false;
+  return sock.writableLength !== 0 || sock.connecting || (sock as net.Socket & { encrypted?: boolean }).encrypted === true || h.writeQueueSize !== 0;
+}
+
 function lentDone(this: RawWriteReq): void {
   const b = this.lent;
   const back = this.giveBack;
