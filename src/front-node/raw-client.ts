@@ -275,19 +275,21 @@ export class RawIo implements ClientIo {
     this.close(true);
   }
 
-  private close(withReset: boolean): void {
-    if (this.closed || this.detached) return;
-    this.closed = true;
+  /** No more timeout and no more reads: the connection closes or changes hands. */
+  private quiesce(): void {
     this.timeoutMs = 0;
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
     }
+    this.pause();
+  }
+
+  private close(withReset: boolean): void {
+    if (this.closed || this.detached) return;
+    this.closed = true;
+    this.quiesce();
     const h = this.handle;
-    if (this.reading) {
-      this.reading = false;
-      h.readStop();
-    }
     const done = (): void => {
       h.owner = null;
       if (this.sink !== null) this.sink.ioClose();
@@ -299,16 +301,8 @@ export class RawIo implements ClientIo {
 
   detach(): net.Socket {
     this.detached = true;
-    this.timeoutMs = 0;
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
+    this.quiesce(); // net.Socket starts reading itself; a second readStart would fail
     const h = this.handle;
-    if (this.reading) {
-      this.reading = false;
-      h.readStop(); // net.Socket starts reading itself; a second readStart would fail
-    }
     h.owner = null; // (onread is a native accessor that takes only a function: net.Socket sets its own)
     // net.Socket adopts a handle as child_process's handle passing does
     const s = new net.Socket({ handle: h, readable: true, writable: true, allowHalfOpen: true } as net.SocketConstructorOpts);
