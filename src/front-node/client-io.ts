@@ -29,6 +29,8 @@ export interface ClientIo {
   readonly localPort: number | undefined;
   /** the TLS socket of an ssl bind (for the ssl_* fetches), else null */
   readonly tlsSocket: TLSSocket | null;
+  /** the memory ioData's bytes are lent from (reused by the next read: copy what is kept), or null */
+  readonly readBuffer: ArrayBufferLike | null;
   /** more than a window of bytes waits to go out: wait for ioDrain */
   readonly needDrain: boolean;
   /** starts delivering events to `sink` */
@@ -57,6 +59,7 @@ export interface ClientIo {
 /** A ClientIo over a net.Socket (or a TLSSocket). */
 export class SocketIo implements ClientIo {
   readonly tlsSocket: TLSSocket | null;
+  readonly readBuffer = null;
 
   constructor(private readonly socket: Socket) {
     this.tlsSocket = (socket as TLSSocket).encrypted === true ? (socket as TLSSocket) : null;

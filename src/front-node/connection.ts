@@ -5,8 +5,8 @@
 // dispatched, body arriving) -> WAIT (request complete, answer not finished; pipelined bytes are
 // held, and reading stops once they exceed a head's size) -> HEAD again, or CLOSING (an answer
 // with Connection: close went out: the rest is read and dropped for lingerMs, then closed).
-// Bytes that could not be used yet wait in `pending` (a view of the read, or a concatenation
-// when a head spans reads). Timers: one per connection for http-request / http-keep-alive /
+// Bytes that could not be used yet wait in `pending` (a view of the read; a copy when the read's
+// buffer is reused, as on raw handles; or a concatenation when a head spans reads). Timers: one per connection for http-request / http-keep-alive /
 // linger; io.setTimeout for `timeout client` (refreshed on every read and write). The client
 // side is a ClientIo (client-io.ts): a net.Socket / TLSSocket, or a plain bind's raw handle.
 
@@ -211,11 +211,12 @@ export class H1Connection implements ChunkSink, ClientIoSink {
     }
   }
 
-  /** Holds buf[pos..] for later. */
+  /** Holds buf[pos..] for later: a copy when the read's buffer is lent (or joins what is held). */
   private keep(buf: Buffer, pos: number): void {
     if (pos >= buf.length) return;
     const rest = pos === 0 ? buf : buf.subarray(pos);
-    this.pending = this.pending === null ? rest : Buffer.concat([this.pending, rest]);
+    if (this.pending !== null) this.pending = Buffer.concat([this.pending, rest]);
+    else this.pending = rest.buffer === this.io.readBuffer ? Buffer.from(rest) : rest;
   }
 
   private pauseReading(): void {

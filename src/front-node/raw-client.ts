@@ -13,7 +13,6 @@ import {
   newRawWrite,
   rawClientsAvailable,
   rawReadBytes,
-  rawReadOffset,
   rawWriteQueued,
   type RawClientHandle,
   type RawClientWriteReq,
@@ -29,13 +28,18 @@ const HIGH_WATER = 16384;
 /** filled by getpeername / getsockname; one per thread, read at once */
 const scratch: { address?: string; port?: number; family?: string } = {};
 
-function onRead(this: RawClientHandle, ab: ArrayBuffer | undefined): void {
+// Every raw connection of the thread reads into this one buffer (Node's useUserBuffer): without
+// it Node allocates a 64 KB backing store per read and hands it over as a new ArrayBuffer.
+// libuv runs one read and its callback at a time, so the bytes are valid until onBytes returns;
+// the sink copies what it keeps (ClientIo.readBuffer).
+const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+
+function onRead(this: RawClientHandle): void {
   const io = this.owner as RawIo | null;
   if (io === null) return;
   const n = rawReadBytes();
   if (n > 0) {
-    // Node hands every read its own ArrayBuffer: the view may be kept
-    io.onBytes(Buffer.from(ab!, rawReadOffset(), n));
+    io.onBytes(READ_BUFFER.subarray(0, n));
     return;
   }
   if (n !== 0) io.onReadEnd(n);
@@ -57,6 +61,7 @@ function afterShutdown(this: RawShutdownReq, status: number): void {
 
 export class RawIo implements ClientIo {
   readonly tlsSocket = null;
+  readonly readBuffer: ArrayBufferLike = READ_BUFFER.buffer;
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
   readonly localAddress: string | undefined;
@@ -82,6 +87,7 @@ export class RawIo implements ClientIo {
   constructor(private readonly handle: RawClientHandle) {
     handle.owner = this;
     handle.onread = onRead;
+    handle.useUserBuffer(READ_BUFFER);
     scratch.address = undefined;
     scratch.port = undefined;
     handle.getpeername(scratch);
@@ -304,8 +310,17 @@ export class RawIo implements ClientIo {
     this.quiesce(); // net.Socket starts reading itself; a second readStart would fail
     const h = this.handle;
     h.owner = null; // (onread is a native accessor that takes only a function: net.Socket sets its own)
-    // net.Socket adopts a handle as child_process's handle passing does
-    const s = new net.Socket({ handle: h, readable: true, writable: true, allowHalfOpen: true } as net.SocketConstructorOpts);
+    // net.Socket adopts a handle as child_process's handle passing does. The handle reads into
+    // READ_BUFFER for good (useUserBuffer cannot be undone), so the socket takes its reads the
+    // same way and pushes a copy of each: 'data' and backpressure (push() false stops reading)
+    // work as on any socket.
+    const s: net.Socket = new net.Socket({
+      handle: h,
+      readable: true,
+      writable: true,
+      allowHalfOpen: true,
+      onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array): boolean => s.push(Buffer.from(buf.subarray(0, n))) },
+    } as net.SocketConstructorOpts);
     if (this.eof) s.push(null);
     return s;
   }

@@ -76,7 +76,6 @@ interface StreamWrapBinding {
   streamBaseState?: Int32Array;
   kLastWriteWasAsync?: number;
   kReadBytesOrError?: number;
-  kArrayBufferOffset?: number;
 }
 
 function loadStreamWrap(): StreamWrapBinding {
@@ -126,8 +125,8 @@ export interface RawClientWriteReq {
 }
 
 export interface RawClientHandle {
-  /** called by libuv for every read: the data's ArrayBuffer; size and offset are in rawReadResult */
-  onread: (this: RawClientHandle, ab: ArrayBuffer | undefined) => void;
+  /** called by libuv for every read (the byte count is rawReadBytes()) */
+  onread: (this: RawClientHandle) => void;
   /** gatehouse's back pointer from the handle to its connection */
   owner: unknown;
   readStart(): number;
@@ -141,24 +140,20 @@ export interface RawClientHandle {
   getpeername(out: { address?: string; port?: number }): number;
   getsockname(out: { address?: string; port?: number }): number;
   readonly writeQueueSize: number;
+  /** reads land in `buf` (from offset 0) instead of a new ArrayBuffer each; cannot be undone */
+  useUserBuffer(buf: Uint8Array): void;
 }
 
 const ShutdownWrap = streamWrap.ShutdownWrap;
 const kNread = streamWrap.kReadBytesOrError;
-const kOffset = streamWrap.kArrayBufferOffset;
 
 /** Whether accepted handles can be served without net.Socket on this Node. */
 export const rawClientsAvailable =
-  WriteWrap !== null && typeof ShutdownWrap === 'function' && typeof kNread === 'number' && typeof kOffset === 'number';
+  WriteWrap !== null && typeof ShutdownWrap === 'function' && typeof kNread === 'number';
 
 /** The byte count (or a negative libuv error, UV_EOF at the end) of the read being delivered. */
 export function rawReadBytes(): number {
   return streamState![kNread!];
-}
-
-/** Where in the delivered ArrayBuffer the read's bytes start. */
-export function rawReadOffset(): number {
-  return streamState![kOffset!];
 }
 
 export function newRawWrite(handle: RawClientHandle, owner: unknown, oncomplete: (this: RawClientWriteReq, status: number) => void): RawClientWriteReq {
