@@ -11,8 +11,10 @@ import {
   request,
   startBackend,
   startGatehouse,
+  tmpFile,
   type Backend,
 } from './helpers/net';
+import { NODE_ENGINE } from './helpers/engine';
 import { proxyYaml } from './helpers/config';
 import { waitFor } from './helpers/wait';
 
@@ -304,6 +306,82 @@ describe('answers stay intact when a client reads slowly', () => {
     assert.equal(sha(got), sha(body(1)), 'the slow answer carries bytes that are not its own');
     for (let i = 0; i < fast.length; i++) assert.equal(sha(fast[i]), sha(body(2 + (i % 2))));
   });
+});
+
+describe('an answer that ends the connection waits for a client that stops reading', () => {
+  // A 24 MB `http-request return` is handed to the engine at once: past the kernel's buffers it
+  // waits in the engine while the client does not read. The connection must close only after the
+  // last byte has gone, however long the client pauses (within timeout client), not after a
+  // fixed lingering time (the node engine closed after 2 s and dropped what it still held).
+  let port: number, gh: Awaited<ReturnType<typeof startGatehouse>>;
+  const SIZE = 24 * 1024 * 1024;
+  before(async () => {
+    const file = tmpFile('big.bin', 'a'.repeat(SIZE));
+    port = await freePort();
+    const cfg = [
+      'defaults',
+      '    mode http',
+      '    timeout connect 5s',
+      '    timeout client 30s',
+      '    timeout server 30s',
+      'frontend f',
+      `    bind 127.0.0.1:${port}`,
+      `    http-request return status 200 content-type application/octet-stream file ${file}`,
+      '',
+    ].join('\n');
+    gh = await startGatehouse(cfg, [port], { ext: '.cfg' });
+  });
+  after(async () => {
+    await gh.stop();
+  });
+
+  /**
+   * The bytes a client gets for GET / (`version`, with `connection`; `halfClose`: FIN after the
+   * request), pausing 3.5 s after the first read.
+   */
+  function pausedDownload(version: string, connection: string, halfClose: boolean): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      let n = 0;
+      let paused = false;
+      s.on('connect', () => {
+        s.write(`GET / HTTP/${version}\r\nhost: x\r\nconnection: ${connection}\r\n\r\n`);
+        if (halfClose) s.end();
+      });
+      s.on('data', (c: Buffer) => {
+        n += c.length;
+        if (!paused) {
+          paused = true;
+          s.pause();
+          setTimeout(() => s.resume(), 3500);
+        }
+      });
+      s.on('end', () => {
+        s.destroy();
+        resolve(n);
+      });
+      s.on('error', reject);
+    });
+  }
+
+  for (const [version, connection, halfClose] of [
+    ['1.1', 'close', false],
+    ['1.0', 'close', false],
+    // keep-alive asked, but the client's FIN ends the connection after the answer (lingering close)
+    ['1.1', 'keep-alive', true],
+  ] as const) {
+    const name = `HTTP/${version}, connection: ${connection}${halfClose ? ', FIN after the request' : ''}: a 3.5 s pause after the first bytes, then every byte arrives`;
+    const skip =
+      NODE_ENGINE ? false
+      : version === '1.0' ? 'uWebSockets.js 20.30 does not answer HTTP/1.0 (README, Known limits)'
+      : halfClose ? "uWebSockets.js 20.30 closes the connection on the client's FIN (README, Known limits)"
+      : false;
+    test(name, { skip }, async () => {
+      const got = await pausedDownload(version, connection, halfClose);
+      // the head is short: the body is what is counted
+      assert.ok(got > SIZE && got < SIZE + 512, `received ${got} bytes for a ${SIZE}-byte body`);
+    });
+  }
 });
 
 describe('request bodies stay intact under concurrency', () => {

@@ -49,6 +49,14 @@ export interface ClientIo {
   writeLent(view: Buffer, owner: Buffer, giveBack: (b: Buffer) => void): void;
   /** FIN once queued writes are out; reading goes on (closes when the client's FIN came too) */
   end(): void;
+  /**
+   * The client will send nothing more (it asked for the close, and all it sent is used): close
+   * once queued writes are out, without waiting for its FIN (HAProxy's shutdown + close). While
+   * bytes wait for the client, ioTimeout comes after `timeoutMs` without progress.
+   */
+  finish(timeoutMs: number): void;
+  /** bytes written are still waiting to go out */
+  readonly writesQueued: boolean;
   destroy(): void;
   /** close with a TCP reset */
   reset(): void;
@@ -119,6 +127,13 @@ export class SocketIo implements ClientIo {
   }
   end(): void {
     this.socket.end();
+  }
+  finish(timeoutMs: number): void {
+    this.socket.setTimeout(timeoutMs);
+    this.socket.destroySoon();
+  }
+  get writesQueued(): boolean {
+    return this.socket.writableLength > 0;
   }
   destroy(): void {
     this.socket.destroy();

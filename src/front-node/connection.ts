@@ -407,6 +407,14 @@ export class H1Connection implements ChunkSink, ClientIoSink {
     }
     this.resDone = true;
     this.writableCb = null;
+    if (!this.keepAlive && this.reqComplete && this.pending === null && !this.clientEnded) {
+      // the client asked for the close and sent nothing after its request: no lingering read
+      // for its FIN (HAProxy shuts down and closes at once)
+      this.state = ST_CLOSED;
+      this.clearTimer();
+      this.io.finish(this.opts.timeoutClient);
+      return;
+    }
     if (this.closeAfter || !this.reqComplete || this.draining || (this.clientEnded && this.pending === null)) {
       this.closeGracefully();
       return;
@@ -545,6 +553,11 @@ export class H1Connection implements ChunkSink, ClientIoSink {
         }
         return;
       case ST_CLOSING:
+        if (this.io.writesQueued) {
+          // the answer is still going out: the client's pace decides (timeout client), not the linger
+          this.io.setTimeout(this.opts.timeoutClient);
+          return;
+        }
         this.state = ST_CLOSED;
         this.io.destroy();
         return;
@@ -555,6 +568,13 @@ export class H1Connection implements ChunkSink, ClientIoSink {
 
   /** `timeout client`: no progress while the client sends a body or while it does not take the answer. */
   /** @internal ClientIoSink */ ioTimeout(): void {
+    if (this.state === ST_CLOSING || this.state === ST_CLOSED) {
+      // the last answer stopped going out (after finish(), or past the linger)
+      this.state = ST_CLOSED;
+      this.clearTimer();
+      this.io.destroy();
+      return;
+    }
     if (this.state === ST_BODY && !this.resStarted) {
       this.bodyFailed(408);
       return;

@@ -71,6 +71,8 @@ export class RawIo implements ClientIo {
   private eof = false;
   /** end() asked for the FIN */
   private shut = false;
+  /** finish(): close once the FIN is out */
+  private closeAtShutdown = false;
   private shutDone = false;
   private closed = false;
   private detached = false;
@@ -262,6 +264,28 @@ export class RawIo implements ClientIo {
     if (err !== 0) this.destroy();
   }
 
+  finish(timeoutMs: number): void {
+    if (this.shut || this.closed) return;
+    if (this.corked > 0) {
+      this.corked = 1;
+      this.uncork();
+    }
+    // Nothing left in libuv: the kernel sends what it holds, then the FIN, after close() as after
+    // shutdown(); skipping uv_shutdown spares a POLLOUT registration and a loop turn. Closing
+    // with unread bytes would reset, so it is only for a client that sent nothing more.
+    if (this.handle.writeQueueSize === 0) {
+      this.close(false);
+      return;
+    }
+    this.closeAtShutdown = true;
+    this.setTimeout(timeoutMs);
+    this.end();
+  }
+
+  get writesQueued(): boolean {
+    return !this.closed && this.handle.writeQueueSize > 0;
+  }
+
   /** @internal the FIN went out after the queued writes */
   onShutdown(status: number): void {
     if (this.closed || this.detached) return;
@@ -270,7 +294,7 @@ export class RawIo implements ClientIo {
       return;
     }
     this.shutDone = true;
-    if (this.eof) this.close(false);
+    if (this.eof || this.closeAtShutdown) this.close(false);
   }
 
   destroy(): void {
