@@ -25,6 +25,11 @@ const UV_EOF = -4095;
 /** net.Socket's default writable highWaterMark: past it, the writer waits for ioDrain */
 const HIGH_WATER = 16384;
 
+interface LocalAddress {
+  readonly address: string;
+  readonly port: number;
+}
+
 /** filled by getpeername / getsockname; one per thread, read at once */
 const scratch: { address?: string; port?: number; family?: string } = {};
 
@@ -86,7 +91,11 @@ export class RawIo implements ClientIo {
   private lastActive = 0;
   private readonly onTimerBound = (): void => this.onTimer();
 
-  constructor(private readonly handle: RawClientHandle) {
+  /** `local`: the listening socket's own address when it is not a wildcard (every accepted connection has it) */
+  constructor(
+    private readonly handle: RawClientHandle,
+    local: LocalAddress | null,
+  ) {
     handle.owner = this;
     handle.onread = onRead;
     handle.useUserBuffer(READ_BUFFER);
@@ -95,6 +104,11 @@ export class RawIo implements ClientIo {
     handle.getpeername(scratch);
     this.remoteAddress = scratch.address;
     this.remotePort = scratch.port;
+    if (local !== null) {
+      this.localAddress = local.address;
+      this.localPort = local.port;
+      return;
+    }
     scratch.address = undefined;
     scratch.port = undefined;
     handle.getsockname(scratch);
@@ -371,13 +385,17 @@ interface ListeningHandle {
  * duplicates of the socket: each adds one accept per turn.
  */
 export function acceptRaw(server: net.Server, serve: (io: RawIo) => void): void {
+  // A socket bound to one address gives every connection that local address: no getsockname each.
+  let local: LocalAddress | null = null;
   const onconnection = (err: number, client?: RawClientHandle): void => {
     // libuv keeps accepting after an error (EMFILE has its own reserve-fd trick)
     if (err !== 0 || client === undefined) return;
     client.setNoDelay(true);
-    serve(new RawIo(client));
+    serve(new RawIo(client, local));
   };
   server.on('listening', () => {
+    const a = server.address();
+    local = a !== null && typeof a === 'object' && a.address !== '0.0.0.0' && a.address !== '::' ? { address: a.address, port: a.port } : null;
     const lh = (server as net.Server & { _handle?: ListeningHandle | null })._handle;
     if (lh === null || lh === undefined || typeof lh.onconnection !== 'function') return;
     lh.onconnection = onconnection;
