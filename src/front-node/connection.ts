@@ -4,11 +4,13 @@
 // States: PROXY (waiting for the PROXY header) -> HEAD (idle or a partial head) -> BODY (request
 // dispatched, body arriving) -> WAIT (request complete, answer not finished; pipelined bytes are
 // held, and reading stops once they exceed a head's size) -> HEAD again, or CLOSING (an answer
-// with Connection: close went out: the rest is read and dropped for lingerMs, then closed).
+// with Connection: close went out: the rest is read and dropped for lingerMs, then closed; a
+// client that asked for the close is closed once the answer is out, see end()).
 // Bytes that could not be used yet wait in `pending` (a view of the read; a copy when the read's
-// buffer is reused, as on raw handles; or a concatenation when a head spans reads). Timers: one per connection for http-request / http-keep-alive /
-// linger; io.setTimeout for `timeout client` (refreshed on every read and write). The client
-// side is a ClientIo (client-io.ts): a net.Socket / TLSSocket, or a plain bind's raw handle.
+// buffer is reused, as on raw handles; or a concatenation when a head spans reads). Timers: one
+// per connection for http-request / http-keep-alive / linger; io.setTimeout for `timeout client`
+// (refreshed on every read and write). The client side is a ClientIo (client-io.ts): a
+// net.Socket / TLSSocket, or a plain bind's raw handle.
 
 import type { Socket } from 'node:net';
 import { TlsFacts } from './tls-facts';
