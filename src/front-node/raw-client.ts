@@ -234,6 +234,14 @@ export class RawIo implements ClientIo {
     this.write(out);
   }
 
+  /** What cork() held goes out now, whatever the nesting (the connection is ending). */
+  private flushCorked(): void {
+    if (this.corked > 0) {
+      this.corked = 1;
+      this.uncork();
+    }
+  }
+
   canWriteDirect(): boolean {
     return !this.closed && !this.shut && this.corked === 0 && this.handle.writeQueueSize === 0;
   }
@@ -269,10 +277,7 @@ export class RawIo implements ClientIo {
 
   end(): void {
     if (this.shut || this.closed) return;
-    if (this.corked > 0) {
-      this.corked = 1;
-      this.uncork();
-    }
+    this.flushCorked();
     this.shut = true;
     const err = this.handle.shutdown(newRawShutdown(this.handle, this, afterShutdown));
     if (err !== 0) this.destroy();
@@ -280,10 +285,7 @@ export class RawIo implements ClientIo {
 
   finish(timeoutMs: number): void {
     if (this.shut || this.closed) return;
-    if (this.corked > 0) {
-      this.corked = 1;
-      this.uncork();
-    }
+    this.flushCorked();
     // Nothing left in libuv: the kernel sends what it holds, then the FIN, after close() as after
     // shutdown(); skipping uv_shutdown spares a POLLOUT registration and a loop turn. Closing
     // with unread bytes would reset, so it is only for a client that sent nothing more.
