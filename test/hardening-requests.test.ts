@@ -14,7 +14,7 @@ import { freePort, sleep, startGatehouse, RawTcpServer } from './helpers/net';
 import { oneServerYaml } from './helpers/config';
 import { corpus, type CorpusCase, type SeenRequest } from './corpus/requests';
 
-import { HTTPParser } from '../src/shared/node-internals';
+import { HTTPParser } from './helpers/llhttp';
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { methods } = require('_http_common') as { methods: string[] };
 

@@ -9,7 +9,8 @@ import * as net from 'node:net';
 import { freePort, request, sleep, startGatehouse, RawTcpServer } from './helpers/net';
 import { oneServerYaml } from './helpers/config';
 
-import { HTTPParser } from '../src/shared/node-internals';
+import { HTTPParser } from './helpers/llhttp';
+import { prng } from './helpers/prng';
 
 interface Script {
   /** bytes written once the request is complete */
@@ -238,17 +239,6 @@ describe('hostile upstream', () => {
 
   // --- fuzz -----------------------------------------------------------------------------------
 
-  /** mulberry32: small, fixed-seed PRNG so a failure replays exactly */
-  function prng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
 
   const BASES = [
     'HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-a: b\r\n\r\nhello',

@@ -1,6 +1,4 @@
 // The Node.js internals gatehouse relies on, typed and checked in one place:
-// - `_http_common`'s HTTPParser: Node's own llhttp binding, the fastest response framing
-//   measured (docs/DESIGN.md). No public API exposes llhttp; without it gatehouse cannot run.
 // - `process.binding('stream_wrap').WriteWrap` and a socket's `_handle`: writing a small request
 //   head straight to the TCP handle skips net.Socket's Writable bookkeeping (measured: it cost
 //   more than the write). Optional: without them, writes go through socket.write.
@@ -10,27 +8,6 @@
 // Each is looked up once at load. Checked on the Node versions in package.json's `engines`.
 
 import type * as net from 'node:net';
-
-export interface HTTPParserInstance {
-  initialize(type: number, resource: object, maxHeaderSize?: number, lenient?: number): void;
-  execute(data: Buffer): number | Error;
-  finish(): Error | undefined;
-  close(): void;
-  [k: number]: unknown;
-}
-
-export interface HTTPParserCtor {
-  new (): HTTPParserInstance;
-  REQUEST: number;
-  RESPONSE: number;
-  kOnMessageBegin: number;
-  kOnHeaders: number;
-  kOnHeadersComplete: number;
-  kOnBody: number;
-  kOnMessageComplete: number;
-  kOnExecute: number;
-  kLenientNone: number;
-}
 
 /** Node's stream handle write request (the object net.Socket uses internally). */
 interface RawWriteReq {
@@ -46,28 +23,6 @@ interface RawHandle {
   writeBuffer?(req: RawWriteReq, b: Uint8Array): number;
   /** bytes libuv still holds for this stream (a write the kernel did not take at once) */
   writeQueueSize?: number;
-}
-
-function loadHttpParser(): HTTPParserCtor {
-  let ctor: HTTPParserCtor | undefined;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    ctor = (require('_http_common') as { HTTPParser?: HTTPParserCtor }).HTTPParser;
-  } catch {
-    ctor = undefined;
-  }
-  const ok =
-    typeof ctor === 'function' &&
-    typeof ctor.RESPONSE === 'number' &&
-    typeof ctor.kOnHeadersComplete === 'number' &&
-    typeof ctor.kOnBody === 'number' &&
-    typeof ctor.kOnMessageComplete === 'number';
-  if (!ok || ctor === undefined) {
-    throw new Error(
-      `gatehouse needs Node.js's built-in HTTP parser (require('_http_common').HTTPParser), which Node.js ${process.version} does not provide; use a Node.js version listed in package.json "engines"`,
-    );
-  }
-  return ctor;
 }
 
 interface StreamWrapBinding {
@@ -88,7 +43,6 @@ function loadStreamWrap(): StreamWrapBinding {
   }
 }
 
-export const HTTPParser: HTTPParserCtor = loadHttpParser();
 const streamWrap = loadStreamWrap();
 const streamState = streamWrap.streamBaseState;
 const kAsync = streamWrap.kLastWriteWasAsync;
