@@ -101,9 +101,26 @@ export interface RawClientHandle {
 const ShutdownWrap = streamWrap.ShutdownWrap;
 const kNread = streamWrap.kReadBytesOrError;
 
-/** Whether accepted handles can be served without net.Socket on this Node. */
+/** The TCP handle methods RawIo calls, looked up on the prototype (no handle exists at load). */
+const RAW_HANDLE_METHODS = ['readStart', 'readStop', 'writeBuffer', 'writeLatin1String', 'shutdown', 'close', 'setNoDelay', 'getpeername', 'getsockname', 'useUserBuffer'];
+
+function tcpHandleMethodsPresent(): boolean {
+  try {
+    const b = (process as unknown as { binding(name: string): { TCP?: { prototype: Record<string, unknown> } } }).binding('tcp_wrap');
+    const proto = b.TCP?.prototype;
+    return proto !== undefined && RAW_HANDLE_METHODS.every((m) => typeof proto[m] === 'function');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether accepted handles can be served without net.Socket on this Node: every binding piece
+ * and handle method RawIo uses is there (checked on Node 20 and 24; a Node without one of them
+ * serves its clients through net.Socket instead of failing on the first connection).
+ */
 export const rawClientsAvailable =
-  WriteWrap !== null && typeof ShutdownWrap === 'function' && typeof kNread === 'number';
+  WriteWrap !== null && typeof ShutdownWrap === 'function' && typeof kNread === 'number' && tcpHandleMethodsPresent();
 
 /** The byte count (or a negative libuv error, UV_EOF at the end) of the read being delivered. */
 export function rawReadBytes(): number {
