@@ -154,10 +154,10 @@ function one() {
   if (Date.now() > end) return;
   const t = Date.now();
   const r = http.get({ host: '${IP.vip}', port: 8080, path: '/', agent: false, timeout: 1000 }, (res) => {
-    let b = ''; res.on('data', (d) => b += d); res.on('end', () => { console.log(t + ' ' + res.statusCode + ' ' + b); setTimeout(one, 50); });
+    let b = ''; res.on('data', (d) => b += d); res.on('end', () => { console.log(t + ' ' + res.statusCode + ' ' + b + ' ' + Date.now()); setTimeout(one, 50); });
   });
   r.on('timeout', () => r.destroy(new Error('timeout')));
-  r.on('error', (e) => { console.log(t + ' ERR ' + e.message.replace(/ /g, '_')); setTimeout(one, 50); });
+  r.on('error', (e) => { console.log(t + ' ERR ' + e.message.replace(/ /g, '_') + ' ' + Date.now()); setTimeout(one, 50); });
 }
 one();
 `;
@@ -244,8 +244,10 @@ test('keepalived failover: the master dies under load, the VIP moves, clients ke
   await until('box b to take the VIP', () => hasVip('b'), 15000);
   await new Promise<void>((resolve) => client.once('exit', () => resolve()));
 
+  // each line: start time, status (or ERR), body (the box) or error, end time. A request still
+  // in flight when box a was killed may fail: it counts neither before nor after.
   const lines = fs.readFileSync(clientLog, 'utf8').trim().split('\n').map((l) => l.split(' '));
-  const before = lines.filter((l) => Number(l[0]) < killedAt);
+  const before = lines.filter((l) => Number(l[3]) < killedAt);
   const after = lines.filter((l) => Number(l[0]) >= killedAt);
   assert.ok(before.length > 20 && before.every((l) => l[1] === '200' && l[2] === 'a'), 'box a served every request before it died');
   const firstB = after.findIndex((l) => l[1] === '200' && l[2] === 'b');
