@@ -464,11 +464,8 @@ export class ResponseParser {
             this.done();
             return p;
           }
-          // the head as one latin1 string; names and values become slices of it
-          const text = base >= off ? latin1(b, base, p) : this.joined(b, off, p, base);
           this.hs = H_START;
-          this.headLen = 0;
-          return this.headEnd(b, text, p);
+          return this.headEnd(b, base, off, p);
         }
       }
     }
@@ -479,7 +476,7 @@ export class ResponseParser {
     if (this.nread + partial >= MAX_HEADER_BYTES || at > MAX_HEAD_BYTES) this.fail('HPE_HEADER_OVERFLOW', 'response head too large');
     this.hs = st;
     if (st !== H_START) this.keep(b, Math.max(off, base), len, base);
-    if ((st === H_VALUE || st === H_OWS) && !this.trailers) this.checkPartialLength(st === H_VALUE ? at : -1);
+    if ((st === H_VALUE || st === H_OWS) && !this.trailers) this.checkPartialFraming(st === H_VALUE ? at : -1);
     this.headLen = len - base;
     return len;
   }
@@ -504,10 +501,11 @@ export class ResponseParser {
   }
 
   /**
-   * A read ended inside a header value: a Content-Length is refused now if what it has so far
-   * is already wrong (llhttp refuses on the byte), instead of when its line ends.
+   * A read ended inside a header value: a Content-Length (a duplicate, one beside
+   * Transfer-Encoding, or a value already wrong) or a Transfer-Encoding after a Content-Length
+   * is refused now, as llhttp refuses on the byte, instead of when its line ends.
    */
-  private checkPartialLength(at: number): void {
+  private checkPartialFraming(at: number): void {
     // the head so far is in acc (keep() has just run), head offset 0 first
     const b = this.acc!;
     const sp = specialHeader(b, this.nameStart, this.nameEnd);
@@ -587,8 +585,11 @@ export class ResponseParser {
     }
   }
 
-  /** The head (`text`) ended at b[end] (just past its empty line): act on it. */
-  private headEnd(b: Buffer, text: string, end: number): number {
+  /**
+   * The head ended at b[end] (just past its empty line; head offset 0 is b[base], and this read
+   * began at b[off]): act on it.
+   */
+  private headEnd(b: Buffer, base: number, off: number, end: number): number {
     if (this.hasLength && this.hasTe) this.fail('HPE_INVALID_CONTENT_LENGTH', "Content-Length can't be present with Transfer-Encoding");
     const status = this.status;
     if (status < 100) this.fail('HPE_INVALID_STATUS', 'status code below 100');
@@ -603,6 +604,10 @@ export class ResponseParser {
       if (closes) this.interimClosed = true;
       return end;
     }
+    // a final head as one latin1 string; names and values become slices of it (the interim
+    // heads above are dropped without one)
+    const text = base >= off ? latin1(b, base, end) : this.joined(b, off, end, base);
+    this.headLen = 0;
     const reason = text.slice(this.reasonStart, this.reasonEnd);
     const m = this.marks;
     const n = this.nMarks;
