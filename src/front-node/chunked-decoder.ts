@@ -1,6 +1,6 @@
 // Chunked request bodies for the node:net front engine: ChunkedDecoder, a byte-level state
 // machine (sizes, extensions, trailers) handing data out as views of the buffer it is given.
-import { ParserLimits, DEFAULT_LIMITS, TCHAR, VCHAR, HEX, SP, HT, CR, LF } from './http-chars';
+import { ParserLimits, DEFAULT_LIMITS, TCHAR, VCHAR, HEX, SP, HT, CR, LF } from '../shared/http-chars';
 
 /** Where ChunkedDecoder hands what it decodes (the connection implements it: no closures). */
 export interface ChunkSink {

@@ -24,11 +24,11 @@
 // request line longer than the head limit (414); a head larger than maxHeadSize or with
 // maxHeaders fields or more (431, HAProxy answers 400 for both); a bad chunk size or missing
 // CRLF after chunk data (400).
-// (ChunkedDecoder is in chunked-decoder.ts, the byte classes in http-chars.ts.)
-import { ParserLimits, DEFAULT_LIMITS, TCHAR, VCHAR, URICHAR, SP, HT, CR, LF } from './http-chars';
+// (ChunkedDecoder is in chunked-decoder.ts, the byte classes in src/shared/http-chars.ts.)
+import { ParserLimits, DEFAULT_LIMITS, TCHAR, VCHAR, URICHAR, SP, HT, CR, LF } from '../shared/http-chars';
 import { checkTransferEncoding } from '../proxy/request-validate';
 import { sameIgnoreCase, sameLower } from '../shared/ascii';
-export { DEFAULT_LIMITS, type ParserLimits } from './http-chars';
+export { DEFAULT_LIMITS, type ParserLimits } from '../shared/http-chars';
 export { CHUNKS_DONE, CHUNKS_ERROR, CHUNKS_MORE, ChunkedDecoder, type ChunkSink } from './chunked-decoder';
 
 /** Outcome of RequestHeadParser.execute(). */

@@ -15,7 +15,7 @@
 // instead of being parsed as a response nobody asked for; a bad Content-Length is refused as
 // soon as its bytes show it, even before its line ends.
 
-import * as chars from '../front-node/http-chars';
+import * as chars from '../shared/http-chars';
 
 // Module-level copies: a CommonJS import is a property load on the exports object at every use,
 // which showed in the byte loops' profile.

@@ -1,5 +1,6 @@
 // HTTP/1.x parsing limits and byte classes (token, field value, request target, hex digits,
-// control bytes), shared by the request-head parser and the chunked decoder.
+// control bytes), shared by the node engine's request-head parser and chunked decoder and by
+// the upstream response parser.
 
 export interface ParserLimits {
   /** request line + header lines + the empty line, bytes (HAProxy: tune.bufsize - tune.maxrewrite) */
