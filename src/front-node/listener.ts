@@ -31,6 +31,7 @@
 import { spawn } from 'node:child_process';
 import type * as net from 'node:net';
 import { getSystemErrorName } from 'node:util';
+import { nodeBinding } from '../shared/node-internals';
 
 interface RawTcpHandle {
   fd: number;
@@ -46,10 +47,10 @@ interface TcpWrapBinding {
 }
 
 function tcpWrap(): TcpWrapBinding {
-  // process.binding('tcp_wrap') is the only way in Node 20 to get a TCP socket that is bound
-  // and not listening; it is on Node's allow-list of bindings (DEP0111 is documentation-only).
-  const p = process as unknown as { binding(name: string): unknown };
-  return p.binding('tcp_wrap') as TcpWrapBinding;
+  // tcp_wrap is the only way in Node 20 to get a TCP socket that is bound and not listening
+  const b = nodeBinding<TcpWrapBinding>('tcp_wrap');
+  if (b === null) throw new Error(`this Node.js (${process.version}) has no tcp_wrap binding`);
+  return b;
 }
 
 /** A bound, not listening socket held by the primary thread. */

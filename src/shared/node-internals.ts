@@ -33,17 +33,20 @@ interface StreamWrapBinding {
   kReadBytesOrError?: number;
 }
 
-function loadStreamWrap(): StreamWrapBinding {
+/**
+ * process.binding(name), or null where this Node has no such binding. process.binding is
+ * deprecated for new uses (DEP0111, documentation-only), but 'stream_wrap' and 'tcp_wrap' are on
+ * Node's allow-list, and they are the only way to the handles under net.Socket.
+ */
+export function nodeBinding<T>(name: string): T | null {
   try {
-    // process.binding is deprecated for new uses, but 'stream_wrap' is on Node's allow-list and
-    // is the only way to reach the handle's write without net.Socket's Writable layer.
-    return (process as unknown as { binding(name: string): StreamWrapBinding }).binding('stream_wrap');
+    return (process as unknown as { binding(name: string): T }).binding(name);
   } catch {
-    return {};
+    return null;
   }
 }
 
-const streamWrap = loadStreamWrap();
+const streamWrap = nodeBinding<StreamWrapBinding>('stream_wrap') ?? {};
 const streamState = streamWrap.streamBaseState;
 const kAsync = streamWrap.kLastWriteWasAsync;
 // without the write-result state a raw write cannot know whether libuv still reads its buffer
@@ -105,13 +108,8 @@ const kNread = streamWrap.kReadBytesOrError;
 const RAW_HANDLE_METHODS = ['readStart', 'readStop', 'writeBuffer', 'writeLatin1String', 'shutdown', 'close', 'setNoDelay', 'getpeername', 'getsockname', 'useUserBuffer'];
 
 function tcpHandleMethodsPresent(): boolean {
-  try {
-    const b = (process as unknown as { binding(name: string): { TCP?: { prototype: Record<string, unknown> } } }).binding('tcp_wrap');
-    const proto = b.TCP?.prototype;
-    return proto !== undefined && RAW_HANDLE_METHODS.every((m) => typeof proto[m] === 'function');
-  } catch {
-    return false;
-  }
+  const proto = nodeBinding<{ TCP?: { prototype: Record<string, unknown> } }>('tcp_wrap')?.TCP?.prototype;
+  return proto !== undefined && RAW_HANDLE_METHODS.every((m) => typeof proto[m] === 'function');
 }
 
 /**
