@@ -8,8 +8,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-build: node_modules/.installed
+build: node_modules/.installed build/Release/gatehouse_native.node
 	$(TSC) -p tsconfig.json
+
+# the optional native addon (native/, src/shared/native.ts): npm ci builds it; this rebuilds it
+# when its source changes. A failed build leaves gatehouse on its pure-JS paths.
+build/Release/gatehouse_native.node: native/gatehouse_native.c binding.gyp | node_modules/.installed
+	npm run install --silent
 
 # The files where the front engine matters (they run gatehouse and send it requests): run a
 # second time with GATEHOUSE_ENGINE=node, the node:net engine as every config's default (a
@@ -22,7 +27,7 @@ NODE_ENGINE_TESTS := client-abort client-address differential haproxy-compat har
 	stats-routed
 NODE_ENGINE_FILES := $(patsubst %,dist-test/test/%.test.js,$(NODE_ENGINE_TESTS))
 # run by test-node-engine only (the first pass of `make test` has them already)
-NODE_ENGINE_ONLY := $(patsubst %,dist-test/test/%.test.js,node-engine front-node-conformance front-node-engine front-node-listener front-node-proxy-protocol gatehouse-conformance tls-accept-proxy)
+NODE_ENGINE_ONLY := $(patsubst %,dist-test/test/%.test.js,accept-burst node-engine front-node-conformance front-node-engine front-node-listener front-node-proxy-protocol gatehouse-conformance tls-accept-proxy)
 
 # Tests are compiled separately so dist/ stays the shippable tree.
 test: build

@@ -131,7 +131,7 @@ test('a complete valid config maps to the exact model', () => {
   ];
   const expected: Config = {
     sources: [FILE],
-    global: { workers: 2, daemon: true, pidfile: '/run/gatehouse.pid', maxconn: 5000, maxconnSet: true, logs, maxHeaderSize: 32768, maxHeaders: 101, maxAccept: 32, maxUri: 32768, gracePeriod: 3000, sslDefaultBindCiphers: null, statsSockets: [], statsTimeout: 10000, engine: 'uws' },
+    global: { workers: 2, daemon: true, pidfile: '/run/gatehouse.pid', maxconn: 5000, maxconnSet: true, logs, maxHeaderSize: 32768, maxHeaders: 101, maxAccept: -1, maxUri: 32768, gracePeriod: 3000, sslDefaultBindCiphers: null, statsSockets: [], statsTimeout: 10000, engine: 'uws' },
     frontends: [
       {
         name: 'http_in', fromListen: false,

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { CLI, freePort, startBackend, tmpFile, waitForPort } from './helpers/net';
 import { FD_RESERVE, fitMaxconnToFdLimit, readFdLimits, type FdLimits } from '../src/primary/fd-limit';
 import type { Config } from '../src/config/model';
+import { acceptPlan } from '../src/front-node/accept-burst';
 
 // no frontends: the reserve is FD_RESERVE alone
 const cfgWith = (maxconn: number, maxconnSet: boolean) => ({ global: { maxconn, maxconnSet, workers: 1, maxAccept: 32 }, frontends: [] }) as unknown as Config;
@@ -74,8 +75,8 @@ backends:
   try {
     await waitForPort(port, 15000);
     for (let i = 0; i < 100 && !out.includes('gatehouse started'); i++) await new Promise((r) => setTimeout(r, 50));
-    // one worker listening on tune.maxaccept (32) duplicates of the one bind
-    const reserve = FD_RESERVE + 32;
+    // one worker listening on one or more duplicates of the one bind (tune.maxaccept: accept-burst.ts)
+    const reserve = FD_RESERVE + acceptPlan(-1).handles;
     const fit = Math.floor((1024 - reserve) / 2);
     assert.match(out, new RegExp(`Cannot raise FD limit to ${5000 * 2 + reserve}, limit is 1024: maxconn lowered from 5000 to ${fit}`), out);
     assert.match(out, new RegExp(`gatehouse started: .*maxconn ${fit} \\(fd limit 1024\\)`), out);

@@ -381,7 +381,7 @@ test('HAProxy tuning a benchmark config carries is accepted with warnings, not e
   assert.equal(config.global.maxHeaders, 64);
 });
 
-test('tune.maxaccept: how many connections a node-engine worker accepts per bind and loop turn', () => {
+test('tune.maxaccept: how many connections a node-engine worker accepts per bind and wake-up', () => {
   const model = (line: string) => {
     const text = ['global', line, 'frontend f', '  mode http', '  bind 127.0.0.1:18001', '  default_backend b', 'backend b', '  server s 127.0.0.1:18002'].join('\n');
     const parsed = parseHaproxyCfg([{ file: 'm.cfg', text }]);
@@ -389,9 +389,9 @@ test('tune.maxaccept: how many connections a node-engine worker accepts per bind
     return buildModel(parsed.doc, parsed.src);
   };
   assert.equal(model('  tune.maxaccept 8').config.global.maxAccept, 8);
-  // HAProxy's "no limit", and anything larger, stop at the cap: each one is a listening descriptor
-  assert.equal(model('  tune.maxaccept -1').config.global.maxAccept, 64);
-  assert.equal(model('  tune.maxaccept 500').config.global.maxAccept, 64);
-  assert.equal(model('  nbthread 1').config.global.maxAccept, 32);
+  // HAProxy's "no limit" is the default; what it and large values mean here: accept-burst.test.ts
+  assert.equal(model('  tune.maxaccept -1').config.global.maxAccept, -1);
+  assert.equal(model('  tune.maxaccept 500').config.global.maxAccept, 500);
+  assert.equal(model('  nbthread 1').config.global.maxAccept, -1);
   assert.throws(() => model('  tune.maxaccept 0'), (e: unknown) => e instanceof ConfigError && /maxaccept|max_accept/.test(e.message) && /-1 \(no limit\)/.test(e.message));
 });

@@ -59,7 +59,7 @@ export interface GlobalConfig {
   maxHeaderSize: number;
   /** max header fields in a request (HAProxy tune.http.maxhdr) */
   maxHeaders: number;
-  /** node engine: connections accepted per bind and loop turn (tune.maxaccept; 1..64) */
+  /** node engine and mode tcp: connections accepted per bind and wake-up (tune.maxaccept; -1: no limit) */
   maxAccept: number;
   /** max bytes of a request target (path and query); by default max_header_size (HAProxy) */
   maxUri: number;

@@ -58,7 +58,7 @@ const globalSchema = object('global', GLOBAL_KEYS, {
   log: { type: 'array', items: logTarget, description: 'log targets' },
   max_header_size: int('largest request head in bytes (tune.bufsize)', 1024, 16777216),
   max_headers: int('most request header fields (tune.http.maxhdr)', 1),
-  max_accept: int('connections a worker accepts per bind and loop turn, node engine (tune.maxaccept; -1: 64)', -1, 1000000),
+  max_accept: int('connections a worker accepts per bind and wake-up, node engine and mode tcp (tune.maxaccept; -1: no limit)', -1, 1000000),
   max_uri: int('longest request URI in bytes', 1),
   grace: duration,
   ssl_default_bind_ciphers: str('TLSv1.2 cipher list of ssl binds without their own'),

@@ -22,7 +22,6 @@ import {
   DEFAULT_MAX_HEADER_SIZE,
   DEFAULT_MAX_HEADERS,
   DEFAULT_MAX_ACCEPT,
-  MAX_ACCEPT_CAP,
   DEFAULT_GLOBAL_MAXCONN,
 } from './validate-keys';
 import { Checker, has, asList } from './validate-checker';
@@ -69,7 +68,7 @@ export class BuilderGlobal {
     };
   }
 
-  /** tune.maxaccept: -1 is HAProxy's "no limit", capped like any larger value */
+  /** tune.maxaccept: -1 is HAProxy's "no limit" (what it means per engine: front-node/accept-burst.ts) */
   private maxAccept(o: Obj, path: Path): number {
     const v = this.c.int(o, 'max_accept', path, -1, 1_000_000);
     if (v === undefined) return DEFAULT_MAX_ACCEPT;
@@ -77,7 +76,7 @@ export class BuilderGlobal {
       this.c.error([...path, 'max_accept'], 'invalid value', '-1 (no limit) or a number from 1', '0');
       return DEFAULT_MAX_ACCEPT;
     }
-    return v === -1 ? MAX_ACCEPT_CAP : Math.min(v, MAX_ACCEPT_CAP);
+    return v;
   }
 
   /** tune.h2.*: only when one is written (absent: HAProxy's defaults, H2_DEFAULTS) */

@@ -132,13 +132,12 @@ export const DEFAULT_MAX_HEADER_SIZE = 16_384;
 /** HAProxy's tune.http.maxhdr default */
 export const DEFAULT_MAX_HEADERS = 101;
 /**
- * Connections a node-engine worker may accept per bind and loop turn (tune.maxaccept). HAProxy's
- * default is 4, for its short turns (tune.maxpollevents 200); a libuv turn handles up to 1024
- * events per poll, and 32 measured best (native-bench e/f, docs/front-node.md).
+ * Connections a node-engine worker may accept per bind and wake-up (tune.maxaccept): -1, no
+ * limit, by default. HAProxy's default is 4, for its short turns (tune.maxpollevents 200); a
+ * libuv turn handles up to 1024 events per poll, and a worker that empties the accept queue
+ * when woken, as uWS does, measured best (native-bench e/f; front-node/accept-burst.ts).
  */
-export const DEFAULT_MAX_ACCEPT = 32;
-/** what tune.maxaccept -1 (no limit) and any larger value become: listening handles cost an fd each */
-export const MAX_ACCEPT_CAP = 64;
+export const DEFAULT_MAX_ACCEPT = -1;
 export const DEFAULT_GLOBAL_MAXCONN = 20_000;
 export const DEFAULT_RETRIES = 3;
 export const DEFAULT_STATS_URI = '/haproxy?stats';

@@ -32,6 +32,7 @@ import { spawn } from 'node:child_process';
 import type * as net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { nodeBinding } from '../shared/node-internals';
+import { acceptInBursts, acceptPlan } from './accept-burst';
 
 interface RawTcpHandle {
   fd: number;
@@ -198,12 +199,15 @@ export function acceptOnMoreServers(server: net.Server, make: () => net.Server):
 /**
  * Worker: listen with `server` on its own duplicate of the primary's shared socket `fd`.
  * Resolves once listening. Closing `server` later closes only this worker's duplicates.
- * `handles` > 1: that many duplicates, the others given to the server's listenMore() (libuv
- * accepts one connection per listening handle and loop turn: see raw-client.ts).
+ * `maxAccept` (tune.maxaccept, -1: no limit): connections to accept per wake-up, libuv taking
+ * one per listening handle and loop turn (accept-burst.ts): with the native addon the one
+ * handle accepts more itself; without it, the server listens on that many duplicates (its
+ * listenMore(); a server without one keeps one handle).
  */
-export async function listenShared(server: net.Server, fd: number, backlog = 511, handles = 1): Promise<void> {
+export async function listenShared(server: net.Server, fd: number, backlog = 511, maxAccept = 1): Promise<void> {
   const more = (server as net.Server & Partial<AcceptsOnMore>).listenMore;
-  const dups = await duplicateSockets(fd, typeof more === 'function' ? Math.max(1, handles) : 1);
+  const { handles, burst } = acceptPlan(maxAccept);
+  const dups = await duplicateSockets(fd, typeof more === 'function' ? handles : 1);
   const handle = dups[0];
   await new Promise<void>((resolve, reject) => {
     const onError = (e: Error) => reject(e);
@@ -211,6 +215,7 @@ export async function listenShared(server: net.Server, fd: number, backlog = 511
     // listen(handle): net adopts a handle object as its own
     (server.listen as (h: unknown, backlog: number, cb: () => void) => net.Server)(handle, backlog, () => {
       server.off('error', onError);
+      if (burst > 1) acceptInBursts(server, burst);
       if (dups.length > 1) more!.call(server, dups.slice(1), backlog);
       resolve();
     });

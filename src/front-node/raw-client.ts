@@ -379,12 +379,9 @@ interface ListeningHandle {
  * Takes over `server`'s accepts once it listens: each accepted handle goes to `serve` instead
  * of becoming a net.Socket. The server stays what closes the listening socket.
  *
- * libuv (since 1.45) accepts one connection per listening handle per loop turn, then waits for
- * the next epoll report. A turn that serves thousands of connections lasts tens of
- * milliseconds, so a burst of connects waited in the kernel's accept queue for seconds
- * (native-bench (f), 5,000 clients: 2,500 queued, draining at ~50/s; p99.9 3.5 s). HAProxy
- * accepts up to tune.maxaccept (64) per turn. The server's listenMore() listens on more
- * duplicates of the socket: each adds one accept per turn.
+ * libuv accepts one connection per listening handle and loop turn (accept-burst.ts). Without
+ * the native addon, the server's listenMore() listens on more duplicates of the socket: each
+ * adds one accept per turn.
  */
 export function acceptRaw(server: net.Server, serve: (io: RawIo) => void): void {
   // A socket bound to one address gives every connection that local address: no getsockname each.

@@ -10,18 +10,19 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { Config } from '../config/model';
+import { acceptPlan } from '../front-node/accept-burst';
 
 /** Descriptors kept aside from 2 x maxconn (listeners, pools, checks, logs, Node's own). */
 export const FD_RESERVE = 128;
 
 /**
- * Listening descriptors: each worker listens on up to tune.maxaccept duplicates of every bind's
- * socket (node engine, mode tcp; front-node/raw-client.ts).
+ * Listening descriptors: each worker listens on one or more duplicates of every bind's socket
+ * (node engine, mode tcp: more without the native addon, front-node/accept-burst.ts).
  */
 export function listenerFds(config: Config): number {
   let binds = 0;
   for (const f of config.frontends) binds += f.binds.length;
-  return binds * config.global.workers * config.global.maxAccept;
+  return binds * config.global.workers * acceptPlan(config.global.maxAccept).handles;
 }
 
 export interface FdLimits {

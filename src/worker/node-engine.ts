@@ -92,8 +92,8 @@ export class NodeEngine implements FrontEngine {
         const opts = b?.acceptProxy === true ? { ...this.options[i], acceptProxy: true } : this.options[i];
         const server = h2 === true ? net.createServer({ noDelay: true }, onH2) : createFrontServer(this.handlers[i], opts, secure);
         this.servers.push(server);
-        // tune.maxaccept: libuv accepts one connection per listening handle and loop turn, so
-        // each worker listens on that many duplicates of the socket (raw-client.ts)
+        // tune.maxaccept: libuv accepts one connection per listening handle and loop turn; more
+        // come from the native addon, or from more duplicates of the socket (accept-burst.ts)
         jobs.push(listenShared(server, fd, backlog, this.rt.config.global.maxAccept));
       }
     }

@@ -65,8 +65,9 @@ export class TcpEngine implements FrontEngine {
         // the relay reads the socket itself (nothing flows before its 'data' listener)
         const onConnection = (sock: net.Socket): void => this.accept(fe, this.rules[i], sock, acceptProxy, secure);
         const server = net.createServer({ allowHalfOpen: true, noDelay: true }, onConnection);
-        // tune.maxaccept: one more net.Server per duplicate of the socket (libuv accepts one
-        // connection per listening handle and loop turn; front-node/raw-client.ts)
+        // tune.maxaccept without the native addon: one more net.Server per duplicate of the
+        // socket (libuv accepts one connection per listening handle and loop turn;
+        // front-node/accept-burst.ts)
         acceptOnMoreServers(server, () => net.createServer({ allowHalfOpen: true, noDelay: true }, onConnection));
         this.servers.push(server);
         jobs.push(listenShared(server, fd, 511, this.rt.config.global.maxAccept));
