@@ -274,6 +274,31 @@ request = function() return req end
     assert.ok(idle.closed && idle.ms >= 350 && idle.ms < 1500, `closed after ${idle.ms} ms`);
   });
 
+  test('timeouts: keep-alive counts from the last answer; a request served longer than it is not cut', async () => {
+    // keep-alive 400 ms; one timer per connection is kept across requests (connection.ts arm())
+    const srv = await startEchoServer({ timeoutHttpRequest: 500, timeoutHttpKeepAlive: 400, timeoutClient: 1500 }, (req, res) => {
+      setTimeout(() => {
+        const b = Buffer.from(req.target);
+        res.writeHead(200, 'OK', [], b.length, false);
+        res.write(b);
+        res.end();
+      }, req.target === '/slow' ? 900 : 0);
+    });
+    try {
+      // the second request comes 300 ms after the first answer: idle from its answer, 400 ms more
+      const two = await raw(srv.port, ['GET /a HTTP/1.1\r\nHost: a\r\n\r\n', 'GET /b HTTP/1.1\r\nHost: a\r\n\r\n'], { gapMs: 300, waitMs: 2000 });
+      assert.deepEqual(statuses(two.out), [200, 200]);
+      assert.ok(two.closed && two.ms >= 650 && two.ms < 2000, `closed after ${two.ms} ms`);
+      // an answer that takes longer than both timeouts: the connection waits for it, then idles
+      const slow = await raw(srv.port, ['GET /a HTTP/1.1\r\nHost: a\r\n\r\n', 'GET /slow HTTP/1.1\r\nHost: a\r\n\r\n'], { gapMs: 100, waitMs: 2000 });
+      assert.deepEqual(statuses(slow.out), [200, 200]);
+      assert.match(slow.out, /\/slow$/);
+      assert.ok(slow.closed && slow.ms >= 1350, `closed after ${slow.ms} ms`);
+    } finally {
+      await srv.close();
+    }
+  });
+
   test('bad framing is answered at once and never dispatched; a bad chunk after dispatch aborts the request', async () => {
     const d0 = echo.dispatched;
     const clte = await raw(echo.port, ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'], { waitMs: 300 });

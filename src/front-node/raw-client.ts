@@ -160,7 +160,8 @@ export class RawIo implements ClientIo {
     if (this.timeoutMs === 0 || this.closed || this.detached) return;
     const idle = monoNow() - this.lastActive;
     if (idle + 1 < this.timeoutMs) {
-      this.timerMs = this.timeoutMs - idle;
+      // whole milliseconds: Node keeps one timer list per distinct duration
+      this.timerMs = Math.ceil(this.timeoutMs - idle);
       this.timer = setTimeout(this.onTimerBound, this.timerMs);
       return;
     }
