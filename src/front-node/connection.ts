@@ -168,11 +168,18 @@ export class H1Connection implements ChunkSink, ClientIoSink {
           }
           if (p.status === HEAD_INCOMPLETE) return this.keep(buf, next);
           if (p.status === HEAD_ERROR) return this.refuse(p.errorStatus);
-          // what follows the head is held while the handler runs (it may detach() at once)
-          this.keep(buf, next);
+          // what follows the head is held while the handler runs (it may detach() at once): a
+          // view of the read's buffer is enough for that, used or copied before this read
+          // returns (the first body bytes of an upload were copied twice otherwise)
+          if (this.pending === null && next < end) this.pending = buf.subarray(next, end);
+          else this.keep(buf, next);
           this.dispatch();
           const rest = this.pending;
-          if (rest === null || this.state >= ST_CLOSING) return;
+          if (rest === null) return;
+          if (this.state >= ST_CLOSING) {
+            this.pending = this.owned(rest);
+            return;
+          }
           this.pending = null;
           buf = rest;
           pos = 0;
@@ -222,7 +229,12 @@ export class H1Connection implements ChunkSink, ClientIoSink {
     if (pos >= buf.length) return;
     const rest = pos === 0 ? buf : buf.subarray(pos);
     if (this.pending !== null) this.pending = Buffer.concat([this.pending, rest]);
-    else this.pending = rest.buffer === this.io.readBuffer ? Buffer.from(rest) : rest;
+    else this.pending = this.owned(rest);
+  }
+
+  /** `b`, or a copy of it when it is a view of the read buffer the client I/O lends (reused by the next read). */
+  private owned(b: Buffer): Buffer {
+    return b.buffer === this.io.readBuffer ? Buffer.from(b) : b;
   }
 
   private pauseReading(): void {
@@ -439,7 +451,7 @@ export class H1Connection implements ChunkSink, ClientIoSink {
 
   /** @internal */ detach(res: NodeResponse): { socket: Socket; head: Buffer } {
     this.framer.flushHead();
-    const head = this.pending ?? EMPTY;
+    const head = this.pending === null ? EMPTY : this.owned(this.pending);
     this.pending = null;
     this.state = ST_DETACHED;
     this.resDone = true;
