@@ -10,6 +10,7 @@
 #include <node_api.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,16 +22,22 @@
     }                                       \
   } while (0)
 
+// The call's first `want` arguments into argv, the first one a descriptor number into fd;
+// false when there are fewer or argv[0] is not a number >= 0.
+static bool fd_args(napi_env env, napi_callback_info info, size_t want, napi_value* argv, int32_t* fd) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) return false;
+  return napi_get_value_int32(env, argv[0], fd) == napi_ok && *fd >= 0;
+}
+
 // acceptBurst(fd: number, out: Int32Array): number
 // Accepts up to out.length connections from listening socket fd (non-blocking, close-on-exec),
 // their descriptors written to out. Returns how many; or -errno when none was accepted and the
 // queue was not simply empty (EMFILE, ENFILE, ENOBUFS, ENOMEM, EBADF ...).
 static napi_value AcceptBurst(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  THROW_IF(napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2, "acceptBurst(fd, out)");
   int32_t fd;
-  THROW_IF(napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0, "acceptBurst: fd must be a descriptor number");
+  THROW_IF(!fd_args(env, info, 2, argv, &fd), "acceptBurst(fd, out): fd must be a descriptor number");
   napi_typedarray_type type;
   size_t length;
   void* data;
@@ -57,11 +64,9 @@ static napi_value AcceptBurst(napi_env env, napi_callback_info info) {
 
 // closeFd(fd: number): number (0, or -errno): for a descriptor no handle took
 static napi_value CloseFd(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  THROW_IF(napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1, "closeFd(fd)");
   int32_t fd;
-  THROW_IF(napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0, "closeFd: fd must be a descriptor number");
+  THROW_IF(!fd_args(env, info, 1, argv, &fd), "closeFd(fd): fd must be a descriptor number");
   napi_value result;
   napi_create_int32(env, close(fd) == 0 ? 0 : -errno, &result);
   return result;
