@@ -14,25 +14,15 @@
 
 import type * as net from 'node:net';
 import { native } from '../shared/native';
-import { nodeBinding } from '../shared/node-internals';
+import { tcpWrap, type TcpWrapHandle } from '../shared/node-internals';
 
-interface TcpHandle {
-  open(fd: number): number;
-  close(cb?: () => void): void;
-}
 interface ListeningHandle {
   readonly fd: number;
-  onconnection: ((this: ListeningHandle, err: number, client?: TcpHandle) => void) | null;
+  onconnection: ((this: ListeningHandle, err: number, client?: TcpWrapHandle) => void) | null;
 }
-interface TcpWrap {
-  TCP: new (type: number) => TcpHandle;
-  constants: { SOCKET: number };
-}
-
-const tcpWrap = nodeBinding<TcpWrap>('tcp_wrap');
 
 /** Whether acceptInBursts can work here (the addon loaded, tcp_wrap can open a descriptor). */
-export const acceptBurstAvailable = native !== null && tcpWrap !== null && typeof tcpWrap.TCP === 'function' && typeof tcpWrap.TCP.prototype.open === 'function';
+export const acceptBurstAvailable = native !== null && tcpWrap !== null && typeof tcpWrap.TCP.prototype.open === 'function';
 
 /**
  * Most accepts per wake-up with the addon (tune.maxaccept -1): Linux's default somaxconn, so in
@@ -73,7 +63,7 @@ export function acceptInBursts(server: net.Server, budget: number): boolean {
   const { TCP, constants } = tcpWrap!;
   const addon = native!;
   const fds = new Int32Array(budget - 1);
-  lh.onconnection = function (this: ListeningHandle, err: number, client?: TcpHandle): void {
+  lh.onconnection = function (this: ListeningHandle, err: number, client?: TcpWrapHandle): void {
     deliver.call(this, err, client);
     // an error is libuv's to handle (EMFILE has its reserve-descriptor trick)
     if (err !== 0) return;

@@ -31,27 +31,13 @@
 import { spawn } from 'node:child_process';
 import type * as net from 'node:net';
 import { getSystemErrorName } from 'node:util';
-import { nodeBinding } from '../shared/node-internals';
+import { tcpWrap, type TcpWrapBinding } from '../shared/node-internals';
 import { acceptInBursts, acceptPlan } from './accept-burst';
 
-interface RawTcpHandle {
-  fd: number;
-  bind(address: string, port: number): number;
-  bind6(address: string, port: number, flags: number): number;
-  getsockname(out: { address?: string; port?: number; family?: string }): number;
-  close(cb?: () => void): void;
-}
-
-interface TcpWrapBinding {
-  TCP: new (type: number) => RawTcpHandle;
-  constants: { SERVER: number; SOCKET: number; UV_TCP_IPV6ONLY: number };
-}
-
-function tcpWrap(): TcpWrapBinding {
+function tcpWrapOrThrow(): TcpWrapBinding {
   // tcp_wrap is the only way in Node 20 to get a TCP socket that is bound and not listening
-  const b = nodeBinding<TcpWrapBinding>('tcp_wrap');
-  if (b === null) throw new Error(`this Node.js (${process.version}) has no tcp_wrap binding`);
-  return b;
+  if (tcpWrap === null) throw new Error(`this Node.js (${process.version}) has no tcp_wrap binding`);
+  return tcpWrap;
 }
 
 /** A bound, not listening socket held by the primary thread. */
@@ -66,11 +52,7 @@ export interface SharedSocket {
 
 /** Whether this Node can create shared sockets (process.binding('tcp_wrap') is there). */
 export function sharedSocketsAvailable(): boolean {
-  try {
-    return typeof tcpWrap().TCP === 'function';
-  } catch {
-    return false;
-  }
+  return tcpWrap !== null;
 }
 
 /**
@@ -78,7 +60,7 @@ export function sharedSocketsAvailable(): boolean {
  * the errno name (EADDRINUSE, EACCES, EADDRNOTAVAIL ...) when the bind fails.
  */
 export function bindSharedSocket(host: string, port: number, v6only = false): SharedSocket {
-  const { TCP, constants } = tcpWrap();
+  const { TCP, constants } = tcpWrapOrThrow();
   const h = new TCP(constants.SERVER);
   const v6 = host.includes(':');
   // libuv defers EADDRINUSE from bind() to listen(); getsockname() reports it now

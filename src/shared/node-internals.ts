@@ -104,11 +104,33 @@ export interface RawClientHandle {
 const ShutdownWrap = streamWrap.ShutdownWrap;
 const kNread = streamWrap.kReadBytesOrError;
 
+/** A TCP handle made from tcp_wrap's constructor (the methods gatehouse calls on one it made). */
+export interface TcpWrapHandle {
+  readonly fd: number;
+  bind(address: string, port: number): number;
+  bind6(address: string, port: number, flags: number): number;
+  getsockname(out: { address?: string; port?: number; family?: string }): number;
+  /** adopts descriptor `fd` (0, or a negative libuv error) */
+  open(fd: number): number;
+  close(cb?: () => void): void;
+}
+
+export interface TcpWrapBinding {
+  TCP: (new (type: number) => TcpWrapHandle) & { prototype: Record<string, unknown> };
+  constants: { SERVER: number; SOCKET: number; UV_TCP_IPV6ONLY: number };
+}
+
+/** tcp_wrap, the binding under net's TCP sockets (shared listeners, accept bursts, raw clients), or null */
+export const tcpWrap: TcpWrapBinding | null = ((): TcpWrapBinding | null => {
+  const b = nodeBinding<Partial<TcpWrapBinding>>('tcp_wrap');
+  return b !== null && typeof b.TCP === 'function' && typeof b.constants === 'object' ? (b as TcpWrapBinding) : null;
+})();
+
 /** The TCP handle methods RawIo calls, looked up on the prototype (no handle exists at load). */
 const RAW_HANDLE_METHODS = ['readStart', 'readStop', 'writeBuffer', 'writeLatin1String', 'shutdown', 'close', 'setNoDelay', 'getpeername', 'getsockname', 'useUserBuffer'];
 
 function tcpHandleMethodsPresent(): boolean {
-  const proto = nodeBinding<{ TCP?: { prototype: Record<string, unknown> } }>('tcp_wrap')?.TCP?.prototype;
+  const proto = tcpWrap?.TCP.prototype;
   return proto !== undefined && RAW_HANDLE_METHODS.every((m) => typeof proto[m] === 'function');
 }
 
