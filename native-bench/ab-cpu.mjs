@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   setLogTag, log, sleep, median, ensureTools, stopChild, watchdog, runMain, pickPorts, request, waitReady,
-  machine, workDir, startBackends, launch, cpuTicks, hostTicks, hostBusyCores, fmt, machineLines, save,
+  machine, workDir, startBackends, launch, cpuTicksSplit, hostTicks, hostBusyCores, fmt, machineLines, save,
   BODY16, GATEHOUSE_CLI, CLK_TCK, LOAD_CPUS, PROXY_CPUS, haproxyCheck,
 } from './bench-lib.mjs';
 
@@ -63,7 +63,7 @@ function start(name, file, logFile) {
 
 /** One h2load run of REQUESTS requests; CPU of `pid` from /proc around it. */
 async function run(port, pid, requests) {
-  const cpu0 = cpuTicks([pid]);
+  const [u0, s0] = cpuTicksSplit([pid]);
   const h0 = hostTicks();
   const t0 = process.hrtime.bigint();
   const w = launch('h2load', 'h2load', ['--h1', '-n', requests, '-c', CONNS, '-t', 1, '-m', 1, `http://127.0.0.1:${port}/`], { cpus: LOAD_CPUS, pipeStdout: true });
@@ -73,12 +73,15 @@ async function run(port, pid, requests) {
   await w.exited;
   clearTimeout(killer);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cpu_s = (cpuTicks([pid]) - cpu0) / CLK_TCK;
+  const [u1, s1] = cpuTicksSplit([pid]);
+  const user_s = (u1 - u0) / CLK_TCK;
+  const sys_s = (s1 - s0) / CLK_TCK;
+  const cpu_s = user_s + sys_s;
   const m = /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
   const st = /status codes: (\d+) 2xx/.exec(out);
   if (!m) return { error: `h2load printed no summary (${JSON.stringify(w.exitInfo)}): ${out.slice(-300)}` };
   const ok = Number(st ? st[1] : m[3]);
-  return { requests: ok, failed: Number(m[4]) + Number(m[5]), seconds: secs, rps: ok / secs, cpu_s, cpu_us_per_req: ok ? cpu_s * 1e6 / ok : null, host_busy_cores: hostBusyCores(h0, hostTicks()) };
+  return { requests: ok, failed: Number(m[4]) + Number(m[5]), seconds: secs, rps: ok / secs, cpu_s, cpu_us_per_req: ok ? cpu_s * 1e6 / ok : null, user_us_per_req: ok ? user_s * 1e6 / ok : null, sys_us_per_req: ok ? sys_s * 1e6 / ok : null, host_busy_cores: hostBusyCores(h0, hostTicks()) };
 }
 
 async function main() {
@@ -119,7 +122,7 @@ async function main() {
   const ha = results.proxies.haproxy;
   for (const pr of Object.values(results.proxies)) {
     const ok = pr.rounds.filter((x) => !x.error);
-    if (ok.length) pr.summary = { cpu_us_per_req: median(ok.map((x) => x.cpu_us_per_req)), rps: median(ok.map((x) => x.rps)), failed: ok.reduce((a, x) => a + x.failed, 0) };
+    if (ok.length) pr.summary = { cpu_us_per_req: median(ok.map((x) => x.cpu_us_per_req)), user_us_per_req: median(ok.map((x) => x.user_us_per_req)), sys_us_per_req: median(ok.map((x) => x.sys_us_per_req)), rps: median(ok.map((x) => x.rps)), failed: ok.reduce((a, x) => a + x.failed, 0) };
   }
   // ratios per round (same round = same machine load), then the median
   const ratio = (a, b) => {
@@ -130,11 +133,11 @@ async function main() {
   results.wall_seconds = (Date.now() - t0) / 1000;
   const L = ['# native-bench per-request CPU (issue 20)', '', `- date: ${results.date}`, ...machineLines(results.machine),
     `- ${ROUNDS} rounds of h2load --h1 -n ${REQUESTS} -c ${CONNS} per proxy, in alternation; nbthread 1; 16 B answers from two nginx${BEFORE ? `; \`-before\` rows: ${BEFORE}` : ''}`, '',
-    '| proxy | CPU µs/req (median) | vs HAProxy | vs uws | req/s (median) | µs/req per round | failed |', '|---|--:|--:|--:|--:|---|--:|'];
+    '| proxy | CPU µs/req (median) | user / sys µs/req (medians) | vs HAProxy | vs uws | req/s (median) | µs/req per round | failed |', '|---|--:|--:|--:|--:|--:|---|--:|'];
   for (const [name, pr] of Object.entries(results.proxies)) {
     pr.vs_haproxy = ratio(pr, ha);
     pr.vs_uws = ratio(pr, results.proxies.uws);
-    L.push(`| ${name} | ${fmt(pr.summary?.cpu_us_per_req, 2)} | ${fmt(pr.vs_haproxy, 3)} | ${fmt(pr.vs_uws, 3)} | ${fmt(pr.summary?.rps, 0)} | ${pr.rounds.map((x) => x.error ? 'err' : x.cpu_us_per_req.toFixed(1)).join(' ')} | ${pr.summary?.failed ?? '-'} |`);
+    L.push(`| ${name} | ${fmt(pr.summary?.cpu_us_per_req, 2)} | ${fmt(pr.summary?.user_us_per_req, 1)} / ${fmt(pr.summary?.sys_us_per_req, 1)} | ${fmt(pr.vs_haproxy, 3)} | ${fmt(pr.vs_uws, 3)} | ${fmt(pr.summary?.rps, 0)} | ${pr.rounds.map((x) => x.error ? 'err' : x.cpu_us_per_req.toFixed(1)).join(' ')} | ${pr.summary?.failed ?? '-'} |`);
   }
   if (BEFORE) {
     for (const e of ['uws', 'node']) {

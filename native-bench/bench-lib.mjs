@@ -118,11 +118,17 @@ export function hostBusyCores(a, b) {
 }
 
 export function cpuTicks(pids) {
-  let t = 0;
+  const [u, s] = cpuTicksSplit(pids);
+  return u + s;
+}
+
+/** [user, system] clock ticks of `pids` (utime, stime of every thread). */
+export function cpuTicksSplit(pids) {
+  let u = 0, s = 0;
   for (const p of pids) {
-    try { const f = statFields(p); t += Number(f[11]) + Number(f[12]); } catch { /* gone */ }
+    try { const f = statFields(p); u += Number(f[11]); s += Number(f[12]); } catch { /* gone */ }
   }
-  return t;
+  return [u, s];
 }
 
 // ---------------------------------------------------------------- network helpers
