@@ -562,11 +562,16 @@ backends:
         rejectUnauthorized: false,
         ...(servername ? { servername, headers: { host: servername } } : {}),
       });
-      ws.send('whoami');
       // Failed once in CI (a 1006 close before the answer) and never again in thousands of
-      // runs: say which name and what gatehouse logged, should it recur.
+      // runs: say which name, what the client's socket reported and what gatehouse logged,
+      // should it recur.
+      let clientError = 'none';
+      ws.on('error', (e: Error) => {
+        clientError = e.message;
+      });
+      ws.send('whoami');
       const answer = await nextMessage(ws).catch((e: Error) => {
-        throw new Error(`servername ${servername ?? '(none)'}: ${e.message}\ngatehouse:\n${gh.output()}`);
+        throw new Error(`servername ${servername ?? '(none)'}: ${e.message}; client error: ${clientError}\ngatehouse:\n${gh.output()}`);
       });
       assert.equal(answer.data.toString(), 'ws1');
       assert.equal(srv.upgrades[srv.upgrades.length - 1]['x-forwarded-proto'], 'https');
