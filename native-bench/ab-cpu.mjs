@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   setLogTag, log, sleep, median, ensureTools, stopChild, watchdog, runMain, pickPorts, request, waitReady,
-  machine, workDir, startBackends, launch, cpuTicksSplit, hostTicks, hostBusyCores, fmt, machineLines, save,
+  machine, workDir, startBackends, launch, cpuSplit, hostTicks, hostBusyCores, fmt, machineLines, save,
   BODY16, GATEHOUSE_CLI, CLK_TCK, LOAD_CPUS, PROXY_CPUS, haproxyCheck,
 } from './bench-lib.mjs';
 
@@ -63,7 +63,7 @@ function start(name, file, logFile) {
 
 /** One h2load run of REQUESTS requests; CPU of `pid` from /proc around it. */
 async function run(port, pid, requests) {
-  const [u0, s0] = cpuTicksSplit([pid]);
+  const c0 = cpuSplit([pid]);
   const h0 = hostTicks();
   const t0 = process.hrtime.bigint();
   const w = launch('h2load', 'h2load', ['--h1', '-n', requests, '-c', CONNS, '-t', 1, '-m', 1, `http://127.0.0.1:${port}/`], { cpus: LOAD_CPUS, pipeStdout: true });
@@ -73,9 +73,9 @@ async function run(port, pid, requests) {
   await w.exited;
   clearTimeout(killer);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  const [u1, s1] = cpuTicksSplit([pid]);
-  const user_s = (u1 - u0) / CLK_TCK;
-  const sys_s = (s1 - s0) / CLK_TCK;
+  const c1 = cpuSplit([pid]);
+  const user_s = (c1.user - c0.user) / CLK_TCK;
+  const sys_s = (c1.sys - c0.sys) / CLK_TCK;
   const cpu_s = user_s + sys_s;
   const m = /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
   const st = /status codes: (\d+) 2xx/.exec(out);

@@ -12,10 +12,10 @@ import http from 'node:http';
 import https from 'node:https';
 import crypto from 'node:crypto';
 
-import { CLK_TCK, GATEHOUSE_CLI, HAPROXY_ONLY, HERE, LOAD_CPUS, LUA, PROXY_CPUS, RESULTS, ROOT, errorGist, fill, firstLine, median, nofileLimit, seconds, sleep, tmpl, which } from './util.mjs';
+import { CLK_TCK, GATEHOUSE_CLI, HAPROXY_ONLY, HERE, LOAD_CPUS, LUA, PROXY_CPUS, RESULTS, ROOT, cpuSplit, cpuTicks, errorGist, fill, firstLine, median, nofileLimit, seconds, sleep, tmpl, which } from './util.mjs';
 
 // the pure helpers live in util.mjs (shared with bench.mjs); re-exported for the side scripts
-export { CLK_TCK, GATEHOUSE_CLI, HAPROXY_ONLY, HERE, LOAD_CPUS, LUA, PROXY_CPUS, RESULTS, ROOT, errorGist, fill, firstLine, median, seconds, sleep, tmpl, which };
+export { CLK_TCK, GATEHOUSE_CLI, HAPROXY_ONLY, HERE, LOAD_CPUS, LUA, PROXY_CPUS, RESULTS, ROOT, cpuSplit, cpuTicks, errorGist, fill, firstLine, median, seconds, sleep, tmpl, which };
 const E = process.env;
 
 // ---------------------------------------------------------------- small utilities
@@ -47,10 +47,6 @@ export function ensureTools(tools) {
 const children = new Map(); // pid -> { name, child }
 const cleanups = []; // sync functions run at exit (temp dirs)
 export const onCleanup = (fn) => cleanups.push(fn);
-function statFields(pid) {
-  const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return s.slice(s.lastIndexOf(')') + 2).split(' '); // fields from #3 (state) on
-}
 export function launch(name, cmd, args, { logFile, cpus = '', env = {}, pipeStdout = false } = {}) {
   if (cpus) { args = ['-c', cpus, cmd, ...args]; cmd = 'taskset'; }
   const out = logFile ? fs.openSync(logFile, 'a') : 'ignore';
@@ -115,20 +111,6 @@ export function hostTicks() {
 export function hostBusyCores(a, b) {
   const nproc = os.cpus().length;
   return b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) * nproc : null;
-}
-
-export function cpuTicks(pids) {
-  const [u, s] = cpuTicksSplit(pids);
-  return u + s;
-}
-
-/** [user, system] clock ticks of `pids` (utime, stime of every thread). */
-export function cpuTicksSplit(pids) {
-  let u = 0, s = 0;
-  for (const p of pids) {
-    try { const f = statFields(p); u += Number(f[11]); s += Number(f[12]); } catch { /* gone */ }
-  }
-  return [u, s];
 }
 
 // ---------------------------------------------------------------- network helpers

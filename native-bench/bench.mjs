@@ -12,7 +12,7 @@ import net from 'node:net';
 import http from 'node:http';
 import crypto from 'node:crypto';
 
-import { CLK_TCK, GATEHOUSE_CLI, HAPROXY_ONLY, HERE, LOAD_CPUS, LUA, PROXY_CPUS, RESULTS, ROOT, errorGist, fill, firstLine, median, nofileLimit, seconds, sleep, tmpl, which } from './util.mjs';
+import { CLK_TCK, GATEHOUSE_CLI, HAPROXY_ONLY, HERE, LOAD_CPUS, LUA, PROXY_CPUS, RESULTS, ROOT, cpuSplit, cpuTicks, errorGist, fill, firstLine, median, nofileLimit, seconds, sleep, statFields, tmpl, which } from './util.mjs';
 
 const E = process.env;
 
@@ -70,10 +70,6 @@ const overBudget = () => elapsed() > MAX_SECONDS;
 // ---------------------------------------------------------------- process tracking
 const children = new Map(); // pid -> { name, child }
 const PIDFILE = E.BENCH_PIDFILE || null;
-function statFields(pid) {
-  const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return s.slice(s.lastIndexOf(')') + 2).split(' '); // fields from #3 (state) on
-}
 function writePidfile() {
   if (!PIDFILE) return;
   const lines = [];
@@ -131,21 +127,6 @@ function pidTree(pid) {
     try { if (Number(statFields(d)[1]) === pid) out.push(Number(d)); } catch { /* raced */ }
   }
   return out;
-}
-function cpuTicks(pids) {
-  let t = 0;
-  for (const p of pids) {
-    try { const f = statFields(p); t += Number(f[11]) + Number(f[12]); } catch { /* gone */ }
-  }
-  return t;
-}
-// user and system ticks apart: where a proxy's CPU goes (its own code or the kernel's TCP)
-function cpuSplit(pids) {
-  let user = 0, sys = 0;
-  for (const p of pids) {
-    try { const f = statFields(p); user += Number(f[11]); sys += Number(f[12]); } catch { /* gone */ }
-  }
-  return { user, sys };
 }
 function memKB(pids, key) {
   let t = 0;

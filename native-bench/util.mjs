@@ -57,3 +57,23 @@ export function nofileLimit() {
   return !m || m[1] === 'unlimited' ? 1048576 : Number(m[1]);
 }
 export const CLK_TCK = Number(firstLine('getconf', ['CLK_TCK'])) || 100;
+
+// ---------------------------------------------------------------- /proc readings
+/** Fields of /proc/PID/stat from #3 (state) on (the command name may hold spaces). */
+export function statFields(pid) {
+  const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return s.slice(s.lastIndexOf(')') + 2).split(' ');
+}
+/** User and system clock ticks of `pids` apart: where a proxy's CPU goes (its own code or the kernel's TCP). */
+export function cpuSplit(pids) {
+  let user = 0, sys = 0;
+  for (const p of pids) {
+    try { const f = statFields(p); user += Number(f[11]); sys += Number(f[12]); } catch { /* gone */ }
+  }
+  return { user, sys };
+}
+/** CPU clock ticks (user + system) of `pids`. */
+export function cpuTicks(pids) {
+  const { user, sys } = cpuSplit(pids);
+  return user + sys;
+}
