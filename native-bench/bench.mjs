@@ -12,7 +12,7 @@ import net from 'node:net';
 import http from 'node:http';
 import crypto from 'node:crypto';
 
-import { CLK_TCK, GATEHOUSE_CLI, HAPROXY_ONLY, HERE, LOAD_CPUS, LUA, PROXY_CPUS, RESULTS, ROOT, cpuSplit, cpuTicks, errorGist, fill, firstLine, median, nofileLimit, seconds, sleep, statFields, tmpl, which } from './util.mjs';
+import { CLK_TCK, GATEHOUSE_CLI, HAPROXY_ONLY, HERE, LOAD_CPUS, LUA, PROXY_CPUS, RESULTS, ROOT, cpuSplit, errorGist, fill, firstLine, median, nofileLimit, seconds, sleep, statFields, tmpl, which } from './util.mjs';
 
 const E = process.env;
 
@@ -428,8 +428,8 @@ async function main() {
   async function runWrkOnce(p, sc, duration) {
     const args = ['-t', sc.threads, '-c', sc.conns, '-d', duration, '--timeout', sc.timeout, '--latency', '-s', LUA, `http://127.0.0.1:${p.port}${sc.path}`];
     const st0 = await Promise.all(backendPorts.map(backendStatus));
-    const cpu0 = cpuTicks(p.pids);
     const split0 = cpuSplit(p.pids);
+    const cpu0 = split0.user + split0.sys;
     const w = launch('wrk', 'wrk', args, {
       cpus: LOAD_CPUS, pipeStdout: true,
       env: { WRK_METHOD: sc.method, WRK_BODY_SIZE: String(sc.body || 0), WRK_CLOSE: sc.close ? '1' : '0', WRK_PIPELINE: String(sc.pipeline || 1) },
@@ -439,8 +439,8 @@ async function main() {
     const killer = setTimeout(() => { try { w.kill('SIGKILL'); } catch { /* gone */ } }, (seconds(duration) + 20) * 1000);
     await w.exited;
     clearTimeout(killer);
-    const cpu1 = cpuTicks(p.pids);
     const split1 = cpuSplit(p.pids);
+    const cpu1 = split1.user + split1.sys;
     const st1 = await Promise.all(backendPorts.map(backendStatus));
     const m = /^WRKJSON (.*)$/m.exec(out);
     if (!m) return { error: `wrk produced no summary (${JSON.stringify(w.exitInfo)}): ${out.slice(0, 200)}` };
@@ -471,16 +471,16 @@ async function main() {
   async function runAb(p, sc, duration) {
     const args = ['-k', '-c', sc.conns, '-t', Math.max(1, Math.round(seconds(duration))), '-n', 100000000, '-s', 10, '-q', `http://127.0.0.1:${p.port}${sc.path}`];
     const st0 = await Promise.all(backendPorts.map(backendStatus));
-    const cpu0 = cpuTicks(p.pids);
     const split0 = cpuSplit(p.pids);
+    const cpu0 = split0.user + split0.sys;
     const w = launch('ab', 'ab', args, { cpus: LOAD_CPUS, pipeStdout: true });
     let out = '';
     w.stdout.on('data', (d) => { out += d; });
     const killer = setTimeout(() => { try { w.kill('SIGKILL'); } catch { /* gone */ } }, (seconds(duration) + 20) * 1000);
     await w.exited;
     clearTimeout(killer);
-    const cpu1 = cpuTicks(p.pids);
     const split1 = cpuSplit(p.pids);
+    const cpu1 = split1.user + split1.sys;
     const st1 = await Promise.all(backendPorts.map(backendStatus));
     const num = (re) => { const m = re.exec(out); return m ? Number(m[1]) : null; };
     const requests = num(/^Complete requests:\s+(\d+)/m);
