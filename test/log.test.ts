@@ -5,7 +5,7 @@ import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { backend, config, frontend, record, server } from './stats-fixture';
 import type { LogTarget } from '../src/config/model';
@@ -18,7 +18,15 @@ import { SharedState } from '../src/shared/state';
 import { PrimaryTelemetry } from '../src/stats/telemetry-primary';
 import { WorkerTelemetry } from '../src/stats/telemetry-worker';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-log-'));
+const made: string[] = [];
+const tmp = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-log-'));
+  made.push(dir);
+  return dir;
+};
+after(() => {
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+});
 const fileTarget = (p: string): LogTarget => ({ target: `file:${p}`, facility: 'local0', level: 'info', format: 'raw' });
 
 // %ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %{+Q}r

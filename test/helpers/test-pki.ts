@@ -18,6 +18,8 @@ export interface TestPki {
 
 export function makePki(): TestPki {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-pki-'));
+  // private keys: never left in /tmp after the test process (callers may remove it sooner)
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   const f = (n: string) => path.join(dir, n);
   const ossl = (...a: string[]) => execFileSync('openssl', a, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Test CA');
