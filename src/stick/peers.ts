@@ -236,6 +236,7 @@ class Session {
         this.write(message(CLASS_CONTROL, CTRL_RESYNCFINISHED, null));
       } else if (type === CTRL_RESYNCFINISHED || type === CTRL_RESYNCPARTIAL) {
         this.write(message(CLASS_CONTROL, CTRL_RESYNCCONFIRM, null));
+        this.rt.resyncAnswered(this, type === CTRL_RESYNCPARTIAL);
       }
       return; // heartbeat, confirm: nothing to do
     }
@@ -430,7 +431,11 @@ export class PeersRuntime {
   private server: net.Server | null = null;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private resyncAsked = false;
+  /** the session the resync (learning the tables back) was asked on, until its peer answers */
+  private resyncFrom: Session | null = null;
+  private resyncDone = false;
+  /** peers that answered they are not synchronised themselves (HAProxy's RESYNCPARTIAL) */
+  private readonly notSynced = new Set<string>();
   private readonly nextConnect = new Map<string, number>();
 
   constructor(
@@ -483,16 +488,16 @@ export class PeersRuntime {
   established(s: Session): void {
     this.pending.delete(s);
     const old = this.sessions.get(s.peer!);
-    if (old !== undefined && old !== s) old.sock.destroy(); // the newer session wins, as in HAProxy
+    if (old !== undefined && old !== s) {
+      old.sock.destroy(); // the newer session wins, as in HAProxy
+      // a resync asked on the old one will not be answered: this one asks again
+      if (this.resyncFrom === old) this.resyncFrom = null;
+    }
     this.sessions.set(s.peer!, s);
     this.stats.sessions++;
     this.log('info', `peers ${this.sec.name}: session with '${s.peer}' established (${s.outgoing ? 'outgoing' : 'incoming'})`);
     s.defineAll();
-    if (!this.resyncAsked) {
-      // a (re)started process learns the tables back from the first peer it reaches
-      this.resyncAsked = true;
-      s.requestResync();
-    }
+    this.askResync(s);
     this.teachAll(s);
   }
 
@@ -503,6 +508,46 @@ export class PeersRuntime {
       this.log('info', `peers ${this.sec.name}: session with '${s.peer}' closed`);
       this.nextConnect.set(s.peer, Date.now() + 500 + Math.floor(Math.random() * 2000));
     }
+    if (this.resyncFrom === s) {
+      // closed before its peer finished teaching (a collision at start-up, a peer restarting):
+      // the tables are learned from the next session, not never
+      this.resyncFrom = null;
+      this.askAnyLive();
+    }
+  }
+
+  /**
+   * A (re)started process learns the tables back from the first peer it reaches, once: a
+   * session that closes before the answer passes the request on (HAProxy retries another peer).
+   */
+  private askResync(s: Session): void {
+    if (this.resyncDone || this.resyncFrom !== null || this.stopped || this.notSynced.has(s.peer!)) return;
+    this.resyncFrom = s;
+    s.requestResync();
+  }
+
+  private askAnyLive(): void {
+    for (const live of this.sessions.values()) {
+      this.askResync(live);
+      if (this.resyncFrom !== null) return;
+    }
+  }
+
+  /** The peer a resync was asked of has sent all it has; `partial`: it is not synchronised itself. */
+  resyncAnswered(s: Session, partial: boolean): void {
+    if (s !== this.resyncFrom) return;
+    this.resyncFrom = null;
+    if (!partial) {
+      this.resyncDone = true;
+      this.log('info', `peers ${this.sec.name}: tables learned from '${s.peer}' (resync finished)`);
+      return;
+    }
+    // as HAProxy: ask another peer; with none left, what was learned is all there is
+    this.notSynced.add(s.peer!);
+    const left = this.sec.peers.some((p) => !p.local && !this.notSynced.has(p.name));
+    this.log('info', `peers ${this.sec.name}: '${s.peer}' is not synchronised itself (partial resync); ${left ? 'asking another peer' : 'no other peer to learn from'}`);
+    if (left) this.askAnyLive();
+    else this.resyncDone = true;
   }
 
   protocolError(s: Session, why: string): void {
