@@ -20,6 +20,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CLK_TCK, cpuTicks } from './util.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SELF), '..');
@@ -505,15 +506,12 @@ function request(s, text, timeoutMs) {
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-const CLK_TCK = 100;
 function procSample(pid) {
   try {
     const fds = fs.readdirSync(`/proc/${pid}/fd`).length;
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     const rssKB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { fds, rssKB, cpuTicks: Number(f[11]) + Number(f[12]) };
+    return { fds, rssKB, cpuTicks: cpuTicks([pid]) };
   } catch { return null; }
 }
 function latStats(xs) {
