@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
+import { tmpDir } from './helpers/net';
 import { backend, config, frontend, record, server } from './stats-fixture';
 import type { LogTarget } from '../src/config/model';
 import { formatDefault, formatHttplog, logDate, type LogGauges, type Names, type RequestRecord } from '../src/log/format';
@@ -18,15 +18,7 @@ import { SharedState } from '../src/shared/state';
 import { PrimaryTelemetry } from '../src/stats/telemetry-primary';
 import { WorkerTelemetry } from '../src/stats/telemetry-worker';
 
-const made: string[] = [];
-const tmp = () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-log-'));
-  made.push(dir);
-  return dir;
-};
-after(() => {
-  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
-});
+const tmp = () => tmpDir('gatehouse-log-');
 const fileTarget = (p: string): LogTarget => ({ target: `file:${p}`, facility: 'local0', level: 'info', format: 'raw' });
 
 // %ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %{+Q}r

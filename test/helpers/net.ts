@@ -73,11 +73,16 @@ process.on('exit', () => {
   for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
+/** A fresh temporary folder (`prefix` + random), removed with its contents when the test process exits. */
+export function tmpDir(prefix = 'gatehouse-test-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tmpDirs.push(dir);
+  return dir;
+}
+
 /** A file in a fresh temporary folder, removed when the test process exits. */
 export function tmpFile(name: string, content: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-test-'));
-  tmpDirs.push(dir);
-  const f = path.join(dir, name);
+  const f = path.join(tmpDir(), name);
   fs.writeFileSync(f, content);
   return f;
 }

@@ -3,8 +3,8 @@
 // and an unrelated CA (the "wrong CA").
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { tmpDir } from './net';
 
 export interface TestPki {
   dir: string;
@@ -17,9 +17,8 @@ export interface TestPki {
 }
 
 export function makePki(): TestPki {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-pki-'));
-  // private keys: never left in /tmp after the test process (callers may remove it sooner)
-  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  // private keys: removed when the test process exits (callers may remove it sooner)
+  const dir = tmpDir('gatehouse-pki-');
   const f = (n: string) => path.join(dir, n);
   const ossl = (...a: string[]) => execFileSync('openssl', a, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Test CA');
