@@ -3,8 +3,7 @@
 // --cpu-prof, perf samples the CPU, so time inside system calls is the kernel's, not the
 // caller's). Reads `perf script -F ip,sym,dso` output and prints the share of kernel and user
 // samples, the top user functions (self), and the inclusive share of the parts of a request
-// below (a sample counts for a part when one of the part's frames is on its stack and none of
-// the frames it excludes is).
+// listed in PARTS below.
 //   perf record -e cpu-clock -F 4999 -g -p <node PID> -o perf.data -- sleep 5
 //   perf script -i perf.data -F ip,sym,dso > stacks.txt
 //   node native-bench/perf-split.mjs stacks.txt [--top N]
@@ -24,17 +23,18 @@ if (files.length !== 1 || !(top >= 0)) {
   process.exit(2);
 }
 
-// [label, frames that put a sample in the part, frames that take it out]
+// a sample is in a part when one of its frames matches `take`, no frame matches `notUnder`,
+// and its leaf (where the CPU was) does not match `notLeaf`
 const PARTS = [
-  ['uWS calls the request handler (request in)', [/uWS_App_(get|any|post)/], []],
-  ['the answer inside the uWS cork', [/res_cork/], []],
-  ['upstream write, without gatehouse JS', [/JS:\*flushHeads|StreamBase::WriteString|StreamBase::Writev/], [/^JS:/]],
+  { label: 'uWS calls the request handler (request in)', take: [/uWS_App_(get|any|post)/] },
+  { label: 'the answer inside the uWS cork', take: [/res_cork/] },
+  { label: 'upstream write, without gatehouse JS', take: [/JS:\*flushHeads|StreamBase::WriteString|StreamBase::Writev/], notLeaf: [/^JS:/] },
   // the uWS engine reads only its upstream sockets through libuv streams, the node engine also its clients
-  ['reads through libuv + Node streams, without gatehouse JS', [/uv__read/], [/JS:\*onRead .*\/dist\//]],
-  ['node engine: client read (raw-client onRead)', [/JS:\*onRead .*\/dist\/front-node\/raw-client/], []],
-  ['accepting (onconnection)', [/onconnection/], []],
-  ['GC, young generation (scavenges)', [/Scavenger/], []],
-  ['GC, all', [/Scavenger|MarkCompact|ConcurrentMarking|Heap::/], []],
+  { label: 'reads through libuv + Node streams, without gatehouse JS', take: [/uv__read/], notUnder: [/JS:\*onRead .*\/dist\//] },
+  { label: 'node engine: client read (raw-client onRead)', take: [/JS:\*onRead .*\/dist\/front-node\/raw-client/] },
+  { label: 'accepting (onconnection)', take: [/onconnection/] },
+  { label: 'GC, young generation (scavenges)', take: [/Scavenger/] },
+  { label: 'GC, all', take: [/Scavenger|MarkCompact|ConcurrentMarking|Heap::/] },
 ];
 
 /** one sample: its frames, leaf first, each "ip sym (dso)" */
@@ -66,12 +66,11 @@ for (const s of samples(fs.readFileSync(files[0], 'latin1'))) {
   const leaf = symOf(s[0]).replace(/ \(\/tmp\/perf-\d+\.map\)$/, '');
   self.set(leaf, (self.get(leaf) ?? 0) + 1);
   const syms = s.map(symOf);
+  const matches = (res, f) => res !== undefined && res.some((re) => re.test(f));
   for (let p = 0; p < PARTS.length; p++) {
-    const [, take, leave] = PARTS[p];
-    if (!syms.some((f) => take.some((re) => re.test(f)))) continue;
-    // an exclusion applies to the leaf (self time) for ^JS:, to any frame otherwise
-    const out = leave.some((re) => (re.source.startsWith('^') ? re.test(syms[0]) : syms.some((f) => re.test(f))));
-    if (!out) inPart[p]++;
+    const { take, notUnder, notLeaf } = PARTS[p];
+    if (!syms.some((f) => matches(take, f)) || syms.some((f) => matches(notUnder, f)) || matches(notLeaf, syms[0])) continue;
+    inPart[p]++;
   }
 }
 if (total === 0) {
@@ -82,6 +81,6 @@ const pct = (n, of) => `${((100 * n) / of).toFixed(1)}%`;
 console.log(`${total} samples: kernel ${pct(total - user, total)}, user ${pct(user, total)}`);
 if (user === 0) process.exit(0);
 console.log('\nshare of user samples, inclusive:');
-for (let p = 0; p < PARTS.length; p++) if (inPart[p] > 0) console.log(`  ${pct(inPart[p], user).padStart(6)}  ${PARTS[p][0]}`);
+for (let p = 0; p < PARTS.length; p++) if (inPart[p] > 0) console.log(`  ${pct(inPart[p], user).padStart(6)}  ${PARTS[p].label}`);
 console.log(`\ntop ${top} user functions, self:`);
 for (const [name, n] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(n, user).padStart(6)}  ${name.slice(0, 120)}`);
