@@ -1,7 +1,7 @@
 // The request cases of ../shared/conformance (h1spec and llhttp's request tests, with what
-// HAProxy 2.6 did with each), replayed on raw sockets and judged by one set of rules, for the
-// front engine alone (front-node-conformance.test.ts) and a whole gatehouse process
-// (gatehouse-conformance.test.ts).
+// HAProxy 2.6 did with each; copied to test/corpus/conformance), replayed on raw sockets and
+// judged by one set of rules, for the front engine alone (front-node-conformance.test.ts) and
+// a whole gatehouse process (gatehouse-conformance.test.ts).
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -16,15 +16,17 @@ export interface Case {
   haproxy_2_6: { outcome: string; statuses: number[]; end: string; requests_reaching_server: number };
 }
 
-// ../shared sits beside the checkout (a worktree under wt/ has it one level further up)
-const DIR =
-  [path.resolve(REPO, '..', 'shared', 'conformance'), path.resolve(REPO, '..', '..', 'shared', 'conformance')].find((d) => fs.existsSync(path.join(d, 'h1spec.json'))) ??
-  path.resolve(REPO, '..', 'shared', 'conformance');
+// A copy in the repository, so `make test` runs them on a fresh clone; conformance-copy.test
+// checks it against ../shared/conformance wherever that sits beside the checkout.
+export const CONFORMANCE_DIR = path.join(REPO, 'test', 'corpus', 'conformance');
+/** ../shared/conformance beside the checkout (a worktree under wt/ has it one level further up), or null */
+export const SHARED_CONFORMANCE_DIR =
+  [path.resolve(REPO, '..', 'shared', 'conformance'), path.resolve(REPO, '..', '..', 'shared', 'conformance')].find((d) => fs.existsSync(path.join(d, 'h1spec.json'))) ?? null;
 
 export const SUITES = ['h1spec.json', 'llhttp-requests.json'];
 
 export function loadCases(suite: string): Case[] {
-  return JSON.parse(fs.readFileSync(path.join(DIR, suite), 'utf8')) as Case[];
+  return JSON.parse(fs.readFileSync(path.join(CONFORMANCE_DIR, suite), 'utf8')) as Case[];
 }
 
 export interface Seen {
